@@ -1,0 +1,2 @@
+//! asset-gate: an Envoy proxy-wasm HTTP filter.
+pub mod sigv4;
