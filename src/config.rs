@@ -1,0 +1,547 @@
+//! Filter configuration: parsed once in `on_configure`, validated completely,
+//! so that a mistake fails loudly at load time instead of per request.
+
+use serde::Deserialize;
+use std::fmt;
+use std::time::Duration;
+
+/// A configuration error with the dotted path of the offending field, so the
+/// single log line Envoy prints tells the operator exactly what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() || self.field == "." {
+            write!(f, "invalid asset-gate configuration: {}", self.reason)
+        } else {
+            write!(
+                f,
+                "invalid asset-gate configuration: field `{}`: {}",
+                self.field, self.reason
+            )
+        }
+    }
+}
+
+fn err(field: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        field: field.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Where this instance sits in Envoy decides what it does (DESIGN.md section 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Downstream HTTP filter on the listener: guards and augments client requests.
+    #[default]
+    Edge,
+    /// Upstream HTTP filter on the storage cluster (or a downstream filter of a
+    /// signing edge proxy): maps buckets, rewrites the host, signs with SigV4.
+    Storage,
+}
+
+/// S3 addressing: path-style `/bucket/key` or virtual-hosted `bucket.host/key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressingStyle {
+    #[default]
+    Path,
+    Virtual,
+}
+
+/// What to do with a request when no usable credentials exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingCredentials {
+    /// Answer 503 with a clear body: never send a request signed with nothing.
+    #[default]
+    Deny,
+    /// Forward unsigned (e.g. for public buckets).
+    Pass,
+}
+
+/// Where credentials come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialSource {
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` passed
+    /// with `vm_config.environment_variables`.
+    #[default]
+    Env,
+    /// Inline in this configuration.
+    Static,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCredentials {
+    #[serde(default)]
+    source: CredentialSource,
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
+    session_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBucket {
+    prefix: String,
+    bucket: String,
+    #[serde(default)]
+    key_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSigning {
+    region: Option<String>,
+    #[serde(default = "default_service")]
+    service: String,
+    endpoint: Option<String>,
+    #[serde(default)]
+    addressing_style: AddressingStyle,
+    #[serde(default)]
+    buckets: Vec<RawBucket>,
+    #[serde(default)]
+    on_missing_credentials: MissingCredentials,
+    #[serde(default)]
+    credentials: RawCredentials,
+}
+
+fn default_service() -> String {
+    "s3".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    role: Role,
+    signing: Option<RawSigning>,
+}
+
+/// A bucket mapping: requests under `prefix` go to `bucket`, key = `key_prefix` + rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketMapping {
+    pub prefix: String,
+    pub bucket: String,
+    pub key_prefix: String,
+}
+
+/// How credentials are obtained, resolved at configure time.
+#[derive(Clone, PartialEq, Eq)]
+pub enum CredentialsConfig {
+    Env,
+    Static(crate::sigv4::Credentials),
+}
+
+impl fmt::Debug for CredentialsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CredentialsConfig::Env => f.write_str("Env"),
+            CredentialsConfig::Static(c) => f.debug_tuple("Static").field(c).finish(),
+        }
+    }
+}
+
+/// Validated signing settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningConfig {
+    pub region: String,
+    pub service: String,
+    pub endpoint: Option<String>,
+    pub addressing_style: AddressingStyle,
+    pub buckets: Vec<BucketMapping>,
+    pub on_missing_credentials: MissingCredentials,
+    pub credentials: CredentialsConfig,
+}
+
+/// The validated configuration of one filter instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub role: Role,
+    pub signing: Option<SigningConfig>,
+}
+
+/// Environment lookup, injected so parsing stays pure and testable.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment (inside Envoy: `vm_config.environment_variables`).
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Config {
+    /// Parses and validates the filter's JSON configuration. An empty
+    /// configuration means defaults (role `edge`).
+    pub fn parse(bytes: &[u8], env: &dyn Env) -> Result<Config, ConfigError> {
+        let trimmed = bytes.iter().all(|b| b.is_ascii_whitespace());
+        let raw: RawConfig = if trimmed {
+            RawConfig {
+                role: Role::Edge,
+                signing: None,
+            }
+        } else {
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            let raw = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                let field = e.path().to_string();
+                let mut reason = e.inner().to_string();
+                // serde_json appends " at line L column C"; keep it, it helps.
+                if reason.is_empty() {
+                    reason = "invalid value".into();
+                }
+                err(&field, reason)
+            })?;
+            de.end().map_err(|e| err("", e.to_string()))?;
+            raw
+        };
+        let signing = match raw.signing {
+            Some(s) => Some(validate_signing(s, env)?),
+            None => None,
+        };
+        if raw.role == Role::Storage && signing.is_none() {
+            return Err(err("signing", "required when role is \"storage\""));
+        }
+        Ok(Config {
+            role: raw.role,
+            signing,
+        })
+    }
+}
+
+fn non_empty(field: &str, value: Option<String>) -> Result<String, ConfigError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        Some(_) => Err(err(field, "must not be empty")),
+        None => Err(err(field, "required")),
+    }
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, ConfigError> {
+    let region = match raw.region {
+        Some(r) => r,
+        None => env.var("AWS_REGION").ok_or_else(|| {
+            err(
+                "signing.region",
+                "required (or pass AWS_REGION with vm_config.environment_variables)",
+            )
+        })?,
+    };
+    if !is_token(&region) {
+        return Err(err(
+            "signing.region",
+            "must be a region name such as \"us-east-1\"",
+        ));
+    }
+    if !is_token(&raw.service) {
+        return Err(err(
+            "signing.service",
+            "must be a service name such as \"s3\" or \"execute-api\"",
+        ));
+    }
+    if let Some(endpoint) = &raw.endpoint {
+        let valid = !endpoint.is_empty()
+            && endpoint
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+        if !valid {
+            return Err(err(
+                "signing.endpoint",
+                "must be a host or host:port without scheme or path, e.g. \"s3.us-east-1.amazonaws.com\"",
+            ));
+        }
+    }
+    if raw.addressing_style == AddressingStyle::Virtual && raw.endpoint.is_none() {
+        return Err(err(
+            "signing.endpoint",
+            "required when addressing_style is \"virtual\" (the bucket is prepended to it)",
+        ));
+    }
+    let mut buckets = Vec::with_capacity(raw.buckets.len());
+    for (i, b) in raw.buckets.into_iter().enumerate() {
+        let field = format!("signing.buckets[{i}]");
+        if !b.prefix.starts_with('/') || !b.prefix.ends_with('/') {
+            return Err(err(
+                &format!("{field}.prefix"),
+                "must start and end with '/', e.g. \"/internal-assets/\"",
+            ));
+        }
+        if !valid_bucket_name(&b.bucket) {
+            return Err(err(
+                &format!("{field}.bucket"),
+                "must be an S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')",
+            ));
+        }
+        if b.key_prefix.starts_with('/') || b.key_prefix.contains("..") {
+            return Err(err(
+                &format!("{field}.key_prefix"),
+                "must not start with '/' or contain \"..\"",
+            ));
+        }
+        buckets.push(BucketMapping {
+            prefix: b.prefix,
+            bucket: b.bucket,
+            key_prefix: b.key_prefix,
+        });
+    }
+    let credentials = match raw.credentials.source {
+        CredentialSource::Env => {
+            let c = &raw.credentials;
+            if c.access_key_id.is_some()
+                || c.secret_access_key.is_some()
+                || c.session_token.is_some()
+            {
+                return Err(err(
+                    "signing.credentials.source",
+                    "inline keys are only read with source \"static\"",
+                ));
+            }
+            CredentialsConfig::Env
+        }
+        CredentialSource::Static => {
+            let c = raw.credentials;
+            CredentialsConfig::Static(crate::sigv4::Credentials {
+                access_key_id: non_empty("signing.credentials.access_key_id", c.access_key_id)?,
+                secret_access_key: non_empty(
+                    "signing.credentials.secret_access_key",
+                    c.secret_access_key,
+                )?,
+                session_token: c.session_token.filter(|t| !t.is_empty()),
+            })
+        }
+    };
+    Ok(SigningConfig {
+        region,
+        service: raw.service,
+        endpoint: raw.endpoint,
+        addressing_style: raw.addressing_style,
+        buckets,
+        on_missing_credentials: raw.on_missing_credentials,
+        credentials,
+    })
+}
+
+/// S3 bucket naming rules (the subset that matters for safe host and path building).
+pub fn valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && name
+            .as_bytes()
+            .first()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .as_bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && !name.contains("..")
+}
+
+/// Parses durations written as `"360s"`, `"5m"`, `"1h"`, `"250ms"` (Envoy-style strings).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        _ => return None,
+    };
+    Some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoEnv;
+    impl Env for NoEnv {
+        fn var(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+    struct MapEnv(Vec<(&'static str, &'static str)>);
+    impl Env for MapEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s.as_bytes(), &NoEnv)
+    }
+
+    #[test]
+    fn empty_config_is_edge_role() {
+        let c = parse("").unwrap();
+        assert_eq!(c.role, Role::Edge);
+        assert!(c.signing.is_none());
+        assert_eq!(parse("{}").unwrap(), c);
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let e = parse(r#"{"rolle": "edge"}"#).unwrap_err();
+        assert!(e.reason.contains("unknown field `rolle`"), "{e}");
+        let e =
+            parse(r#"{"role":"storage","signing":{"region":"eu-west-1","bogus":1}}"#).unwrap_err();
+        assert_eq!(e.field, "signing.bogus");
+        assert!(e.reason.contains("unknown field `bogus`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let e = parse(r#"{"role":"storage","signing":{"region":"eu-west-1","buckets":"x"}}"#)
+            .unwrap_err();
+        assert_eq!(e.field, "signing.buckets");
+        assert!(e.reason.contains("invalid type"), "{e}");
+        let e = parse(r#"{"role": 7}"#).unwrap_err();
+        assert_eq!(e.field, "role");
+    }
+
+    #[test]
+    fn missing_required_values_are_named() {
+        let e = parse(r#"{"role":"storage"}"#).unwrap_err();
+        assert_eq!(e.field, "signing");
+        let e = parse(r#"{"role":"storage","signing":{}}"#).unwrap_err();
+        assert_eq!(e.field, "signing.region");
+        let e = parse(
+            r#"{"role":"storage","signing":{"region":"us-east-1","credentials":{"source":"static","access_key_id":"AK"}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "signing.credentials.secret_access_key");
+        assert_eq!(e.reason, "required");
+        let e = parse(
+            r#"{"role":"storage","signing":{"region":"us-east-1","buckets":[{"prefix":"/a/"}]}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "signing.buckets[0]");
+        assert!(e.reason.contains("missing field `bucket`"), "{e}");
+    }
+
+    #[test]
+    fn region_can_come_from_env() {
+        let env = MapEnv(vec![("AWS_REGION", "eu-central-1")]);
+        let c = Config::parse(br#"{"role":"storage","signing":{}}"#, &env).unwrap();
+        assert_eq!(c.signing.unwrap().region, "eu-central-1");
+    }
+
+    #[test]
+    fn static_credentials_and_defaults() {
+        let c = parse(
+            r#"{"role":"storage","signing":{"region":"us-east-1","endpoint":"127.0.0.1:8333",
+                "buckets":[{"prefix":"/internal-assets/","bucket":"assets"}],
+                "credentials":{"source":"static","access_key_id":"AK","secret_access_key":"SK"}}}"#,
+        )
+        .unwrap();
+        let s = c.signing.unwrap();
+        assert_eq!(s.service, "s3");
+        assert_eq!(s.addressing_style, AddressingStyle::Path);
+        assert_eq!(s.on_missing_credentials, MissingCredentials::Deny);
+        assert_eq!(s.buckets[0].key_prefix, "");
+        match s.credentials {
+            CredentialsConfig::Static(c) => assert_eq!(c.secret_access_key, "SK"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        for (cfg, field) in [
+            (r#"{"signing":{"region":"us east"}}"#, "signing.region"),
+            (
+                r#"{"signing":{"region":"r","endpoint":"http://x/"}}"#,
+                "signing.endpoint",
+            ),
+            (
+                r#"{"signing":{"region":"r","addressing_style":"virtual"}}"#,
+                "signing.endpoint",
+            ),
+            (
+                r#"{"signing":{"region":"r","buckets":[{"prefix":"a/","bucket":"abc"}]}}"#,
+                "signing.buckets[0].prefix",
+            ),
+            (
+                r#"{"signing":{"region":"r","buckets":[{"prefix":"/a/","bucket":"A_B"}]}}"#,
+                "signing.buckets[0].bucket",
+            ),
+            (
+                r#"{"signing":{"region":"r","buckets":[{"prefix":"/a/","bucket":"abc","key_prefix":"../x"}]}}"#,
+                "signing.buckets[0].key_prefix",
+            ),
+            (
+                r#"{"signing":{"region":"r","credentials":{"access_key_id":"AK"}}}"#,
+                "signing.credentials.source",
+            ),
+            (
+                r#"{"signing":{"region":"r","credentials":{"source":"static","access_key_id":"","secret_access_key":"x"}}}"#,
+                "signing.credentials.access_key_id",
+            ),
+        ] {
+            let e = parse(cfg).unwrap_err();
+            assert_eq!(e.field, field, "{cfg}: {e}");
+        }
+    }
+
+    #[test]
+    fn trailing_garbage_is_an_error() {
+        assert!(parse("{} x").is_err());
+        assert!(parse("[").is_err());
+    }
+
+    #[test]
+    fn secrets_not_in_debug() {
+        let c = parse(
+            r#"{"signing":{"region":"r","credentials":{"source":"static","access_key_id":"AK","secret_access_key":"TOPSECRET"}}}"#,
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("TOPSECRET"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("360s"), Some(Duration::from_secs(360)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration("5d"), None);
+        assert_eq!(parse_duration("-5s"), None);
+    }
+
+    #[test]
+    fn bucket_names() {
+        assert!(valid_bucket_name("assets"));
+        assert!(valid_bucket_name("my.bucket-1"));
+        assert!(!valid_bucket_name("ab"));
+        assert!(!valid_bucket_name("-ab"));
+        assert!(!valid_bucket_name("a..b"));
+        assert!(!valid_bucket_name("Upper"));
+    }
+}

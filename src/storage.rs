@@ -1,0 +1,459 @@
+//! Turning a request bound for object storage into a signed S3 request:
+//! bucket mapping, host rewrite, stripping client auth, SigV4 header auth.
+//! Pure: the HTTP context feeds it the header map and applies the result.
+
+use crate::config::{valid_bucket_name, AddressingStyle, SigningConfig};
+use crate::sigv4::{self, Credentials, HeaderSigning, PathRules, Request, Scope, SigningKeyCache};
+
+/// Request headers a client may send that only the signer may set.
+pub const CLIENT_AUTH_HEADERS: [&str; 4] = [
+    "authorization",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+];
+
+/// Query parameters of a client's own presigned URL; they would clash with
+/// the header signature, so they are dropped.
+const PRESIGN_PARAMS: [&str; 7] = [
+    "x-amz-algorithm",
+    "x-amz-credential",
+    "x-amz-date",
+    "x-amz-expires",
+    "x-amz-signedheaders",
+    "x-amz-signature",
+    "x-amz-security-token",
+];
+
+/// Body framing declared by SDKs that stream `aws-chunked` bodies without
+/// per-chunk signatures; storage must be told, so the value is kept.
+const STREAMING_UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+
+/// A request refused before it reaches storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub status: u32,
+    pub reason: String,
+}
+
+fn reject(status: u32, reason: impl Into<String>) -> Reject {
+    Reject {
+        status,
+        reason: reason.into(),
+    }
+}
+
+/// The changes to apply to the request headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewrite {
+    pub path: String,
+    pub authority: String,
+    /// Headers to remove before `set` is applied.
+    pub remove: Vec<&'static str>,
+    /// Headers to set (replacing any existing value).
+    pub set: Vec<(&'static str, String)>,
+}
+
+/// Whether the request was signed, or forwarded unsigned by policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signed {
+    Yes(Rewrite),
+    /// No usable credentials: the caller applies `on_missing_credentials`.
+    NoCredentials(Rewrite),
+}
+
+fn header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
+}
+
+fn header_str<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Result<&'a str, Reject> {
+    let raw = header(headers, name).ok_or_else(|| reject(400, format!("missing {name}")))?;
+    std::str::from_utf8(raw).map_err(|_| reject(400, format!("{name} is not valid UTF-8")))
+}
+
+/// Maps the request path to the storage path and authority.
+fn map_target(
+    cfg: &SigningConfig,
+    path: &str,
+    authority: &str,
+) -> Result<(String, String), Reject> {
+    let (bucket, key): (Option<&str>, String) = if cfg.buckets.is_empty() {
+        match cfg.addressing_style {
+            // Path-style requests already name the bucket; keep them as they are.
+            AddressingStyle::Path => (None, path.to_string()),
+            AddressingStyle::Virtual => {
+                let rest = &path[1..];
+                let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+                if !valid_bucket_name(bucket) {
+                    return Err(reject(
+                        400,
+                        "the first path segment is not a valid bucket name",
+                    ));
+                }
+                (Some(bucket), key.to_string())
+            }
+        }
+    } else {
+        let mapping = cfg
+            .buckets
+            .iter()
+            .filter(|m| path.starts_with(&m.prefix))
+            .max_by_key(|m| m.prefix.len())
+            .ok_or_else(|| reject(404, "no bucket is mapped for this path"))?;
+        let rest = &path[mapping.prefix.len()..];
+        (
+            Some(mapping.bucket.as_str()),
+            format!("{}{}", mapping.key_prefix, rest),
+        )
+    };
+    let endpoint = cfg.endpoint.as_deref().unwrap_or(authority);
+    Ok(match (bucket, cfg.addressing_style) {
+        (None, _) => (key, endpoint.to_string()),
+        (Some(bucket), AddressingStyle::Path) => (format!("/{bucket}/{key}"), endpoint.to_string()),
+        (Some(bucket), AddressingStyle::Virtual) => {
+            (format!("/{key}"), format!("{bucket}.{endpoint}"))
+        }
+    })
+}
+
+/// Removes a client's own presigned-URL parameters from a query string.
+fn strip_presign_params(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            !p.is_empty() && !PRESIGN_PARAMS.iter().any(|x| x.eq_ignore_ascii_case(name))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Prepares (and when credentials exist, signs) a request for storage.
+/// `has_body` is false when the request headers ended the stream.
+pub fn prepare(
+    cfg: &SigningConfig,
+    creds: Option<&Credentials>,
+    headers: &[(String, Vec<u8>)],
+    has_body: bool,
+    unix_time: u64,
+    cache: &mut SigningKeyCache,
+) -> Result<Signed, Reject> {
+    let method = header_str(headers, ":method")?;
+    let full_path = header_str(headers, ":path")?;
+    let authority = header_str(headers, ":authority")?;
+    let (path, query) = full_path.split_once('?').unwrap_or((full_path, ""));
+    if !path.starts_with('/') {
+        return Err(reject(400, "the request path must start with '/'"));
+    }
+    let (path, authority) = map_target(cfg, path, authority)?;
+    let query = strip_presign_params(query);
+    let is_s3 = PathRules::for_service(&cfg.service) == PathRules::S3;
+
+    let client_hash = header(headers, "x-amz-content-sha256").unwrap_or_default();
+    let payload_hash = if is_s3 {
+        if client_hash == STREAMING_UNSIGNED_TRAILER.as_bytes() {
+            STREAMING_UNSIGNED_TRAILER
+        } else if client_hash.starts_with(b"STREAMING-") {
+            return Err(reject(
+                400,
+                "chunk-signed uploads cannot be re-signed by the proxy; send the body unsigned",
+            ));
+        } else {
+            sigv4::UNSIGNED_PAYLOAD
+        }
+    } else if has_body {
+        sigv4::UNSIGNED_PAYLOAD
+    } else {
+        sigv4::EMPTY_PAYLOAD_SHA256
+    };
+
+    let full_path = if query.is_empty() {
+        path.clone()
+    } else {
+        format!("{path}?{query}")
+    };
+    let mut rewrite = Rewrite {
+        path: full_path,
+        authority,
+        remove: CLIENT_AUTH_HEADERS.to_vec(),
+        set: Vec::new(),
+    };
+    let Some(creds) = creds else {
+        return Ok(Signed::NoCredentials(rewrite));
+    };
+
+    let mut to_sign: Vec<(&str, &str)> = Vec::with_capacity(8);
+    to_sign.push(("host", rewrite.authority.as_str()));
+    for (name, value) in headers {
+        let lower_is_amz = name.len() > 6 && name[..6].eq_ignore_ascii_case("x-amz-");
+        if !lower_is_amz
+            || CLIENT_AUTH_HEADERS
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+        {
+            continue;
+        }
+        let value = std::str::from_utf8(value)
+            .map_err(|_| reject(400, format!("header {name} is not valid UTF-8")))?;
+        to_sign.push((name.as_str(), value));
+    }
+    let request = Request {
+        method,
+        path: &path,
+        query: &query,
+        headers: &to_sign,
+    };
+    let scope = Scope {
+        region: &cfg.region,
+        service: &cfg.service,
+    };
+    let opts = HeaderSigning {
+        payload_hash,
+        add_content_sha256_header: is_s3,
+        session_token_signed: true,
+    };
+    let set = sigv4::sign_headers(&request, creds, &scope, unix_time, &opts, cache)
+        .map_err(|e| reject(400, format!("cannot sign this request: {e}")))?;
+    rewrite.set = set;
+    Ok(Signed::Yes(rewrite))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Env};
+
+    struct NoEnv;
+    impl Env for NoEnv {
+        fn var(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    fn cfg(extra: &str) -> SigningConfig {
+        let json = format!(
+            r#"{{"role":"storage","signing":{{"region":"us-east-1","credentials":{{"source":"static","access_key_id":"AK","secret_access_key":"SK"}}{extra}}}}}"#
+        );
+        Config::parse(json.as_bytes(), &NoEnv)
+            .unwrap()
+            .signing
+            .unwrap()
+    }
+
+    fn creds() -> Credentials {
+        Credentials {
+            access_key_id: "AK".into(),
+            secret_access_key: "SK".into(),
+            session_token: None,
+        }
+    }
+
+    fn headers(path: &str, extra: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+        let mut h = vec![
+            (":method".to_string(), b"GET".to_vec()),
+            (":path".to_string(), path.as_bytes().to_vec()),
+            (":authority".to_string(), b"envoy.local".to_vec()),
+        ];
+        for (k, v) in extra {
+            h.push((k.to_string(), v.as_bytes().to_vec()));
+        }
+        h
+    }
+
+    fn run(c: &SigningConfig, h: &[(String, Vec<u8>)]) -> Result<Signed, Reject> {
+        prepare(
+            c,
+            Some(&creds()),
+            h,
+            false,
+            1_700_000_000,
+            &mut SigningKeyCache::default(),
+        )
+    }
+
+    fn signed(r: Result<Signed, Reject>) -> Rewrite {
+        match r {
+            Ok(Signed::Yes(rw)) => rw,
+            other => panic!("expected signed, got {other:?}"),
+        }
+    }
+
+    fn set_value<'a>(rw: &'a Rewrite, name: &str) -> Option<&'a str> {
+        rw.set
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn path_style_passthrough_uses_endpoint_host() {
+        let c = cfg(r#","endpoint":"s3.example:9000""#);
+        let rw = signed(run(&c, &headers("/bucket/a%20b.txt?list-type=2", &[])));
+        assert_eq!(rw.path, "/bucket/a%20b.txt?list-type=2");
+        assert_eq!(rw.authority, "s3.example:9000");
+        assert_eq!(
+            set_value(&rw, "x-amz-content-sha256"),
+            Some("UNSIGNED-PAYLOAD")
+        );
+        let auth = set_value(&rw, "authorization").unwrap();
+        assert!(
+            auth.starts_with("AWS4-HMAC-SHA256 Credential=AK/"),
+            "{auth}"
+        );
+        assert!(
+            auth.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date"),
+            "{auth}"
+        );
+        assert!(rw.remove.contains(&"authorization"));
+    }
+
+    #[test]
+    fn keeps_authority_without_endpoint() {
+        let rw = signed(run(&cfg(""), &headers("/b/k", &[])));
+        assert_eq!(rw.authority, "envoy.local");
+    }
+
+    #[test]
+    fn bucket_mapping_path_and_virtual() {
+        let mapping = r#","endpoint":"s3.example","buckets":[{"prefix":"/internal-assets/","bucket":"assets","key_prefix":"pub/"},{"prefix":"/internal-assets/private/","bucket":"private-assets"}]"#;
+        let rw = signed(run(
+            &cfg(mapping),
+            &headers("/internal-assets/x/1.jpg", &[]),
+        ));
+        assert_eq!(rw.path, "/assets/pub/x/1.jpg");
+        assert_eq!(rw.authority, "s3.example");
+        // the longest prefix wins
+        let rw = signed(run(
+            &cfg(mapping),
+            &headers("/internal-assets/private/2.jpg", &[]),
+        ));
+        assert_eq!(rw.path, "/private-assets/2.jpg");
+        let virt = format!(r#"{mapping},"addressing_style":"virtual""#);
+        let rw = signed(run(
+            &cfg(&virt),
+            &headers("/internal-assets/x/1.jpg?versionId=3", &[]),
+        ));
+        assert_eq!(rw.path, "/pub/x/1.jpg?versionId=3");
+        assert_eq!(rw.authority, "assets.s3.example");
+        let e = run(&cfg(mapping), &headers("/elsewhere/1.jpg", &[])).unwrap_err();
+        assert_eq!(e.status, 404);
+    }
+
+    #[test]
+    fn virtual_without_mapping_moves_bucket_to_host() {
+        let c = cfg(r#","endpoint":"s3.amazonaws.com","addressing_style":"virtual""#);
+        let rw = signed(run(&c, &headers("/my-bucket/dir/k.txt", &[])));
+        assert_eq!(rw.authority, "my-bucket.s3.amazonaws.com");
+        assert_eq!(rw.path, "/dir/k.txt");
+        let rw = signed(run(&c, &headers("/my-bucket?list-type=2", &[])));
+        assert_eq!(rw.path, "/?list-type=2");
+        assert_eq!(
+            run(&c, &headers("/Bad_Bucket/k", &[])).unwrap_err().status,
+            400
+        );
+    }
+
+    #[test]
+    fn client_auth_is_replaced_and_presign_params_dropped() {
+        let h = headers(
+            "/b/k?X-Amz-Signature=abc&x-amz-credential=zz&partNumber=1",
+            &[
+                ("authorization", "AWS4-HMAC-SHA256 forged"),
+                ("x-amz-date", "20000101T000000Z"),
+                ("x-amz-content-sha256", "abcd"),
+                ("x-amz-meta-color", "blue"),
+            ],
+        );
+        let rw = signed(run(&cfg(""), &h));
+        assert_eq!(rw.path, "/b/k?partNumber=1");
+        assert_ne!(set_value(&rw, "x-amz-date"), Some("20000101T000000Z"));
+        assert_eq!(
+            set_value(&rw, "x-amz-content-sha256"),
+            Some("UNSIGNED-PAYLOAD")
+        );
+        let auth = set_value(&rw, "authorization").unwrap();
+        assert!(auth.contains("x-amz-meta-color"), "{auth}");
+        assert!(!auth.contains("forged"));
+    }
+
+    #[test]
+    fn streaming_payloads() {
+        let h = headers(
+            "/b/k",
+            &[("x-amz-content-sha256", STREAMING_UNSIGNED_TRAILER)],
+        );
+        let rw = signed(run(&cfg(""), &h));
+        assert_eq!(
+            set_value(&rw, "x-amz-content-sha256"),
+            Some(STREAMING_UNSIGNED_TRAILER)
+        );
+        let h = headers(
+            "/b/k",
+            &[("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")],
+        );
+        assert_eq!(run(&cfg(""), &h).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn non_s3_service_hashes_empty_body() {
+        let c = cfg(r#","service":"execute-api""#);
+        let rw = signed(run(&c, &headers("/prod/items", &[])));
+        assert!(set_value(&rw, "x-amz-content-sha256").is_none());
+        assert!(set_value(&rw, "authorization")
+            .unwrap()
+            .contains("/execute-api/aws4_request"));
+    }
+
+    #[test]
+    fn session_token_is_sent_and_signed() {
+        let mut cr = creds();
+        cr.session_token = Some("TOKEN".into());
+        let rw = match prepare(
+            &cfg(""),
+            Some(&cr),
+            &headers("/b/k", &[]),
+            false,
+            1_700_000_000,
+            &mut SigningKeyCache::default(),
+        ) {
+            Ok(Signed::Yes(rw)) => rw,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(set_value(&rw, "x-amz-security-token"), Some("TOKEN"));
+        assert!(set_value(&rw, "authorization")
+            .unwrap()
+            .contains("x-amz-security-token"));
+    }
+
+    #[test]
+    fn no_credentials_is_reported_not_signed() {
+        let r = prepare(
+            &cfg(""),
+            None,
+            &headers("/b/k", &[]),
+            false,
+            0,
+            &mut SigningKeyCache::default(),
+        );
+        match r {
+            Ok(Signed::NoCredentials(rw)) => assert!(rw.set.is_empty()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_requests_are_4xx() {
+        let c = cfg("");
+        assert_eq!(run(&c, &headers("nopath", &[])).unwrap_err().status, 400);
+        let mut h = headers("/b/k", &[]);
+        h.retain(|(k, _)| k != ":authority");
+        assert_eq!(run(&c, &h).unwrap_err().status, 400);
+        let mut h = headers("/b/k", &[]);
+        h.push(("x-amz-meta-bin".into(), vec![0xff, 0xfe]));
+        assert_eq!(run(&c, &h).unwrap_err().status, 400);
+        assert_eq!(run(&c, &headers("/b/%zz", &[])).unwrap_err().status, 400);
+    }
+}
