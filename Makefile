@@ -63,7 +63,7 @@ lint:
 
 ## demo: see README.md; ports overridable by environment variables.
 demo: setup build
-	$(PYTHON) demo/run.py
+	$(VENV)/bin/python demo/run.py
 
 clean:
 	cargo clean
