@@ -41,6 +41,10 @@ pub enum Role {
     /// Downstream HTTP filter on the listener: guards and augments client requests.
     #[default]
     Edge,
+    /// Upstream HTTP filter on the auth backend cluster: turns the backend's
+    /// consent (`X-Accel-Redirect`, or a 307 to an internal prefix) into a
+    /// marked internal redirect that Envoy follows.
+    AuthBackend,
     /// Upstream HTTP filter on the storage cluster (or a downstream filter of a
     /// signing edge proxy): maps buckets, rewrites the host, signs with SigV4.
     Storage,
@@ -64,6 +68,17 @@ pub enum MissingCredentials {
     Deny,
     /// Forward unsigned (e.g. for public buckets).
     Pass,
+}
+
+/// What the auth-backend role does with a redirect to a non-internal target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ForeignRedirects {
+    /// Hand it to the client as an ordinary redirect (e.g. to a login page).
+    #[default]
+    Pass,
+    /// Answer 502.
+    Reject,
 }
 
 /// Where credentials come from.
@@ -98,6 +113,30 @@ struct RawBucket {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRedirect {
+    internal_prefixes: Vec<String>,
+    marker_header: String,
+    marker_ttl: String,
+    foreign_redirects: ForeignRedirects,
+    max_key_length: usize,
+    allow_empty_segments: bool,
+}
+
+impl Default for RawRedirect {
+    fn default() -> Self {
+        RawRedirect {
+            internal_prefixes: vec!["/internal-assets/".into()],
+            marker_header: "x-internal-redirect".into(),
+            marker_ttl: "30s".into(),
+            foreign_redirects: ForeignRedirects::Pass,
+            max_key_length: 1024,
+            allow_empty_segments: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSigning {
     region: Option<String>,
@@ -112,6 +151,12 @@ struct RawSigning {
     on_missing_credentials: MissingCredentials,
     #[serde(default)]
     credentials: RawCredentials,
+    #[serde(default = "default_true")]
+    require_marker: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_service() -> String {
@@ -123,6 +168,8 @@ fn default_service() -> String {
 struct RawConfig {
     #[serde(default)]
     role: Role,
+    #[serde(default)]
+    redirect: RawRedirect,
     signing: Option<RawSigning>,
 }
 
@@ -160,12 +207,26 @@ pub struct SigningConfig {
     pub buckets: Vec<BucketMapping>,
     pub on_missing_credentials: MissingCredentials,
     pub credentials: CredentialsConfig,
+    /// Only sign requests carrying a valid internal-redirect marker (flow A);
+    /// false for a signing edge proxy (flow C).
+    pub require_marker: bool,
+}
+
+/// Validated internal-redirect settings, shared by all roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectConfig {
+    pub internal_prefixes: Vec<String>,
+    pub marker_header: String,
+    pub marker_ttl_secs: u64,
+    pub foreign_redirects: ForeignRedirects,
+    pub key_rules: crate::redirect::KeyRules,
 }
 
 /// The validated configuration of one filter instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub role: Role,
+    pub redirect: RedirectConfig,
     pub signing: Option<SigningConfig>,
 }
 
@@ -191,6 +252,7 @@ impl Config {
         let raw: RawConfig = if trimmed {
             RawConfig {
                 role: Role::Edge,
+                redirect: RawRedirect::default(),
                 signing: None,
             }
         } else {
@@ -216,6 +278,7 @@ impl Config {
         }
         Ok(Config {
             role: raw.role,
+            redirect: validate_redirect(raw.redirect)?,
             signing,
         })
     }
@@ -233,6 +296,62 @@ fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A lowercase HTTP header name that is safe to use for the marker.
+fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
+    if raw.internal_prefixes.is_empty() {
+        return Err(err(
+            "redirect.internal_prefixes",
+            "must name at least one prefix",
+        ));
+    }
+    for (i, p) in raw.internal_prefixes.iter().enumerate() {
+        let safe = p.len() > 2
+            && p.starts_with('/')
+            && p.ends_with('/')
+            && crate::redirect::validate_key(&p[1..p.len() - 1], &Default::default()).is_ok();
+        if !safe {
+            return Err(err(
+                &format!("redirect.internal_prefixes[{i}]"),
+                "must be a plain path starting and ending with '/', e.g. \"/internal-assets/\"",
+            ));
+        }
+    }
+    if !valid_header_name(&raw.marker_header) {
+        return Err(err(
+            "redirect.marker_header",
+            "must be a lowercase header name such as \"x-internal-redirect\"",
+        ));
+    }
+    let ttl = parse_duration(&raw.marker_ttl)
+        .filter(|d| (1..=3600).contains(&d.as_secs()))
+        .ok_or_else(|| {
+            err(
+                "redirect.marker_ttl",
+                "must be a duration between \"1s\" and \"1h\", e.g. \"30s\"",
+            )
+        })?;
+    if !(1..=4096).contains(&raw.max_key_length) {
+        return Err(err("redirect.max_key_length", "must be between 1 and 4096"));
+    }
+    Ok(RedirectConfig {
+        internal_prefixes: raw.internal_prefixes,
+        marker_header: raw.marker_header,
+        marker_ttl_secs: ttl.as_secs(),
+        foreign_redirects: raw.foreign_redirects,
+        key_rules: crate::redirect::KeyRules {
+            max_key_length: raw.max_key_length,
+            allow_empty_segments: raw.allow_empty_segments,
+        },
+    })
 }
 
 fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, ConfigError> {
@@ -336,6 +455,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         buckets,
         on_missing_credentials: raw.on_missing_credentials,
         credentials,
+        require_marker: raw.require_marker,
     })
 }
 
@@ -506,6 +626,70 @@ mod tests {
             let e = parse(cfg).unwrap_err();
             assert_eq!(e.field, field, "{cfg}: {e}");
         }
+    }
+
+    #[test]
+    fn redirect_defaults_and_validation() {
+        let c = parse(r#"{"role":"auth_backend"}"#).unwrap();
+        assert_eq!(c.role, Role::AuthBackend);
+        assert_eq!(
+            c.redirect.internal_prefixes,
+            vec!["/internal-assets/".to_string()]
+        );
+        assert_eq!(c.redirect.marker_header, "x-internal-redirect");
+        assert_eq!(c.redirect.marker_ttl_secs, 30);
+        assert_eq!(c.redirect.foreign_redirects, ForeignRedirects::Pass);
+        assert_eq!(c.redirect.key_rules.max_key_length, 1024);
+        let c = parse(r#"{"redirect":{"internal_prefixes":["/private/","/x/y/"],"marker_ttl":"5s","foreign_redirects":"reject"}}"#).unwrap();
+        assert_eq!(c.redirect.internal_prefixes.len(), 2);
+        assert_eq!(c.redirect.marker_ttl_secs, 5);
+        for (cfg, field) in [
+            (
+                r#"{"redirect":{"internal_prefixes":[]}}"#,
+                "redirect.internal_prefixes",
+            ),
+            (
+                r#"{"redirect":{"internal_prefixes":["/ok/","nope/"]}}"#,
+                "redirect.internal_prefixes[1]",
+            ),
+            (
+                r#"{"redirect":{"internal_prefixes":["/a/../b/"]}}"#,
+                "redirect.internal_prefixes[0]",
+            ),
+            (
+                r#"{"redirect":{"internal_prefixes":["/"]}}"#,
+                "redirect.internal_prefixes[0]",
+            ),
+            (
+                r#"{"redirect":{"marker_header":"X-Bad Header"}}"#,
+                "redirect.marker_header",
+            ),
+            (r#"{"redirect":{"marker_ttl":"2h"}}"#, "redirect.marker_ttl"),
+            (
+                r#"{"redirect":{"marker_ttl":"soon"}}"#,
+                "redirect.marker_ttl",
+            ),
+            (
+                r#"{"redirect":{"max_key_length":0}}"#,
+                "redirect.max_key_length",
+            ),
+            (
+                r#"{"redirect":{"foreign_redirects":"follow"}}"#,
+                "redirect.foreign_redirects",
+            ),
+        ] {
+            let e = parse(cfg).unwrap_err();
+            assert_eq!(e.field, field, "{cfg}: {e}");
+        }
+    }
+
+    #[test]
+    fn storage_requires_marker_by_default() {
+        let c = parse(r#"{"role":"storage","signing":{"region":"r"}}"#).unwrap();
+        assert!(c.signing.unwrap().require_marker);
+        let c =
+            parse(r#"{"role":"storage","signing":{"region":"r","require_marker":false}}"#).unwrap();
+        assert!(!c.signing.unwrap().require_marker);
     }
 
     #[test]

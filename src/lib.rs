@@ -6,6 +6,8 @@
 
 pub mod config;
 pub mod credentials;
+pub mod marker;
+pub mod redirect;
 pub mod sigv4;
 pub mod storage;
 
