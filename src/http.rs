@@ -1,23 +1,227 @@
 //! HTTP context: applies the pure request logic to one request. Only
 //! `Result`-returning host calls are used, so no input can trap the VM.
 
-use crate::config::{MissingCredentials, Role};
+use crate::config::{ForeignRedirects, MissingCredentials, Role};
+use crate::marker;
 use crate::metrics::Counter;
+use crate::redirect::{self, Decision};
 use crate::root::Shared;
+use crate::secret::marker_secret;
 use crate::storage::{self, Rewrite, Signed};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, MapType};
+use proxy_wasm::types::{Action, Bytes, MapType};
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
+/// The nginx-style header a backend uses to hand a request to storage.
+const ACCEL_HEADER: &str = "x-accel-redirect";
+
 pub struct Http {
     shared: Rc<Shared>,
+    /// Auth-backend role: the client's (authority, scheme), which the
+    /// internal redirect's location must keep.
+    origin: Option<(String, String)>,
+}
+
+type HeaderMap = Vec<(String, Bytes)>;
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+}
+
+fn values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+    headers
+        .iter()
+        .filter(move |(k, _)| k == name)
+        .map(|(_, v)| v.as_slice())
+}
+
+/// Seconds since the epoch from the host clock.
+fn now() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Http {
     pub fn new(shared: Rc<Shared>) -> Http {
-        Http { shared }
+        Http {
+            shared,
+            origin: None,
+        }
+    }
+
+    fn headers(&self, map: MapType) -> Option<HeaderMap> {
+        match hostcalls::get_map_bytes(map) {
+            Ok(h) => Some(h),
+            Err(s) => {
+                log::warn!("asset-gate: cannot read headers: {s:?}");
+                None
+            }
+        }
+    }
+
+    /// Edge role: a marker on a client request must be one this process
+    /// issued for exactly this path; anything else is dropped and counted.
+    /// (Envoy runs this again for the internally redirected request, which
+    /// then carries the genuine marker.)
+    fn edge_request(&mut self) -> Action {
+        let name = self.shared.config.redirect.marker_header.as_str();
+        let Some(headers) = self.headers(MapType::HttpRequestHeaders) else {
+            return self.respond(500, "cannot read request headers");
+        };
+        if values(&headers, name).next().is_none() {
+            return Action::Continue;
+        }
+        let path = header(&headers, ":path").unwrap_or_default();
+        let secret = marker_secret();
+        if let Err(e) =
+            marker::verify_request(values(&headers, name), secret.as_deref(), path, now())
+        {
+            log::debug!("asset-gate: dropped a client-sent marker: {e}");
+            self.shared.metrics.inc(Counter::SpoofAttempts);
+            if hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err() {
+                return self.respond(500, "cannot remove an invalid marker");
+            }
+        }
+        Action::Continue
+    }
+
+    /// Edge role: markers and X-Accel-Redirect never leave Envoy.
+    fn edge_response(&mut self) -> Action {
+        let map = MapType::HttpResponseHeaders;
+        let name = self.shared.config.redirect.marker_header.as_str();
+        let _ = hostcalls::remove_map_value(map, name);
+        let _ = hostcalls::remove_map_value(map, ACCEL_HEADER);
+        Action::Continue
+    }
+
+    /// Auth-backend role: remember where the client's request was going.
+    fn auth_request(&mut self) -> Action {
+        if let Some(headers) = self.headers(MapType::HttpRequestHeaders) {
+            let authority = header(&headers, ":authority").unwrap_or_default();
+            let scheme = header(&headers, "x-forwarded-proto")
+                .or_else(|| header(&headers, ":scheme"))
+                .unwrap_or("http");
+            self.origin = Some((authority.to_string(), scheme.to_string()));
+        }
+        Action::Continue
+    }
+
+    /// Auth-backend role: the backend's consent becomes a marked 307 that
+    /// Envoy's internal_redirect_policy follows; nothing else is marked.
+    fn auth_response(&mut self) -> Action {
+        let shared = Rc::clone(&self.shared);
+        let cfg = &shared.config.redirect;
+        let map = MapType::HttpResponseHeaders;
+        let Some(headers) = self.headers(map) else {
+            return self.respond(502, "cannot read the auth backend's answer");
+        };
+        // Only asset-gate sets these; whatever the backend sent is not trusted.
+        if hostcalls::remove_map_value(map, &cfg.marker_header).is_err()
+            || hostcalls::remove_map_value(map, ACCEL_HEADER).is_err()
+        {
+            return self.respond(502, "cannot rewrite the auth backend's answer");
+        }
+        let status = header(&headers, ":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let accel = values(&headers, ACCEL_HEADER)
+            .next()
+            .map(|v| std::str::from_utf8(v).unwrap_or("\u{0}"));
+        let (authority, scheme) = self.origin.clone().unwrap_or_default();
+        let decision = redirect::decide(
+            status,
+            header(&headers, "location"),
+            accel,
+            &authority,
+            &scheme,
+            &cfg.internal_prefixes,
+            &cfg.key_rules,
+        );
+        match decision {
+            Decision::PassThrough => Action::Continue,
+            Decision::Internal { path, location } => {
+                let Some(secret) = marker_secret() else {
+                    return self.respond(503, "the internal-redirect secret is not available");
+                };
+                let Some(mark) = marker::issue(&secret, &path, now(), cfg.marker_ttl_secs) else {
+                    return self.respond(503, "cannot mark the internal redirect");
+                };
+                let set = hostcalls::set_map_value(map, ":status", Some("307"))
+                    .and_then(|_| hostcalls::set_map_value(map, "location", Some(&location)))
+                    .and_then(|_| hostcalls::set_map_value(map, &cfg.marker_header, Some(&mark)));
+                if set.is_err() {
+                    return self.respond(502, "cannot rewrite the auth backend's answer");
+                }
+                shared.metrics.inc(if accel.is_some() {
+                    Counter::RedirectsConverted
+                } else {
+                    Counter::RedirectsAccepted
+                });
+                log::debug!("asset-gate: internal redirect to {path}");
+                Action::Continue
+            }
+            Decision::Foreign => match cfg.foreign_redirects {
+                ForeignRedirects::Pass => {
+                    shared.metrics.inc(Counter::ForeignRedirectsPassed);
+                    Action::Continue
+                }
+                ForeignRedirects::Reject => {
+                    shared.metrics.inc(Counter::RedirectsRefused);
+                    self.respond(
+                        502,
+                        "the auth backend redirected outside the internal prefixes",
+                    )
+                }
+            },
+            Decision::Unsafe(e) => {
+                shared.metrics.inc(Counter::RedirectsRefused);
+                log::debug!("asset-gate: refused the auth backend's redirect: {e}");
+                self.respond(
+                    502,
+                    &format!("the auth backend's redirect target was refused: {e}"),
+                )
+            }
+        }
+    }
+
+    /// Storage role: only requests the auth backend consented to get signed.
+    fn storage_guard(&mut self) -> Option<Action> {
+        let shared = Rc::clone(&self.shared);
+        let require = shared
+            .config
+            .signing
+            .as_ref()
+            .is_some_and(|s| s.require_marker);
+        if !require {
+            return None;
+        }
+        let name = shared.config.redirect.marker_header.as_str();
+        let Some(headers) = self.headers(MapType::HttpRequestHeaders) else {
+            return Some(self.respond(500, "cannot read request headers"));
+        };
+        let path = header(&headers, ":path").unwrap_or_default();
+        let secret = marker_secret();
+        if let Err(e) =
+            marker::verify_request(values(&headers, name), secret.as_deref(), path, now())
+        {
+            shared.metrics.inc(Counter::MarkerRejected);
+            log::debug!("asset-gate: storage request refused: {e}");
+            return Some(self.respond(
+                403,
+                "this internal route is reachable only through the auth backend",
+            ));
+        }
+        if hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err() {
+            return Some(self.respond(500, "cannot remove the marker"));
+        }
+        None
     }
 
     /// Ends the request here with a short plain-text answer.
@@ -106,8 +310,20 @@ impl Context for Http {}
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         match self.shared.config.role {
-            Role::Edge => Action::Continue,
-            Role::Storage => self.sign(end_of_stream),
+            Role::Edge => self.edge_request(),
+            Role::AuthBackend => self.auth_request(),
+            Role::Storage => match self.storage_guard() {
+                Some(refused) => refused,
+                None => self.sign(end_of_stream),
+            },
+        }
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        match self.shared.config.role {
+            Role::Edge => self.edge_response(),
+            Role::AuthBackend => self.auth_response(),
+            Role::Storage => Action::Continue,
         }
     }
 }

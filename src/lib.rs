@@ -17,6 +17,8 @@ mod http;
 mod metrics;
 #[cfg(target_arch = "wasm32")]
 mod root;
+#[cfg(target_arch = "wasm32")]
+mod secret;
 
 #[cfg(target_arch = "wasm32")]
 proxy_wasm::main! {{

@@ -15,6 +15,9 @@ const VERSION: &str = "v1";
 /// Why a marker was refused (for metrics and debug logs; never shown to clients).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MarkerError {
+    Missing,
+    Duplicated,
+    NoSecret,
     Malformed,
     Expired,
     BadMac,
@@ -23,6 +26,9 @@ pub enum MarkerError {
 impl std::fmt::Display for MarkerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            MarkerError::Missing => "no marker",
+            MarkerError::Duplicated => "more than one marker header",
+            MarkerError::NoSecret => "the marker secret is not available",
             MarkerError::Malformed => "malformed marker",
             MarkerError::Expired => "expired marker",
             MarkerError::BadMac => "marker does not match this path",
@@ -68,6 +74,21 @@ pub fn verify(secret: &[u8], marker: &[u8], path: &str, now: u64) -> Result<(), 
         return Err(MarkerError::Expired);
     }
     Ok(())
+}
+
+/// Checks the marker headers of a request: exactly one, valid for `path`.
+/// `secret` is `None` when the shared secret could not be read.
+pub fn verify_request<'a>(
+    mut values: impl Iterator<Item = &'a [u8]>,
+    secret: Option<&[u8]>,
+    path: &str,
+    now: u64,
+) -> Result<(), MarkerError> {
+    let first = values.next().ok_or(MarkerError::Missing)?;
+    if values.next().is_some() {
+        return Err(MarkerError::Duplicated);
+    }
+    verify(secret.ok_or(MarkerError::NoSecret)?, first, path, now)
 }
 
 #[cfg(test)]
@@ -118,6 +139,29 @@ mod tests {
         assert_eq!(
             verify(&SECRET, forged.as_bytes(), "/p", 2000),
             Err(MarkerError::BadMac)
+        );
+    }
+
+    #[test]
+    fn request_needs_exactly_one_valid_marker() {
+        let m = issue(&SECRET, "/p", 1000, 30).unwrap();
+        let one = [m.as_bytes()];
+        assert_eq!(
+            verify_request(one.iter().copied(), Some(&SECRET), "/p", 1000),
+            Ok(())
+        );
+        assert_eq!(
+            verify_request([].iter().copied(), Some(&SECRET), "/p", 1000),
+            Err(MarkerError::Missing)
+        );
+        let two = [m.as_bytes(), m.as_bytes()];
+        assert_eq!(
+            verify_request(two.iter().copied(), Some(&SECRET), "/p", 1000),
+            Err(MarkerError::Duplicated)
+        );
+        assert_eq!(
+            verify_request(one.iter().copied(), None, "/p", 1000),
+            Err(MarkerError::NoSecret)
         );
     }
 

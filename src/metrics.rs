@@ -10,13 +10,25 @@ pub enum Counter {
     RequestsSigned,
     SigningFailures,
     MissingCredentials,
+    RedirectsConverted,
+    RedirectsAccepted,
+    RedirectsRefused,
+    ForeignRedirectsPassed,
+    SpoofAttempts,
+    MarkerRejected,
 }
 
 impl Counter {
-    const ALL: [Counter; 3] = [
+    const ALL: [Counter; 9] = [
         Counter::RequestsSigned,
         Counter::SigningFailures,
         Counter::MissingCredentials,
+        Counter::RedirectsConverted,
+        Counter::RedirectsAccepted,
+        Counter::RedirectsRefused,
+        Counter::ForeignRedirectsPassed,
+        Counter::SpoofAttempts,
+        Counter::MarkerRejected,
     ];
 
     fn name(self) -> &'static str {
@@ -24,6 +36,12 @@ impl Counter {
             Counter::RequestsSigned => "asset_gate.requests_signed",
             Counter::SigningFailures => "asset_gate.signing_failures",
             Counter::MissingCredentials => "asset_gate.missing_credentials",
+            Counter::RedirectsConverted => "asset_gate.redirects_converted",
+            Counter::RedirectsAccepted => "asset_gate.redirects_accepted",
+            Counter::RedirectsRefused => "asset_gate.redirects_refused",
+            Counter::ForeignRedirectsPassed => "asset_gate.foreign_redirects_passed",
+            Counter::SpoofAttempts => "asset_gate.spoof_attempts",
+            Counter::MarkerRejected => "asset_gate.marker_rejected",
         }
     }
 }

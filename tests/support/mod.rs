@@ -508,8 +508,15 @@ impl Drop for Envoy {
     }
 }
 
+/// The last `n` lines of a log, without Envoy's start-up inventory
+/// (extension lists, header map layouts) that buries what matters.
 pub fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
+    let lines: Vec<&str> = s
+        .lines()
+        .filter(|l| {
+            !l.contains("[source/server/server.cc:4") && !l.contains("[source/server/server.cc:5")
+        })
+        .collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
@@ -575,6 +582,22 @@ pub fn curl(args: &[&str]) -> Response {
     }
 }
 
+/// Downloads `url` into `out` with curl (bodies too big for memory); returns the status.
+pub fn curl_download(args: &[&str], url: &str, out: &Path) -> u16 {
+    let o = Command::new("curl")
+        .args(["-sS", "--path-as-is", "--max-time", "300", "-o"])
+        .arg(out)
+        .args(["-w", "%{http_code}"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
 /// sha256 of a file, hex (for comparing big objects without holding them twice).
 pub fn sha256_file(path: &Path) -> String {
     use sha2::{Digest, Sha256};
@@ -608,5 +631,78 @@ pub fn write_random_file(path: &Path, size: usize, seed: u64) {
         let n = left.min(chunk.len());
         f.write_all(&chunk[..n]).expect("write file");
         left -= n;
+    }
+}
+
+/// A TCP relay in front of a server that counts what reaches it, so a test
+/// can prove that a request never got to storage (not just its status).
+pub struct CountingProxy {
+    pub port: u16,
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CountingProxy {
+    pub fn start(target_port: u16) -> CountingProxy {
+        use std::io::Write;
+        use std::net::{Shutdown, TcpStream};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(AtomicU64::new(0));
+        let bytes = Arc::new(AtomicU64::new(0));
+        let (req, byt) = (requests.clone(), bytes.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target_port)) else {
+                    continue;
+                };
+                let (req, byt) = (req.clone(), byt.clone());
+                let (mut c_in, mut s_out) = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                std::thread::spawn(move || {
+                    // client -> server: count request lines and bytes
+                    let mut buf = vec![0u8; 1 << 16];
+                    let mut tail: Vec<u8> = Vec::new();
+                    while let Ok(n) = c_in.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        byt.fetch_add(n as u64, Ordering::SeqCst);
+                        tail.extend_from_slice(&buf[..n]);
+                        let found = tail.windows(11).filter(|w| w == b" HTTP/1.1\r\n").count();
+                        req.fetch_add(found as u64, Ordering::SeqCst);
+                        let keep = tail.len().min(10);
+                        tail.drain(..tail.len() - keep);
+                        if s_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = s_out.shutdown(Shutdown::Write);
+                });
+                let (mut s_in, mut c_out) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_in, &mut c_out);
+                    let _ = c_out.shutdown(Shutdown::Write);
+                });
+            }
+        });
+        CountingProxy {
+            port,
+            requests,
+            bytes,
+        }
+    }
+
+    /// HTTP/1.1 request lines that reached the target.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
