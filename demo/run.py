@@ -171,6 +171,8 @@ asset-gate demo is up (logs in {work}). Try:
   curl -i -H 'Cookie: session=demo-session'     http://localhost:{a}/assets/docs/readme.md
   curl -i                                       http://localhost:{a}/assets/hello.txt    # 403: no token
   curl -i -H 'Authorization: Bearer demo-token' http://localhost:{a}/assets/secret.txt   # 403: denied key
+  curl -i -H 'x-internal-redirect: true' http://localhost:{a}/internal-assets/hello.txt  # spoof: 404
+  curl -i -H 'Authorization: Bearer demo-token' 'http://localhost:{a}/assets/%2e%2e/hello.txt'  # unsafe: 502
 
   # signing edge: S3 clients with no credentials at all
   curl -i http://localhost:{e}/{BUCKET}/hello.txt
