@@ -91,6 +91,9 @@ pub enum CredentialSource {
     Env,
     /// Inline in this configuration.
     Static,
+    /// Fetched from an Envoy cluster serving the ECS container-credentials
+    /// JSON, refreshed before expiry by one poller per Envoy process.
+    Endpoint,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -101,6 +104,11 @@ struct RawCredentials {
     access_key_id: Option<String>,
     secret_access_key: Option<String>,
     session_token: Option<String>,
+    cluster: Option<String>,
+    authority: Option<String>,
+    path: Option<String>,
+    authorization_token: Option<String>,
+    timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,6 +179,55 @@ struct RawConfig {
     #[serde(default)]
     redirect: RawRedirect,
     signing: Option<RawSigning>,
+    #[serde(default)]
+    augment_headers: bool,
+    header_providing_service_cluster: Option<String>,
+    header_providing_service_authority: Option<String>,
+    header_providing_service_path: Option<String>,
+    header_providing_service_timeout: Option<String>,
+    header_cache_expiry: Option<String>,
+    header_max_staleness: Option<String>,
+    header_backoff_cap: Option<String>,
+    header_max_body_bytes: Option<usize>,
+    #[serde(default)]
+    header_failure_policy: FailurePolicy,
+    #[serde(default)]
+    header_injection: Injection,
+}
+
+/// What requests get when no valid provider headers exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FailurePolicy {
+    /// Forward without the headers.
+    #[default]
+    Pass,
+    /// Answer 503 with a clear body.
+    Deny,
+}
+
+/// How provider headers meet headers the request already has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Injection {
+    /// The provider's value replaces the request's.
+    #[default]
+    Overwrite,
+    /// A header the request already carries is left alone.
+    KeepExisting,
+}
+
+/// Validated header-augmentation settings (keys as in the
+/// envoy-wasm-header-augmenting-filter proof of concept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AugmentConfig {
+    pub provider: EndpointConfig,
+    pub expiry_ms: u64,
+    pub max_staleness_ms: u64,
+    pub backoff_cap_ms: u64,
+    pub max_body_bytes: usize,
+    pub failure_policy: FailurePolicy,
+    pub injection: Injection,
 }
 
 /// A bucket mapping: requests under `prefix` go to `bucket`, key = `key_prefix` + rest.
@@ -186,6 +243,34 @@ pub struct BucketMapping {
 pub enum CredentialsConfig {
     Env,
     Static(crate::sigv4::Credentials),
+    Endpoint(EndpointConfig),
+}
+
+/// An HTTP service polled through an Envoy cluster (header provider or
+/// credentials endpoint).
+#[derive(Clone, PartialEq, Eq)]
+pub struct EndpointConfig {
+    pub cluster: String,
+    pub authority: String,
+    pub path: String,
+    /// Sent as `Authorization` (ECS `AWS_CONTAINER_AUTHORIZATION_TOKEN`); never logged.
+    pub authorization: Option<String>,
+    pub timeout_ms: u64,
+}
+
+impl fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointConfig")
+            .field("cluster", &self.cluster)
+            .field("authority", &self.authority)
+            .field("path", &self.path)
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "<redacted>"),
+            )
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
 }
 
 impl fmt::Debug for CredentialsConfig {
@@ -193,6 +278,7 @@ impl fmt::Debug for CredentialsConfig {
         match self {
             CredentialsConfig::Env => f.write_str("Env"),
             CredentialsConfig::Static(c) => f.debug_tuple("Static").field(c).finish(),
+            CredentialsConfig::Endpoint(e) => f.debug_tuple("Endpoint").field(e).finish(),
         }
     }
 }
@@ -228,6 +314,8 @@ pub struct Config {
     pub role: Role,
     pub redirect: RedirectConfig,
     pub signing: Option<SigningConfig>,
+    /// Header augmentation, when `augment_headers` is true.
+    pub augment: Option<AugmentConfig>,
 }
 
 /// Environment lookup, injected so parsing stays pure and testable.
@@ -250,11 +338,7 @@ impl Config {
     pub fn parse(bytes: &[u8], env: &dyn Env) -> Result<Config, ConfigError> {
         let trimmed = bytes.iter().all(|b| b.is_ascii_whitespace());
         let raw: RawConfig = if trimmed {
-            RawConfig {
-                role: Role::Edge,
-                redirect: RawRedirect::default(),
-                signing: None,
-            }
+            serde_json::from_str("{}").map_err(|e| err("", e.to_string()))?
         } else {
             let mut de = serde_json::Deserializer::from_slice(bytes);
             let raw = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -269,6 +353,7 @@ impl Config {
             de.end().map_err(|e| err("", e.to_string()))?;
             raw
         };
+        let augment = validate_augment(&raw)?;
         let signing = match raw.signing {
             Some(s) => Some(validate_signing(s, env)?),
             None => None,
@@ -280,8 +365,120 @@ impl Config {
             role: raw.role,
             redirect: validate_redirect(raw.redirect)?,
             signing,
+            augment,
         })
     }
+}
+
+/// A duration setting in milliseconds, from a string such as `"5s"`.
+fn duration_ms(
+    field: &str,
+    value: Option<&str>,
+    default: &str,
+    max_ms: u64,
+) -> Result<u64, ConfigError> {
+    let text = value.unwrap_or(default);
+    parse_duration(text)
+        .map(|d| d.as_millis() as u64)
+        .filter(|ms| (1..=max_ms).contains(ms))
+        .ok_or_else(|| {
+            err(
+                field,
+                format!(
+                    "must be a duration such as \"{default}\" (ms, s, m, h), at most {}s",
+                    max_ms / 1000
+                ),
+            )
+        })
+}
+
+/// A request path for an out-of-band call.
+fn checked_path(field: &str, path: String) -> Result<String, ConfigError> {
+    if path.starts_with('/') && path.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(path)
+    } else {
+        Err(err(
+            field,
+            "must be a path starting with '/' (no spaces or control characters)",
+        ))
+    }
+}
+
+fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, ConfigError> {
+    if !raw.augment_headers {
+        return Ok(None);
+    }
+    let name = |field: &str, v: &Option<String>| -> Result<String, ConfigError> {
+        let v = v.clone().unwrap_or_else(|| "sidecar".into());
+        if v.is_empty() || v.bytes().any(|b| !b.is_ascii_graphic()) {
+            return Err(err(field, "must be a non-empty name without spaces"));
+        }
+        Ok(v)
+    };
+    const DAY_MS: u64 = 86_400_000;
+    let expiry_ms = duration_ms(
+        "header_cache_expiry",
+        raw.header_cache_expiry.as_deref(),
+        "360s",
+        DAY_MS,
+    )?;
+    let max_staleness_ms = duration_ms(
+        "header_max_staleness",
+        raw.header_max_staleness.as_deref(),
+        "3600s",
+        7 * DAY_MS,
+    )?;
+    if max_staleness_ms < expiry_ms {
+        return Err(err(
+            "header_max_staleness",
+            "must not be shorter than header_cache_expiry",
+        ));
+    }
+    let max_body_bytes = raw
+        .header_max_body_bytes
+        .unwrap_or(crate::headers::DEFAULT_MAX_BODY);
+    if !(2..=1 << 20).contains(&max_body_bytes) {
+        return Err(err(
+            "header_max_body_bytes",
+            "must be between 2 and 1048576",
+        ));
+    }
+    Ok(Some(AugmentConfig {
+        provider: EndpointConfig {
+            cluster: name(
+                "header_providing_service_cluster",
+                &raw.header_providing_service_cluster,
+            )?,
+            authority: name(
+                "header_providing_service_authority",
+                &raw.header_providing_service_authority,
+            )?,
+            path: checked_path(
+                "header_providing_service_path",
+                raw.header_providing_service_path
+                    .clone()
+                    .unwrap_or_else(|| "/headers".into()),
+            )?,
+            authorization: None,
+            timeout_ms: duration_ms(
+                "header_providing_service_timeout",
+                raw.header_providing_service_timeout.as_deref(),
+                "5s",
+                60_000,
+            )?,
+        },
+        expiry_ms,
+        max_staleness_ms,
+        backoff_cap_ms: duration_ms(
+            "header_backoff_cap",
+            raw.header_backoff_cap.as_deref(),
+            "60s",
+            DAY_MS,
+        )?,
+        max_body_bytes,
+        failure_policy: raw.header_failure_policy,
+        injection: raw.header_injection,
+    }))
 }
 
 fn non_empty(field: &str, value: Option<String>) -> Result<String, ConfigError> {
@@ -421,19 +618,56 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
             key_prefix: b.key_prefix,
         });
     }
+    let c = &raw.credentials;
+    let inline_keys =
+        c.access_key_id.is_some() || c.secret_access_key.is_some() || c.session_token.is_some();
+    let endpoint_keys = c.cluster.is_some()
+        || c.authority.is_some()
+        || c.path.is_some()
+        || c.authorization_token.is_some()
+        || c.timeout.is_some();
+    if inline_keys && c.source != CredentialSource::Static {
+        return Err(err(
+            "signing.credentials.source",
+            "inline keys are only read with source \"static\"",
+        ));
+    }
+    if endpoint_keys && c.source != CredentialSource::Endpoint {
+        return Err(err(
+            "signing.credentials.source",
+            "cluster, authority, path, authorization_token and timeout are only read with source \"endpoint\"",
+        ));
+    }
     let credentials = match raw.credentials.source {
-        CredentialSource::Env => {
-            let c = &raw.credentials;
-            if c.access_key_id.is_some()
-                || c.secret_access_key.is_some()
-                || c.session_token.is_some()
-            {
-                return Err(err(
-                    "signing.credentials.source",
-                    "inline keys are only read with source \"static\"",
-                ));
-            }
-            CredentialsConfig::Env
+        CredentialSource::Env => CredentialsConfig::Env,
+        CredentialSource::Endpoint => {
+            let c = raw.credentials;
+            let cluster = non_empty("signing.credentials.cluster", c.cluster)?;
+            let path = match c.path {
+                Some(p) => p,
+                None => env
+                    .var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+                    .ok_or_else(|| {
+                        err(
+                            "signing.credentials.path",
+                            "required (or pass AWS_CONTAINER_CREDENTIALS_RELATIVE_URI with vm_config.environment_variables)",
+                        )
+                    })?,
+            };
+            CredentialsConfig::Endpoint(EndpointConfig {
+                authority: c.authority.unwrap_or_else(|| cluster.clone()),
+                cluster,
+                path: checked_path("signing.credentials.path", path)?,
+                authorization: c
+                    .authorization_token
+                    .or_else(|| env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN")),
+                timeout_ms: duration_ms(
+                    "signing.credentials.timeout",
+                    c.timeout.as_deref(),
+                    "5s",
+                    60_000,
+                )?,
+            })
         }
         CredentialSource::Static => {
             let c = raw.credentials;
@@ -690,6 +924,124 @@ mod tests {
         let c =
             parse(r#"{"role":"storage","signing":{"region":"r","require_marker":false}}"#).unwrap();
         assert!(!c.signing.unwrap().require_marker);
+    }
+
+    #[test]
+    fn header_augmentation_keeps_the_proof_of_concept_defaults() {
+        assert!(parse("{}").unwrap().augment.is_none());
+        let a = parse(r#"{"augment_headers": true}"#)
+            .unwrap()
+            .augment
+            .unwrap();
+        assert_eq!(a.provider.cluster, "sidecar");
+        assert_eq!(a.provider.authority, "sidecar");
+        assert_eq!(a.provider.path, "/headers");
+        assert_eq!(a.expiry_ms, 360_000);
+        assert_eq!(a.provider.timeout_ms, 5_000);
+        assert_eq!(a.max_staleness_ms, 3_600_000);
+        assert_eq!(a.backoff_cap_ms, 60_000);
+        assert_eq!(a.max_body_bytes, 64 * 1024);
+        assert_eq!(a.failure_policy, FailurePolicy::Pass);
+        assert_eq!(a.injection, Injection::Overwrite);
+        let a = parse(
+            r#"{"augment_headers": true, "header_providing_service_cluster": "idp",
+                "header_providing_service_path": "/v1/headers", "header_cache_expiry": "1s",
+                "header_max_staleness": "3s", "header_failure_policy": "deny",
+                "header_injection": "keep_existing"}"#,
+        )
+        .unwrap()
+        .augment
+        .unwrap();
+        assert_eq!(a.provider.cluster, "idp");
+        assert_eq!(a.expiry_ms, 1000);
+        assert_eq!(a.failure_policy, FailurePolicy::Deny);
+        assert_eq!(a.injection, Injection::KeepExisting);
+        for (cfg, field) in [
+            (
+                r#"{"augment_headers": true, "header_cache_expiry": "0s"}"#,
+                "header_cache_expiry",
+            ),
+            (
+                r#"{"augment_headers": true, "header_cache_expiry": "soon"}"#,
+                "header_cache_expiry",
+            ),
+            (
+                r#"{"augment_headers": true, "header_cache_expiry": "10m", "header_max_staleness": "5m"}"#,
+                "header_max_staleness",
+            ),
+            (
+                r#"{"augment_headers": true, "header_providing_service_path": "headers"}"#,
+                "header_providing_service_path",
+            ),
+            (
+                r#"{"augment_headers": true, "header_providing_service_cluster": ""}"#,
+                "header_providing_service_cluster",
+            ),
+            (
+                r#"{"augment_headers": true, "header_max_body_bytes": 0}"#,
+                "header_max_body_bytes",
+            ),
+            (
+                r#"{"augment_headers": true, "header_failure_policy": "drop"}"#,
+                "header_failure_policy",
+            ),
+            (r#"{"augment_headers": "yes"}"#, "augment_headers"),
+        ] {
+            let e = parse(cfg).unwrap_err();
+            assert_eq!(e.field, field, "{cfg}: {e}");
+        }
+    }
+
+    #[test]
+    fn credentials_endpoint() {
+        let env = MapEnv(vec![
+            (
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                "/v2/credentials/abc",
+            ),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "tok"),
+        ]);
+        let c = Config::parse(
+            br#"{"signing":{"region":"r","credentials":{"source":"endpoint","cluster":"ecs_creds"}}}"#,
+            &env,
+        )
+        .unwrap();
+        match c.signing.unwrap().credentials {
+            CredentialsConfig::Endpoint(e) => {
+                assert_eq!(e.cluster, "ecs_creds");
+                assert_eq!(e.authority, "ecs_creds");
+                assert_eq!(e.path, "/v2/credentials/abc");
+                assert_eq!(e.authorization.as_deref(), Some("tok"));
+                assert_eq!(e.timeout_ms, 5000);
+                assert!(!format!("{e:?}").contains("tok\""));
+            }
+            other => panic!("{other:?}"),
+        }
+        for (cfg, field) in [
+            (
+                r#"{"signing":{"region":"r","credentials":{"source":"endpoint"}}}"#,
+                "signing.credentials.cluster",
+            ),
+            (
+                r#"{"signing":{"region":"r","credentials":{"source":"endpoint","cluster":"c"}}}"#,
+                "signing.credentials.path",
+            ),
+            (
+                r#"{"signing":{"region":"r","credentials":{"source":"endpoint","cluster":"c","path":"x"}}}"#,
+                "signing.credentials.path",
+            ),
+            (
+                r#"{"signing":{"region":"r","credentials":{"source":"env","cluster":"c"}}}"#,
+                "signing.credentials.source",
+            ),
+            (
+                r#"{"signing":{"region":"r","credentials":{"source":"endpoint","cluster":"c","path":"/p","timeout":"2h"}}}"#,
+                "signing.credentials.timeout",
+            ),
+        ] {
+            let e = parse(cfg).unwrap_err();
+            assert_eq!(e.field, field, "{cfg}: {e}");
+        }
     }
 
     #[test]

@@ -60,6 +60,145 @@ pub fn from_env(env: &dyn Env) -> Option<Expiring> {
     })
 }
 
+/// Why a credentials-endpoint answer was refused (never contains secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointError {
+    Status(u32),
+    NoResponse,
+    NotJson,
+    Missing(&'static str),
+    BadExpiration,
+    AlreadyExpired,
+}
+
+impl std::fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EndpointError::Status(s) => write!(f, "answered HTTP {s}"),
+            EndpointError::NoResponse => f.write_str("no response (timeout or reset)"),
+            EndpointError::NotJson => f.write_str("body is not a JSON object"),
+            EndpointError::Missing(k) => write!(f, "`{k}` is missing or empty"),
+            EndpointError::BadExpiration => f.write_str("`Expiration` is not an RFC 3339 UTC time"),
+            EndpointError::AlreadyExpired => f.write_str("the credentials are already expired"),
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses `2026-11-22T04:05:06Z` (fraction and `+00:00` accepted) to unix seconds.
+pub fn parse_rfc3339_utc(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b[13] != b':'
+        || b[16] != b':'
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || se > 60
+    {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    if !matches!(rest, "Z" | "z" | "+00:00" | "-00:00") {
+        return None;
+    }
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se;
+    u64::try_from(secs).ok()
+}
+
+/// Parses an ECS container-credentials answer (`AccessKeyId`,
+/// `SecretAccessKey`, `Token`, `Expiration`).
+pub fn parse_endpoint_answer(
+    status: Option<u32>,
+    body: &[u8],
+    now: u64,
+) -> Result<Expiring, EndpointError> {
+    let status = status.ok_or(EndpointError::NoResponse)?;
+    if !(200..300).contains(&status) {
+        return Err(EndpointError::Status(status));
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| EndpointError::NotJson)?;
+    let field = |k: &'static str| -> Result<String, EndpointError> {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .filter(|x| !x.trim().is_empty())
+            .map(str::to_string)
+            .ok_or(EndpointError::Missing(k))
+    };
+    let credentials = Credentials {
+        access_key_id: field("AccessKeyId")?,
+        secret_access_key: field("SecretAccessKey")?,
+        session_token: field("Token").ok(),
+    };
+    let expires_at = match v.get("Expiration") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(e) => Some(
+            e.as_str()
+                .and_then(parse_rfc3339_utc)
+                .ok_or(EndpointError::BadExpiration)?,
+        ),
+    };
+    if expires_at.is_some_and(|e| e <= now.saturating_add(EXPIRY_MARGIN_SECS)) {
+        return Err(EndpointError::AlreadyExpired);
+    }
+    Ok(Expiring {
+        credentials,
+        expires_at,
+    })
+}
+
+/// When to refresh credentials that expire at `expires_at` (unix seconds):
+/// at 80 % of the remaining lifetime, but at least 5 minutes before expiry
+/// when the lifetime allows, minus up to 10 % jitter; never later than
+/// `max_interval_ms` (so credentials without expiry are re-read too).
+pub fn refresh_in_ms(
+    now: u64,
+    expires_at: Option<u64>,
+    jitter_permille: u64,
+    max_interval_ms: u64,
+) -> u64 {
+    let Some(exp) = expires_at else {
+        return max_interval_ms;
+    };
+    let life_ms = exp.saturating_sub(now).saturating_mul(1000);
+    let at_80 = life_ms / 10 * 8;
+    let five_before = life_ms.saturating_sub(300_000);
+    let base = if five_before > 0 {
+        at_80.min(five_before)
+    } else {
+        at_80
+    };
+    let jitter = base / 10 * jitter_permille.min(1000) / 1000;
+    (base - jitter).clamp(1000, max_interval_ms.max(1000))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +254,101 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
         }
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(parse_rfc3339_utc("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_rfc3339_utc("2015-08-30T12:36:00Z"),
+            Some(1_440_938_160)
+        );
+        assert_eq!(
+            parse_rfc3339_utc("2024-02-29T23:59:59.123Z"),
+            Some(1_709_251_199)
+        );
+        assert_eq!(
+            parse_rfc3339_utc("2026-11-22T04:00:00+00:00"),
+            Some(1_795_320_000)
+        );
+        for bad in [
+            "",
+            "2026-11-22 04:00",
+            "2026-13-01T00:00:00Z",
+            "2026-11-22T04:00:00+02:00",
+            "2026-11-22T04:00:00",
+            "20x6-11-22T04:00:00Z",
+            "2026-11-22T04:00:00.Z",
+        ] {
+            assert_eq!(parse_rfc3339_utc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn endpoint_answers() {
+        let now = 1_795_300_000;
+        let ok = br#"{"AccessKeyId":"ASIA1","SecretAccessKey":"sk","Token":"tok","Expiration":"2026-11-22T04:00:00Z","RoleArn":"x"}"#;
+        let c = parse_endpoint_answer(Some(200), ok, now).unwrap();
+        assert_eq!(c.credentials.access_key_id, "ASIA1");
+        assert_eq!(c.credentials.session_token.as_deref(), Some("tok"));
+        assert_eq!(c.expires_at, Some(1_795_320_000));
+        assert_eq!(
+            parse_endpoint_answer(Some(500), ok, now),
+            Err(EndpointError::Status(500))
+        );
+        assert_eq!(
+            parse_endpoint_answer(None, b"", now),
+            Err(EndpointError::NoResponse)
+        );
+        assert_eq!(
+            parse_endpoint_answer(Some(200), b"[]", now).unwrap_err(),
+            EndpointError::Missing("AccessKeyId")
+        );
+        assert_eq!(
+            parse_endpoint_answer(Some(200), b"nope", now),
+            Err(EndpointError::NotJson)
+        );
+        let blank =
+            br#"{"AccessKeyId":"A","SecretAccessKey":" ","Expiration":"2026-11-22T04:00:00Z"}"#;
+        assert_eq!(
+            parse_endpoint_answer(Some(200), blank, now),
+            Err(EndpointError::Missing("SecretAccessKey"))
+        );
+        let bad_exp = br#"{"AccessKeyId":"A","SecretAccessKey":"s","Expiration":"tomorrow"}"#;
+        assert_eq!(
+            parse_endpoint_answer(Some(200), bad_exp, now),
+            Err(EndpointError::BadExpiration)
+        );
+        assert_eq!(
+            parse_endpoint_answer(Some(200), ok, 1_795_320_000),
+            Err(EndpointError::AlreadyExpired)
+        );
+        let no_exp = br#"{"AccessKeyId":"A","SecretAccessKey":"s"}"#;
+        assert_eq!(
+            parse_endpoint_answer(Some(200), no_exp, now)
+                .unwrap()
+                .expires_at,
+            None
+        );
+        let leaky = br#"{"AccessKeyId":"A","SecretAccessKey":"SUPERSECRET","Expiration":"bad"}"#;
+        let e = parse_endpoint_answer(Some(200), leaky, now).unwrap_err();
+        assert!(!e.to_string().contains("SUPERSECRET"), "{e}");
+    }
+
+    #[test]
+    fn refresh_schedule() {
+        // 1 h credentials: 80 % (48 min) comes before "5 minutes before expiry" (55 min)
+        assert_eq!(refresh_in_ms(0, Some(3600), 0, u64::MAX), 2_880_000);
+        // 6 h credentials: 80 % (4.8 h) again
+        assert_eq!(refresh_in_ms(0, Some(21_600), 0, u64::MAX), 17_280_000);
+        // 10 minutes left: 80 % = 8 min, 5 min before = 5 min
+        assert_eq!(refresh_in_ms(0, Some(600), 0, u64::MAX), 300_000);
+        // jitter takes up to 10 % off
+        assert_eq!(refresh_in_ms(0, Some(600), 1000, u64::MAX), 270_000);
+        // capped, and never more often than once a second
+        assert_eq!(refresh_in_ms(0, Some(3600), 0, 60_000), 60_000);
+        assert_eq!(refresh_in_ms(0, Some(1), 0, 60_000), 1000);
+        assert_eq!(refresh_in_ms(0, None, 0, 60_000), 60_000);
     }
 
     #[test]

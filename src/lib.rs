@@ -6,7 +6,9 @@
 
 pub mod config;
 pub mod credentials;
+pub mod headers;
 pub mod marker;
+pub mod poll;
 pub mod redirect;
 pub mod sigv4;
 pub mod storage;
