@@ -151,6 +151,18 @@ pub fn prepare(
     let (path, authority) = map_target(cfg, path, authority)?;
     let query = strip_presign_params(query);
     let is_s3 = PathRules::for_service(&cfg.service) == PathRules::S3;
+    // S3: send the path in its canonical form (each segment decoded and encoded
+    // once; the same key), so that the path on the wire is the path signed,
+    // whichever way storage canonicalises it. AWS S3 signs characters a client
+    // left raw as they are (a raw `@` must be signed as `@`, envoy #42165) while
+    // SeaweedFS and others re-encode them (`%40`); with `%40` on the wire both
+    // agree. A raw `+` goes out as `%2B`: a plus, as it was signed.
+    let path = if is_s3 {
+        sigv4::canonical_uri(&path, PathRules::S3)
+            .map_err(|e| reject(400, format!("cannot sign this request: {e}")))?
+    } else {
+        path
+    };
 
     let client_hash = header(headers, "x-amz-content-sha256").unwrap_or_default();
     let payload_hash = if is_s3 {
@@ -308,6 +320,24 @@ mod tests {
             "{auth}"
         );
         assert!(rw.remove.contains(&"authorization"));
+    }
+
+    #[test]
+    fn s3_path_goes_out_as_signed() {
+        // Raw sub-delimiters are encoded, encoded unreserved characters
+        // decoded, existing escapes (also `%2F`) kept, a raw `+` is a plus.
+        let rw = signed(run(
+            &cfg(""),
+            &headers("/b/mac@2x!'()*$,;:=&.png/%7e%41%2F%20+?prefix=a+b@c", &[]),
+        ));
+        assert_eq!(
+            rw.path,
+            "/b/mac%402x%21%27%28%29%2A%24%2C%3B%3A%3D%26.png/~A%2F%20%2B?prefix=a+b@c"
+        );
+        // Other services sign the wire path double-encoded; it is sent as it came.
+        let c = cfg(r#","service":"execute-api""#);
+        let rw = signed(run(&c, &headers("/prod/a@b/%7e/./x", &[])));
+        assert_eq!(rw.path, "/prod/a@b/%7e/./x");
     }
 
     #[test]
