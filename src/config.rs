@@ -109,6 +109,7 @@ struct RawCredentials {
     path: Option<String>,
     authorization_token: Option<String>,
     timeout: Option<String>,
+    refresh_interval: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -256,6 +257,9 @@ pub struct EndpointConfig {
     /// Sent as `Authorization` (ECS `AWS_CONTAINER_AUTHORIZATION_TOKEN`); never logged.
     pub authorization: Option<String>,
     pub timeout_ms: u64,
+    /// Longest time between two successful polls (credentials are refreshed
+    /// earlier when they expire sooner).
+    pub refresh_interval_ms: u64,
 }
 
 impl fmt::Debug for EndpointConfig {
@@ -269,6 +273,7 @@ impl fmt::Debug for EndpointConfig {
                 &self.authorization.as_ref().map(|_| "<redacted>"),
             )
             .field("timeout_ms", &self.timeout_ms)
+            .field("refresh_interval_ms", &self.refresh_interval_ms)
             .finish()
     }
 }
@@ -466,6 +471,7 @@ fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, ConfigErro
                 "5s",
                 60_000,
             )?,
+            refresh_interval_ms: expiry_ms,
         },
         expiry_ms,
         max_staleness_ms,
@@ -625,7 +631,8 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         || c.authority.is_some()
         || c.path.is_some()
         || c.authorization_token.is_some()
-        || c.timeout.is_some();
+        || c.timeout.is_some()
+        || c.refresh_interval.is_some();
     if inline_keys && c.source != CredentialSource::Static {
         return Err(err(
             "signing.credentials.source",
@@ -635,7 +642,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
     if endpoint_keys && c.source != CredentialSource::Endpoint {
         return Err(err(
             "signing.credentials.source",
-            "cluster, authority, path, authorization_token and timeout are only read with source \"endpoint\"",
+            "cluster, authority, path, authorization_token, timeout and refresh_interval are only read with source \"endpoint\"",
         ));
     }
     let credentials = match raw.credentials.source {
@@ -666,6 +673,12 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
                     c.timeout.as_deref(),
                     "5s",
                     60_000,
+                )?,
+                refresh_interval_ms: duration_ms(
+                    "signing.credentials.refresh_interval",
+                    c.refresh_interval.as_deref(),
+                    "15m",
+                    86_400_000,
                 )?,
             })
         }
@@ -1013,6 +1026,7 @@ mod tests {
                 assert_eq!(e.path, "/v2/credentials/abc");
                 assert_eq!(e.authorization.as_deref(), Some("tok"));
                 assert_eq!(e.timeout_ms, 5000);
+                assert_eq!(e.refresh_interval_ms, 900_000);
                 assert!(!format!("{e:?}").contains("tok\""));
             }
             other => panic!("{other:?}"),

@@ -44,6 +44,8 @@ impl ProviderError {
     /// Short reason, used in metric names (`polls_failed_<reason>`).
     pub fn reason(&self) -> &'static str {
         match self {
+            // Envoy answers a call that timed out with its own 504.
+            ProviderError::Status(504) => "timeout",
             ProviderError::Status(_) => "status",
             ProviderError::NoResponse => "timeout",
             ProviderError::Oversize { .. } => "oversize",
@@ -147,6 +149,9 @@ pub fn parse_answer(
     Ok(headers)
 }
 
+/// A cache entry: when it was fetched (ms) and the validated headers.
+pub type CacheEntry = (u64, Vec<(String, String)>);
+
 /// Serialises validated headers for shared data (with the time they were fetched).
 pub fn encode_cache(fetched_at_ms: u64, headers: &[(String, String)]) -> Vec<u8> {
     let body = serde_json::to_string(headers).unwrap_or_else(|_| "[]".into());
@@ -160,7 +165,7 @@ pub fn cache_fetched_at(bytes: &[u8]) -> Option<u64> {
 }
 
 /// Decodes a cache entry written by [`encode_cache`].
-pub fn decode_cache(bytes: &[u8]) -> Option<(u64, Vec<(String, String)>)> {
+pub fn decode_cache(bytes: &[u8]) -> Option<CacheEntry> {
     let at = cache_fetched_at(bytes)?;
     let start = bytes.iter().position(|&b| b == b'\n')? + 1;
     let headers = serde_json::from_slice(&bytes[start..]).ok()?;

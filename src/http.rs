@@ -1,11 +1,15 @@
 //! HTTP context: applies the pure request logic to one request. Only
 //! `Result`-returning host calls are used, so no input can trap the VM.
 
-use crate::config::{ForeignRedirects, MissingCredentials, Role};
+use crate::config::{FailurePolicy, ForeignRedirects, Injection, MissingCredentials, Role};
+use crate::credentials;
+use crate::headers;
 use crate::marker;
 use crate::metrics::Counter;
+use crate::poll::is_stale;
+use crate::poller::now_ms;
 use crate::redirect::{self, Decision};
-use crate::root::Shared;
+use crate::root::{Cached, Shared};
 use crate::secret::marker_secret;
 use crate::storage::{self, Rewrite, Signed};
 use proxy_wasm::hostcalls;
@@ -63,6 +67,70 @@ impl Http {
                 log::warn!("asset-gate: cannot read headers: {s:?}");
                 None
             }
+        }
+    }
+
+    /// Header augmentation (any role): adds the provider's last good headers,
+    /// parsed once per change of the shared cache, not per request.
+    fn inject_headers(&mut self) -> Option<Action> {
+        let shared = Rc::clone(&self.shared);
+        let (Some(cfg), Some(key)) = (&shared.config.augment, &shared.headers_key) else {
+            return None;
+        };
+        if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
+            let mut cache = shared.headers.borrow_mut();
+            if cache.as_ref().map(|c| c.cas) != Some(cas) {
+                *cache = headers::decode_cache(&bytes).map(|value| Cached { cas, value });
+            }
+        }
+        let now = now_ms();
+        let cache = shared.headers.borrow();
+        let Some(Cached {
+            value: (_, injected),
+            ..
+        }) = cache
+            .as_ref()
+            .filter(|c| !is_stale(c.value.0, now, cfg.max_staleness_ms))
+        else {
+            shared.metrics.inc(Counter::HeadersUnavailable);
+            return match cfg.failure_policy {
+                FailurePolicy::Pass => None,
+                FailurePolicy::Deny => Some(self.respond(
+                    503,
+                    "no valid headers from the header provider are available",
+                )),
+            };
+        };
+        let map = MapType::HttpRequestHeaders;
+        for (name, value) in injected {
+            if cfg.injection == Injection::KeepExisting
+                && matches!(hostcalls::get_map_value_bytes(map, name), Ok(Some(_)))
+            {
+                continue;
+            }
+            if hostcalls::set_map_value(map, name, Some(value)).is_err() {
+                return Some(self.respond(500, "cannot add the provider's headers"));
+            }
+        }
+        shared.metrics.inc(Counter::HeadersInjected);
+        None
+    }
+
+    /// Credentials from an endpoint: adopt what the poller last stored,
+    /// parsed once per change.
+    fn refresh_credentials(&self) {
+        let shared = &self.shared;
+        let Some(key) = &shared.credentials_key else {
+            return;
+        };
+        if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
+            if *shared.credentials_cas.borrow() == Some(cas) {
+                return;
+            }
+            if let Ok(c) = credentials::parse_endpoint_answer(Some(200), &bytes, now()) {
+                shared.credentials.borrow_mut().set(c);
+            }
+            *shared.credentials_cas.borrow_mut() = Some(cas);
         }
     }
 
@@ -309,14 +377,22 @@ impl Context for Http {}
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        match self.shared.config.role {
+        let role = self.shared.config.role;
+        let action = match role {
             Role::Edge => self.edge_request(),
             Role::AuthBackend => self.auth_request(),
-            Role::Storage => match self.storage_guard() {
-                Some(refused) => refused,
-                None => self.sign(end_of_stream),
-            },
+            Role::Storage => {
+                self.refresh_credentials();
+                match self.storage_guard() {
+                    Some(refused) => refused,
+                    None => self.sign(end_of_stream),
+                }
+            }
+        };
+        if action != Action::Continue {
+            return action;
         }
+        self.inject_headers().unwrap_or(Action::Continue)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {

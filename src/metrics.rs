@@ -1,69 +1,97 @@
-//! Counters exported through proxy-wasm metrics (`wasmcustom.asset_gate.*`
-//! in Envoy stats). Failing to record a metric never fails a request.
+//! Counters and gauges exported through proxy-wasm metrics
+//! (`wasmcustom.asset_gate.*` in Envoy stats). Failing to record a metric
+//! never fails a request.
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
 
-/// Every counter asset-gate exports; README.md lists them with their meaning.
-#[derive(Clone, Copy, Debug)]
-pub enum Counter {
-    RequestsSigned,
-    SigningFailures,
-    MissingCredentials,
-    RedirectsConverted,
-    RedirectsAccepted,
-    RedirectsRefused,
-    ForeignRedirectsPassed,
-    SpoofAttempts,
-    MarkerRejected,
+macro_rules! metrics {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Every counter asset-gate exports; README.md lists them with their meaning.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Counter { $($variant,)* }
+
+        impl Counter {
+            const ALL: &'static [Counter] = &[$(Counter::$variant,)*];
+
+            fn name(self) -> &'static str {
+                match self { $(Counter::$variant => concat!("asset_gate.", $name),)* }
+            }
+        }
+    };
+}
+
+metrics! {
+    RequestsSigned => "requests_signed",
+    SigningFailures => "signing_failures",
+    MissingCredentials => "missing_credentials",
+    RedirectsConverted => "redirects_converted",
+    RedirectsAccepted => "redirects_accepted",
+    RedirectsRefused => "redirects_refused",
+    ForeignRedirectsPassed => "foreign_redirects_passed",
+    SpoofAttempts => "spoof_attempts",
+    MarkerRejected => "marker_rejected",
+    HeaderPollsOk => "header_polls_ok",
+    HeaderPollsFailedStatus => "header_polls_failed_status",
+    HeaderPollsFailedTimeout => "header_polls_failed_timeout",
+    HeaderPollsFailedOversize => "header_polls_failed_oversize",
+    HeaderPollsFailedInvalidJson => "header_polls_failed_invalid_json",
+    HeaderPollsFailedInvalidHeader => "header_polls_failed_invalid_header",
+    HeaderPollsFailedOther => "header_polls_failed_other",
+    HeadersInjected => "headers_injected",
+    HeadersUnavailable => "headers_unavailable",
+    CredentialRefreshes => "credential_refreshes",
+    CredentialRefreshFailures => "credential_refresh_failures",
 }
 
 impl Counter {
-    const ALL: [Counter; 9] = [
-        Counter::RequestsSigned,
-        Counter::SigningFailures,
-        Counter::MissingCredentials,
-        Counter::RedirectsConverted,
-        Counter::RedirectsAccepted,
-        Counter::RedirectsRefused,
-        Counter::ForeignRedirectsPassed,
-        Counter::SpoofAttempts,
-        Counter::MarkerRejected,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Counter::RequestsSigned => "asset_gate.requests_signed",
-            Counter::SigningFailures => "asset_gate.signing_failures",
-            Counter::MissingCredentials => "asset_gate.missing_credentials",
-            Counter::RedirectsConverted => "asset_gate.redirects_converted",
-            Counter::RedirectsAccepted => "asset_gate.redirects_accepted",
-            Counter::RedirectsRefused => "asset_gate.redirects_refused",
-            Counter::ForeignRedirectsPassed => "asset_gate.foreign_redirects_passed",
-            Counter::SpoofAttempts => "asset_gate.spoof_attempts",
-            Counter::MarkerRejected => "asset_gate.marker_rejected",
+    /// The failure counter for a `ProviderError::reason()`.
+    pub fn header_poll_failure(reason: &str) -> Counter {
+        match reason {
+            "status" => Counter::HeaderPollsFailedStatus,
+            "timeout" => Counter::HeaderPollsFailedTimeout,
+            "oversize" => Counter::HeaderPollsFailedOversize,
+            "invalid_json" => Counter::HeaderPollsFailedInvalidJson,
+            "invalid_header" => Counter::HeaderPollsFailedInvalidHeader,
+            _ => Counter::HeaderPollsFailedOther,
         }
     }
 }
+
+/// Age in seconds of the header cache (since the last successful poll).
+pub const HEADER_CACHE_AGE: &str = "asset_gate.header_cache_age_seconds";
 
 /// Metric ids defined once per VM.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    ids: [Option<u32>; Counter::ALL.len()],
+    ids: Vec<Option<u32>>,
+    cache_age: Option<u32>,
 }
 
 impl Metrics {
-    pub fn define() -> Metrics {
-        let mut m = Metrics::default();
-        for c in Counter::ALL {
-            m.ids[c as usize] = hostcalls::define_metric(MetricType::Counter, c.name()).ok();
+    pub fn define(with_cache_age: bool) -> Metrics {
+        Metrics {
+            ids: Counter::ALL
+                .iter()
+                .map(|c| hostcalls::define_metric(MetricType::Counter, c.name()).ok())
+                .collect(),
+            cache_age: if with_cache_age {
+                hostcalls::define_metric(MetricType::Gauge, HEADER_CACHE_AGE).ok()
+            } else {
+                None
+            },
         }
-        m
     }
 
     pub fn inc(&self, c: Counter) {
-        if let Some(id) = self.ids[c as usize] {
-            let _ = hostcalls::increment_metric(id, 1);
+        if let Some(Some(id)) = self.ids.get(c as usize) {
+            let _ = hostcalls::increment_metric(*id, 1);
+        }
+    }
+
+    pub fn set_cache_age(&self, secs: u64) {
+        if let Some(id) = self.cache_age {
+            let _ = hostcalls::record_metric(id, secs);
         }
     }
 }
