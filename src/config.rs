@@ -301,6 +301,8 @@ pub struct SigningConfig {
     /// Only sign requests carrying a valid internal-redirect marker (flow A);
     /// false for a signing edge proxy (flow C).
     pub require_marker: bool,
+    /// Keys taken from mapped prefixes obey the `redirect` section's limits.
+    pub key_rules: crate::redirect::KeyRules,
 }
 
 /// Validated internal-redirect settings, shared by all roles.
@@ -359,8 +361,12 @@ impl Config {
             raw
         };
         let augment = validate_augment(&raw)?;
+        let redirect = validate_redirect(raw.redirect)?;
         let signing = match raw.signing {
-            Some(s) => Some(validate_signing(s, env)?),
+            Some(s) => Some(SigningConfig {
+                key_rules: redirect.key_rules.clone(),
+                ..validate_signing(s, env)?
+            }),
             None => None,
         };
         if raw.role == Role::Storage && signing.is_none() {
@@ -368,7 +374,7 @@ impl Config {
         }
         Ok(Config {
             role: raw.role,
-            redirect: validate_redirect(raw.redirect)?,
+            redirect,
             signing,
             augment,
         })
@@ -703,6 +709,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         on_missing_credentials: raw.on_missing_credentials,
         credentials,
         require_marker: raw.require_marker,
+        key_rules: Default::default(),
     })
 }
 

@@ -16,7 +16,6 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, Bytes, MapType};
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
 
 /// The nginx-style header a backend uses to hand a request to storage.
 const ACCEL_HEADER: &str = "x-accel-redirect";
@@ -46,10 +45,7 @@ fn values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a
 
 /// Seconds since the epoch from the host clock.
 fn now() -> u64 {
-    hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs())
+    now_ms() / 1000
 }
 
 impl Http {
@@ -327,11 +323,7 @@ impl Http {
                 return self.respond(500, "cannot read request headers");
             }
         };
-        let now = hostcalls::get_current_time()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = now();
         let store = shared.credentials.borrow();
         let creds = store.usable(now);
         let result = storage::prepare(

@@ -104,6 +104,8 @@ fn map_target(
             .max_by_key(|m| m.prefix.len())
             .ok_or_else(|| reject(404, "no bucket is mapped for this path"))?;
         let rest = &path[mapping.prefix.len()..];
+        crate::redirect::validate_key(rest, &cfg.key_rules)
+            .map_err(|e| reject(400, format!("unsafe object key: {e}")))?;
         (
             Some(mapping.bucket.as_str()),
             format!("{}{}", mapping.key_prefix, rest),
@@ -370,6 +372,28 @@ mod tests {
         assert_eq!(rw.authority, "assets.s3.example");
         let e = run(&cfg(mapping), &headers("/elsewhere/1.jpg", &[])).unwrap_err();
         assert_eq!(e.status, 404);
+    }
+
+    #[test]
+    fn mapped_keys_are_validated_before_storage() {
+        let mapping = r#","buckets":[{"prefix":"/internal-assets/","bucket":"assets"}]"#;
+        for bad in [
+            "/internal-assets/../secret",
+            "/internal-assets/%2e%2e/secret",
+            "/internal-assets/a%2fb",
+            "/internal-assets/a//b",
+            "/internal-assets/a%00b",
+            "/internal-assets/",
+        ] {
+            let e = run(&cfg(mapping), &headers(bad, &[])).unwrap_err();
+            assert_eq!(e.status, 400, "{bad}: {e:?}");
+            assert!(e.reason.starts_with("unsafe object key"), "{bad}: {e:?}");
+        }
+        let long = format!("/internal-assets/{}", "k".repeat(1025));
+        assert_eq!(
+            run(&cfg(mapping), &headers(&long, &[])).unwrap_err().status,
+            400
+        );
     }
 
     #[test]
