@@ -8,6 +8,8 @@ Ports (environment variables, defaults):
   ASSET_GATE_ADMIN_PORT   9901   Envoy admin
   ASSET_GATE_S3_PORT      8333   SeaweedFS S3 API
   ASSET_GATE_AUTH_PORT    8081   demo auth backend
+  ASSET_GATE_PROVIDER_PORT 8082  header provider
+  ASSET_GATE_ECHO_PORT    8083   echo server
 SeaweedFS's internal ports (master, volume, filer, gRPC) are picked free.
 """
 import json
@@ -73,7 +75,8 @@ def render_envoy(ports, wasm):
     listener_ports = {"assets": ports["assets"], "signing_edge": ports["edge"]}
     for listener in cfg["static_resources"]["listeners"]:
         listener["address"]["socket_address"]["port_value"] = listener_ports[listener["name"]]
-    cluster_ports = {"auth_backend": ports["auth"], "storage": ports["s3"], "s3_edge": ports["s3"]}
+    cluster_ports = {"auth_backend": ports["auth"], "storage": ports["s3"], "s3_edge": ports["s3"],
+                     "sidecar": ports["provider"], "echo": ports["echo"]}
     for cluster in cfg["static_resources"]["clusters"]:
         for group in cluster["load_assignment"]["endpoints"]:
             for ep in group["lb_endpoints"]:
@@ -103,6 +106,8 @@ def main():
         "admin": port("ASSET_GATE_ADMIN_PORT", 9901),
         "s3": port("ASSET_GATE_S3_PORT", 8333),
         "auth": port("ASSET_GATE_AUTH_PORT", 8081),
+        "provider": port("ASSET_GATE_PROVIDER_PORT", 8082),
+        "echo": port("ASSET_GATE_ECHO_PORT", 8083),
     }
     wasm = os.environ.get("ASSET_GATE_WASM", os.path.join(ROOT, "dist", "asset_gate.wasm"))
     if not os.path.exists(wasm):
@@ -145,8 +150,10 @@ def main():
             f"-volume.port.grpc={p[4]}", f"-filer.port={p[5]}", f"-filer.port.grpc={p[6]}",
             f"-admin.port={p[7]}", f"-admin.port.grpc={p[8]}",
         ])
-        start("auth-backend", [sys.executable, os.path.join(ROOT, "tests", "support", "backends.py"),
-                               "auth", "--port", str(ports["auth"])])
+        backends = os.path.join(ROOT, "tests", "support", "backends.py")
+        start("auth-backend", [sys.executable, backends, "auth", "--port", str(ports["auth"])])
+        start("header-provider", [sys.executable, backends, "headers", "--port", str(ports["provider"])])
+        start("echo", [sys.executable, backends, "echo", "--port", str(ports["echo"])])
         wait_http(f"http://127.0.0.1:{ports['s3']}/", "SeaweedFS")
         for attempt in range(60):
             try:
@@ -173,6 +180,9 @@ asset-gate demo is up (logs in {work}). Try:
   curl -i -H 'Authorization: Bearer demo-token' http://localhost:{a}/assets/secret.txt   # 403: denied key
   curl -i -H 'x-internal-redirect: true' http://localhost:{a}/internal-assets/hello.txt  # spoof: 404
   curl -i -H 'Authorization: Bearer demo-token' 'http://localhost:{a}/assets/%2e%2e/hello.txt'  # unsafe: 502
+
+  # header augmentation: the provider's headers (x-idp-token, x-tenant) on every request
+  curl -s http://localhost:{a}/echo/
 
   # signing edge: S3 clients with no credentials at all
   curl -i http://localhost:{e}/{BUCKET}/hello.txt

@@ -11,8 +11,9 @@ use support::*;
 
 #[test]
 fn demo_comes_up_and_its_printed_commands_work() {
-    let p = free_ports(5);
+    let p = free_ports(7);
     let (assets, edge, admin, s3, auth) = (p[0], p[1], p[2], p[3], p[4]);
+    let (provider, echo) = (p[5], p[6]);
     let mut demo = Proc::spawn(
         "demo",
         Command::new(venv_bin("python"))
@@ -22,6 +23,8 @@ fn demo_comes_up_and_its_printed_commands_work() {
             .env("ASSET_GATE_ADMIN_PORT", admin.to_string())
             .env("ASSET_GATE_S3_PORT", s3.to_string())
             .env("ASSET_GATE_AUTH_PORT", auth.to_string())
+            .env("ASSET_GATE_PROVIDER_PORT", provider.to_string())
+            .env("ASSET_GATE_ECHO_PORT", echo.to_string())
             .env("ASSET_GATE_WASM", wasm())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit()),
@@ -90,6 +93,13 @@ fn demo_comes_up_and_its_printed_commands_work() {
     let r = curl(&["-H", token, &url(assets, "/assets/%2e%2e/hello.txt")]);
     assert_eq!(r.status, 502, "unsafe path: {}", r.text());
 
+    // header augmentation (the first poll happens within a tick of start-up)
+    wait_until("provider headers", Duration::from_secs(10), || {
+        curl(&[&url(assets, "/echo/")])
+            .text()
+            .contains("demo-idp-token")
+    });
+
     let r = curl(&[&url(edge, "/assets/hello.txt")]);
     assert_eq!(r.status, 200, "{}", r.text());
     let r = curl(&[&url(edge, "/assets?list-type=2")]);
@@ -140,7 +150,7 @@ fn demo_comes_up_and_its_printed_commands_work() {
         "demo did not stop on SIGINT"
     );
     std::thread::sleep(Duration::from_millis(300));
-    for port in [assets, edge, admin, s3, auth] {
+    for port in [assets, edge, admin, s3, auth, provider, echo] {
         assert!(
             std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
             "port {port} still served after Ctrl-C"

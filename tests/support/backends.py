@@ -41,7 +41,7 @@ DEFAULTS = {
     },
     "headers": {
         "status": 200,
-        "body": {"authorization": "Bearer demo-idp-token", "x-tenant": "demo"},
+        "body": {"x-idp-token": "demo-idp-token", "x-tenant": "demo"},
         "raw_body": None,
         "delay_s": 0,
     },
