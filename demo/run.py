@@ -117,21 +117,28 @@ def main():
 
     def start(name, argv, **kw):
         log = open(os.path.join(work, name + ".log"), "w")
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kw)
+        # Same process group as this script: Ctrl-C (or a signal to the
+        # group) reaches every child even if this script is killed outright.
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **kw)
         children.append((name, p))
         return p
 
     def stop(*_):
         for name, p in reversed(children):
             if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
+                p.terminate()
+        deadline = time.time() + 5
         for name, p in reversed(children):
             try:
-                p.wait(timeout=5)
+                p.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+                p.kill()
+                p.wait()
         shutil.rmtree(work, ignore_errors=True)
 
+    # Explicit handlers: a shell without job control starts background jobs
+    # with SIGINT ignored, and Python would then never raise KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         identities = {"identities": [{"name": "demo", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
