@@ -746,28 +746,26 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(d)
 }
 
+/// A fixed environment, for the unit tests of every module.
+#[cfg(test)]
+pub(crate) struct MapEnv(pub Vec<(&'static str, &'static str)>);
+
+#[cfg(test)]
+impl Env for MapEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    struct NoEnv;
-    impl Env for NoEnv {
-        fn var(&self, _: &str) -> Option<String> {
-            None
-        }
-    }
-    struct MapEnv(Vec<(&'static str, &'static str)>);
-    impl Env for MapEnv {
-        fn var(&self, name: &str) -> Option<String> {
-            self.0
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
-
     fn parse(s: &str) -> Result<Config, ConfigError> {
-        Config::parse(s.as_bytes(), &NoEnv)
+        Config::parse(s.as_bytes(), &MapEnv(vec![]))
     }
 
     #[test]

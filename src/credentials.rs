@@ -202,6 +202,7 @@ pub fn refresh_in_ms(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::MapEnv;
 
     fn creds(ak: &str, sk: &str) -> Credentials {
         Credentials {
@@ -244,16 +245,6 @@ mod tests {
         assert!(s.usable(1000 - EXPIRY_MARGIN_SECS - 1).is_some());
         assert!(s.usable(1000 - EXPIRY_MARGIN_SECS).is_none());
         assert!(s.usable(5000).is_none());
-    }
-
-    struct MapEnv(Vec<(&'static str, &'static str)>);
-    impl Env for MapEnv {
-        fn var(&self, name: &str) -> Option<String> {
-            self.0
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
     }
 
     #[test]

@@ -238,20 +238,13 @@ pub fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, Env};
-
-    struct NoEnv;
-    impl Env for NoEnv {
-        fn var(&self, _: &str) -> Option<String> {
-            None
-        }
-    }
+    use crate::config::{Config, MapEnv};
 
     fn cfg(extra: &str) -> SigningConfig {
         let json = format!(
             r#"{{"role":"storage","signing":{{"region":"us-east-1","credentials":{{"source":"static","access_key_id":"AK","secret_access_key":"SK"}}{extra}}}}}"#
         );
-        Config::parse(json.as_bytes(), &NoEnv)
+        Config::parse(json.as_bytes(), &MapEnv(vec![]))
             .unwrap()
             .signing
             .unwrap()

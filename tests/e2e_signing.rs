@@ -242,22 +242,6 @@ fn common_prefixes(xml: &str) -> Vec<String> {
         .collect()
 }
 
-/// curl writing the body to `out` (big objects never pass through memory).
-fn curl_to_file(args: &[&str], url: &str, out: &Path) -> u16 {
-    let o = Command::new("curl")
-        .args(["-sS", "--path-as-is", "--max-time", "300", "-o"])
-        .arg(out)
-        .args(["-w", "%{http_code}"])
-        .args(args)
-        .arg(url)
-        .output()
-        .expect("run curl");
-    String::from_utf8_lossy(&o.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0)
-}
-
 fn put_bytes(url: &str, bytes: &[u8]) -> Response {
     let dir = tempfile::tempdir().expect("temp dir");
     let f = dir.path().join("body");
@@ -429,14 +413,14 @@ fn curl_put_and_get_64_mib_streams_through() {
     ]);
     assert_eq!(put.status, 200, "PUT 64 MiB: {}", put.text());
     let back = dir.path().join("back");
-    let status = curl_to_file(&[], &gate.url("s3", "/big/blob/64mib.bin"), &back);
+    let status = curl_download(&[], &gate.url("s3", "/big/blob/64mib.bin"), &back);
     assert_eq!(status, 200);
     assert_eq!(std::fs::metadata(&back).unwrap().len(), 64 << 20);
     assert_eq!(sha256_file(&back), want, "64 MiB read back through Envoy");
 
     // The downstream placement signs the same object's ranged read.
     let part = dir.path().join("part");
-    let status = curl_to_file(
+    let status = curl_download(
         &["-H", "Range: bytes=33554432-"],
         &gate.url("down", "/big/blob/64mib.bin"),
         &part,
@@ -817,7 +801,7 @@ fn boto3_unsigned_through_envoy_with_env_credentials() {
         );
         // An independent signer reads the multipart object SeaweedFS stored.
         let back = dir.path().join("direct");
-        let status = curl_to_file(
+        let status = curl_download(
             &[
                 "--aws-sigv4",
                 "aws:amz:us-east-1:s3",
