@@ -256,7 +256,7 @@ impl Http {
     }
 
     /// Storage role: only requests the auth backend consented to get signed.
-    fn storage_guard(&mut self) -> Option<Action> {
+    fn storage_guard(&mut self, headers: &HeaderMap) -> Option<Action> {
         let shared = Rc::clone(&self.shared);
         let require = shared
             .config
@@ -267,13 +267,10 @@ impl Http {
             return None;
         }
         let name = shared.config.redirect.marker_header.as_str();
-        let Some(headers) = self.headers(MapType::HttpRequestHeaders) else {
-            return Some(self.respond(500, "cannot read request headers"));
-        };
-        let path = header(&headers, ":path").unwrap_or_default();
+        let path = header(headers, ":path").unwrap_or_default();
         let secret = marker_secret();
         if let Err(e) =
-            marker::verify_request(values(&headers, name), secret.as_deref(), path, now())
+            marker::verify_request(values(headers, name), secret.as_deref(), path, now())
         {
             shared.metrics.inc(Counter::MarkerRejected);
             log::debug!("asset-gate: storage request refused: {e}");
@@ -311,17 +308,10 @@ impl Http {
         Ok(())
     }
 
-    fn sign(&mut self, end_of_stream: bool) -> Action {
+    fn sign(&mut self, headers: &HeaderMap, end_of_stream: bool) -> Action {
         let shared = &self.shared;
         let Some(cfg) = shared.config.signing.as_ref() else {
             return Action::Continue;
-        };
-        let headers = match hostcalls::get_map_bytes(MapType::HttpRequestHeaders) {
-            Ok(h) => h,
-            Err(s) => {
-                log::warn!("asset-gate: cannot read request headers: {s:?}");
-                return self.respond(500, "cannot read request headers");
-            }
         };
         let now = now();
         let store = shared.credentials.borrow();
@@ -329,7 +319,7 @@ impl Http {
         let result = storage::prepare(
             cfg,
             creds,
-            &headers,
+            headers,
             !end_of_stream,
             now,
             &mut shared.key_cache.borrow_mut(),
@@ -375,9 +365,13 @@ impl HttpContext for Http {
             Role::AuthBackend => self.auth_request(),
             Role::Storage => {
                 self.refresh_credentials();
-                match self.storage_guard() {
-                    Some(refused) => refused,
-                    None => self.sign(end_of_stream),
+                // One read of the header map serves the guard and the signer.
+                match self.headers(MapType::HttpRequestHeaders) {
+                    None => self.respond(500, "cannot read request headers"),
+                    Some(headers) => match self.storage_guard(&headers) {
+                        Some(refused) => refused,
+                        None => self.sign(&headers, end_of_stream),
+                    },
                 }
             }
         };

@@ -192,7 +192,12 @@ pub fn prepare(
     let mut rewrite = Rewrite {
         path: full_path,
         authority,
-        remove: CLIENT_AUTH_HEADERS.to_vec(),
+        // Only what the client actually sent (one host call each).
+        remove: CLIENT_AUTH_HEADERS
+            .iter()
+            .filter(|h| header(headers, h).is_some())
+            .copied()
+            .collect(),
         set: Vec::new(),
     };
     let Some(creds) = creds else {
@@ -231,6 +236,8 @@ pub fn prepare(
     };
     let set = sigv4::sign_headers(&request, creds, &scope, unix_time, &opts, cache)
         .map_err(|e| reject(400, format!("cannot sign this request: {e}")))?;
+    // Headers about to be set need no removal first.
+    rewrite.remove.retain(|h| !set.iter().any(|(k, _)| k == h));
     rewrite.set = set;
     Ok(Signed::Yes(rewrite))
 }
@@ -314,7 +321,8 @@ mod tests {
             auth.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date"),
             "{auth}"
         );
-        assert!(rw.remove.contains(&"authorization"));
+        // nothing to remove: the client sent no auth headers
+        assert!(rw.remove.is_empty(), "{:?}", rw.remove);
     }
 
     #[test]
@@ -477,16 +485,24 @@ mod tests {
 
     #[test]
     fn no_credentials_is_reported_not_signed() {
+        let h = headers(
+            "/b/k",
+            &[("authorization", "AWS4-HMAC-SHA256 client's own")],
+        );
         let r = prepare(
             &cfg(""),
             None,
-            &headers("/b/k", &[]),
+            &h,
             false,
             0,
             &mut SigningKeyCache::default(),
         );
         match r {
-            Ok(Signed::NoCredentials(rw)) => assert!(rw.set.is_empty()),
+            Ok(Signed::NoCredentials(rw)) => {
+                assert!(rw.set.is_empty());
+                // forwarded unsigned, never with the client's own auth
+                assert_eq!(rw.remove, vec!["authorization"]);
+            }
             other => panic!("{other:?}"),
         }
     }
