@@ -1,7 +1,7 @@
 //! Filter configuration: parsed once in `on_configure`, validated completely,
 //! so that a mistake fails loudly at load time instead of per request.
 
-use serde::Deserialize;
+use serde_json::{Map, Value};
 use std::fmt;
 use std::time::Duration;
 
@@ -35,8 +35,7 @@ fn err(field: &str, reason: impl Into<String>) -> ConfigError {
 }
 
 /// Where this instance sits in Envoy decides what it does (DESIGN.md section 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Role {
     /// Downstream HTTP filter on the listener: guards and augments client requests.
     #[default]
@@ -51,8 +50,7 @@ pub enum Role {
 }
 
 /// S3 addressing: path-style `/bucket/key` or virtual-hosted `bucket.host/key`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AddressingStyle {
     #[default]
     Path,
@@ -60,8 +58,7 @@ pub enum AddressingStyle {
 }
 
 /// What to do with a request when no usable credentials exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MissingCredentials {
     /// Answer 503 with a clear body: never send a request signed with nothing.
     #[default]
@@ -71,8 +68,7 @@ pub enum MissingCredentials {
 }
 
 /// What the auth-backend role does with a redirect to a non-internal target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ForeignRedirects {
     /// Hand it to the client as an ordinary redirect (e.g. to a login page).
     #[default]
@@ -82,8 +78,7 @@ pub enum ForeignRedirects {
 }
 
 /// Where credentials come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CredentialSource {
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` passed
     /// with `vm_config.environment_variables`.
@@ -96,10 +91,8 @@ pub enum CredentialSource {
     Endpoint,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 struct RawCredentials {
-    #[serde(default)]
     source: CredentialSource,
     access_key_id: Option<String>,
     secret_access_key: Option<String>,
@@ -112,17 +105,14 @@ struct RawCredentials {
     refresh_interval: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 struct RawBucket {
     prefix: String,
     bucket: String,
-    #[serde(default)]
     key_prefix: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone)]
 struct RawRedirect {
     internal_prefixes: Vec<String>,
     marker_header: String,
@@ -145,42 +135,23 @@ impl Default for RawRedirect {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 struct RawSigning {
     region: Option<String>,
-    #[serde(default = "default_service")]
     service: String,
     endpoint: Option<String>,
-    #[serde(default)]
     addressing_style: AddressingStyle,
-    #[serde(default)]
     buckets: Vec<RawBucket>,
-    #[serde(default)]
     on_missing_credentials: MissingCredentials,
-    #[serde(default)]
     credentials: RawCredentials,
-    #[serde(default = "default_true")]
     require_marker: bool,
 }
 
-fn default_true() -> bool {
-    true
-}
-
-fn default_service() -> String {
-    "s3".to_string()
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 struct RawConfig {
-    #[serde(default)]
     role: Role,
-    #[serde(default)]
     redirect: RawRedirect,
     signing: Option<RawSigning>,
-    #[serde(default)]
     augment_headers: bool,
     header_providing_service_cluster: Option<String>,
     header_providing_service_authority: Option<String>,
@@ -190,15 +161,12 @@ struct RawConfig {
     header_max_staleness: Option<String>,
     header_backoff_cap: Option<String>,
     header_max_body_bytes: Option<usize>,
-    #[serde(default)]
     header_failure_policy: FailurePolicy,
-    #[serde(default)]
     header_injection: Injection,
 }
 
 /// What requests get when no valid provider headers exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FailurePolicy {
     /// Forward without the headers.
     #[default]
@@ -208,8 +176,7 @@ pub enum FailurePolicy {
 }
 
 /// How provider headers meet headers the request already has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Injection {
     /// The provider's value replaces the request's.
     #[default]
@@ -339,27 +306,366 @@ impl Env for ProcessEnv {
     }
 }
 
+/// Reads one JSON object of the configuration: tracks the dotted field path
+/// for error messages and refuses fields it does not know.
+struct Reader<'a> {
+    path: String,
+    map: &'a Map<String, Value>,
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn invalid_type(field: &str, v: &Value, expected: &str) -> ConfigError {
+    err(
+        field,
+        format!("invalid type: {}, expected {expected}", kind(v)),
+    )
+}
+
+impl<'a> Reader<'a> {
+    fn new(v: &'a Value, path: &str, known: &[&str]) -> Result<Reader<'a>, ConfigError> {
+        let map = v
+            .as_object()
+            .ok_or_else(|| invalid_type(path, v, "an object"))?;
+        if let Some(k) = map.keys().find(|k| !known.contains(&k.as_str())) {
+            let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+            return Err(err(
+                &join(path, k),
+                format!(
+                    "unknown field `{k}`, expected one of {}",
+                    expected.join(", ")
+                ),
+            ));
+        }
+        Ok(Reader {
+            path: path.to_string(),
+            map,
+        })
+    }
+
+    fn field(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+
+    /// A present, non-null value.
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        self.get(key)
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| invalid_type(&self.field(key), v, "a string"))
+            })
+            .transpose()
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        self.get(key)
+            .map(|v| {
+                v.as_bool()
+                    .ok_or_else(|| invalid_type(&self.field(key), v, "a boolean"))
+            })
+            .transpose()
+    }
+
+    fn uint(&self, key: &str) -> Result<Option<usize>, ConfigError> {
+        self.get(key)
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| invalid_type(&self.field(key), v, "a whole number"))
+            })
+            .transpose()
+    }
+
+    fn choice<T: Copy>(&self, key: &str, variants: &[(&str, T)]) -> Result<Option<T>, ConfigError> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let names: Vec<String> = variants.iter().map(|(n, _)| format!("`{n}`")).collect();
+        let text = v.as_str().ok_or_else(|| {
+            invalid_type(&self.field(key), v, &format!("one of {}", names.join(", ")))
+        })?;
+        variants
+            .iter()
+            .find(|(n, _)| *n == text)
+            .map(|(_, t)| Some(*t))
+            .ok_or_else(|| {
+                err(
+                    &self.field(key),
+                    format!(
+                        "unknown variant `{text}`, expected one of {}",
+                        names.join(", ")
+                    ),
+                )
+            })
+    }
+
+    fn array(&self, key: &str, expected: &str) -> Result<Option<&'a Vec<Value>>, ConfigError> {
+        self.get(key)
+            .map(|v| {
+                v.as_array()
+                    .ok_or_else(|| invalid_type(&self.field(key), v, expected))
+            })
+            .transpose()
+    }
+
+    fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(items) = self.array(key, "an array of strings")? else {
+            return Ok(None);
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    invalid_type(&format!("{}[{i}]", self.field(key)), v, "a string")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    fn child(&self, key: &str, known: &[&str]) -> Result<Option<Reader<'a>>, ConfigError> {
+        self.get(key)
+            .map(|v| Reader::new(v, &self.field(key), known))
+            .transpose()
+    }
+
+    fn required(&self, key: &str, value: Option<String>) -> Result<String, ConfigError> {
+        value.ok_or_else(|| err(&self.field(key), "required"))
+    }
+}
+
+const ROLES: [(&str, Role); 3] = [
+    ("edge", Role::Edge),
+    ("auth_backend", Role::AuthBackend),
+    ("storage", Role::Storage),
+];
+
+fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
+    let r = Reader::new(
+        v,
+        "",
+        &[
+            "role",
+            "redirect",
+            "signing",
+            "augment_headers",
+            "header_providing_service_cluster",
+            "header_providing_service_authority",
+            "header_providing_service_path",
+            "header_providing_service_timeout",
+            "header_cache_expiry",
+            "header_max_staleness",
+            "header_backoff_cap",
+            "header_max_body_bytes",
+            "header_failure_policy",
+            "header_injection",
+        ],
+    )?;
+    let redirect = match r.child(
+        "redirect",
+        &[
+            "internal_prefixes",
+            "marker_header",
+            "marker_ttl",
+            "foreign_redirects",
+            "max_key_length",
+            "allow_empty_segments",
+        ],
+    )? {
+        Some(rr) => read_redirect(&rr)?,
+        None => RawRedirect::default(),
+    };
+    let signing = match r.child(
+        "signing",
+        &[
+            "region",
+            "service",
+            "endpoint",
+            "addressing_style",
+            "buckets",
+            "on_missing_credentials",
+            "credentials",
+            "require_marker",
+        ],
+    )? {
+        Some(sr) => Some(read_signing(&sr)?),
+        None => None,
+    };
+    Ok(RawConfig {
+        role: r.choice("role", &ROLES)?.unwrap_or_default(),
+        redirect,
+        signing,
+        augment_headers: r.boolean("augment_headers")?.unwrap_or(false),
+        header_providing_service_cluster: r.string("header_providing_service_cluster")?,
+        header_providing_service_authority: r.string("header_providing_service_authority")?,
+        header_providing_service_path: r.string("header_providing_service_path")?,
+        header_providing_service_timeout: r.string("header_providing_service_timeout")?,
+        header_cache_expiry: r.string("header_cache_expiry")?,
+        header_max_staleness: r.string("header_max_staleness")?,
+        header_backoff_cap: r.string("header_backoff_cap")?,
+        header_max_body_bytes: r.uint("header_max_body_bytes")?,
+        header_failure_policy: r
+            .choice(
+                "header_failure_policy",
+                &[("pass", FailurePolicy::Pass), ("deny", FailurePolicy::Deny)],
+            )?
+            .unwrap_or_default(),
+        header_injection: r
+            .choice(
+                "header_injection",
+                &[
+                    ("overwrite", Injection::Overwrite),
+                    ("keep_existing", Injection::KeepExisting),
+                ],
+            )?
+            .unwrap_or_default(),
+    })
+}
+
+fn read_redirect(r: &Reader) -> Result<RawRedirect, ConfigError> {
+    let d = RawRedirect::default();
+    Ok(RawRedirect {
+        internal_prefixes: r
+            .strings("internal_prefixes")?
+            .unwrap_or(d.internal_prefixes),
+        marker_header: r.string("marker_header")?.unwrap_or(d.marker_header),
+        marker_ttl: r.string("marker_ttl")?.unwrap_or(d.marker_ttl),
+        foreign_redirects: r
+            .choice(
+                "foreign_redirects",
+                &[
+                    ("pass", ForeignRedirects::Pass),
+                    ("reject", ForeignRedirects::Reject),
+                ],
+            )?
+            .unwrap_or(d.foreign_redirects),
+        max_key_length: r.uint("max_key_length")?.unwrap_or(d.max_key_length),
+        allow_empty_segments: r
+            .boolean("allow_empty_segments")?
+            .unwrap_or(d.allow_empty_segments),
+    })
+}
+
+fn read_signing(r: &Reader) -> Result<RawSigning, ConfigError> {
+    let mut buckets = vec![];
+    for (i, b) in r
+        .array("buckets", "an array of objects")?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let br = Reader::new(
+            b,
+            &format!("{}[{i}]", r.field("buckets")),
+            &["prefix", "bucket", "key_prefix"],
+        )?;
+        buckets.push(RawBucket {
+            prefix: br.required("prefix", br.string("prefix")?)?,
+            bucket: br.required("bucket", br.string("bucket")?)?,
+            key_prefix: br.string("key_prefix")?.unwrap_or_default(),
+        });
+    }
+    let credentials = match r.child(
+        "credentials",
+        &[
+            "source",
+            "access_key_id",
+            "secret_access_key",
+            "session_token",
+            "cluster",
+            "authority",
+            "path",
+            "authorization_token",
+            "timeout",
+            "refresh_interval",
+        ],
+    )? {
+        None => RawCredentials::default(),
+        Some(c) => RawCredentials {
+            source: c
+                .choice(
+                    "source",
+                    &[
+                        ("env", CredentialSource::Env),
+                        ("static", CredentialSource::Static),
+                        ("endpoint", CredentialSource::Endpoint),
+                    ],
+                )?
+                .unwrap_or_default(),
+            access_key_id: c.string("access_key_id")?,
+            secret_access_key: c.string("secret_access_key")?,
+            session_token: c.string("session_token")?,
+            cluster: c.string("cluster")?,
+            authority: c.string("authority")?,
+            path: c.string("path")?,
+            authorization_token: c.string("authorization_token")?,
+            timeout: c.string("timeout")?,
+            refresh_interval: c.string("refresh_interval")?,
+        },
+    };
+    Ok(RawSigning {
+        region: r.string("region")?,
+        service: r.string("service")?.unwrap_or_else(|| "s3".into()),
+        endpoint: r.string("endpoint")?,
+        addressing_style: r
+            .choice(
+                "addressing_style",
+                &[
+                    ("path", AddressingStyle::Path),
+                    ("virtual", AddressingStyle::Virtual),
+                ],
+            )?
+            .unwrap_or_default(),
+        buckets,
+        on_missing_credentials: r
+            .choice(
+                "on_missing_credentials",
+                &[
+                    ("deny", MissingCredentials::Deny),
+                    ("pass", MissingCredentials::Pass),
+                ],
+            )?
+            .unwrap_or_default(),
+        credentials,
+        require_marker: r.boolean("require_marker")?.unwrap_or(true),
+    })
+}
+
 impl Config {
     /// Parses and validates the filter's JSON configuration. An empty
     /// configuration means defaults (role `edge`).
     pub fn parse(bytes: &[u8], env: &dyn Env) -> Result<Config, ConfigError> {
         let trimmed = bytes.iter().all(|b| b.is_ascii_whitespace());
-        let raw: RawConfig = if trimmed {
-            serde_json::from_str("{}").map_err(|e| err("", e.to_string()))?
+        let value: Value = if trimmed {
+            Value::Object(Map::new())
         } else {
-            let mut de = serde_json::Deserializer::from_slice(bytes);
-            let raw = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-                let field = e.path().to_string();
-                let mut reason = e.inner().to_string();
-                // serde_json appends " at line L column C"; keep it, it helps.
-                if reason.is_empty() {
-                    reason = "invalid value".into();
-                }
-                err(&field, reason)
-            })?;
-            de.end().map_err(|e| err("", e.to_string()))?;
-            raw
+            // serde_json's message ends with "at line L column C": keep it, it helps.
+            serde_json::from_slice(bytes).map_err(|e| err("", format!("not valid JSON: {e}")))?
         };
+        let raw = read_config(&value)?;
         let augment = validate_augment(&raw)?;
         let redirect = validate_redirect(raw.redirect)?;
         let signing = match raw.signing {
@@ -812,8 +1118,8 @@ mod tests {
             r#"{"role":"storage","signing":{"region":"us-east-1","buckets":[{"prefix":"/a/"}]}}"#,
         )
         .unwrap_err();
-        assert_eq!(e.field, "signing.buckets[0]");
-        assert!(e.reason.contains("missing field `bucket`"), "{e}");
+        assert_eq!(e.field, "signing.buckets[0].bucket");
+        assert_eq!(e.reason, "required");
     }
 
     #[test]

@@ -154,8 +154,11 @@ pub type CacheEntry = (u64, Vec<(String, String)>);
 
 /// Serialises validated headers for shared data (with the time they were fetched).
 pub fn encode_cache(fetched_at_ms: u64, headers: &[(String, String)]) -> Vec<u8> {
-    let body = serde_json::to_string(headers).unwrap_or_else(|_| "[]".into());
-    format!("{fetched_at_ms}\n{body}").into_bytes()
+    let pairs: Vec<serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| serde_json::Value::from(vec![k.as_str(), v.as_str()]))
+        .collect();
+    format!("{fetched_at_ms}\n{}", serde_json::Value::Array(pairs)).into_bytes()
 }
 
 /// Reads the fetch time of a cache entry without parsing the headers.
@@ -168,7 +171,15 @@ pub fn cache_fetched_at(bytes: &[u8]) -> Option<u64> {
 pub fn decode_cache(bytes: &[u8]) -> Option<CacheEntry> {
     let at = cache_fetched_at(bytes)?;
     let start = bytes.iter().position(|&b| b == b'\n')? + 1;
-    let headers = serde_json::from_slice(&bytes[start..]).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes[start..]).ok()?;
+    let headers = value
+        .as_array()?
+        .iter()
+        .map(|pair| match pair.as_array()?.as_slice() {
+            [k, v] => Some((k.as_str()?.to_string(), v.as_str()?.to_string())),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
     Some((at, headers))
 }
 
