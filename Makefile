@@ -64,6 +64,7 @@ lint:
 
 ## bench: side-by-side benchmarks (not part of `make test`); writes bench/RESULTS.md.
 bench: setup build .wrk-ok
+	cargo bench --bench signer | tee bench/signer.txt
 	$(VENV)/bin/python bench/run.py
 
 .wrk-ok:
