@@ -55,7 +55,7 @@ build: .wasm-target-ok .wasm-opt-ok
 
 ## test: everything, ending with cargo's test summary.
 test: setup build lint
-	cargo test --all-targets
+	cargo test --tests
 
 lint:
 	cargo fmt --all -- --check
