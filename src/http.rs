@@ -295,13 +295,18 @@ impl Http {
         Action::Pause
     }
 
-    fn apply(rewrite: &Rewrite) -> Result<(), proxy_wasm::types::Status> {
+    /// Applies a rewrite, skipping host calls that would change nothing.
+    fn apply(headers: &HeaderMap, rewrite: &Rewrite) -> Result<(), proxy_wasm::types::Status> {
         let map = MapType::HttpRequestHeaders;
         for name in &rewrite.remove {
             hostcalls::remove_map_value(map, name)?;
         }
-        hostcalls::set_map_value(map, ":path", Some(&rewrite.path))?;
-        hostcalls::set_map_value(map, ":authority", Some(&rewrite.authority))?;
+        if header(headers, ":path") != Some(rewrite.path.as_str()) {
+            hostcalls::set_map_value(map, ":path", Some(&rewrite.path))?;
+        }
+        if header(headers, ":authority") != Some(rewrite.authority.as_str()) {
+            hostcalls::set_map_value(map, ":authority", Some(&rewrite.authority))?;
+        }
         for (name, value) in &rewrite.set {
             hostcalls::set_map_value(map, name, Some(value))?;
         }
@@ -346,7 +351,7 @@ impl Http {
                 return self.respond(reject.status, &reject.reason);
             }
         };
-        if let Err(s) = Self::apply(&rewrite) {
+        if let Err(s) = Self::apply(headers, &rewrite) {
             shared.metrics.inc(Counter::SigningFailures);
             log::warn!("asset-gate: cannot rewrite request headers: {s:?}");
             return self.respond(500, "cannot rewrite request headers");
