@@ -62,6 +62,9 @@ impl ProviderError {
 impl fmt::Display for ProviderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            ProviderError::Status(504) => {
+                f.write_str("no answer in time (HTTP 504 from Envoy or the provider)")
+            }
             ProviderError::Status(s) => write!(f, "answered HTTP {s}"),
             ProviderError::NoResponse => f.write_str("no response (timeout or reset)"),
             ProviderError::Oversize { limit } => write!(f, "body larger than {limit} bytes"),

@@ -498,6 +498,11 @@ impl Envoy {
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("envoy.log")).unwrap_or_default()
     }
+
+    /// The Envoy process id (the venv's `envoy` script execs the binary).
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
 }
 
 impl Drop for Envoy {
