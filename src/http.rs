@@ -2,8 +2,6 @@
 //! `Result`-returning host calls are used, so no input can trap the VM.
 
 use crate::config::{FailurePolicy, ForeignRedirects, Injection, MissingCredentials, Role};
-use crate::credentials;
-use crate::headers;
 use crate::marker;
 use crate::metrics::Counter;
 use crate::poll::is_stale;
@@ -66,19 +64,14 @@ impl Http {
         }
     }
 
-    /// Header augmentation (any role): adds the provider's last good headers,
-    /// parsed once per change of the shared cache, not per request.
+    /// Header augmentation (any role): adds the provider's last good headers
+    /// from this VM's copy, which the root context refreshes on its tick, so
+    /// a request costs no shared-data read and no parsing.
     fn inject_headers(&mut self) -> Option<Action> {
         let shared = Rc::clone(&self.shared);
-        let (Some(cfg), Some(key)) = (&shared.config.augment, &shared.headers_key) else {
+        let Some(cfg) = &shared.config.augment else {
             return None;
         };
-        if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
-            let mut cache = shared.headers.borrow_mut();
-            if cache.as_ref().map(|c| c.cas) != Some(cas) {
-                *cache = headers::decode_cache(&bytes).map(|value| Cached { cas, value });
-            }
-        }
         let now = now_ms();
         let cache = shared.headers.borrow();
         let Some(Cached {
@@ -110,24 +103,6 @@ impl Http {
         }
         shared.metrics.inc(Counter::HeadersInjected);
         None
-    }
-
-    /// Credentials from an endpoint: adopt what the poller last stored,
-    /// parsed once per change.
-    fn refresh_credentials(&self) {
-        let shared = &self.shared;
-        let Some(key) = &shared.credentials_key else {
-            return;
-        };
-        if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
-            if *shared.credentials_cas.borrow() == Some(cas) {
-                return;
-            }
-            if let Ok(c) = credentials::parse_endpoint_answer(Some(200), &bytes, now()) {
-                shared.credentials.borrow_mut().set(c);
-            }
-            *shared.credentials_cas.borrow_mut() = Some(cas);
-        }
     }
 
     /// Edge role: a marker on a client request must be one this process
@@ -369,7 +344,6 @@ impl HttpContext for Http {
             Role::Edge => self.edge_request(),
             Role::AuthBackend => self.auth_request(),
             Role::Storage => {
-                self.refresh_credentials();
                 // One read of the header map serves the guard and the signer.
                 match self.headers(MapType::HttpRequestHeaders) {
                     None => self.respond(500, "cannot read request headers"),

@@ -37,12 +37,23 @@ pub struct Poller {
     in_flight: Option<u32>,
 }
 
-/// Shared-data key of a target's last good answer (read by HTTP contexts).
-pub fn data_key(kind: &str, endpoint: &EndpointConfig) -> String {
-    format!(
-        "asset_gate.data.{kind}.{}.{}",
-        endpoint.cluster, endpoint.path
-    )
+/// Identifies a poll target *and* how its answers are judged: filter
+/// configurations that poll the same cluster with the same settings share one
+/// poller per process; any difference (authority, token, limits, interval)
+/// gives a separate poll and cache, so one configuration's looser limits can
+/// never let an answer into another's cache.
+fn target_id(kind: &Kind, endpoint: &EndpointConfig, backoff_cap_ms: u64) -> String {
+    let settings = format!(
+        "{kind:?}|{}|{}|{}|{:?}|{}|{}|{backoff_cap_ms}",
+        endpoint.cluster,
+        endpoint.authority,
+        endpoint.path,
+        endpoint.authorization,
+        endpoint.timeout_ms,
+        endpoint.refresh_interval_ms,
+    );
+    let digest = crate::sigv4::sha256_hex(settings.as_bytes());
+    format!("{}.{}", endpoint.cluster, &digest[..16])
 }
 
 /// A random number from the host (WASI random_get), 0 if unavailable.
@@ -67,12 +78,10 @@ impl Poller {
             Kind::Headers { .. } => "headers",
             Kind::Credentials { .. } => "credentials",
         };
+        let id = target_id(&kind, &endpoint, backoff_cap_ms);
         Poller {
-            record_key: format!(
-                "asset_gate.poll.{name}.{}.{}",
-                endpoint.cluster, endpoint.path
-            ),
-            data_key: data_key(name, &endpoint),
+            record_key: format!("asset_gate.poll.{name}.{id}"),
+            data_key: format!("asset_gate.data.{name}.{id}"),
             backoff: Backoff {
                 base_ms: 1000,
                 cap_ms: backoff_cap_ms.max(1000),

@@ -3,6 +3,7 @@
 
 use crate::config::{Config, CredentialsConfig, ProcessEnv};
 use crate::credentials::{self, CredentialStore, Expiring};
+use crate::headers;
 use crate::http::Http;
 use crate::metrics::Metrics;
 use crate::poller::{self, Kind, Poller};
@@ -39,6 +40,33 @@ pub struct Shared {
     pub credentials_cas: RefCell<Option<u32>>,
 }
 
+impl Shared {
+    /// Adopts what the poller (of whichever VM) last stored in shared data:
+    /// provider headers and endpoint credentials, parsed once per change.
+    /// Called on every tick, so requests only read this VM's copies.
+    fn refresh_caches(&self) {
+        if let Some(key) = &self.headers_key {
+            if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
+                let mut cache = self.headers.borrow_mut();
+                if cache.as_ref().map(|c| c.cas) != Some(cas) {
+                    *cache = headers::decode_cache(&bytes).map(|value| Cached { cas, value });
+                }
+            }
+        }
+        if let Some(key) = &self.credentials_key {
+            if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
+                if *self.credentials_cas.borrow() != Some(cas) {
+                    let now = poller::now_ms() / 1000;
+                    if let Ok(c) = credentials::parse_endpoint_answer(Some(200), &bytes, now) {
+                        self.credentials.borrow_mut().set(c);
+                    }
+                    *self.credentials_cas.borrow_mut() = Some(cas);
+                }
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Root {
     shared: Option<Rc<Shared>>,
@@ -56,6 +84,7 @@ impl Context for Root {
         let Some(shared) = &self.shared else { return };
         if let Some(p) = self.pollers.iter_mut().find(|p| p.owns(token)) {
             p.on_response(body_size, &shared.metrics);
+            shared.refresh_caches();
         }
     }
 }
@@ -149,6 +178,7 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         let Some(shared) = &self.shared else { return };
+        shared.refresh_caches();
         for p in &mut self.pollers {
             p.tick(&shared.metrics);
             if matches!(p.kind, Kind::Headers { .. }) {

@@ -193,6 +193,8 @@ fn keep_existing_leaves_client_headers_alone() {
 
 #[test]
 fn bad_provider_answers_keep_the_last_good_headers() {
+    // Listener `deny` polls the same provider with the default 64 KiB limit:
+    // its accepted 2 KB answer must not reach this 1 KiB configuration's cache.
     let stack = Stack::simple(augment(
         json!({"header_max_body_bytes": 1024, "header_max_staleness": "60s"}),
     ));
