@@ -179,14 +179,16 @@ impl Poller {
             Kind::Headers { max_body, .. } => *max_body,
             Kind::Credentials { .. } => 64 * 1024,
         };
-        let body = if body_size > limit {
-            None
-        } else {
-            hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-                .ok()
-                .flatten()
-        };
-        let body = body.unwrap_or_default();
+        // Never copy more than one byte past the limit into the VM: enough
+        // for the parser to see the answer is too large.
+        let body = hostcalls::get_buffer(
+            BufferType::HttpCallResponseBody,
+            0,
+            body_size.min(limit + 1),
+        )
+        .ok()
+        .flatten()
+        .unwrap_or_default();
         let now = now_ms();
         let outcome: Result<(Vec<u8>, u64), &'static str> = match &self.kind {
             Kind::Headers {
@@ -195,14 +197,7 @@ impl Poller {
                 reserved,
             } => {
                 let reserved: Vec<&str> = reserved.iter().map(String::as_str).collect();
-                let size_ok = if body_size > *max_body {
-                    Err(headers::ProviderError::Oversize { limit: *max_body })
-                } else {
-                    Ok(())
-                };
-                match size_ok
-                    .and_then(|_| headers::parse_answer(status, &body, *max_body, &reserved))
-                {
+                match headers::parse_answer(status, &body, *max_body, &reserved) {
                     Ok(h) => {
                         log::debug!("asset-gate: header provider answered {} headers", h.len());
                         Ok((headers::encode_cache(now, &h), *expiry_ms))
