@@ -256,7 +256,9 @@ impl Poller {
                 } else {
                     Counter::CredentialRefreshes
                 });
-                self.update(|r| Some(r.succeeded(now, next_in_ms)));
+                // A reply that outlived its lease leaves the new holder's record alone.
+                let me = self.me;
+                self.update(|r| (r.owner == me).then(|| r.succeeded(now, next_in_ms)));
             }
             Err(reason) => {
                 metrics.inc(if is_headers {
@@ -266,7 +268,8 @@ impl Poller {
                 });
                 let backoff = self.backoff;
                 let jitter = random_u64() % 1001;
-                self.update(|r| Some(r.failed(now, &backoff, jitter)));
+                let me = self.me;
+                self.update(|r| (r.owner == me).then(|| r.failed(now, &backoff, jitter)));
             }
         }
     }
