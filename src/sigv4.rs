@@ -1191,29 +1191,23 @@ mod tests {
         );
     }
 
+    fn leap(y: u64) -> bool {
+        (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
+    }
+
+    fn month_lengths(year: u64) -> [u64; 12] {
+        let feb = if leap(year) { 29 } else { 28 };
+        [31, feb, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    }
+
     /// Days from 1970-01-01 to `year-month-day`, by counting (independent of the
     /// closed-form conversion under test).
     fn days_by_counting(year: u64, month: u8, day: u8) -> u64 {
-        let leap =
-            |y: u64| (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
         let mut days = 0;
         for y in 1970..year {
             days += if leap(y) { 366 } else { 365 };
         }
-        let lengths = [
-            31,
-            if leap(year) { 29 } else { 28 },
-            31,
-            30,
-            31,
-            30,
-            31,
-            31,
-            30,
-            31,
-            30,
-            31,
-        ];
+        let lengths = month_lengths(year);
         for m in 1..month {
             days += lengths[usize::from(m - 1)];
         }
@@ -1222,30 +1216,14 @@ mod tests {
 
     #[test]
     fn civil_dates_agree_with_day_counting() {
-        let leap =
-            |y: u64| (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
         let mut day_number = 0u64;
         for year in 1970..=2404u64 {
-            let lengths = [
-                31,
-                if leap(year) { 29 } else { 28 },
-                31,
-                30,
-                31,
-                30,
-                31,
-                31,
-                30,
-                31,
-                30,
-                31,
-            ];
-            for (m, &len) in lengths.iter().enumerate() {
+            for (m, &len) in month_lengths(year).iter().enumerate() {
                 for d in 1..=len {
                     let t = civil_from_unix(day_number * 86_400 + 86_399);
                     assert_eq!(
                         (t.year, t.month, t.day, t.hour, t.minute, t.second),
-                        (year, m as u8 + 1, d, 23, 59, 59)
+                        (year, m as u8 + 1, d as u8, 23, 59, 59)
                     );
                     day_number += 1;
                 }
