@@ -1,8 +1,8 @@
 //! The credential store the signer reads from: it refuses blank and expired
 //! credentials, so a request is never signed with nothing (envoy #37752).
 
-use crate::config::Env;
-use crate::sigv4::Credentials;
+use crate::core::config::Env;
+use crate::core::sigv4::Credentials;
 
 /// Credentials closer than this to their expiry are no longer used: a request
 /// signed now must still be valid when storage checks it.
@@ -202,7 +202,7 @@ pub fn refresh_in_ms(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::MapEnv;
+    use crate::core::config::MapEnv;
 
     fn creds(ak: &str, sk: &str) -> Credentials {
         Credentials {

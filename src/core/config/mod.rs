@@ -210,7 +210,7 @@ pub struct BucketMapping {
 #[derive(Clone, PartialEq, Eq)]
 pub enum CredentialsConfig {
     Env,
-    Static(crate::sigv4::Credentials),
+    Static(crate::core::sigv4::Credentials),
     Endpoint(EndpointConfig),
 }
 
@@ -269,7 +269,7 @@ pub struct SigningConfig {
     /// false for a signing edge proxy (flow C).
     pub require_marker: bool,
     /// Keys taken from mapped prefixes obey the `redirect` section's limits.
-    pub key_rules: crate::redirect::KeyRules,
+    pub key_rules: crate::core::redirect::KeyRules,
 }
 
 /// Validated internal-redirect settings, shared by all roles.
@@ -279,7 +279,7 @@ pub struct RedirectConfig {
     pub marker_header: String,
     pub marker_ttl_secs: u64,
     pub foreign_redirects: ForeignRedirects,
-    pub key_rules: crate::redirect::KeyRules,
+    pub key_rules: crate::core::redirect::KeyRules,
 }
 
 /// The validated configuration of one filter instance.
@@ -753,7 +753,7 @@ fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, ConfigErro
     }
     let max_body_bytes = raw
         .header_max_body_bytes
-        .unwrap_or(crate::headers::DEFAULT_MAX_BODY);
+        .unwrap_or(crate::core::headers::DEFAULT_MAX_BODY);
     if !(2..=1 << 20).contains(&max_body_bytes) {
         return Err(err(
             "header_max_body_bytes",
@@ -832,7 +832,7 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
         let safe = p.len() > 2
             && p.starts_with('/')
             && p.ends_with('/')
-            && crate::redirect::validate_key(&p[1..p.len() - 1], &Default::default()).is_ok();
+            && crate::core::redirect::validate_key(&p[1..p.len() - 1], &Default::default()).is_ok();
         if !safe {
             return Err(err(
                 &format!("redirect.internal_prefixes[{i}]"),
@@ -862,7 +862,7 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
         marker_header: raw.marker_header,
         marker_ttl_secs: ttl.as_secs(),
         foreign_redirects: raw.foreign_redirects,
-        key_rules: crate::redirect::KeyRules {
+        key_rules: crate::core::redirect::KeyRules {
             max_key_length: raw.max_key_length,
             allow_empty_segments: raw.allow_empty_segments,
         },
@@ -996,7 +996,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         }
         CredentialSource::Static => {
             let c = raw.credentials;
-            CredentialsConfig::Static(crate::sigv4::Credentials {
+            CredentialsConfig::Static(crate::core::sigv4::Credentials {
                 access_key_id: non_empty("signing.credentials.access_key_id", c.access_key_id)?,
                 secret_access_key: non_empty(
                     "signing.credentials.secret_access_key",

@@ -1,13 +1,17 @@
-//! Root context: parses the configuration, owns the per-VM state that HTTP
-//! contexts share (credentials, caches, metric ids), and runs the pollers.
+//! Root context: parses the configuration, builds the per-VM state that HTTP
+//! contexts share (credentials, caches, metric ids), runs the pollers, and
+//! creates the HTTP context of the configured role.
 
-use crate::config::{Config, CredentialsConfig, ProcessEnv};
-use crate::credentials::{self, CredentialStore, Expiring};
-use crate::headers;
-use crate::http::Http;
-use crate::metrics::Metrics;
-use crate::poller::{self, Kind, Poller};
-use crate::sigv4::SigningKeyCache;
+use crate::core::config::{Config, CredentialsConfig, ProcessEnv, Role};
+use crate::core::credentials::{self, CredentialStore, Expiring};
+use crate::core::sigv4::SigningKeyCache;
+use crate::host::auth_backend::AuthBackend;
+use crate::host::clock;
+use crate::host::edge::Edge;
+use crate::host::metrics::Metrics;
+use crate::host::poller::{Kind, Poller};
+use crate::host::shared::Shared;
+use crate::host::storage::Storage;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType};
@@ -17,55 +21,6 @@ use std::time::Duration;
 
 /// How often every VM looks at the shared poll records.
 const TICK: Duration = Duration::from_millis(250);
-
-/// A value read from shared data, kept with the CAS version it was read at,
-/// so that it is parsed once per change rather than once per request.
-pub struct Cached<T> {
-    pub cas: u32,
-    pub value: T,
-}
-
-/// State shared by the root context and every HTTP context of one VM.
-pub struct Shared {
-    pub config: Config,
-    pub credentials: RefCell<CredentialStore>,
-    pub key_cache: RefCell<SigningKeyCache>,
-    pub metrics: Metrics,
-    /// Shared-data key of the header provider's last good answer.
-    pub headers_key: Option<String>,
-    /// Parsed headers: (fetched at ms, headers).
-    pub headers: RefCell<Option<Cached<crate::headers::CacheEntry>>>,
-    /// Shared-data key of the credentials endpoint's last good answer.
-    pub credentials_key: Option<String>,
-    pub credentials_cas: RefCell<Option<u32>>,
-}
-
-impl Shared {
-    /// Adopts what the poller (of whichever VM) last stored in shared data:
-    /// provider headers and endpoint credentials, parsed once per change.
-    /// Called on every tick, so requests only read this VM's copies.
-    fn refresh_caches(&self) {
-        if let Some(key) = &self.headers_key {
-            if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
-                let mut cache = self.headers.borrow_mut();
-                if cache.as_ref().map(|c| c.cas) != Some(cas) {
-                    *cache = headers::decode_cache(&bytes).map(|value| Cached { cas, value });
-                }
-            }
-        }
-        if let Some(key) = &self.credentials_key {
-            if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
-                if *self.credentials_cas.borrow() != Some(cas) {
-                    let now = poller::now_ms() / 1000;
-                    if let Ok(c) = credentials::parse_endpoint_answer(Some(200), &bytes, now) {
-                        self.credentials.borrow_mut().set(c);
-                    }
-                    *self.credentials_cas.borrow_mut() = Some(cas);
-                }
-            }
-        }
-    }
-}
 
 #[derive(Default)]
 pub struct Root {
@@ -182,16 +137,21 @@ impl RootContext for Root {
         for p in &mut self.pollers {
             p.tick(&shared.metrics);
             if matches!(p.kind, Kind::Headers { .. }) {
-                if let Some(age) = p.age_secs(poller::now_ms()) {
+                if let Some(age) = p.age_secs(clock::now_ms()) {
                     shared.metrics.set_cache_age(age);
                 }
             }
         }
     }
 
+    /// One context type per role, chosen once from the configuration.
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         let shared = self.shared.clone()?;
-        Some(Box::new(Http::new(shared)))
+        Some(match shared.config.role {
+            Role::Edge => Box::new(Edge::new(shared)),
+            Role::AuthBackend => Box::new(AuthBackend::new(shared)),
+            Role::Storage => Box::new(Storage::new(shared)),
+        })
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -1,9 +1,12 @@
 //! Turning a request bound for object storage into a signed S3 request:
 //! bucket mapping, host rewrite, stripping client auth, SigV4 header auth.
-//! Pure: the HTTP context feeds it the header map and applies the result.
+//! Pure: the storage role's HTTP context feeds it the header map and applies
+//! the result.
 
-use crate::config::{valid_bucket_name, AddressingStyle, SigningConfig};
-use crate::sigv4::{self, Credentials, HeaderSigning, PathRules, Request, Scope, SigningKeyCache};
+use crate::core::config::{valid_bucket_name, AddressingStyle, SigningConfig};
+use crate::core::sigv4::{
+    self, Credentials, HeaderSigning, PathRules, Request, Scope, SigningKeyCache,
+};
 
 /// Request headers a client may send that only the signer may set.
 pub const CLIENT_AUTH_HEADERS: [&str; 4] = [
@@ -104,7 +107,7 @@ fn map_target(
             .max_by_key(|m| m.prefix.len())
             .ok_or_else(|| reject(404, "no bucket is mapped for this path"))?;
         let rest = &path[mapping.prefix.len()..];
-        crate::redirect::validate_key(rest, &cfg.key_rules)
+        crate::core::redirect::validate_key(rest, &cfg.key_rules)
             .map_err(|e| reject(400, format!("unsafe object key: {e}")))?;
         (
             Some(mapping.bucket.as_str()),
@@ -245,7 +248,7 @@ pub fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, MapEnv};
+    use crate::core::config::{Config, MapEnv};
 
     fn cfg(extra: &str) -> SigningConfig {
         let json = format!(

@@ -2,7 +2,7 @@
 //! shared data so that every VM with the same `vm_id` (every worker thread,
 //! every placement) issues and verifies markers with the same key.
 
-use crate::marker::SECRET_LEN;
+use crate::core::marker::SECRET_LEN;
 use proxy_wasm::hostcalls;
 
 const KEY: &str = "asset_gate.marker_secret.v1";

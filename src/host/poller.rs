@@ -4,11 +4,13 @@
 //! interval whatever its `--concurrency`. Results go to shared data, where
 //! every VM's HTTP contexts read them.
 
-use crate::config::EndpointConfig;
-use crate::credentials;
-use crate::headers;
-use crate::metrics::{Counter, Metrics};
-use crate::poll::{Backoff, PollRecord};
+use crate::core::config::EndpointConfig;
+use crate::core::credentials;
+use crate::core::headers;
+use crate::core::poll::{Backoff, PollRecord};
+use crate::core::sigv4::sha256_hex;
+use crate::host::clock::now_ms;
+use crate::host::metrics::{Counter, Metrics};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType, Status};
 use std::time::Duration;
@@ -52,24 +54,17 @@ fn target_id(kind: &Kind, endpoint: &EndpointConfig, backoff_cap_ms: u64) -> Str
         endpoint.timeout_ms,
         endpoint.refresh_interval_ms,
     );
-    let digest = crate::sigv4::sha256_hex(settings.as_bytes());
+    let digest = sha256_hex(settings.as_bytes());
     format!("{}.{}", endpoint.cluster, &digest[..16])
 }
 
 /// A random number from the host (WASI random_get), 0 if unavailable.
-pub fn random_u64() -> u64 {
+fn random_u64() -> u64 {
     let mut b = [0u8; 8];
     if getrandom::fill(&mut b).is_err() {
         return 0;
     }
     u64::from_le_bytes(b)
-}
-
-pub fn now_ms() -> u64 {
-    hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Poller {

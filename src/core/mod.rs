@@ -1,0 +1,13 @@
+//! The pure core: everything asset-gate decides, with no host in sight. Each
+//! module takes its inputs (configuration, headers, the time, the secret) as
+//! arguments and is unit-tested natively beside its code. Nothing here
+//! imports `proxy_wasm` or `crate::host` (tests/architecture.rs checks).
+
+pub mod config;
+pub mod credentials;
+pub mod headers;
+pub mod marker;
+pub mod poll;
+pub mod redirect;
+pub mod sigv4;
+pub mod storage;

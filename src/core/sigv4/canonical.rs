@@ -1,0 +1,413 @@
+//! The canonical form: the strings SigV4 signs (canonical URI, query,
+//! headers, request, string to sign) and the percent-encoding they use. The
+//! building blocks are public (re-exported by `sigv4`) so that tests can pin
+//! each step against published expectations.
+
+use super::key::sha256_hex;
+use super::{PathRules, Scope, SigV4Error, ALGORITHM};
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+/// Canonical headers block (`name:value\n` per header) and the signed-headers list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CanonicalHeaders {
+    pub block: String,
+    pub signed: String,
+}
+
+/// Query parameters presigning sets: any the request already has are replaced.
+const PRESIGN_PARAMS: [&str; 7] = [
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Security-Token",
+    "X-Amz-Signature",
+];
+
+/// The canonical request: method, URI, query, headers, signed headers, payload hash.
+pub fn canonical_request(
+    method: &str,
+    canonical_uri: &str,
+    canonical_query: &str,
+    headers: &CanonicalHeaders,
+    payload_hash: &str,
+) -> String {
+    let mut s = String::with_capacity(
+        method.len()
+            + canonical_uri.len()
+            + canonical_query.len()
+            + headers.block.len()
+            + headers.signed.len()
+            + payload_hash.len()
+            + 5,
+    );
+    s.push_str(method);
+    s.push('\n');
+    s.push_str(canonical_uri);
+    s.push('\n');
+    s.push_str(canonical_query);
+    s.push('\n');
+    s.push_str(&headers.block);
+    s.push('\n');
+    s.push_str(&headers.signed);
+    s.push('\n');
+    s.push_str(payload_hash);
+    s
+}
+
+/// `YYYYMMDD/region/service/aws4_request`: what a signature is valid for.
+pub fn credential_scope(date: &str, scope: &Scope) -> String {
+    format!("{date}/{}/{}/aws4_request", scope.region, scope.service)
+}
+
+/// The string to sign: algorithm, request time, scope, hex SHA-256 of the canonical request.
+pub fn string_to_sign(amz_date: &str, credential_scope: &str, canonical_request: &str) -> String {
+    format!(
+        "{ALGORITHM}\n{amz_date}\n{credential_scope}\n{}",
+        sha256_hex(canonical_request.as_bytes())
+    )
+}
+
+/// The canonical URI of a wire path under `rules`.
+pub fn canonical_uri(path: &str, rules: PathRules) -> Result<String, SigV4Error> {
+    if !path.starts_with('/') {
+        return Err(SigV4Error::PathNotAbsolute);
+    }
+    if path
+        .bytes()
+        .any(|b| b == b'?' || b == b'#' || b < 0x20 || b == 0x7f)
+    {
+        return Err(SigV4Error::InvalidPathChar);
+    }
+    let mut out = String::with_capacity(path.len() + path.len() / 2);
+    match rules {
+        PathRules::S3 => {
+            for (i, segment) in path.split('/').enumerate() {
+                if i > 0 {
+                    out.push('/');
+                }
+                decode_encode(segment, false, "path", &mut out)?;
+            }
+        }
+        PathRules::Generic { normalize } => {
+            check_percent_encoding(path)?;
+            let path = if normalize {
+                normalize_path(path)
+            } else {
+                Cow::Borrowed(path)
+            };
+            for b in path.bytes() {
+                if b == b'/' {
+                    out.push('/');
+                } else {
+                    push_encoded(&mut out, b);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// RFC 3986 section 5.2.4 dot-segment removal plus merging of empty segments, keeping a
+/// trailing slash (the behaviour of the AWS SDKs and the signing test suite).
+fn normalize_path(path: &str) -> Cow<'_, str> {
+    if !path.contains("//") && !path.split('/').any(|s| s == "." || s == "..") {
+        return Cow::Borrowed(path);
+    }
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for s in &segments {
+        out.push('/');
+        out.push_str(s);
+    }
+    let trailing = path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..");
+    if out.is_empty() || (trailing && !out.ends_with('/')) {
+        out.push('/');
+    }
+    Cow::Owned(out)
+}
+
+/// The canonical query string of a raw query (see the module docs).
+pub fn canonical_query(query: &str) -> Result<String, SigV4Error> {
+    let mut pairs = Vec::new();
+    push_query_pairs(query, false, &mut pairs)?;
+    Ok(join_pairs(pairs))
+}
+
+pub(super) fn push_query_pairs(
+    query: &str,
+    drop_presign_params: bool,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), SigV4Error> {
+    for piece in query.split('&') {
+        if piece.is_empty() {
+            continue;
+        }
+        let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
+        let mut key = String::with_capacity(k.len());
+        decode_encode(k, true, "query", &mut key)?;
+        let mut value = String::with_capacity(v.len());
+        decode_encode(v, true, "query", &mut value)?;
+        if drop_presign_params && PRESIGN_PARAMS.iter().any(|p| key.eq_ignore_ascii_case(p)) {
+            continue;
+        }
+        out.push((key, value));
+    }
+    Ok(())
+}
+
+pub(super) fn join_pairs(mut pairs: Vec<(String, String)>) -> String {
+    pairs.sort_unstable();
+    let len = pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut s = String::with_capacity(len);
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            s.push('&');
+        }
+        s.push_str(k);
+        s.push('=');
+        s.push_str(v);
+    }
+    s
+}
+
+/// Canonical headers of `headers` (names in any case). Fails on invalid names or values and
+/// when no non-empty `host` header is present.
+pub fn canonical_headers(headers: &[(&str, &str)]) -> Result<CanonicalHeaders, SigV4Error> {
+    build_canonical_headers(headers, &[], |_: &str| false)
+}
+
+pub(super) fn build_canonical_headers(
+    input: &[(&str, &str)],
+    extra: &[(&str, &str)],
+    skip: impl Fn(&str) -> bool,
+) -> Result<CanonicalHeaders, SigV4Error> {
+    let mut entries: Vec<(&str, &str)> = Vec::with_capacity(input.len() + extra.len());
+    let mut has_host = false;
+    for (i, &(name, value)) in input.iter().chain(extra.iter()).enumerate() {
+        if !is_token(name) {
+            return Err(SigV4Error::InvalidHeaderName);
+        }
+        if i < input.len() && skip(name) {
+            continue;
+        }
+        if !is_header_value(value) {
+            return Err(SigV4Error::InvalidHeaderValue {
+                name: name.to_ascii_lowercase(),
+            });
+        }
+        if name.eq_ignore_ascii_case("host") && !value.trim_matches(' ').is_empty() {
+            has_host = true;
+        }
+        entries.push((name, value));
+    }
+    if !has_host {
+        return Err(SigV4Error::MissingHost);
+    }
+    entries.sort_by(|a, b| cmp_ignore_ascii_case(a.0, b.0));
+
+    let mut block = String::with_capacity(entries.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+    let mut signed = String::new();
+    let mut i = 0;
+    while let Some(&(name, _)) = entries.get(i) {
+        if !signed.is_empty() {
+            signed.push(';');
+        }
+        push_lowercase(&mut signed, name);
+        push_lowercase(&mut block, name);
+        block.push(':');
+        let mut first = true;
+        while let Some(&(n, value)) = entries.get(i) {
+            if !n.eq_ignore_ascii_case(name) {
+                break;
+            }
+            if !first {
+                block.push(',');
+            }
+            push_trimmed(&mut block, value);
+            first = false;
+            i += 1;
+        }
+        block.push('\n');
+    }
+    Ok(CanonicalHeaders { block, signed })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Character classes and encoding
+
+/// RFC 9110 token (header names, methods).
+pub(super) fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Header value without CR, LF, NUL or other controls (HTAB is allowed, as in HTTP).
+fn is_header_value(s: &str) -> bool {
+    s.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+fn cmp_ignore_ascii_case(a: &str, b: &str) -> Ordering {
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+}
+
+fn push_lowercase(out: &mut String, s: &str) {
+    out.extend(s.chars().map(|c| c.to_ascii_lowercase()));
+}
+
+/// Appends `value` without leading/trailing spaces and with runs of spaces collapsed.
+fn push_trimmed(out: &mut String, value: &str) {
+    let mut previous_space = false;
+    for c in value.trim_matches(' ').chars() {
+        if c == ' ' {
+            if !previous_space {
+                out.push(' ');
+            }
+            previous_space = true;
+        } else {
+            out.push(c);
+            previous_space = false;
+        }
+    }
+}
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn push_encoded(out: &mut String, b: u8) {
+    if is_unreserved(b) {
+        out.push(char::from(b));
+    } else {
+        out.push('%');
+        out.push(char::from(HEX_UPPER[usize::from(b >> 4)]));
+        out.push(char::from(HEX_UPPER[usize::from(b & 0x0f)]));
+    }
+}
+
+/// RFC 3986-encodes every byte of `s` except the unreserved characters.
+pub(super) fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        push_encoded(&mut out, b);
+    }
+    out
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decodes `s` (and `+` as space when `plus_is_space`) and RFC 3986-encodes the
+/// resulting bytes into `out`, in one pass.
+fn decode_encode(
+    s: &str,
+    plus_is_space: bool,
+    part: &'static str,
+    out: &mut String,
+) -> Result<(), SigV4Error> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'%' => {
+                let hi = bytes.get(i + 1).copied().and_then(hex_value);
+                let lo = bytes.get(i + 2).copied().and_then(hex_value);
+                match (hi, lo) {
+                    (Some(hi), Some(lo)) => push_encoded(out, (hi << 4) | lo),
+                    _ => return Err(SigV4Error::InvalidPercentEncoding { part }),
+                }
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push_str("%20");
+                i += 1;
+            }
+            _ => {
+                push_encoded(out, b);
+                i += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_percent_encoding(s: &str) -> Result<(), SigV4Error> {
+    let bytes = s.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'%'
+            && !(bytes.get(i + 1).copied().and_then(hex_value).is_some()
+                && bytes.get(i + 2).copied().and_then(hex_value).is_some())
+        {
+            return Err(SigV4Error::InvalidPercentEncoding { part: "path" });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_and_generic_path_rules() {
+        assert_eq!(PathRules::for_service("s3"), PathRules::S3);
+        assert_eq!(PathRules::for_service("s3-express"), PathRules::S3);
+        assert_eq!(
+            PathRules::for_service("execute-api"),
+            PathRules::Generic { normalize: true }
+        );
+        let s3 = |p| canonical_uri(p, PathRules::S3);
+        // Decode and encode once; no normalisation.
+        assert_eq!(s3("/b/a b+c%2Bd").as_deref(), Ok("/b/a%20b%2Bc%2Bd"));
+        assert_eq!(s3("//a/./../b/").as_deref(), Ok("//a/./../b/"));
+        assert_eq!(s3("/test$file.text").as_deref(), Ok("/test%24file.text"));
+        assert_eq!(s3("/test%24file.text").as_deref(), Ok("/test%24file.text"));
+        let generic = |p| canonical_uri(p, PathRules::Generic { normalize: true });
+        assert_eq!(generic("/a%3Db/./c/../d//").as_deref(), Ok("/a%253Db/d/"));
+        assert_eq!(generic("/a/b/..").as_deref(), Ok("/a/"));
+        assert_eq!(generic("/..").as_deref(), Ok("/"));
+        assert_eq!(generic("/a/.b").as_deref(), Ok("/a/.b"));
+    }
+
+    #[test]
+    fn query_canonicalisation() {
+        assert_eq!(canonical_query("").as_deref(), Ok(""));
+        assert_eq!(
+            canonical_query("b=2&a=2&a=1&c&&d=").as_deref(),
+            Ok("a=1&a=2&b=2&c=&d=")
+        );
+        assert_eq!(
+            canonical_query("k=a+b%2Bc&x=%7e%2f").as_deref(),
+            Ok("k=a%20b%2Bc&x=~%2F")
+        );
+        // Only the first '=' splits.
+        assert_eq!(canonical_query("a=b=c").as_deref(), Ok("a=b%3Dc"));
+        // Sorted by encoded key: '%' (0x25) sorts before letters.
+        assert_eq!(
+            canonical_query("z=1&%C3%A9=2&A=3").as_deref(),
+            Ok("%C3%A9=2&A=3&z=1")
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! The cryptography: SHA-256 and HMAC, the signing key (the HMAC chain over
+//! date, region and service) and the cache that saves deriving it per request.
+
+use super::{Credentials, Scope, SigV4Error};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const CACHE_SLOTS: usize = 4;
+
+struct CacheEntry {
+    date: [u8; 8],
+    region: String,
+    service: String,
+    access_key_id: String,
+    secret: String,
+    key: [u8; 32],
+}
+
+/// Derived signing keys cost four HMACs and only change daily, so they are cached per
+/// (date, region, service, access key id, secret). A few slots cover credential rotation and
+/// a filter that signs for more than one service.
+#[derive(Default)]
+pub struct SigningKeyCache {
+    entries: Vec<CacheEntry>,
+    next: usize,
+    hits: u64,
+    misses: u64,
+}
+
+impl fmt::Debug for SigningKeyCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKeyCache")
+            .field("entries", &self.entries.len())
+            .field("hits", &self.hits)
+            .field("misses", &self.misses)
+            .finish()
+    }
+}
+
+impl SigningKeyCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of lookups served from the cache (for metrics).
+    pub fn hits(&self) -> u64 {
+        self.hits
+    }
+
+    /// Number of lookups that derived a new key (for metrics).
+    pub fn misses(&self) -> u64 {
+        self.misses
+    }
+
+    /// The signing key for `date` (`YYYYMMDD`) and `scope`, derived on a miss.
+    pub fn signing_key(
+        &mut self,
+        creds: &Credentials,
+        date: &str,
+        scope: &Scope,
+    ) -> Result<[u8; 32], SigV4Error> {
+        let date8: [u8; 8] = date
+            .as_bytes()
+            .try_into()
+            .map_err(|_| SigV4Error::InvalidScope { field: "date" })?;
+        let found = self.entries.iter().find(|e| {
+            e.date == date8
+                && e.region == scope.region
+                && e.service == scope.service
+                && e.access_key_id == creds.access_key_id
+                && e.secret == creds.secret_access_key
+        });
+        if let Some(entry) = found {
+            self.hits += 1;
+            return Ok(entry.key);
+        }
+        let key = derive_signing_key(&creds.secret_access_key, date, scope.region, scope.service)?;
+        self.misses += 1;
+        let entry = CacheEntry {
+            date: date8,
+            region: scope.region.to_owned(),
+            service: scope.service.to_owned(),
+            access_key_id: creds.access_key_id.clone(),
+            secret: creds.secret_access_key.clone(),
+            key,
+        };
+        if self.entries.len() < CACHE_SLOTS {
+            self.entries.push(entry);
+        } else if let Some(slot) = self.entries.get_mut(self.next) {
+            *slot = entry;
+        }
+        self.next = (self.next + 1) % CACHE_SLOTS;
+        Ok(key)
+    }
+}
+
+/// Lowercase hex SHA-256, the digest format SigV4 uses everywhere.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// The signing key: HMAC chain over date, region, service and `aws4_request`.
+pub fn derive_signing_key(
+    secret: &str,
+    date: &str,
+    region: &str,
+    service: &str,
+) -> Result<[u8; 32], SigV4Error> {
+    let mut first = Vec::with_capacity(4 + secret.len());
+    first.extend_from_slice(b"AWS4");
+    first.extend_from_slice(secret.as_bytes());
+    let k_date = hmac(&first, date.as_bytes())?;
+    let k_region = hmac(&k_date, region.as_bytes())?;
+    let k_service = hmac(&k_region, service.as_bytes())?;
+    hmac(&k_service, b"aws4_request")
+}
+
+/// Lowercase hex HMAC-SHA256 of `data` under the signing key: the signature.
+pub fn hmac_hex(key: &[u8], data: &[u8]) -> Result<String, SigV4Error> {
+    hmac(key, data).map(hex::encode)
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Result<[u8; 32], SigV4Error> {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).map_err(|_| SigV4Error::Hmac)?;
+    mac.update(data);
+    Ok(mac.finalize().into_bytes().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::sigv4::tests::{creds, SCOPE};
+
+    #[test]
+    fn signing_key_cache_hits_and_changes_with_the_date() {
+        let c = creds();
+        let mut cache = SigningKeyCache::new();
+        let k1 = cache.signing_key(&c, "20150830", &SCOPE).ok();
+        assert_eq!((cache.hits(), cache.misses()), (0, 1));
+        let k2 = cache.signing_key(&c, "20150830", &SCOPE).ok();
+        assert_eq!((cache.hits(), cache.misses()), (1, 1));
+        assert!(k1.is_some() && k1 == k2);
+        assert_eq!(
+            k1,
+            derive_signing_key(&c.secret_access_key, "20150830", "us-east-1", "s3").ok()
+        );
+        let k3 = cache.signing_key(&c, "20150831", &SCOPE).ok();
+        assert_eq!((cache.hits(), cache.misses()), (1, 2));
+        assert!(k3.is_some() && k3 != k1);
+        // Region, service, key id and secret are all part of the cache key.
+        let other_region = Scope {
+            region: "eu-west-1",
+            ..SCOPE
+        };
+        assert_ne!(cache.signing_key(&c, "20150830", &other_region).ok(), k1);
+        let mut rotated = c.clone();
+        rotated.secret_access_key.push('x');
+        assert_ne!(cache.signing_key(&rotated, "20150830", &SCOPE).ok(), k1);
+        let mut other_id = c.clone();
+        other_id.access_key_id.push('X');
+        // Same secret, so same key, but it must be a separate entry (a miss).
+        let misses = cache.misses();
+        assert_eq!(cache.signing_key(&other_id, "20150830", &SCOPE).ok(), k1);
+        assert_eq!(cache.misses(), misses + 1);
+        // More distinct entries than slots: old ones are evicted, results stay correct.
+        for day in 10..20 {
+            let date = format!("201501{day}");
+            let want = derive_signing_key(&c.secret_access_key, &date, "us-east-1", "s3").ok();
+            assert_eq!(cache.signing_key(&c, &date, &SCOPE).ok(), want);
+        }
+        assert_eq!(cache.entries.len(), CACHE_SLOTS);
+        assert!(cache.signing_key(&c, "2015083", &SCOPE).is_err());
+        assert!(!format!("{cache:?}").contains("wJalr"));
+    }
+}

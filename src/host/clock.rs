@@ -1,0 +1,16 @@
+//! The host clock, read through proxy-wasm (a failed read gives 0, never a trap).
+
+use proxy_wasm::hostcalls;
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Seconds since the epoch.
+pub fn now_secs() -> u64 {
+    now_ms() / 1000
+}

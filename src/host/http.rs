@@ -1,0 +1,118 @@
+//! What every role's HTTP context uses, written once: header map reads,
+//! marker checks, local replies, and header augmentation (which every role
+//! applies to the request after its own work). Only `Result`-returning host
+//! calls are used, so no input can trap the VM.
+
+use crate::core::config::{FailurePolicy, Injection};
+use crate::core::marker::{self, MarkerError};
+use crate::core::poll::is_stale;
+use crate::host::clock;
+use crate::host::metrics::Counter;
+use crate::host::secret::marker_secret;
+use crate::host::shared::{Cached, Shared};
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{Action, Bytes, MapType};
+
+/// The nginx-style header a backend uses to hand a request to storage.
+pub const ACCEL_HEADER: &str = "x-accel-redirect";
+
+pub type HeaderMap = Vec<(String, Bytes)>;
+
+/// Reads a whole header map (one host call), logging a failure.
+pub fn headers(map: MapType) -> Option<HeaderMap> {
+    match hostcalls::get_map_bytes(map) {
+        Ok(h) => Some(h),
+        Err(s) => {
+            log::warn!("asset-gate: cannot read headers: {s:?}");
+            None
+        }
+    }
+}
+
+/// The first value of `name`, if it is UTF-8.
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+}
+
+/// Every value of `name`, in order.
+pub fn values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+    headers
+        .iter()
+        .filter(move |(k, _)| k == name)
+        .map(|(_, v)| v.as_slice())
+}
+
+/// Whether the request's `name` headers carry a marker this process issued
+/// for exactly the request's path, still valid now.
+pub fn verify_marker(headers: &HeaderMap, name: &str) -> Result<(), MarkerError> {
+    let path = header(headers, ":path").unwrap_or_default();
+    let secret = marker_secret();
+    marker::verify_request(
+        values(headers, name),
+        secret.as_deref(),
+        path,
+        clock::now_secs(),
+    )
+}
+
+/// Ends the request here with a short plain-text answer.
+pub fn respond(status: u32, body: &str) -> Action {
+    let body = format!("asset-gate: {body}\n");
+    let headers = vec![("content-type", "text/plain; charset=utf-8")];
+    if let Err(s) = hostcalls::send_http_response(status, headers, Some(body.as_bytes())) {
+        log::warn!("asset-gate: cannot send local reply: {s:?}");
+    }
+    Action::Pause
+}
+
+/// A role's answer to the request headers: its own `action`, then (when it
+/// lets the request continue) header augmentation.
+pub fn then_augment(shared: &Shared, action: Action) -> Action {
+    if action != Action::Continue {
+        return action;
+    }
+    inject_headers(shared).unwrap_or(Action::Continue)
+}
+
+/// Header augmentation (any role): adds the provider's last good headers
+/// from this VM's copy, which the root context refreshes on its tick, so
+/// a request costs no shared-data read and no parsing.
+fn inject_headers(shared: &Shared) -> Option<Action> {
+    let Some(cfg) = &shared.config.augment else {
+        return None;
+    };
+    let now = clock::now_ms();
+    let cache = shared.headers.borrow();
+    let Some(Cached {
+        value: (_, injected),
+        ..
+    }) = cache
+        .as_ref()
+        .filter(|c| !is_stale(c.value.0, now, cfg.max_staleness_ms))
+    else {
+        shared.metrics.inc(Counter::HeadersUnavailable);
+        return match cfg.failure_policy {
+            FailurePolicy::Pass => None,
+            FailurePolicy::Deny => Some(respond(
+                503,
+                "no valid headers from the header provider are available",
+            )),
+        };
+    };
+    let map = MapType::HttpRequestHeaders;
+    for (name, value) in injected {
+        if cfg.injection == Injection::KeepExisting
+            && matches!(hostcalls::get_map_value_bytes(map, name), Ok(Some(_)))
+        {
+            continue;
+        }
+        if hostcalls::set_map_value(map, name, Some(value)).is_err() {
+            return Some(respond(500, "cannot add the provider's headers"));
+        }
+    }
+    shared.metrics.inc(Counter::HeadersInjected);
+    None
+}

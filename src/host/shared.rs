@@ -1,0 +1,61 @@
+//! Per-VM state that the root context and every HTTP context share
+//! (configuration, credentials, caches, metric ids), and its refresh from
+//! what the pollers store in proxy-wasm shared data.
+
+use crate::core::config::Config;
+use crate::core::credentials::{self, CredentialStore};
+use crate::core::headers;
+use crate::core::sigv4::SigningKeyCache;
+use crate::host::clock;
+use crate::host::metrics::Metrics;
+use proxy_wasm::hostcalls;
+use std::cell::RefCell;
+
+/// A value read from shared data, kept with the CAS version it was read at,
+/// so that it is parsed once per change rather than once per request.
+pub struct Cached<T> {
+    pub cas: u32,
+    pub value: T,
+}
+
+/// State shared by the root context and every HTTP context of one VM.
+pub struct Shared {
+    pub config: Config,
+    pub credentials: RefCell<CredentialStore>,
+    pub key_cache: RefCell<SigningKeyCache>,
+    pub metrics: Metrics,
+    /// Shared-data key of the header provider's last good answer.
+    pub headers_key: Option<String>,
+    /// Parsed headers: (fetched at ms, headers).
+    pub headers: RefCell<Option<Cached<headers::CacheEntry>>>,
+    /// Shared-data key of the credentials endpoint's last good answer.
+    pub credentials_key: Option<String>,
+    pub credentials_cas: RefCell<Option<u32>>,
+}
+
+impl Shared {
+    /// Adopts what the poller (of whichever VM) last stored in shared data:
+    /// provider headers and endpoint credentials, parsed once per change.
+    /// Called on every tick, so requests only read this VM's copies.
+    pub fn refresh_caches(&self) {
+        if let Some(key) = &self.headers_key {
+            if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
+                let mut cache = self.headers.borrow_mut();
+                if cache.as_ref().map(|c| c.cas) != Some(cas) {
+                    *cache = headers::decode_cache(&bytes).map(|value| Cached { cas, value });
+                }
+            }
+        }
+        if let Some(key) = &self.credentials_key {
+            if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
+                if *self.credentials_cas.borrow() != Some(cas) {
+                    let now = clock::now_secs();
+                    if let Ok(c) = credentials::parse_endpoint_answer(Some(200), &bytes, now) {
+                        self.credentials.borrow_mut().set(c);
+                    }
+                    *self.credentials_cas.borrow_mut() = Some(cas);
+                }
+            }
+        }
+    }
+}
