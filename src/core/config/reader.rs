@@ -1,0 +1,481 @@
+//! The path-tracking JSON reader: turns the configuration's JSON into the
+//! raw (unvalidated) settings, refusing unknown fields and wrong types with the
+//! dotted path of the offending field. Defaults are filled in here; values are
+//! checked by `validate`.
+
+use super::{
+    err, AddressingStyle, ConfigError, CredentialSource, FailurePolicy, ForeignRedirects,
+    Injection, MissingCredentials, Role,
+};
+use serde_json::{Map, Value};
+
+// Raw settings: what the JSON says, with defaults filled in, not yet validated.
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct RawCredentials {
+    pub(super) source: CredentialSource,
+    pub(super) access_key_id: Option<String>,
+    pub(super) secret_access_key: Option<String>,
+    pub(super) session_token: Option<String>,
+    pub(super) cluster: Option<String>,
+    pub(super) authority: Option<String>,
+    pub(super) path: Option<String>,
+    pub(super) authorization_token: Option<String>,
+    pub(super) timeout: Option<String>,
+    pub(super) refresh_interval: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct RawBucket {
+    pub(super) prefix: String,
+    pub(super) bucket: String,
+    pub(super) key_prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct RawRedirect {
+    pub(super) internal_prefixes: Vec<String>,
+    pub(super) marker_header: String,
+    pub(super) marker_ttl: String,
+    pub(super) foreign_redirects: ForeignRedirects,
+    pub(super) max_key_length: usize,
+    pub(super) allow_empty_segments: bool,
+}
+
+impl Default for RawRedirect {
+    fn default() -> Self {
+        RawRedirect {
+            internal_prefixes: vec!["/internal-assets/".into()],
+            marker_header: "x-internal-redirect".into(),
+            marker_ttl: "30s".into(),
+            foreign_redirects: ForeignRedirects::Pass,
+            max_key_length: 1024,
+            allow_empty_segments: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct RawSigning {
+    pub(super) region: Option<String>,
+    pub(super) service: String,
+    pub(super) endpoint: Option<String>,
+    pub(super) addressing_style: AddressingStyle,
+    pub(super) buckets: Vec<RawBucket>,
+    pub(super) on_missing_credentials: MissingCredentials,
+    pub(super) credentials: RawCredentials,
+    pub(super) require_marker: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct RawConfig {
+    pub(super) role: Role,
+    pub(super) redirect: RawRedirect,
+    pub(super) signing: Option<RawSigning>,
+    pub(super) augment_headers: bool,
+    pub(super) header_providing_service_cluster: Option<String>,
+    pub(super) header_providing_service_authority: Option<String>,
+    pub(super) header_providing_service_path: Option<String>,
+    pub(super) header_providing_service_timeout: Option<String>,
+    pub(super) header_cache_expiry: Option<String>,
+    pub(super) header_max_staleness: Option<String>,
+    pub(super) header_backoff_cap: Option<String>,
+    pub(super) header_max_body_bytes: Option<usize>,
+    pub(super) header_failure_policy: FailurePolicy,
+    pub(super) header_injection: Injection,
+}
+
+/// Reads the configuration's bytes (empty means `{}`) into raw settings.
+pub(super) fn read(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
+    let trimmed = bytes.iter().all(|b| b.is_ascii_whitespace());
+    let value: Value = if trimmed {
+        Value::Object(Map::new())
+    } else {
+        // serde_json's message ends with "at line L column C": keep it, it helps.
+        serde_json::from_slice(bytes).map_err(|e| err("", format!("not valid JSON: {e}")))?
+    };
+    read_config(&value)
+}
+
+/// Reads one JSON object of the configuration: tracks the dotted field path
+/// for error messages and refuses fields it does not know.
+struct Reader<'a> {
+    path: String,
+    map: &'a Map<String, Value>,
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn invalid_type(field: &str, v: &Value, expected: &str) -> ConfigError {
+    err(
+        field,
+        format!("invalid type: {}, expected {expected}", kind(v)),
+    )
+}
+
+impl<'a> Reader<'a> {
+    fn new(v: &'a Value, path: &str, known: &[&str]) -> Result<Reader<'a>, ConfigError> {
+        let map = v
+            .as_object()
+            .ok_or_else(|| invalid_type(path, v, "an object"))?;
+        if let Some(k) = map.keys().find(|k| !known.contains(&k.as_str())) {
+            let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+            return Err(err(
+                &join(path, k),
+                format!(
+                    "unknown field `{k}`, expected one of {}",
+                    expected.join(", ")
+                ),
+            ));
+        }
+        Ok(Reader {
+            path: path.to_string(),
+            map,
+        })
+    }
+
+    fn field(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+
+    /// A present, non-null value.
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        self.get(key)
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| invalid_type(&self.field(key), v, "a string"))
+            })
+            .transpose()
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        self.get(key)
+            .map(|v| {
+                v.as_bool()
+                    .ok_or_else(|| invalid_type(&self.field(key), v, "a boolean"))
+            })
+            .transpose()
+    }
+
+    fn uint(&self, key: &str) -> Result<Option<usize>, ConfigError> {
+        self.get(key)
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| invalid_type(&self.field(key), v, "a whole number"))
+            })
+            .transpose()
+    }
+
+    fn choice<T: Copy>(&self, key: &str, variants: &[(&str, T)]) -> Result<Option<T>, ConfigError> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let names: Vec<String> = variants.iter().map(|(n, _)| format!("`{n}`")).collect();
+        let text = v.as_str().ok_or_else(|| {
+            invalid_type(&self.field(key), v, &format!("one of {}", names.join(", ")))
+        })?;
+        variants
+            .iter()
+            .find(|(n, _)| *n == text)
+            .map(|(_, t)| Some(*t))
+            .ok_or_else(|| {
+                err(
+                    &self.field(key),
+                    format!(
+                        "unknown variant `{text}`, expected one of {}",
+                        names.join(", ")
+                    ),
+                )
+            })
+    }
+
+    fn array(&self, key: &str, expected: &str) -> Result<Option<&'a Vec<Value>>, ConfigError> {
+        self.get(key)
+            .map(|v| {
+                v.as_array()
+                    .ok_or_else(|| invalid_type(&self.field(key), v, expected))
+            })
+            .transpose()
+    }
+
+    fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(items) = self.array(key, "an array of strings")? else {
+            return Ok(None);
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    invalid_type(&format!("{}[{i}]", self.field(key)), v, "a string")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    fn child(&self, key: &str, known: &[&str]) -> Result<Option<Reader<'a>>, ConfigError> {
+        self.get(key)
+            .map(|v| Reader::new(v, &self.field(key), known))
+            .transpose()
+    }
+
+    fn required(&self, key: &str, value: Option<String>) -> Result<String, ConfigError> {
+        value.ok_or_else(|| err(&self.field(key), "required"))
+    }
+}
+
+const ROLES: [(&str, Role); 3] = [
+    ("edge", Role::Edge),
+    ("auth_backend", Role::AuthBackend),
+    ("storage", Role::Storage),
+];
+
+fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
+    let r = Reader::new(
+        v,
+        "",
+        &[
+            "role",
+            "redirect",
+            "signing",
+            "augment_headers",
+            "header_providing_service_cluster",
+            "header_providing_service_authority",
+            "header_providing_service_path",
+            "header_providing_service_timeout",
+            "header_cache_expiry",
+            "header_max_staleness",
+            "header_backoff_cap",
+            "header_max_body_bytes",
+            "header_failure_policy",
+            "header_injection",
+        ],
+    )?;
+    let redirect = match r.child(
+        "redirect",
+        &[
+            "internal_prefixes",
+            "marker_header",
+            "marker_ttl",
+            "foreign_redirects",
+            "max_key_length",
+            "allow_empty_segments",
+        ],
+    )? {
+        Some(rr) => read_redirect(&rr)?,
+        None => RawRedirect::default(),
+    };
+    let signing = match r.child(
+        "signing",
+        &[
+            "region",
+            "service",
+            "endpoint",
+            "addressing_style",
+            "buckets",
+            "on_missing_credentials",
+            "credentials",
+            "require_marker",
+        ],
+    )? {
+        Some(sr) => Some(read_signing(&sr)?),
+        None => None,
+    };
+    Ok(RawConfig {
+        role: r.choice("role", &ROLES)?.unwrap_or_default(),
+        redirect,
+        signing,
+        augment_headers: r.boolean("augment_headers")?.unwrap_or(false),
+        header_providing_service_cluster: r.string("header_providing_service_cluster")?,
+        header_providing_service_authority: r.string("header_providing_service_authority")?,
+        header_providing_service_path: r.string("header_providing_service_path")?,
+        header_providing_service_timeout: r.string("header_providing_service_timeout")?,
+        header_cache_expiry: r.string("header_cache_expiry")?,
+        header_max_staleness: r.string("header_max_staleness")?,
+        header_backoff_cap: r.string("header_backoff_cap")?,
+        header_max_body_bytes: r.uint("header_max_body_bytes")?,
+        header_failure_policy: r
+            .choice(
+                "header_failure_policy",
+                &[("pass", FailurePolicy::Pass), ("deny", FailurePolicy::Deny)],
+            )?
+            .unwrap_or_default(),
+        header_injection: r
+            .choice(
+                "header_injection",
+                &[
+                    ("overwrite", Injection::Overwrite),
+                    ("keep_existing", Injection::KeepExisting),
+                ],
+            )?
+            .unwrap_or_default(),
+    })
+}
+
+fn read_redirect(r: &Reader) -> Result<RawRedirect, ConfigError> {
+    let d = RawRedirect::default();
+    Ok(RawRedirect {
+        internal_prefixes: r
+            .strings("internal_prefixes")?
+            .unwrap_or(d.internal_prefixes),
+        marker_header: r.string("marker_header")?.unwrap_or(d.marker_header),
+        marker_ttl: r.string("marker_ttl")?.unwrap_or(d.marker_ttl),
+        foreign_redirects: r
+            .choice(
+                "foreign_redirects",
+                &[
+                    ("pass", ForeignRedirects::Pass),
+                    ("reject", ForeignRedirects::Reject),
+                ],
+            )?
+            .unwrap_or(d.foreign_redirects),
+        max_key_length: r.uint("max_key_length")?.unwrap_or(d.max_key_length),
+        allow_empty_segments: r
+            .boolean("allow_empty_segments")?
+            .unwrap_or(d.allow_empty_segments),
+    })
+}
+
+fn read_signing(r: &Reader) -> Result<RawSigning, ConfigError> {
+    let mut buckets = vec![];
+    for (i, b) in r
+        .array("buckets", "an array of objects")?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let br = Reader::new(
+            b,
+            &format!("{}[{i}]", r.field("buckets")),
+            &["prefix", "bucket", "key_prefix"],
+        )?;
+        buckets.push(RawBucket {
+            prefix: br.required("prefix", br.string("prefix")?)?,
+            bucket: br.required("bucket", br.string("bucket")?)?,
+            key_prefix: br.string("key_prefix")?.unwrap_or_default(),
+        });
+    }
+    let credentials = match r.child(
+        "credentials",
+        &[
+            "source",
+            "access_key_id",
+            "secret_access_key",
+            "session_token",
+            "cluster",
+            "authority",
+            "path",
+            "authorization_token",
+            "timeout",
+            "refresh_interval",
+        ],
+    )? {
+        None => RawCredentials::default(),
+        Some(c) => RawCredentials {
+            source: c
+                .choice(
+                    "source",
+                    &[
+                        ("env", CredentialSource::Env),
+                        ("static", CredentialSource::Static),
+                        ("endpoint", CredentialSource::Endpoint),
+                    ],
+                )?
+                .unwrap_or_default(),
+            access_key_id: c.string("access_key_id")?,
+            secret_access_key: c.string("secret_access_key")?,
+            session_token: c.string("session_token")?,
+            cluster: c.string("cluster")?,
+            authority: c.string("authority")?,
+            path: c.string("path")?,
+            authorization_token: c.string("authorization_token")?,
+            timeout: c.string("timeout")?,
+            refresh_interval: c.string("refresh_interval")?,
+        },
+    };
+    Ok(RawSigning {
+        region: r.string("region")?,
+        service: r.string("service")?.unwrap_or_else(|| "s3".into()),
+        endpoint: r.string("endpoint")?,
+        addressing_style: r
+            .choice(
+                "addressing_style",
+                &[
+                    ("path", AddressingStyle::Path),
+                    ("virtual", AddressingStyle::Virtual),
+                ],
+            )?
+            .unwrap_or_default(),
+        buckets,
+        on_missing_credentials: r
+            .choice(
+                "on_missing_credentials",
+                &[
+                    ("deny", MissingCredentials::Deny),
+                    ("pass", MissingCredentials::Pass),
+                ],
+            )?
+            .unwrap_or_default(),
+        credentials,
+        require_marker: r.boolean("require_marker")?.unwrap_or(true),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::core::config::{Config, ConfigError, MapEnv};
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s.as_bytes(), &MapEnv(vec![]))
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let e = parse(r#"{"rolle": "edge"}"#).unwrap_err();
+        assert!(e.reason.contains("unknown field `rolle`"), "{e}");
+        let e =
+            parse(r#"{"role":"storage","signing":{"region":"eu-west-1","bogus":1}}"#).unwrap_err();
+        assert_eq!(e.field, "signing.bogus");
+        assert!(e.reason.contains("unknown field `bogus`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let e = parse(r#"{"role":"storage","signing":{"region":"eu-west-1","buckets":"x"}}"#)
+            .unwrap_err();
+        assert_eq!(e.field, "signing.buckets");
+        assert!(e.reason.contains("invalid type"), "{e}");
+        let e = parse(r#"{"role": 7}"#).unwrap_err();
+        assert_eq!(e.field, "role");
+    }
+
+    #[test]
+    fn trailing_garbage_is_an_error() {
+        assert!(parse("{} x").is_err());
+        assert!(parse("[").is_err());
+    }
+}

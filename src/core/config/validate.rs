@@ -1,0 +1,699 @@
+//! Validation: checks every raw setting the reader produced and resolves
+//! defaults that depend on the environment, so that a mistake fails loudly at
+//! load time (with the field named) instead of per request.
+
+use super::reader::{RawConfig, RawRedirect, RawSigning};
+use super::{
+    err, AddressingStyle, AugmentConfig, BucketMapping, Config, ConfigError, CredentialSource,
+    CredentialsConfig, EndpointConfig, Env, RedirectConfig, Role, SigningConfig,
+};
+use std::time::Duration;
+
+/// The validated configuration, from the raw settings.
+pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigError> {
+    let augment = validate_augment(&raw)?;
+    let redirect = validate_redirect(raw.redirect)?;
+    let signing = match raw.signing {
+        Some(s) => Some(SigningConfig {
+            key_rules: redirect.key_rules.clone(),
+            ..validate_signing(s, env)?
+        }),
+        None => None,
+    };
+    if raw.role == Role::Storage && signing.is_none() {
+        return Err(err("signing", "required when role is \"storage\""));
+    }
+    Ok(Config {
+        role: raw.role,
+        redirect,
+        signing,
+        augment,
+    })
+}
+
+/// A duration setting in milliseconds, from a string such as `"5s"`.
+fn duration_ms(
+    field: &str,
+    value: Option<&str>,
+    default: &str,
+    max_ms: u64,
+) -> Result<u64, ConfigError> {
+    let text = value.unwrap_or(default);
+    parse_duration(text)
+        .map(|d| d.as_millis() as u64)
+        .filter(|ms| (1..=max_ms).contains(ms))
+        .ok_or_else(|| {
+            err(
+                field,
+                format!(
+                    "must be a duration such as \"{default}\" (ms, s, m, h), at most {}s",
+                    max_ms / 1000
+                ),
+            )
+        })
+}
+
+/// A request path for an out-of-band call.
+fn checked_path(field: &str, path: String) -> Result<String, ConfigError> {
+    if path.starts_with('/') && path.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(path)
+    } else {
+        Err(err(
+            field,
+            "must be a path starting with '/' (no spaces or control characters)",
+        ))
+    }
+}
+
+fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, ConfigError> {
+    if !raw.augment_headers {
+        return Ok(None);
+    }
+    let name = |field: &str, v: &Option<String>| -> Result<String, ConfigError> {
+        let v = v.clone().unwrap_or_else(|| "sidecar".into());
+        if v.is_empty() || v.bytes().any(|b| !b.is_ascii_graphic()) {
+            return Err(err(field, "must be a non-empty name without spaces"));
+        }
+        Ok(v)
+    };
+    const DAY_MS: u64 = 86_400_000;
+    let expiry_ms = duration_ms(
+        "header_cache_expiry",
+        raw.header_cache_expiry.as_deref(),
+        "360s",
+        DAY_MS,
+    )?;
+    let max_staleness_ms = duration_ms(
+        "header_max_staleness",
+        raw.header_max_staleness.as_deref(),
+        "3600s",
+        7 * DAY_MS,
+    )?;
+    if max_staleness_ms < expiry_ms {
+        return Err(err(
+            "header_max_staleness",
+            "must not be shorter than header_cache_expiry",
+        ));
+    }
+    let max_body_bytes = raw
+        .header_max_body_bytes
+        .unwrap_or(crate::core::headers::DEFAULT_MAX_BODY);
+    if !(2..=1 << 20).contains(&max_body_bytes) {
+        return Err(err(
+            "header_max_body_bytes",
+            "must be between 2 and 1048576",
+        ));
+    }
+    Ok(Some(AugmentConfig {
+        provider: EndpointConfig {
+            cluster: name(
+                "header_providing_service_cluster",
+                &raw.header_providing_service_cluster,
+            )?,
+            authority: name(
+                "header_providing_service_authority",
+                &raw.header_providing_service_authority,
+            )?,
+            path: checked_path(
+                "header_providing_service_path",
+                raw.header_providing_service_path
+                    .clone()
+                    .unwrap_or_else(|| "/headers".into()),
+            )?,
+            authorization: None,
+            timeout_ms: duration_ms(
+                "header_providing_service_timeout",
+                raw.header_providing_service_timeout.as_deref(),
+                "5s",
+                60_000,
+            )?,
+            refresh_interval_ms: expiry_ms,
+        },
+        expiry_ms,
+        max_staleness_ms,
+        backoff_cap_ms: duration_ms(
+            "header_backoff_cap",
+            raw.header_backoff_cap.as_deref(),
+            "60s",
+            DAY_MS,
+        )?,
+        max_body_bytes,
+        failure_policy: raw.header_failure_policy,
+        injection: raw.header_injection,
+    }))
+}
+
+fn non_empty(field: &str, value: Option<String>) -> Result<String, ConfigError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        Some(_) => Err(err(field, "must not be empty")),
+        None => Err(err(field, "required")),
+    }
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A lowercase HTTP header name that is safe to use for the marker.
+fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
+    if raw.internal_prefixes.is_empty() {
+        return Err(err(
+            "redirect.internal_prefixes",
+            "must name at least one prefix",
+        ));
+    }
+    for (i, p) in raw.internal_prefixes.iter().enumerate() {
+        let safe = p.len() > 2
+            && p.starts_with('/')
+            && p.ends_with('/')
+            && crate::core::redirect::validate_key(&p[1..p.len() - 1], &Default::default()).is_ok();
+        if !safe {
+            return Err(err(
+                &format!("redirect.internal_prefixes[{i}]"),
+                "must be a plain path starting and ending with '/', e.g. \"/internal-assets/\"",
+            ));
+        }
+    }
+    if !valid_header_name(&raw.marker_header) {
+        return Err(err(
+            "redirect.marker_header",
+            "must be a lowercase header name such as \"x-internal-redirect\"",
+        ));
+    }
+    let ttl = parse_duration(&raw.marker_ttl)
+        .filter(|d| (1..=3600).contains(&d.as_secs()))
+        .ok_or_else(|| {
+            err(
+                "redirect.marker_ttl",
+                "must be a duration between \"1s\" and \"1h\", e.g. \"30s\"",
+            )
+        })?;
+    if !(1..=4096).contains(&raw.max_key_length) {
+        return Err(err("redirect.max_key_length", "must be between 1 and 4096"));
+    }
+    Ok(RedirectConfig {
+        internal_prefixes: raw.internal_prefixes,
+        marker_header: raw.marker_header,
+        marker_ttl_secs: ttl.as_secs(),
+        foreign_redirects: raw.foreign_redirects,
+        key_rules: crate::core::redirect::KeyRules {
+            max_key_length: raw.max_key_length,
+            allow_empty_segments: raw.allow_empty_segments,
+        },
+    })
+}
+
+fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, ConfigError> {
+    let region = match raw.region {
+        Some(r) => r,
+        None => env.var("AWS_REGION").ok_or_else(|| {
+            err(
+                "signing.region",
+                "required (or pass AWS_REGION with vm_config.environment_variables)",
+            )
+        })?,
+    };
+    if !is_token(&region) {
+        return Err(err(
+            "signing.region",
+            "must be a region name such as \"us-east-1\"",
+        ));
+    }
+    if !is_token(&raw.service) {
+        return Err(err(
+            "signing.service",
+            "must be a service name such as \"s3\" or \"execute-api\"",
+        ));
+    }
+    if let Some(endpoint) = &raw.endpoint {
+        let valid = !endpoint.is_empty()
+            && endpoint
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+        if !valid {
+            return Err(err(
+                "signing.endpoint",
+                "must be a host or host:port without scheme or path, e.g. \"s3.us-east-1.amazonaws.com\"",
+            ));
+        }
+    }
+    if raw.addressing_style == AddressingStyle::Virtual && raw.endpoint.is_none() {
+        return Err(err(
+            "signing.endpoint",
+            "required when addressing_style is \"virtual\" (the bucket is prepended to it)",
+        ));
+    }
+    let mut buckets = Vec::with_capacity(raw.buckets.len());
+    for (i, b) in raw.buckets.into_iter().enumerate() {
+        let field = format!("signing.buckets[{i}]");
+        if !b.prefix.starts_with('/') || !b.prefix.ends_with('/') {
+            return Err(err(
+                &format!("{field}.prefix"),
+                "must start and end with '/', e.g. \"/internal-assets/\"",
+            ));
+        }
+        if !valid_bucket_name(&b.bucket) {
+            return Err(err(
+                &format!("{field}.bucket"),
+                "must be an S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')",
+            ));
+        }
+        if b.key_prefix.starts_with('/') || b.key_prefix.contains("..") {
+            return Err(err(
+                &format!("{field}.key_prefix"),
+                "must not start with '/' or contain \"..\"",
+            ));
+        }
+        buckets.push(BucketMapping {
+            prefix: b.prefix,
+            bucket: b.bucket,
+            key_prefix: b.key_prefix,
+        });
+    }
+    let c = &raw.credentials;
+    let inline_keys =
+        c.access_key_id.is_some() || c.secret_access_key.is_some() || c.session_token.is_some();
+    let endpoint_keys = c.cluster.is_some()
+        || c.authority.is_some()
+        || c.path.is_some()
+        || c.authorization_token.is_some()
+        || c.timeout.is_some()
+        || c.refresh_interval.is_some();
+    if inline_keys && c.source != CredentialSource::Static {
+        return Err(err(
+            "signing.credentials.source",
+            "inline keys are only read with source \"static\"",
+        ));
+    }
+    if endpoint_keys && c.source != CredentialSource::Endpoint {
+        return Err(err(
+            "signing.credentials.source",
+            "cluster, authority, path, authorization_token, timeout and refresh_interval are only read with source \"endpoint\"",
+        ));
+    }
+    let credentials = match raw.credentials.source {
+        CredentialSource::Env => CredentialsConfig::Env,
+        CredentialSource::Endpoint => {
+            let c = raw.credentials;
+            let cluster = non_empty("signing.credentials.cluster", c.cluster)?;
+            let path = match c.path {
+                Some(p) => p,
+                None => env
+                    .var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+                    .ok_or_else(|| {
+                        err(
+                            "signing.credentials.path",
+                            "required (or pass AWS_CONTAINER_CREDENTIALS_RELATIVE_URI with vm_config.environment_variables)",
+                        )
+                    })?,
+            };
+            CredentialsConfig::Endpoint(EndpointConfig {
+                authority: c.authority.unwrap_or_else(|| cluster.clone()),
+                cluster,
+                path: checked_path("signing.credentials.path", path)?,
+                authorization: c
+                    .authorization_token
+                    .or_else(|| env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN")),
+                timeout_ms: duration_ms(
+                    "signing.credentials.timeout",
+                    c.timeout.as_deref(),
+                    "5s",
+                    60_000,
+                )?,
+                refresh_interval_ms: duration_ms(
+                    "signing.credentials.refresh_interval",
+                    c.refresh_interval.as_deref(),
+                    "15m",
+                    86_400_000,
+                )?,
+            })
+        }
+        CredentialSource::Static => {
+            let c = raw.credentials;
+            CredentialsConfig::Static(crate::core::sigv4::Credentials {
+                access_key_id: non_empty("signing.credentials.access_key_id", c.access_key_id)?,
+                secret_access_key: non_empty(
+                    "signing.credentials.secret_access_key",
+                    c.secret_access_key,
+                )?,
+                session_token: c.session_token.filter(|t| !t.is_empty()),
+            })
+        }
+    };
+    Ok(SigningConfig {
+        region,
+        service: raw.service,
+        endpoint: raw.endpoint,
+        addressing_style: raw.addressing_style,
+        buckets,
+        on_missing_credentials: raw.on_missing_credentials,
+        credentials,
+        require_marker: raw.require_marker,
+        key_rules: Default::default(),
+    })
+}
+
+/// S3 bucket naming rules (the subset that matters for safe host and path building).
+pub fn valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && name
+            .as_bytes()
+            .first()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .as_bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && !name.contains("..")
+}
+
+/// Parses durations written as `"360s"`, `"5m"`, `"1h"`, `"250ms"` (Envoy-style strings).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        _ => return None,
+    };
+    Some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::config::{
+        AddressingStyle, Config, ConfigError, CredentialsConfig, FailurePolicy, ForeignRedirects,
+        Injection, MapEnv, MissingCredentials, Role,
+    };
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s.as_bytes(), &MapEnv(vec![]))
+    }
+
+    #[test]
+    fn missing_required_values_are_named() {
+        let e = parse(r#"{"role":"storage"}"#).unwrap_err();
+        assert_eq!(e.field, "signing");
+        let e = parse(r#"{"role":"storage","signing":{}}"#).unwrap_err();
+        assert_eq!(e.field, "signing.region");
+        let e = parse(
+            r#"{"role":"storage","signing":{"region":"us-east-1","credentials":{"source":"static","access_key_id":"AK"}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "signing.credentials.secret_access_key");
+        assert_eq!(e.reason, "required");
+        let e = parse(
+            r#"{"role":"storage","signing":{"region":"us-east-1","buckets":[{"prefix":"/a/"}]}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "signing.buckets[0].bucket");
+        assert_eq!(e.reason, "required");
+    }
+
+    #[test]
+    fn region_can_come_from_env() {
+        let env = MapEnv(vec![("AWS_REGION", "eu-central-1")]);
+        let c = Config::parse(br#"{"role":"storage","signing":{}}"#, &env).unwrap();
+        assert_eq!(c.signing.unwrap().region, "eu-central-1");
+    }
+
+    #[test]
+    fn static_credentials_and_defaults() {
+        let c = parse(
+            r#"{"role":"storage","signing":{"region":"us-east-1","endpoint":"127.0.0.1:8333",
+                "buckets":[{"prefix":"/internal-assets/","bucket":"assets"}],
+                "credentials":{"source":"static","access_key_id":"AK","secret_access_key":"SK"}}}"#,
+        )
+        .unwrap();
+        let s = c.signing.unwrap();
+        assert_eq!(s.service, "s3");
+        assert_eq!(s.addressing_style, AddressingStyle::Path);
+        assert_eq!(s.on_missing_credentials, MissingCredentials::Deny);
+        assert_eq!(s.buckets[0].key_prefix, "");
+        match s.credentials {
+            CredentialsConfig::Static(c) => assert_eq!(c.secret_access_key, "SK"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        for (cfg, field) in [
+            (r#"{"signing":{"region":"us east"}}"#, "signing.region"),
+            (
+                r#"{"signing":{"region":"r","endpoint":"http://x/"}}"#,
+                "signing.endpoint",
+            ),
+            (
+                r#"{"signing":{"region":"r","addressing_style":"virtual"}}"#,
+                "signing.endpoint",
+            ),
+            (
+                r#"{"signing":{"region":"r","buckets":[{"prefix":"a/","bucket":"abc"}]}}"#,
+                "signing.buckets[0].prefix",
+            ),
+            (
+                r#"{"signing":{"region":"r","buckets":[{"prefix":"/a/","bucket":"A_B"}]}}"#,
+                "signing.buckets[0].bucket",
+            ),
+            (
+                r#"{"signing":{"region":"r","buckets":[{"prefix":"/a/","bucket":"abc","key_prefix":"../x"}]}}"#,
+                "signing.buckets[0].key_prefix",
+            ),
+            (
+                r#"{"signing":{"region":"r","credentials":{"access_key_id":"AK"}}}"#,
+                "signing.credentials.source",
+            ),
+            (
+                r#"{"signing":{"region":"r","credentials":{"source":"static","access_key_id":"","secret_access_key":"x"}}}"#,
+                "signing.credentials.access_key_id",
+            ),
+        ] {
+            let e = parse(cfg).unwrap_err();
+            assert_eq!(e.field, field, "{cfg}: {e}");
+        }
+    }
+
+    #[test]
+    fn redirect_defaults_and_validation() {
+        let c = parse(r#"{"role":"auth_backend"}"#).unwrap();
+        assert_eq!(c.role, Role::AuthBackend);
+        assert_eq!(
+            c.redirect.internal_prefixes,
+            vec!["/internal-assets/".to_string()]
+        );
+        assert_eq!(c.redirect.marker_header, "x-internal-redirect");
+        assert_eq!(c.redirect.marker_ttl_secs, 30);
+        assert_eq!(c.redirect.foreign_redirects, ForeignRedirects::Pass);
+        assert_eq!(c.redirect.key_rules.max_key_length, 1024);
+        let c = parse(r#"{"redirect":{"internal_prefixes":["/private/","/x/y/"],"marker_ttl":"5s","foreign_redirects":"reject"}}"#).unwrap();
+        assert_eq!(c.redirect.internal_prefixes.len(), 2);
+        assert_eq!(c.redirect.marker_ttl_secs, 5);
+        for (cfg, field) in [
+            (
+                r#"{"redirect":{"internal_prefixes":[]}}"#,
+                "redirect.internal_prefixes",
+            ),
+            (
+                r#"{"redirect":{"internal_prefixes":["/ok/","nope/"]}}"#,
+                "redirect.internal_prefixes[1]",
+            ),
+            (
+                r#"{"redirect":{"internal_prefixes":["/a/../b/"]}}"#,
+                "redirect.internal_prefixes[0]",
+            ),
+            (
+                r#"{"redirect":{"internal_prefixes":["/"]}}"#,
+                "redirect.internal_prefixes[0]",
+            ),
+            (
+                r#"{"redirect":{"marker_header":"X-Bad Header"}}"#,
+                "redirect.marker_header",
+            ),
+            (r#"{"redirect":{"marker_ttl":"2h"}}"#, "redirect.marker_ttl"),
+            (
+                r#"{"redirect":{"marker_ttl":"soon"}}"#,
+                "redirect.marker_ttl",
+            ),
+            (
+                r#"{"redirect":{"max_key_length":0}}"#,
+                "redirect.max_key_length",
+            ),
+            (
+                r#"{"redirect":{"foreign_redirects":"follow"}}"#,
+                "redirect.foreign_redirects",
+            ),
+        ] {
+            let e = parse(cfg).unwrap_err();
+            assert_eq!(e.field, field, "{cfg}: {e}");
+        }
+    }
+
+    #[test]
+    fn storage_requires_marker_by_default() {
+        let c = parse(r#"{"role":"storage","signing":{"region":"r"}}"#).unwrap();
+        assert!(c.signing.unwrap().require_marker);
+        let c =
+            parse(r#"{"role":"storage","signing":{"region":"r","require_marker":false}}"#).unwrap();
+        assert!(!c.signing.unwrap().require_marker);
+    }
+
+    #[test]
+    fn header_augmentation_keeps_the_proof_of_concept_defaults() {
+        assert!(parse("{}").unwrap().augment.is_none());
+        let a = parse(r#"{"augment_headers": true}"#)
+            .unwrap()
+            .augment
+            .unwrap();
+        assert_eq!(a.provider.cluster, "sidecar");
+        assert_eq!(a.provider.authority, "sidecar");
+        assert_eq!(a.provider.path, "/headers");
+        assert_eq!(a.expiry_ms, 360_000);
+        assert_eq!(a.provider.timeout_ms, 5_000);
+        assert_eq!(a.max_staleness_ms, 3_600_000);
+        assert_eq!(a.backoff_cap_ms, 60_000);
+        assert_eq!(a.max_body_bytes, 64 * 1024);
+        assert_eq!(a.failure_policy, FailurePolicy::Pass);
+        assert_eq!(a.injection, Injection::Overwrite);
+        let a = parse(
+            r#"{"augment_headers": true, "header_providing_service_cluster": "idp",
+                "header_providing_service_path": "/v1/headers", "header_cache_expiry": "1s",
+                "header_max_staleness": "3s", "header_failure_policy": "deny",
+                "header_injection": "keep_existing"}"#,
+        )
+        .unwrap()
+        .augment
+        .unwrap();
+        assert_eq!(a.provider.cluster, "idp");
+        assert_eq!(a.expiry_ms, 1000);
+        assert_eq!(a.failure_policy, FailurePolicy::Deny);
+        assert_eq!(a.injection, Injection::KeepExisting);
+        for (cfg, field) in [
+            (
+                r#"{"augment_headers": true, "header_cache_expiry": "0s"}"#,
+                "header_cache_expiry",
+            ),
+            (
+                r#"{"augment_headers": true, "header_cache_expiry": "soon"}"#,
+                "header_cache_expiry",
+            ),
+            (
+                r#"{"augment_headers": true, "header_cache_expiry": "10m", "header_max_staleness": "5m"}"#,
+                "header_max_staleness",
+            ),
+            (
+                r#"{"augment_headers": true, "header_providing_service_path": "headers"}"#,
+                "header_providing_service_path",
+            ),
+            (
+                r#"{"augment_headers": true, "header_providing_service_cluster": ""}"#,
+                "header_providing_service_cluster",
+            ),
+            (
+                r#"{"augment_headers": true, "header_max_body_bytes": 0}"#,
+                "header_max_body_bytes",
+            ),
+            (
+                r#"{"augment_headers": true, "header_failure_policy": "drop"}"#,
+                "header_failure_policy",
+            ),
+            (r#"{"augment_headers": "yes"}"#, "augment_headers"),
+        ] {
+            let e = parse(cfg).unwrap_err();
+            assert_eq!(e.field, field, "{cfg}: {e}");
+        }
+    }
+
+    #[test]
+    fn credentials_endpoint() {
+        let env = MapEnv(vec![
+            (
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                "/v2/credentials/abc",
+            ),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "tok"),
+        ]);
+        let c = Config::parse(
+            br#"{"signing":{"region":"r","credentials":{"source":"endpoint","cluster":"ecs_creds"}}}"#,
+            &env,
+        )
+        .unwrap();
+        match c.signing.unwrap().credentials {
+            CredentialsConfig::Endpoint(e) => {
+                assert_eq!(e.cluster, "ecs_creds");
+                assert_eq!(e.authority, "ecs_creds");
+                assert_eq!(e.path, "/v2/credentials/abc");
+                assert_eq!(e.authorization.as_deref(), Some("tok"));
+                assert_eq!(e.timeout_ms, 5000);
+                assert_eq!(e.refresh_interval_ms, 900_000);
+                assert!(!format!("{e:?}").contains("tok\""));
+            }
+            other => panic!("{other:?}"),
+        }
+        for (cfg, field) in [
+            (
+                r#"{"signing":{"region":"r","credentials":{"source":"endpoint"}}}"#,
+                "signing.credentials.cluster",
+            ),
+            (
+                r#"{"signing":{"region":"r","credentials":{"source":"endpoint","cluster":"c"}}}"#,
+                "signing.credentials.path",
+            ),
+            (
+                r#"{"signing":{"region":"r","credentials":{"source":"endpoint","cluster":"c","path":"x"}}}"#,
+                "signing.credentials.path",
+            ),
+            (
+                r#"{"signing":{"region":"r","credentials":{"source":"env","cluster":"c"}}}"#,
+                "signing.credentials.source",
+            ),
+            (
+                r#"{"signing":{"region":"r","credentials":{"source":"endpoint","cluster":"c","path":"/p","timeout":"2h"}}}"#,
+                "signing.credentials.timeout",
+            ),
+        ] {
+            let e = parse(cfg).unwrap_err();
+            assert_eq!(e.field, field, "{cfg}: {e}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("360s"), Some(Duration::from_secs(360)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration("5d"), None);
+        assert_eq!(parse_duration("-5s"), None);
+    }
+
+    #[test]
+    fn bucket_names() {
+        assert!(valid_bucket_name("assets"));
+        assert!(valid_bucket_name("my.bucket-1"));
+        assert!(!valid_bucket_name("ab"));
+        assert!(!valid_bucket_name("-ab"));
+        assert!(!valid_bucket_name("a..b"));
+        assert!(!valid_bucket_name("Upper"));
+    }
+}
