@@ -1,6 +1,7 @@
 //! Every shipped Envoy config loads in the real Envoy 1.40 it targets
 //! (`envoy --mode validate`, which also runs asset-gate's `on_configure`
 //! on every filter configuration in it).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

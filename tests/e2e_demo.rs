@@ -1,5 +1,6 @@
 //! `make demo` comes up and the commands it prints work (run here on free
 //! ports through the same environment variables a user would set).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! The stack itself: the built wasm loads in real Envoy 1.40, bad
 //! configurations are refused with the field named, and SeaweedFS really
 //! enforces SigV4 (so the signing tests mean something).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

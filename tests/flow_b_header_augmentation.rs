@@ -2,6 +2,7 @@
 //! provider the test controls, one poll per process whatever the worker
 //! count, failure handling, and credentials from an ECS-style endpoint
 //! rotating under load against SeaweedFS.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

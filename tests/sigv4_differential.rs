@@ -2,6 +2,7 @@
 //! on deterministic pseudo-random requests: S3 (single encoding, no normalisation,
 //! UNSIGNED-PAYLOAD, `x-amz-content-sha256`) and other services (double encoding,
 //! normalisation), header auth and presigned URLs, with and without session tokens.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use asset_gate::sigv4::{
     canonical_query, presign_query, sha256_hex, sign_headers, Credentials, HeaderSigning, Scope,

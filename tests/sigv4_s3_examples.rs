@@ -4,6 +4,7 @@
 //! Objects)) and "Authenticating Requests: Using Query Parameters" (presigned GET).
 //! All use access key `AKIAIOSFODNN7EXAMPLE`, secret `wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY`,
 //! region us-east-1 and 2013-05-24T00:00:00Z.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use asset_gate::sigv4::{
     presign_query, presign_with, sha256_hex, sign_headers, sign_headers_with, Credentials,

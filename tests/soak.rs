@@ -14,6 +14,7 @@
 //! reload in the Envoy log or stats, no error in the log, no secret or
 //! header value in it; Envoy's RSS flat from minute 1 (from a third of the
 //! run for short runs) to the end; every process stopped afterwards.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
