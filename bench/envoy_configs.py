@@ -235,7 +235,7 @@ def flow_a_routes(auth_cluster, storage_cluster, timeout):
                 "timeout": timeout,
                 "internal_redirect_policy": {
                     "max_internal_redirects": 1,
-                    "redirect_response_codes": [307],
+                    "redirect_response_codes": [303],
                     "response_headers_to_copy": [MARKER],
                     "predicates": [{
                         "name": "envoy.internal_redirect_predicates.allow_listed_routes",

@@ -391,6 +391,14 @@ def wrk_argv(url, duration):
     return ["wrk", f"-t{S['threads']}", f"-c{S['connections']}", f"-d{duration}s", "--latency", url]
 
 
+def gate(s1, s0, counter):
+    """An asset-gate counter summed over placements (wasmcustom.asset_gate.<placement>.<counter>)."""
+    suffix = "." + counter
+    return sum(v - s0.get(k, 0) for k, v in s1.items()
+               if k.startswith("wasmcustom.asset_gate.") and k.endswith(suffix)
+               and "." not in k[len("wasmcustom.asset_gate."):-len(suffix)])
+
+
 def delta(after, before, name):
     return after.get(name, 0) - before.get(name, 0)
 
@@ -428,12 +436,12 @@ def load_round(procs, envoy, origin, weed, listener, path, duration):
         "envoy_completed": total,
         "envoy_received": d(f"http.{listener}.downstream_rq_total"),
         "envoy_2xx": d(f"http.{listener}.downstream_rq_2xx"),
-        "signed": d("wasmcustom.asset_gate.requests_signed"),
+        "signed": gate(s1, s0, "requests_signed"),
         "native_signed": sum(delta(s1, s0, k) for k in s1 if k.endswith("aws_request_signing.signing_added")),
-        "redirects": d("wasmcustom.asset_gate.redirects_converted"),
+        "redirects": gate(s1, s0, "redirects_converted"),
         "internal_redirects": sum(delta(s1, s0, k) for k in s1
                                   if k.endswith("upstream_internal_redirect_succeeded_total")),
-        "injected": d("wasmcustom.asset_gate.headers_injected"),
+        "injected": gate(s1, s0, "headers_injected"),
     })
     r["non2xx"] = r["envoy_completed"] - r["envoy_2xx"]
     return r
@@ -649,7 +657,7 @@ def run(procs, work, started):
     envoy = Envoy(procs, work, "envoy", ec.bench_config(wasm, origin_port, weed.s3_port, CREDS, REGION, "60s"))
     log("Envoy under test is ready; waiting for the first header-provider poll")
     wait_for("the first header-provider poll", 10,
-             lambda: envoy.stats().get("wasmcustom.asset_gate.header_polls_ok", 0) >= 1, envoy.proc, envoy.log_path)
+             lambda: gate(envoy.stats(), {}, "header_polls_ok") >= 1, envoy.proc, envoy.log_path)
 
     log("correctness probes")
     probes = check_origin(envoy, origin_log, body.encode(), token)
@@ -796,7 +804,7 @@ def streaming(procs, work, envoy, weed):
         "c": envoy.url("c_s3", f"/bench/{ec.BIG_KEY}"),
         "e": envoy.url("e_s3", f"/assets/{ec.BIG_KEY}"),
     }
-    signed0 = envoy.stats().get("wasmcustom.asset_gate.requests_signed", 0)
+    signed0 = gate(envoy.stats(), {}, "requests_signed")
     log("streaming: warm-up download (SeaweedFS directly)")
     download(procs, envoy.pid, weed.pid, urls["direct"], size)
     results = {k: [] for k in urls}
@@ -807,7 +815,7 @@ def streaming(procs, work, envoy, weed):
         log(f"streaming round {i + 1}/{S['stream_rounds']}: " + "  ".join(
             f"{k} {results[k][-1]['mib_s']:.0f} MiB/s" for k in urls)
             + f"  other processes up to {max(results[k][-1]['other'] for k in urls):.0f} % of a CPU")
-    signed = envoy.stats().get("wasmcustom.asset_gate.requests_signed", 0) - signed0
+    signed = gate(envoy.stats(), {}, "requests_signed") - signed0
     return {"size": size, "upload_s": upload_s, "results": results, "signed": signed}
 
 

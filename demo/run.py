@@ -186,7 +186,7 @@ asset-gate demo is up (logs in {work}). Try:
   curl -i                                       http://localhost:{a}/assets/hello.txt    # 403: no token
   curl -i -H 'Authorization: Bearer demo-token' http://localhost:{a}/assets/secret.txt   # 403: denied key
   curl -i -H 'x-internal-redirect: true' http://localhost:{a}/internal-assets/hello.txt  # spoof: 404
-  curl -i -H 'Authorization: Bearer demo-token' 'http://localhost:{a}/assets/%2e%2e/hello.txt'  # unsafe: 502
+  curl -i -H 'Authorization: Bearer demo-token' 'http://localhost:{a}/assets/%2e%2e/hello.txt'  # unsafe: 404
 
   # header augmentation: the provider's headers (x-idp-token, x-tenant) on every request
   curl -s http://localhost:{a}/echo/

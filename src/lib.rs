@@ -10,7 +10,9 @@
 pub mod core;
 
 /// The core modules keep their crate-root paths (`asset_gate::sigv4`, ...).
-pub use crate::core::{config, credentials, headers, marker, poll, redirect, sigv4, storage};
+pub use crate::core::{
+    carry, config, credentials, headers, marker, poll, redirect, sigv4, storage,
+};
 
 #[cfg(target_arch = "wasm32")]
 mod host;

@@ -39,7 +39,10 @@ impl Flow {
             "signing": {
                 "region": "us-east-1",
                 "endpoint": s3.authority(),
-                "buckets": [{"prefix": "/internal-assets/", "bucket": "assets"}],
+                "buckets": [
+                    {"prefix": "/internal-assets/", "bucket": "assets"},
+                    {"prefix": "/internal-echo/", "bucket": "assets"},
+                ],
                 "credentials": {"source": "static", "access_key_id": id.access_key, "secret_access_key": id.secret_key},
             },
         });
@@ -97,7 +100,16 @@ impl Flow {
     }
 
     fn metric(&self, name: &str) -> u64 {
-        self.envoy.stat(&format!("wasmcustom.asset_gate.{name}"))
+        self.envoy.gate_stat(name)
+    }
+
+    /// The object as SeaweedFS has it (signed by curl, not through Envoy).
+    fn get_direct(&self, key: &str) -> Vec<u8> {
+        let r = self
+            .s3
+            .signed_curl(&self.id, &[], &format!("/assets/{key}"));
+        assert_eq!(r.status, 200, "{key}: {}", r.text());
+        r.body
     }
 }
 
@@ -148,9 +160,13 @@ fn allowed_asset_through_a_backend_307() {
         r.header("content-length"),
         Some(HELLO.len().to_string().as_str())
     );
+    // A storage error keeps its status; S3's XML (naming bucket and key)
+    // and storage's request id stay inside.
     let r = flow.get("/assets/missing.txt", &["-H", TOKEN]);
     assert_eq!(r.status, 404, "{}", r.text());
-    assert!(r.text().contains("NoSuchKey"), "{}", r.text());
+    assert_eq!(r.text(), "404 not found\n");
+    assert!(r.header("x-amz-request-id").is_none());
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
 }
 
 #[test]
@@ -232,7 +248,7 @@ fn capture_marker(flow: &Flow, key: &str) -> String {
 fn attack_corpus_never_reaches_storage() {
     let flow = Flow::start("redirect");
     let marker = capture_marker(&flow, "hello.txt");
-    assert!(marker.starts_with("v1."), "{marker}");
+    assert!(marker.starts_with("v2."), "{marker}");
     let echo_hits = flow.echo.hits();
     let spoofs_before = flow.metric("spoof_attempts");
     let before = flow.storage.requests();
@@ -358,14 +374,16 @@ fn backend_redirects_elsewhere_are_not_followed_into_storage() {
     let flow = Flow::start("redirect");
     let before = flow.storage.requests();
     let cases = [
-        ("non-internal prefix", "/login?next=/assets/hello.txt"),
+        ("non-internal prefix", "/login?next=/assets/hello.txt", true),
         (
-            "another host",
+            "another host, not flagged internal",
             "http://evil.example/internal-assets/hello.txt",
+            false,
         ),
     ];
-    for (what, location) in cases {
-        flow.auth.control(json!({"location_override": location}));
+    for (what, location, flag) in cases {
+        flow.auth
+            .control(json!({"location_override": location, "flag_internal": flag}));
         let r = flow.get("/assets/hello.txt", &["-H", TOKEN]);
         assert_eq!(r.status, 307, "{what}: {}", r.text());
         assert!(r
@@ -377,12 +395,54 @@ fn backend_redirects_elsewhere_are_not_followed_into_storage() {
             "{what}: marker leaked"
         );
     }
-    // X-Accel-Redirect outside the internal prefixes is refused with 502.
+    // X-Accel-Redirect outside the internal prefixes is refused with 404,
+    // as nginx answers an X-Accel-Redirect it cannot use.
     flow.auth
         .control(json!({"location_override": "/assets/other.txt", "style": "accel"}));
     let r = flow.get("/assets/hello.txt", &["-H", TOKEN]);
-    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(r.status, 404, "{}", r.text());
     assert!(r.text().contains("asset-gate"), "{}", r.text());
     assert_eq!(flow.storage.requests(), before);
     assert!(flow.metric("redirects_refused") >= 1);
+}
+
+#[test]
+fn a_marker_grants_a_read_and_nothing_else() {
+    // A genuine marker replayed straight at storage (a route that skips the
+    // backend, the misconfiguration a storage-side check must survive): it
+    // reads, and nothing else, even with the right path and in time.
+    let flow = Flow::start("redirect");
+    let marker = capture_marker(&flow, "hello.txt");
+    let hdr = format!("x-internal-redirect: {marker}");
+    let url = flow.envoy.url("bypass", "/internal-echo/hello.txt");
+    let before = flow.storage.requests();
+    for (what, args, status) in [
+        (
+            "PUT",
+            vec!["-X", "PUT", "--data-binary", "overwritten"],
+            405,
+        ),
+        ("empty PUT", vec!["-X", "PUT", "--data-binary", ""], 405),
+        ("DELETE", vec!["-X", "DELETE"], 405),
+        ("POST", vec!["-X", "POST", "--data-binary", "x"], 405),
+        (
+            "GET with a body",
+            vec!["-X", "GET", "--data-binary", "x"],
+            400,
+        ),
+    ] {
+        let mut a = vec!["-H", hdr.as_str()];
+        a.extend(args);
+        a.push(&url);
+        let r = curl(&a);
+        assert_eq!(r.status, status, "{what}: {}", r.text());
+        assert!(r.text().starts_with("asset-gate: "), "{what}: {}", r.text());
+        assert_eq!(flow.storage.requests(), before, "{what} reached storage");
+    }
+    assert_eq!(flow.metric("consent_violations"), 5);
+    // The same marker still reads: the refusals were about the method.
+    let r = curl(&["-H", &hdr, &url]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, HELLO);
+    assert_eq!(flow.get_direct("hello.txt"), HELLO, "the object changed");
 }

@@ -106,7 +106,7 @@ impl Stack {
     }
 
     fn metric(&self, name: &str) -> u64 {
-        self.envoy.stat(&format!("wasmcustom.asset_gate.{name}"))
+        self.envoy.gate_stat(name)
     }
 
     fn assert_no_vm_failure(&self) {

@@ -22,9 +22,9 @@ const AK: &str = "AKIDASSETGATEE2E";
 const SK: &str = "e2e/Secret+with=chars";
 const REGION: &str = "us-east-1";
 
-const SIGNED: &str = "wasmcustom.asset_gate.requests_signed";
-const MISSING: &str = "wasmcustom.asset_gate.missing_credentials";
-const FAILURES: &str = "wasmcustom.asset_gate.signing_failures";
+const SIGNED: &str = "requests_signed";
+const MISSING: &str = "missing_credentials";
+const FAILURES: &str = "signing_failures";
 
 // ---------------------------------------------------------------------------------------------
 // Stack
@@ -136,6 +136,10 @@ impl Gate {
 
     fn stat(&self, name: &str) -> u64 {
         self.envoy.stat(name)
+    }
+
+    fn gate_stat(&self, name: &str) -> u64 {
+        self.envoy.gate_stat(name)
     }
 }
 
@@ -393,9 +397,9 @@ fn curl_get_head_put_range_conditional_missing_and_forged_auth() {
     assert_eq!(gone.status, 404);
 
     // Every request above went through the signer; nothing failed.
-    assert_eq!(gate.stat(SIGNED), 13);
-    assert_eq!(gate.stat(FAILURES), 0);
-    assert_eq!(gate.stat(MISSING), 0);
+    assert_eq!(gate.gate_stat(SIGNED), 13);
+    assert_eq!(gate.gate_stat(FAILURES), 0);
+    assert_eq!(gate.gate_stat(MISSING), 0);
 }
 
 #[test]
@@ -428,7 +432,7 @@ fn curl_put_and_get_64_mib_streams_through() {
     );
     assert_eq!(status, 206);
     assert_eq!(std::fs::metadata(&part).unwrap().len(), 32 << 20);
-    assert_eq!(gate.stat(SIGNED), 3);
+    assert_eq!(gate.gate_stat(SIGNED), 3);
 }
 
 #[test]
@@ -822,7 +826,7 @@ fn boto3_unsigned_through_envoy_with_env_credentials() {
             "{listener}: stored multipart bytes"
         );
     }
-    assert_eq!(gate.stat(FAILURES), 0);
+    assert_eq!(gate.gate_stat(FAILURES), 0);
 }
 
 #[test]
@@ -947,7 +951,7 @@ fn aws_cli_no_sign_request_through_envoy() {
         .map(|o| o["Key"].as_str().unwrap())
         .collect();
     assert_eq!(keys, ["cli/big file.bin", "cli/hello world+ü.txt"]);
-    assert_eq!(gate.stat(FAILURES), 0);
+    assert_eq!(gate.gate_stat(FAILURES), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1009,8 +1013,8 @@ fn wrong_secret_gives_s3_403_not_5xx() {
     let direct = s3.signed_curl(&s3_identity(), &[], "/neg/obj.txt");
     assert_eq!(direct.body, b"original");
     // asset-gate did sign (it cannot know the secret is wrong); S3 refused.
-    assert_eq!(gate.stat(SIGNED), 4);
-    assert_eq!(gate.stat(MISSING), 0);
+    assert_eq!(gate.gate_stat(SIGNED), 4);
+    assert_eq!(gate.gate_stat(MISSING), 0);
 }
 
 #[test]
@@ -1065,8 +1069,8 @@ fn no_credentials_is_asset_gates_503_and_never_reaches_s3_unless_pass() {
     assert_eq!(gate.stat("cluster.storage_plain.upstream_rq_total"), 1);
     assert!(gate.stat("cluster.storage_plain.upstream_cx_tx_bytes_total") > 0);
 
-    assert_eq!(gate.stat(MISSING), 3);
-    assert_eq!(gate.stat(SIGNED), 0);
+    assert_eq!(gate.gate_stat(MISSING), 3);
+    assert_eq!(gate.gate_stat(SIGNED), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1335,7 +1339,7 @@ fn execute_api_signature_verifies_against_what_the_upstream_received() {
         "host;x-amz-date;x-amz-security-token;x-amz-trace-tag"
     );
     assert_eq!(echo.hits(), 1);
-    assert_eq!(gate.stat(SIGNED), 1);
+    assert_eq!(gate.gate_stat(SIGNED), 1);
 }
 
 /// SeaweedFS accepts both the S3 canonical path and a double-encoded one (it
@@ -1397,7 +1401,7 @@ fn s3_rules_sign_special_keys_exactly_as_sent() {
         );
         assert_eq!(uri, canonical, "{p}");
     }
-    assert_eq!(gate.stat(SIGNED), paths.len() as u64);
+    assert_eq!(gate.gate_stat(SIGNED), paths.len() as u64);
 }
 
 /// Decodes `%XX` only (in a path `+` is a plus).

@@ -579,7 +579,7 @@ fn sample(admin: &mut Client, pid: u32, start: Instant) -> (f64, u64, u64) {
 }
 
 fn metric(envoy: &Envoy, name: &str) -> u64 {
-    envoy.stat(&format!("wasmcustom.asset_gate.{name}"))
+    envoy.gate_stat(name)
 }
 
 const METRICS: [&str; 16] = [

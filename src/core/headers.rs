@@ -277,4 +277,30 @@ mod tests {
         assert_eq!(decode_cache(&bytes), Some((1234, h)));
         assert_eq!(decode_cache(b"garbage"), None);
     }
+
+    proptest::proptest! {
+        /// Any bytes: no panic, and an accepted answer holds only valid,
+        /// non-reserved headers.
+        #[test]
+        fn arbitrary_answers_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            if let Ok(h) = parse_answer(Some(200), &body, 1024, &["x-internal-redirect"]) {
+                for (k, v) in &h {
+                    proptest::prop_assert!(validate_header(k, v, &["x-internal-redirect"]).is_ok());
+                }
+            }
+            let _ = decode_cache(&body);
+            let _ = cache_fetched_at(&body);
+        }
+
+        /// JSON-shaped answers with arbitrary names and values.
+        #[test]
+        fn json_objects_are_judged_as_a_whole(pairs in proptest::collection::vec(("[ -~]{0,12}", "[ -~\t\r\n]{0,12}"), 0..6)) {
+            let map: serde_json::Map<String, serde_json::Value> = pairs.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+            let body = serde_json::Value::Object(map.clone()).to_string();
+            match parse_answer(Some(200), body.as_bytes(), 1 << 16, &[]) {
+                Ok(h) => proptest::prop_assert_eq!(h.len(), map.len()),
+                Err(_) => proptest::prop_assert!(map.iter().any(|(k, v)| validate_header(k, v.as_str().unwrap_or_default(), &[]).is_err())),
+            }
+        }
+    }
 }

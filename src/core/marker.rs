@@ -1,7 +1,9 @@
 //! The internal-redirect marker: proof that the auth backend consented to one
 //! storage path, valid for a short time. Envoy's `internal_only_headers` is
 //! not enough (in a sidecar every client is "internal"), so the marker is a
-//! MAC over the target path and an expiry, keyed by a per-process secret.
+//! MAC over the target path, what was granted (a read), the backend's
+//! response headers that must survive the redirect (`carry`) and an expiry,
+//! keyed by a per-process secret.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -10,7 +12,45 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Length of the shared secret in bytes.
 pub const SECRET_LEN: usize = 32;
-const VERSION: &str = "v1";
+const VERSION: &str = "v2";
+
+/// What a consent lets the internally redirected request do at storage.
+/// An `X-Accel-Redirect` (or a backend's internal 307) is a read, as in nginx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// `GET` and `HEAD`, no request body.
+    Read,
+}
+
+impl Grant {
+    fn token(self) -> &'static str {
+        match self {
+            Grant::Read => "r",
+        }
+    }
+
+    fn parse(token: &str) -> Option<Grant> {
+        match token {
+            "r" => Some(Grant::Read),
+            _ => None,
+        }
+    }
+
+    /// Whether a request with this method may use the consent.
+    pub fn allows(self, method: &str) -> bool {
+        match self {
+            Grant::Read => method == "GET" || method == "HEAD",
+        }
+    }
+}
+
+/// A verified marker: what was granted, and the backend's response headers
+/// that cross the internal redirect with it (see `carry`), tamper-proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub grant: Grant,
+    pub carried: Vec<u8>,
+}
 
 /// Why a marker was refused (for metrics and debug logs; never shown to clients).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,43 +77,76 @@ impl std::fmt::Display for MarkerError {
 }
 
 /// HMAC accepts keys of any length, so `None` does not happen in practice.
-fn mac(secret: &[u8], expires_at: u64, path: &str) -> Option<HmacSha256> {
+/// The carried bytes come last, so the input is unambiguous (a path has no
+/// newline).
+fn mac(
+    secret: &[u8],
+    expires_at: &str,
+    grant: Grant,
+    path: &str,
+    carried: &[u8],
+) -> Option<HmacSha256> {
     let mut m = HmacSha256::new_from_slice(secret).ok()?;
-    m.update(VERSION.as_bytes());
-    m.update(b"\n");
-    m.update(expires_at.to_string().as_bytes());
-    m.update(b"\n");
-    m.update(path.as_bytes());
+    for part in [VERSION, expires_at, grant.token(), path] {
+        m.update(part.as_bytes());
+        m.update(b"\n");
+    }
+    m.update(carried);
     Some(m)
 }
 
-/// Issues a marker for `path` (the full `:path`, query included).
-pub fn issue(secret: &[u8], path: &str, now: u64, ttl_secs: u64) -> Option<String> {
-    let expires_at = now.saturating_add(ttl_secs);
-    let tag = mac(secret, expires_at, path)?.finalize().into_bytes();
-    Some(format!("{VERSION}.{expires_at}.{}", hex::encode(tag)))
+/// Issues a marker for `path` (the full `:path`, query included) granting
+/// `grant`, with `carried` (encoded by `carry::collect`) bound to it.
+pub fn issue(
+    secret: &[u8],
+    path: &str,
+    grant: Grant,
+    carried: &[u8],
+    now: u64,
+    ttl_secs: u64,
+) -> Option<String> {
+    let expires_at = now.saturating_add(ttl_secs).to_string();
+    let tag = mac(secret, &expires_at, grant, path, carried)?
+        .finalize()
+        .into_bytes();
+    Some(format!(
+        "{VERSION}.{expires_at}.{}.{}.{}",
+        grant.token(),
+        hex::encode(carried),
+        hex::encode(tag)
+    ))
 }
 
 /// Checks a marker against the path it must have been issued for.
-pub fn verify(secret: &[u8], marker: &[u8], path: &str, now: u64) -> Result<(), MarkerError> {
+pub fn verify(secret: &[u8], marker: &[u8], path: &str, now: u64) -> Result<Consent, MarkerError> {
     let marker = std::str::from_utf8(marker).map_err(|_| MarkerError::Malformed)?;
     let mut parts = marker.trim().split('.');
-    let (Some(VERSION), Some(exp), Some(tag), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(VERSION), Some(exp), Some(grant), Some(carried), Some(tag), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(MarkerError::Malformed);
     };
+    if exp.is_empty() || !exp.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(MarkerError::Malformed);
+    }
     let expires_at: u64 = exp.parse().map_err(|_| MarkerError::Malformed)?;
+    let grant = Grant::parse(grant).ok_or(MarkerError::Malformed)?;
+    let carried = hex::decode(carried).map_err(|_| MarkerError::Malformed)?;
     let tag = hex::decode(tag).map_err(|_| MarkerError::Malformed)?;
     // Check the MAC first, so an attacker learns nothing from the expiry branch.
-    mac(secret, expires_at, path)
+    mac(secret, exp, grant, path, &carried)
         .ok_or(MarkerError::Malformed)?
         .verify_slice(&tag)
         .map_err(|_| MarkerError::BadMac)?;
     if now > expires_at {
         return Err(MarkerError::Expired);
     }
-    Ok(())
+    Ok(Consent { grant, carried })
 }
 
 /// Checks the marker headers of a request: exactly one, valid for `path`.
@@ -83,7 +156,7 @@ pub fn verify_request<'a>(
     secret: Option<&[u8]>,
     path: &str,
     now: u64,
-) -> Result<(), MarkerError> {
+) -> Result<Consent, MarkerError> {
     let first = values.next().ok_or(MarkerError::Missing)?;
     if values.next().is_some() {
         return Err(MarkerError::Duplicated);
@@ -97,31 +170,74 @@ mod tests {
 
     const SECRET: [u8; SECRET_LEN] = [7u8; SECRET_LEN];
 
+    fn read(path: &str, now: u64) -> String {
+        issue(&SECRET, path, Grant::Read, b"", now, 30).unwrap()
+    }
+
     #[test]
     fn issued_marker_verifies_for_its_path_only() {
-        let m = issue(&SECRET, "/internal-assets/a.jpg", 1000, 30).unwrap();
-        assert!(m.starts_with("v1.1030."));
+        let m = read("/internal-assets/a.jpg", 1000);
+        assert!(m.starts_with("v2.1030.r.."), "{m}");
+        let ok = Ok(Consent {
+            grant: Grant::Read,
+            carried: vec![],
+        });
         assert_eq!(
             verify(&SECRET, m.as_bytes(), "/internal-assets/a.jpg", 1000),
-            Ok(())
+            ok
         );
         assert_eq!(
             verify(&SECRET, m.as_bytes(), "/internal-assets/a.jpg", 1030),
-            Ok(())
+            ok
         );
+        for other in ["/internal-assets/b.jpg", "/internal-assets/a.jpg?x=1"] {
+            assert_eq!(
+                verify(&SECRET, m.as_bytes(), other, 1000),
+                Err(MarkerError::BadMac)
+            );
+        }
+    }
+
+    #[test]
+    fn carried_headers_are_bound_to_the_marker() {
+        let carried = b"set-cookie: a=1\ncontent-disposition: attachment\n";
+        let m = issue(&SECRET, "/p", Grant::Read, carried, 1000, 30).unwrap();
+        let c = verify(&SECRET, m.as_bytes(), "/p", 1000).unwrap();
+        assert_eq!(c.carried, carried.to_vec());
+        // Replacing the carried part (a forged Set-Cookie) breaks the MAC.
+        let parts: Vec<&str> = m.split('.').collect();
+        let forged_carry = hex::encode(b"set-cookie: admin=1\n");
+        let forged = [parts[0], parts[1], parts[2], &forged_carry, parts[4]].join(".");
         assert_eq!(
-            verify(&SECRET, m.as_bytes(), "/internal-assets/b.jpg", 1000),
+            verify(&SECRET, forged.as_bytes(), "/p", 1000),
             Err(MarkerError::BadMac)
         );
+        let dropped = [parts[0], parts[1], parts[2], "", parts[4]].join(".");
         assert_eq!(
-            verify(&SECRET, m.as_bytes(), "/internal-assets/a.jpg?x=1", 1000),
+            verify(&SECRET, dropped.as_bytes(), "/p", 1000),
             Err(MarkerError::BadMac)
         );
     }
 
     #[test]
+    fn a_read_grant_allows_get_and_head_only() {
+        assert!(Grant::Read.allows("GET"));
+        assert!(Grant::Read.allows("HEAD"));
+        for m in ["PUT", "POST", "DELETE", "PATCH", "get", "OPTIONS", ""] {
+            assert!(!Grant::Read.allows(m), "{m}");
+        }
+        // A grant token other than the issued one breaks the MAC or the format.
+        let m = read("/p", 1000);
+        let w = m.replacen(".r.", ".w.", 1);
+        assert_eq!(
+            verify(&SECRET, w.as_bytes(), "/p", 1000),
+            Err(MarkerError::Malformed)
+        );
+    }
+
+    #[test]
     fn expired_marker_is_refused() {
-        let m = issue(&SECRET, "/p", 1000, 30).unwrap();
+        let m = read("/p", 1000);
         assert_eq!(
             verify(&SECRET, m.as_bytes(), "/p", 1031),
             Err(MarkerError::Expired)
@@ -130,26 +246,28 @@ mod tests {
 
     #[test]
     fn other_secret_or_forged_expiry_is_refused() {
-        let m = issue(&SECRET, "/p", 1000, 30).unwrap();
+        let m = read("/p", 1000);
         assert_eq!(
             verify(&[8u8; 32], m.as_bytes(), "/p", 1000),
             Err(MarkerError::BadMac)
         );
-        let forged = m.replacen("1030", "9999", 1);
-        assert_eq!(
-            verify(&SECRET, forged.as_bytes(), "/p", 2000),
-            Err(MarkerError::BadMac)
-        );
+        for forged in [
+            m.replacen("1030", "9999", 1),
+            m.replacen("1030", "01030", 1),
+        ] {
+            assert_eq!(
+                verify(&SECRET, forged.as_bytes(), "/p", 2000),
+                Err(MarkerError::BadMac),
+                "{forged}"
+            );
+        }
     }
 
     #[test]
     fn request_needs_exactly_one_valid_marker() {
-        let m = issue(&SECRET, "/p", 1000, 30).unwrap();
+        let m = read("/p", 1000);
         let one = [m.as_bytes()];
-        assert_eq!(
-            verify_request(one.iter().copied(), Some(&SECRET), "/p", 1000),
-            Ok(())
-        );
+        assert!(verify_request(one.iter().copied(), Some(&SECRET), "/p", 1000).is_ok());
         assert_eq!(
             verify_request([].iter().copied(), Some(&SECRET), "/p", 1000),
             Err(MarkerError::Missing)
@@ -170,22 +288,35 @@ mod tests {
         for bad in [
             "",
             "true",
-            "v1",
-            "v1.10",
-            "v2.10.00",
-            "v1.x.00",
-            "v1.10.zz",
-            "v1.10.00.extra",
+            "v1.10.00",
+            "v2",
+            "v2.10.r.00",
+            "v2.x.r..00",
+            "v2.+10.r..00",
+            "v2.10.r.zz.00",
+            "v2.10.r..zz",
+            "v2.10.r..00.extra",
         ] {
             assert!(verify(&SECRET, bad.as_bytes(), "/p", 0).is_err(), "{bad}");
         }
         assert_eq!(
-            verify(&SECRET, b"v1.10.00", "/p", 0),
+            verify(&SECRET, b"v2.10.r..00", "/p", 0),
             Err(MarkerError::BadMac)
         );
         assert_eq!(
             verify(&SECRET, &[0xff, 0xfe], "/p", 0),
             Err(MarkerError::Malformed)
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn verify_never_panics_and_accepts_only_issued(marker in proptest::collection::vec(proptest::num::u8::ANY, 0..200), path in ".{0,40}") {
+            let _ = verify(&SECRET, &marker, &path, 0);
+            let m = issue(&SECRET, &path, Grant::Read, &marker, 0, 30).unwrap();
+            proptest::prop_assert_eq!(verify(&SECRET, m.as_bytes(), &path, 0).map(|c| c.carried), Ok(marker.clone()));
+            let other = format!("{path}x");
+            proptest::prop_assert!(verify(&SECRET, m.as_bytes(), &other, 0).is_err());
+        }
     }
 }

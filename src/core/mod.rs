@@ -3,7 +3,9 @@
 //! arguments and is unit-tested natively beside its code. Nothing here
 //! imports `proxy_wasm` or `crate::host` (tests/architecture.rs checks).
 
+pub mod carry;
 pub mod config;
+pub mod consent;
 pub mod credentials;
 pub mod headers;
 pub mod marker;

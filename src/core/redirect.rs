@@ -87,9 +87,30 @@ fn decode_segment(seg: &[u8]) -> Result<Vec<u8>, PathError> {
     Ok(out)
 }
 
-fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
+/// Decodes a segment again and again (as far as it still changes, at most
+/// eight times): no level may hold a separator, a NUL or another control
+/// byte, or be a dot segment.
+fn stays_safe_when_decoded_again(segment: &[u8]) -> bool {
+    let mut cur = segment.to_vec();
+    for _ in 0..8 {
+        if !cur.contains(&b'%') {
+            return true;
+        }
+        let next = decode_lenient(&cur);
+        if next == cur {
+            return true;
+        }
+        if next == b"."
+            || next == b".."
+            || next
+                .iter()
+                .any(|&b| b == b'/' || b == b'\\' || b < 0x20 || b == 0x7f)
+        {
+            return false;
+        }
+        cur = next;
+    }
+    false
 }
 
 /// Validates an object key in its wire (percent-encoded) form: the part of
@@ -129,12 +150,9 @@ pub fn validate_key(key: &str, rules: &KeyRules) -> Result<(), PathError> {
         if decoded == b"." || decoded == b".." {
             return Err(PathError::DotSegment);
         }
-        // A second decoding (by some server or library) must not produce a
-        // separator or a dot segment either.
-        if [&b"%2e"[..], b"%2f", b"%5c", b"%00"]
-            .iter()
-            .any(|n| contains_ignore_case(&decoded, n))
-        {
+        // Further decodings (by some server or library) must not produce a
+        // separator, a dot segment or a control byte either.
+        if !stays_safe_when_decoded_again(&decoded) {
             return Err(PathError::DoubleEncoded);
         }
         decoded_len += decoded.len() + 1;
@@ -172,12 +190,54 @@ pub fn validate_internal_path<'a>(
 pub enum Decision {
     /// Not a redirect: pass it on (minus any marker header).
     PassThrough,
-    /// Turn into (or keep) a 307 to `location`, marked for `path`.
+    /// Turn into a marked internal redirect to `location`, for `path`.
     Internal { path: String, location: String },
-    /// A redirect somewhere other than an internal prefix on this authority.
+    /// A redirect somewhere other than an internal prefix on an internal authority.
     Foreign,
     /// The backend asked for an internal target that is not safe.
     Unsafe(PathError),
+}
+
+/// The parts of a backend's answer that decide an internal redirect.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Answer<'a> {
+    pub status: u32,
+    pub location: Option<&'a str>,
+    /// The first `X-Accel-Redirect` value, as sent (raw or percent-encoded).
+    pub accel: Option<&'a [u8]>,
+    /// The backend flagged its 307 as internal with the marker header's
+    /// name and the value `true` (the seed article's convention).
+    pub flagged: bool,
+}
+
+/// Where the client's request was going: the internal redirect keeps its
+/// authority, and the scheme Envoy's redirect check compares against.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub authority: &'a str,
+    pub scheme: &'a str,
+}
+
+/// Which redirect targets are internal.
+#[derive(Debug, Clone, Copy)]
+pub struct Targets<'a> {
+    pub prefixes: &'a [String],
+    /// Authorities besides the client's whose 307s may be internal (the
+    /// backend's own `host:port`, say).
+    pub authorities: &'a [String],
+    pub rules: &'a KeyRules,
+}
+
+/// The scheme an internal redirect's Location must carry: Envoy follows only
+/// a same-scheme redirect, and treats a request as https only when its
+/// connection is TLS *and* its `:scheme` is https (behind a TLS-terminating
+/// balancer `X-Forwarded-Proto: https` arrives over plain HTTP).
+pub fn redirect_scheme(tls: bool, scheme: &str) -> &'static str {
+    if tls && scheme.eq_ignore_ascii_case("https") {
+        "https"
+    } else {
+        "http"
+    }
 }
 
 /// Splits a `Location` value into (authority, path-and-query); `None` for
@@ -203,41 +263,134 @@ fn split_location(location: &str) -> Option<(Option<&str>, &str)> {
     None
 }
 
-/// Decides on a backend answer. `accel` is the `X-Accel-Redirect` header,
-/// `location` is only considered for a 307; `authority` and `scheme` are
-/// those of the client's request, which the internal redirect must keep.
-pub fn decide(
-    status: u32,
-    location: Option<&str>,
-    accel: Option<&str>,
-    authority: &str,
-    scheme: &str,
-    prefixes: &[String],
-    rules: &KeyRules,
-) -> Decision {
-    let internal = |path: &str| match validate_internal_path(path, prefixes, rules) {
+/// Bytes kept as they are in a path segment (RFC 3986 unreserved).
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn push_escaped(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(HEX[usize::from(b >> 4)] as char);
+    out.push(HEX[usize::from(b & 15)] as char);
+}
+
+/// Percent-decodes once, as nginx does: a `%` not followed by two hex digits
+/// stays a literal `%`.
+fn decode_lenient(seg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(seg.len());
+    let mut i = 0;
+    while i < seg.len() {
+        let pair = seg
+            .get(i + 1)
+            .copied()
+            .and_then(hex_val)
+            .zip(seg.get(i + 2).copied().and_then(hex_val));
+        match (seg[i], pair) {
+            (b'%', Some((h, l))) => {
+                out.push(h << 4 | l);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The internal path an `X-Accel-Redirect` value names, in canonical wire
+/// form. nginx's rule: split at the first literal `?` (the rest replaces the
+/// query), percent-decode the path once; so raw values (Symfony: spaces,
+/// UTF-8) and encoded ones (Rack, django-sendfile2) name the same key. Each
+/// decoded segment is then encoded once (unreserved bytes kept). A decoded
+/// `/` or `\\` (from `%2F`, `%5C`) or a control byte is refused here; dot and
+/// empty segments and double encoding by `validate_key`.
+pub fn accel_path(value: &[u8]) -> Result<String, PathError> {
+    let value = value.trim_ascii();
+    let (path, query) = match value.iter().position(|&b| b == b'?') {
+        Some(i) => (&value[..i], &value[i + 1..]),
+        None => (value, &b""[..]),
+    };
+    let Some(rest) = path.strip_prefix(b"/") else {
+        return Err(PathError::NotInternal);
+    };
+    if rest.starts_with(b"/") {
+        return Err(PathError::NotInternal);
+    }
+    let mut out = String::with_capacity(value.len() + 16);
+    for seg in rest.split(|&b| b == b'/') {
+        out.push('/');
+        let decoded = decode_lenient(seg);
+        if decoded.iter().any(|&b| b < 0x20 || b == 0x7f) {
+            return Err(PathError::ControlCharacter);
+        }
+        if decoded.iter().any(|&b| b == b'/' || b == b'\\') {
+            return Err(PathError::EncodedSeparator);
+        }
+        for b in decoded {
+            if is_unreserved(b) {
+                out.push(char::from(b));
+            } else {
+                push_escaped(&mut out, b);
+            }
+        }
+    }
+    if !query.is_empty() {
+        out.push('?');
+        for &b in query {
+            if b < 0x20 || b == 0x7f {
+                return Err(PathError::ControlCharacter);
+            }
+            if b > 0x7e || b" \"<>\\^`{|}#".contains(&b) {
+                push_escaped(&mut out, b);
+            } else {
+                out.push(char::from(b));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decides on a backend answer: an `X-Accel-Redirect` (any status, as in
+/// nginx) must name a safe internal path; a 307 is internal when it points
+/// under an internal prefix on the client's authority, a listed authority,
+/// or when the backend flagged it; anything else passes.
+pub fn decide(answer: &Answer, origin: &Origin, targets: &Targets) -> Decision {
+    let internal = |path: &str| match validate_internal_path(path, targets.prefixes, targets.rules)
+    {
         Ok(_) => Decision::Internal {
             path: path.to_string(),
-            location: format!("{scheme}://{authority}{path}"),
+            location: format!("{}://{}{path}", origin.scheme, origin.authority),
         },
         Err(PathError::NotInternal) => Decision::Foreign,
         Err(e) => Decision::Unsafe(e),
     };
-    if let Some(target) = accel {
-        return match split_location(target.trim()) {
-            Some((None, path)) => match internal(path) {
-                // An X-Accel-Redirect must name an internal location.
+    if let Some(value) = answer.accel {
+        return match accel_path(value) {
+            // An X-Accel-Redirect must name an internal location.
+            Ok(path) => match internal(&path) {
                 Decision::Foreign => Decision::Unsafe(PathError::NotInternal),
                 d => d,
             },
-            _ => Decision::Unsafe(PathError::NotInternal),
+            Err(e) => Decision::Unsafe(e),
         };
     }
-    if status != 307 {
+    if answer.status != 307 {
         return Decision::PassThrough;
     }
-    match location.map(str::trim).and_then(split_location) {
-        Some((Some(a), path)) if a.eq_ignore_ascii_case(authority) => internal(path),
+    match answer.location.map(str::trim).and_then(split_location) {
+        Some((Some(a), path))
+            if answer.flagged
+                || a.eq_ignore_ascii_case(origin.authority)
+                || targets
+                    .authorities
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(a)) =>
+        {
+            internal(path)
+        }
         Some((None, path)) => internal(path),
         _ => Decision::Foreign,
     }
@@ -354,36 +507,45 @@ mod tests {
         );
     }
 
+    fn decide_with(answer: Answer, authorities: &[String]) -> Decision {
+        let origin = Origin {
+            authority: "cdn.example",
+            scheme: "https",
+        };
+        let targets = Targets {
+            prefixes: &prefixes(),
+            authorities,
+            rules: &rules(),
+        };
+        decide(&answer, &origin, &targets)
+    }
+
     fn d(status: u32, location: Option<&str>, accel: Option<&str>) -> Decision {
-        decide(
+        let answer = Answer {
             status,
             location,
-            accel,
-            "cdn.example",
-            "https",
-            &prefixes(),
-            &rules(),
-        )
+            accel: accel.map(str::as_bytes),
+            flagged: false,
+        };
+        decide_with(answer, &[])
+    }
+
+    fn internal(path: &str) -> Decision {
+        Decision::Internal {
+            path: path.into(),
+            location: format!("https://cdn.example{path}"),
+        }
     }
 
     #[test]
     fn accel_redirect_becomes_internal() {
-        assert_eq!(
-            d(200, None, Some("/internal-assets/a b.jpg")),
-            Decision::Unsafe(PathError::InvalidCharacter)
-        );
         assert_eq!(
             d(
                 200,
                 None,
                 Some("/internal-assets/x/1.jpg?response-content-type=image%2Fjpeg")
             ),
-            Decision::Internal {
-                path: "/internal-assets/x/1.jpg?response-content-type=image%2Fjpeg".into(),
-                location:
-                    "https://cdn.example/internal-assets/x/1.jpg?response-content-type=image%2Fjpeg"
-                        .into(),
-            }
+            internal("/internal-assets/x/1.jpg?response-content-type=image%2Fjpeg")
         );
         // any status carries an X-Accel-Redirect, as in nginx
         assert!(matches!(
@@ -393,12 +555,64 @@ mod tests {
     }
 
     #[test]
-    fn accel_redirect_elsewhere_is_refused() {
+    fn accel_values_are_decoded_once_like_nginx() {
+        for (value, path) in [
+            // Symfony and hand-written backends send raw values.
+            ("/internal-assets/a b.jpg", "/internal-assets/a%20b.jpg"),
+            (
+                "/internal-assets/r\u{e9}sum\u{e9} \u{fc}.txt",
+                "/internal-assets/r%C3%A9sum%C3%A9%20%C3%BC.txt",
+            ),
+            // Rack and django-sendfile2 encode; `+` stays a plus, `%25` a percent.
+            (
+                "/internal-assets/a%20b%2Bc.txt",
+                "/internal-assets/a%20b%2Bc.txt",
+            ),
+            (
+                "/internal-assets/a b+c.txt",
+                "/internal-assets/a%20b%2Bc.txt",
+            ),
+            ("/internal-assets/100%25.txt", "/internal-assets/100%25.txt"),
+            ("/internal-assets/100%.txt", "/internal-assets/100%25.txt"),
+            // `%3F` is a `?` inside the key, not a query.
+            (
+                "/internal-assets/what%3F.txt",
+                "/internal-assets/what%3F.txt",
+            ),
+            (
+                "/internal-assets/a.txt?response-content-disposition=attachment",
+                "/internal-assets/a.txt?response-content-disposition=attachment",
+            ),
+            (
+                "/internal-assets/a.txt?x=a b",
+                "/internal-assets/a.txt?x=a%20b",
+            ),
+            ("  /internal-assets/a.txt ", "/internal-assets/a.txt"),
+        ] {
+            assert_eq!(
+                accel_path(value.as_bytes()),
+                Ok(path.to_string()),
+                "{value}"
+            );
+            assert_eq!(d(200, None, Some(value)), internal(path), "{value}");
+        }
+        // obs-text bytes that are not UTF-8 are encoded too.
+        assert_eq!(
+            accel_path(b"/internal-assets/caf\xe9"),
+            Ok("/internal-assets/caf%E9".into())
+        );
+    }
+
+    #[test]
+    fn accel_redirect_elsewhere_or_unsafe_is_refused() {
         for target in [
             "/assets/a",
             "https://cdn.example/internal-assets/a",
             "//evil/internal-assets/a",
             "internal-assets/a",
+            "@storage",
+            "?x=1",
+            "",
         ] {
             assert_eq!(
                 d(200, None, Some(target)),
@@ -406,10 +620,34 @@ mod tests {
                 "{target}"
             );
         }
-        assert_eq!(
-            d(200, None, Some("/internal-assets/%2e%2e/secret")),
-            Decision::Unsafe(PathError::DotSegment)
-        );
+        for (target, e) in [
+            ("/internal-assets/%2e%2e/secret", PathError::DotSegment),
+            ("/internal-assets/../secret", PathError::DotSegment),
+            ("/internal-assets/a/..", PathError::DotSegment),
+            ("/internal-assets/./a", PathError::DotSegment),
+            ("/internal-assets/a%2f..%2fb", PathError::EncodedSeparator),
+            ("/internal-assets/a%5cb", PathError::EncodedSeparator),
+            ("/internal-assets/a\\b", PathError::EncodedSeparator),
+            ("/internal-assets/a%00b", PathError::ControlCharacter),
+            ("/internal-assets/a\tb", PathError::ControlCharacter),
+            (
+                "/internal-assets/a.txt?x=\u{1}",
+                PathError::ControlCharacter,
+            ),
+            ("/internal-assets/%252e%252e/x", PathError::DoubleEncoded),
+            (
+                "/internal-assets/%25252e%25252e/x",
+                PathError::DoubleEncoded,
+            ),
+            ("/internal-assets/a%25252Fb", PathError::DoubleEncoded),
+            ("/internal-assets/a%250ab", PathError::DoubleEncoded),
+            ("/internal-assets/a//b", PathError::EmptySegment),
+            ("/internal-assets/", PathError::EmptyKey),
+            ("/assets/../internal-assets/a", PathError::NotInternal),
+        ] {
+            let got = d(200, None, Some(target));
+            assert_eq!(got, Decision::Unsafe(e), "{target}");
+        }
     }
 
     #[test]
@@ -457,5 +695,68 @@ mod tests {
             Decision::PassThrough
         );
         assert_eq!(d(200, None, None), Decision::PassThrough);
+    }
+
+    #[test]
+    fn seed_backend_307_to_its_own_authority() {
+        // The seed article's backend: 307, `x-internal-redirect: true`, and a
+        // Location on the backend's own host:port.
+        let seed = |flagged| Answer {
+            status: 307,
+            location: Some("http://10.0.0.7:8080/internal-assets/1.jpg"),
+            accel: None,
+            flagged,
+        };
+        assert_eq!(
+            decide_with(seed(true), &[]),
+            internal("/internal-assets/1.jpg")
+        );
+        assert_eq!(decide_with(seed(false), &[]), Decision::Foreign);
+        assert_eq!(
+            decide_with(seed(false), &["10.0.0.7:8080".to_string()]),
+            internal("/internal-assets/1.jpg")
+        );
+        // Flagged but elsewhere: still an ordinary redirect for the client.
+        let login = Answer {
+            location: Some("http://10.0.0.7:8080/login"),
+            ..seed(true)
+        };
+        assert_eq!(decide_with(login, &[]), Decision::Foreign);
+    }
+
+    #[test]
+    fn the_redirect_scheme_is_the_one_envoy_compares() {
+        assert_eq!(redirect_scheme(true, "https"), "https");
+        // X-Forwarded-Proto: https over plain HTTP (a TLS-terminating balancer)
+        assert_eq!(redirect_scheme(false, "https"), "http");
+        assert_eq!(redirect_scheme(true, "http"), "http");
+        assert_eq!(redirect_scheme(false, "http"), "http");
+    }
+
+    proptest::proptest! {
+        /// Whatever the backend sends, an accepted target is under a prefix
+        /// and no number of further decodings yields a traversal, a
+        /// separator inside a segment, or a control byte.
+        #[test]
+        fn accepted_targets_stay_safe(value in proptest::collection::vec(proptest::num::u8::ANY, 0..60), tail in "[a%./25eEfFcC0 ]{1,24}") {
+            let mut v = b"/internal-assets/".to_vec();
+            v.extend_from_slice(tail.as_bytes());
+            v.extend_from_slice(&value);
+            for candidate in [value.clone(), v] {
+                if let Decision::Internal { path, .. } = d(200, None, Some(&String::from_utf8_lossy(&candidate))) {
+                    let p = path.split('?').next().unwrap_or_default();
+                    proptest::prop_assert!(p.starts_with("/internal-assets/"));
+                    for seg in p.as_bytes()["/internal-assets/".len()..].split(|&b| b == b'/') {
+                        let mut cur = seg.to_vec();
+                        for _ in 0..4 {
+                            cur = decode_lenient(&cur);
+                            proptest::prop_assert!(cur != b".." && cur != b"." && !cur.is_empty(), "{}", path);
+                            proptest::prop_assert!(!cur.iter().any(|&b| b == b'/' || b == b'\\' || b == 0), "{}", path);
+                        }
+                    }
+                }
+                let _ = accel_path(&candidate);
+            }
+        }
     }
 }

@@ -16,9 +16,13 @@ pub const CLIENT_AUTH_HEADERS: [&str; 4] = [
     "x-amz-content-sha256",
 ];
 
-/// Query parameters of a client's own presigned URL; they would clash with
-/// the header signature, so they are dropped.
-const PRESIGN_PARAMS: [&str; 7] = [
+/// Query parameters of a client's own presigned URL (SigV4, and SigV2's
+/// `AWSAccessKeyId`/`Signature`/`Expires`); they would clash with the header
+/// signature, so they are dropped.
+const PRESIGN_PARAMS: [&str; 10] = [
+    "awsaccesskeyid",
+    "signature",
+    "expires",
     "x-amz-algorithm",
     "x-amz-credential",
     "x-amz-date",
@@ -55,6 +59,31 @@ pub struct Rewrite {
     pub remove: Vec<&'static str>,
     /// Headers to set (replacing any existing value).
     pub set: Vec<(&'static str, String)>,
+}
+
+impl Rewrite {
+    /// The whole request header map after the rewrite, for a host that
+    /// replaces the map in one call: `headers` without the removed ones,
+    /// `:path` and `:authority` replaced, the signature headers set.
+    pub fn applied_to(&self, headers: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
+        let mut out: Vec<(String, Vec<u8>)> = Vec::with_capacity(headers.len() + self.set.len());
+        for (k, v) in headers {
+            let replaced = match k.as_str() {
+                ":path" => Some(self.path.as_bytes()),
+                ":authority" => Some(self.authority.as_bytes()),
+                _ => None,
+            };
+            if let Some(new) = replaced {
+                out.push((k.clone(), new.to_vec()));
+            } else if !self.remove.contains(&k.as_str()) && !self.set.iter().any(|(s, _)| s == k) {
+                out.push((k.clone(), v.clone()));
+            }
+        }
+        for (k, v) in &self.set {
+            out.push(((*k).to_string(), v.clone().into_bytes()));
+        }
+        out
+    }
 }
 
 /// Whether the request was signed, or forwarded unsigned by policy.
@@ -435,6 +464,40 @@ mod tests {
         let auth = set_value(&rw, "authorization").unwrap();
         assert!(auth.contains("x-amz-meta-color"), "{auth}");
         assert!(!auth.contains("forged"));
+    }
+
+    #[test]
+    fn sigv2_presign_params_are_dropped_too() {
+        let h = headers(
+            "/b/k?AWSAccessKeyId=AKOLD&Signature=abc%3D&Expires=1700000000&versionId=3",
+            &[],
+        );
+        assert_eq!(signed(run(&cfg(""), &h)).path, "/b/k?versionId=3");
+    }
+
+    #[test]
+    fn a_rewrite_applies_to_the_whole_map() {
+        let h = headers(
+            "/internal-assets/k",
+            &[("range", "bytes=0-3"), ("x-amz-date", "old")],
+        );
+        let c = cfg(
+            r#","buckets":[{"prefix":"/internal-assets/","bucket":"assets"}],"endpoint":"s3.local""#,
+        );
+        let rw = signed(run(&c, &h));
+        let map = rw.applied_to(&h);
+        let get = |n: &str| -> Vec<&[u8]> {
+            map.iter()
+                .filter(|(k, _)| k == n)
+                .map(|(_, v)| v.as_slice())
+                .collect()
+        };
+        assert_eq!(get(":path"), vec![&b"/assets/k"[..]]);
+        assert_eq!(get(":authority"), vec![&b"s3.local"[..]]);
+        assert_eq!(get("range"), vec![&b"bytes=0-3"[..]]);
+        assert_eq!(get("x-amz-date").len(), 1);
+        assert_ne!(get("x-amz-date"), vec![&b"old"[..]]);
+        assert_eq!(get("authorization").len(), 1);
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! The auth-backend role's HTTP context (upstream filter on the auth backend
 //! cluster): the backend's consent (`X-Accel-Redirect`, or a redirect to an
-//! internal prefix) becomes a marked 307 that Envoy's
-//! internal_redirect_policy follows; nothing else is marked.
+//! internal prefix) becomes a marked 303 that Envoy's
+//! internal_redirect_policy follows as a GET without body; nothing else is
+//! marked.
 
+use crate::core::carry;
 use crate::core::config::ForeignRedirects;
-use crate::core::marker;
-use crate::core::redirect::{self, Decision};
+use crate::core::marker::{self, Grant};
+use crate::core::redirect::{self, Answer, Decision, Origin, Targets};
 use crate::host::clock;
-use crate::host::http::{self, header, values, ACCEL_HEADER};
+use crate::host::http::{self, header, values, HeaderMap, ACCEL_HEADER};
 use crate::host::metrics::Counter;
 use crate::host::secret::marker_secret;
 use crate::host::shared::Shared;
@@ -18,27 +20,37 @@ use std::rc::Rc;
 
 pub struct AuthBackend {
     shared: Rc<Shared>,
-    /// The client's (authority, scheme), which the internal redirect's
-    /// location must keep.
-    origin: Option<(String, String)>,
+    /// The client's `:authority` and `:scheme`, which the internal
+    /// redirect's location must keep.
+    authority: String,
+    scheme: String,
+}
+
+/// Whether the downstream connection is TLS (the property reflects the
+/// client's connection in an upstream filter too).
+fn downstream_tls() -> bool {
+    matches!(
+        hostcalls::get_property(vec!["connection", "tls_version"]),
+        Ok(Some(v)) if !v.is_empty()
+    )
 }
 
 impl AuthBackend {
     pub fn new(shared: Rc<Shared>) -> AuthBackend {
         AuthBackend {
             shared,
-            origin: None,
+            authority: String::new(),
+            scheme: String::new(),
         }
     }
 
     /// Remembers where the client's request was going.
     fn remember_origin(&mut self) -> Action {
         if let Some(headers) = http::headers(MapType::HttpRequestHeaders) {
-            let authority = header(&headers, ":authority").unwrap_or_default();
-            let scheme = header(&headers, "x-forwarded-proto")
-                .or_else(|| header(&headers, ":scheme"))
-                .unwrap_or("http");
-            self.origin = Some((authority.to_string(), scheme.to_string()));
+            self.authority = header(&headers, ":authority")
+                .unwrap_or_default()
+                .to_string();
+            self.scheme = header(&headers, ":scheme").unwrap_or("http").to_string();
         }
         Action::Continue
     }
@@ -52,57 +64,41 @@ impl AuthBackend {
         let Some(headers) = http::headers(map) else {
             return http::respond(502, "cannot read the auth backend's answer");
         };
-        // Only asset-gate sets these; whatever the backend sent is not trusted.
-        if hostcalls::remove_map_value(map, &cfg.marker_header).is_err()
-            || hostcalls::remove_map_value(map, ACCEL_HEADER).is_err()
-        {
-            return http::respond(502, "cannot rewrite the auth backend's answer");
-        }
         let status = header(&headers, ":status")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let accel = values(&headers, ACCEL_HEADER)
-            .next()
-            .map(|v| std::str::from_utf8(v).unwrap_or("\u{0}"));
-        let (authority, scheme) = self.origin.clone().unwrap_or_default();
-        let decision = redirect::decide(
+        let accel = values(&headers, ACCEL_HEADER).next();
+        let answer = Answer {
             status,
-            header(&headers, "location"),
+            location: header(&headers, "location"),
             accel,
-            &authority,
-            &scheme,
-            &cfg.internal_prefixes,
-            &cfg.key_rules,
-        );
-        match decision {
-            Decision::PassThrough => Action::Continue,
+            flagged: header(&headers, &cfg.marker_header)
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+        };
+        // The TLS check costs a host call: only for answers that may redirect.
+        let scheme = if accel.is_some() || status == 307 {
+            redirect::redirect_scheme(downstream_tls(), &self.scheme)
+        } else {
+            "http"
+        };
+        let origin = Origin {
+            authority: &self.authority,
+            scheme,
+        };
+        let targets = Targets {
+            prefixes: &cfg.internal_prefixes,
+            authorities: &cfg.internal_authorities,
+            rules: &cfg.key_rules,
+        };
+        match redirect::decide(&answer, &origin, &targets) {
+            Decision::PassThrough => self.pass_on(&headers),
             Decision::Internal { path, location } => {
-                let Some(secret) = marker_secret() else {
-                    return http::respond(503, "the internal-redirect secret is not available");
-                };
-                let Some(mark) =
-                    marker::issue(&secret, &path, clock::now_secs(), cfg.marker_ttl_secs)
-                else {
-                    return http::respond(503, "cannot mark the internal redirect");
-                };
-                let set = hostcalls::set_map_value(map, ":status", Some("307"))
-                    .and_then(|_| hostcalls::set_map_value(map, "location", Some(&location)))
-                    .and_then(|_| hostcalls::set_map_value(map, &cfg.marker_header, Some(&mark)));
-                if set.is_err() {
-                    return http::respond(502, "cannot rewrite the auth backend's answer");
-                }
-                shared.metrics.inc(if accel.is_some() {
-                    Counter::RedirectsConverted
-                } else {
-                    Counter::RedirectsAccepted
-                });
-                log::debug!("asset-gate: internal redirect to {path}");
-                Action::Continue
+                self.redirect(&headers, &path, &location, accel.is_some())
             }
             Decision::Foreign => match cfg.foreign_redirects {
                 ForeignRedirects::Pass => {
                     shared.metrics.inc(Counter::ForeignRedirectsPassed);
-                    Action::Continue
+                    self.pass_on(&headers)
                 }
                 ForeignRedirects::Reject => {
                     shared.metrics.inc(Counter::RedirectsRefused);
@@ -115,12 +111,70 @@ impl AuthBackend {
             Decision::Unsafe(e) => {
                 shared.metrics.inc(Counter::RedirectsRefused);
                 log::debug!("asset-gate: refused the auth backend's redirect: {e}");
+                // nginx answers 404 to an X-Accel-Redirect it cannot parse.
                 http::respond(
-                    502,
+                    404,
                     &format!("the auth backend's redirect target was refused: {e}"),
                 )
             }
         }
+    }
+
+    /// The backend's own answer goes to the client, without the marker
+    /// header or nginx's X-Accel-* control headers: only asset-gate marks.
+    fn pass_on(&self, headers: &HeaderMap) -> Action {
+        let marker = self.shared.config.redirect.marker_header.as_str();
+        let removed = http::remove_present(MapType::HttpResponseHeaders, headers, |k| {
+            k == marker || http::is_accel_control(k)
+        });
+        if removed.is_err() {
+            return http::respond(502, "cannot rewrite the auth backend's answer");
+        }
+        Action::Continue
+    }
+
+    /// Replaces the answer by a marked 303 to `location` (one host call).
+    /// A 303 makes Envoy follow with GET (HEAD stays HEAD) and no body, as
+    /// nginx does; the marker grants a read of `path` and carries the
+    /// backend's headers to keep.
+    fn redirect(&self, headers: &HeaderMap, path: &str, location: &str, accel: bool) -> Action {
+        let shared = &self.shared;
+        let cfg = &shared.config.redirect;
+        let answer = headers.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+        let kept = match carry::collect(answer, &cfg.keep_backend_headers, cfg.max_kept_bytes) {
+            Ok(kept) => kept,
+            Err(e) => {
+                shared.metrics.inc(Counter::RedirectsRefused);
+                log::warn!("asset-gate: refused the auth backend's redirect: {e}");
+                return http::respond(
+                    502,
+                    &format!("cannot follow the auth backend's redirect: {e}"),
+                );
+            }
+        };
+        let Some(secret) = marker_secret() else {
+            return http::respond(503, "the internal-redirect secret is not available");
+        };
+        let now = clock::now_secs();
+        let Some(mark) = marker::issue(&secret, path, Grant::Read, &kept, now, cfg.marker_ttl_secs)
+        else {
+            return http::respond(503, "cannot mark the internal redirect");
+        };
+        let answer = vec![
+            (":status", "303"),
+            ("location", location),
+            (cfg.marker_header.as_str(), mark.as_str()),
+        ];
+        if hostcalls::set_map(MapType::HttpResponseHeaders, answer).is_err() {
+            return http::respond(502, "cannot rewrite the auth backend's answer");
+        }
+        shared.metrics.inc(if accel {
+            Counter::RedirectsConverted
+        } else {
+            Counter::RedirectsAccepted
+        });
+        log::debug!("asset-gate: internal redirect to {path}");
+        Action::Continue
     }
 }
 

@@ -1,8 +1,12 @@
 //! The edge role's HTTP context (downstream filter on the listener): client
-//! requests carry no marker Envoy did not issue, and markers and
-//! X-Accel-Redirect never leave Envoy.
+//! requests carry no marker Envoy did not issue; on the internally
+//! redirected request it keeps the backend's headers that the marker
+//! carries and puts them on the storage answer (nginx's X-Accel-Redirect
+//! rule); markers, X-Accel-* headers and declined internal redirects never
+//! reach a client.
 
-use crate::host::http::{self, ACCEL_HEADER};
+use crate::core::carry;
+use crate::host::http::{self, HeaderMap};
 use crate::host::metrics::Counter;
 use crate::host::shared::Shared;
 use proxy_wasm::hostcalls;
@@ -12,18 +16,28 @@ use std::rc::Rc;
 
 pub struct Edge {
     shared: Rc<Shared>,
+    /// The backend's headers for the final answer, from a verified marker
+    /// (`carry` encoding); empty on a client's first pass.
+    kept: Vec<u8>,
+    /// Whether the client's request had a body (a declined redirect then
+    /// most likely means Envoy could not buffer it).
+    had_body: bool,
 }
 
 impl Edge {
     pub fn new(shared: Rc<Shared>) -> Edge {
-        Edge { shared }
+        Edge {
+            shared,
+            kept: Vec::new(),
+            had_body: false,
+        }
     }
 
     /// A marker on a client request must be one this process issued for
-    /// exactly this path; anything else is dropped and counted. (Envoy runs
-    /// this again for the internally redirected request, which then carries
-    /// the genuine marker.)
-    fn drop_spoofed_marker(&self) -> Action {
+    /// exactly this path; anything else is dropped and counted. Envoy runs
+    /// this again for the internally redirected request, whose genuine
+    /// marker carries the backend's headers to keep.
+    fn check_marker(&mut self) -> Action {
         let name = self.shared.config.redirect.marker_header.as_str();
         let Some(headers) = http::headers(MapType::HttpRequestHeaders) else {
             return http::respond(500, "cannot read request headers");
@@ -31,31 +45,76 @@ impl Edge {
         if http::values(&headers, name).next().is_none() {
             return Action::Continue;
         }
-        if let Err(e) = http::verify_marker(&headers, name) {
-            log::debug!("asset-gate: dropped a client-sent marker: {e}");
-            self.shared.metrics.inc(Counter::SpoofAttempts);
-            if hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err() {
-                return http::respond(500, "cannot remove an invalid marker");
+        match http::verify_marker(&headers, name) {
+            Ok(consent) => self.kept = consent.carried,
+            Err(e) => {
+                log::debug!("asset-gate: dropped a client-sent marker: {e}");
+                self.shared.metrics.inc(Counter::SpoofAttempts);
+                if hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err() {
+                    return http::respond(500, "cannot remove an invalid marker");
+                }
             }
         }
         Action::Continue
+    }
+
+    /// The storage answer gets the backend's kept headers: each replaces
+    /// storage's header of the same name, `Set-Cookie` lines are added.
+    fn add_kept_headers(&self, response: &HeaderMap) -> Result<(), proxy_wasm::types::Status> {
+        let map = MapType::HttpResponseHeaders;
+        let kept = carry::parse(&self.kept);
+        let replaced = carry::replaced_names(&kept);
+        http::remove_present(map, response, |k| replaced.contains(&k))?;
+        for (name, value) in kept {
+            hostcalls::add_map_value_bytes(map, name, value)?;
+        }
+        Ok(())
     }
 }
 
 impl Context for Edge {}
 
 impl HttpContext for Edge {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let action = self.drop_spoofed_marker();
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        self.had_body = !end_of_stream;
+        let action = self.check_marker();
         http::then_augment(&self.shared, action)
     }
 
-    /// Markers and X-Accel-Redirect never leave Envoy.
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let map = MapType::HttpResponseHeaders;
-        let name = self.shared.config.redirect.marker_header.as_str();
-        let _ = hostcalls::remove_map_value(map, name);
-        let _ = hostcalls::remove_map_value(map, ACCEL_HEADER);
+        let Some(response) = http::headers(MapType::HttpResponseHeaders) else {
+            return http::respond(502, "cannot read the response headers");
+        };
+        let marker = self.shared.config.redirect.marker_header.as_str();
+        // Only asset-gate's internal redirect carries a marker in a response:
+        // Envoy did not follow it (body over the buffer limit or not yet
+        // received, redirect limit, route configuration). The client gets a
+        // clear error, never the 303, its Location or the marker.
+        if http::values(&response, marker).next().is_some() {
+            self.shared.metrics.inc(Counter::RedirectsDeclined);
+            return if self.had_body {
+                http::respond(
+                    413,
+                    "the backend consented to a read, but Envoy could not follow the internal redirect with this request body; send the request without a body",
+                )
+            } else {
+                http::respond(
+                    502,
+                    "Envoy did not follow the internal redirect to storage (check the route's internal_redirect_policy)",
+                )
+            };
+        }
+        let stripped = http::remove_present(MapType::HttpResponseHeaders, &response, |k| {
+            http::is_accel_control(k)
+        });
+        let kept = if self.kept.is_empty() {
+            Ok(())
+        } else {
+            self.add_kept_headers(&response)
+        };
+        if stripped.and(kept).is_err() {
+            return http::respond(502, "cannot rewrite the response headers");
+        }
         Action::Continue
     }
 }

@@ -4,7 +4,7 @@
 //! calls are used, so no input can trap the VM.
 
 use crate::core::config::{FailurePolicy, Injection};
-use crate::core::marker::{self, MarkerError};
+use crate::core::marker::{self, Consent, MarkerError};
 use crate::core::poll::is_stale;
 use crate::host::clock;
 use crate::host::metrics::Counter;
@@ -15,6 +15,29 @@ use proxy_wasm::types::{Action, Bytes, MapType};
 
 /// The nginx-style header a backend uses to hand a request to storage.
 pub const ACCEL_HEADER: &str = "x-accel-redirect";
+
+/// nginx's control headers (`X-Accel-Redirect`, `-Buffering`, `-Charset`,
+/// `-Expires`, `-Limit-Rate`, ...): none ever reaches a client.
+pub fn is_accel_control(name: &str) -> bool {
+    name.starts_with("x-accel-")
+}
+
+/// Removes the named headers from `map` where `present` (the map as read)
+/// has them: one host call per header actually there.
+pub fn remove_present(
+    map: MapType,
+    present: &HeaderMap,
+    mut drop: impl FnMut(&str) -> bool,
+) -> Result<(), proxy_wasm::types::Status> {
+    let mut done: Vec<&str> = Vec::new();
+    for (k, _) in present {
+        if !done.contains(&k.as_str()) && drop(k) {
+            hostcalls::remove_map_value(map, k)?;
+            done.push(k);
+        }
+    }
+    Ok(())
+}
 
 pub type HeaderMap = Vec<(String, Bytes)>;
 
@@ -46,8 +69,8 @@ pub fn values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item =
 }
 
 /// Whether the request's `name` headers carry a marker this process issued
-/// for exactly the request's path, still valid now.
-pub fn verify_marker(headers: &HeaderMap, name: &str) -> Result<(), MarkerError> {
+/// for exactly the request's path, still valid now; what it consents to.
+pub fn verify_marker(headers: &HeaderMap, name: &str) -> Result<Consent, MarkerError> {
     let path = header(headers, ":path").unwrap_or_default();
     let secret = marker_secret();
     marker::verify_request(

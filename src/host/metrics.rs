@@ -1,6 +1,7 @@
-//! Counters and gauges exported through proxy-wasm metrics
-//! (`wasmcustom.asset_gate.*` in Envoy stats). Failing to record a metric
-//! never fails a request.
+//! Counters and gauges exported through proxy-wasm metrics, one set per
+//! placement: `wasmcustom.asset_gate.<placement>.<name>` in Envoy stats, where
+//! the placement is the filter's plugin `name` in the Envoy configuration.
+//! Failing to record a metric never fails a request.
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
@@ -15,7 +16,7 @@ macro_rules! metrics {
             const ALL: &'static [Counter] = &[$(Counter::$variant,)*];
 
             fn name(self) -> &'static str {
-                match self { $(Counter::$variant => concat!("asset_gate.", $name),)* }
+                match self { $(Counter::$variant => $name,)* }
             }
         }
     };
@@ -31,6 +32,9 @@ metrics! {
     ForeignRedirectsPassed => "foreign_redirects_passed",
     SpoofAttempts => "spoof_attempts",
     MarkerRejected => "marker_rejected",
+    RedirectsDeclined => "redirects_declined",
+    ConsentViolations => "consent_violations",
+    StorageErrorsRewritten => "storage_errors_rewritten",
     HeaderPollsOk => "header_polls_ok",
     HeaderPollsFailedStatus => "header_polls_failed_status",
     HeaderPollsFailedTimeout => "header_polls_failed_timeout",
@@ -59,7 +63,28 @@ impl Counter {
 }
 
 /// Age in seconds of the header cache (since the last successful poll).
-pub const HEADER_CACHE_AGE: &str = "asset_gate.header_cache_age_seconds";
+const HEADER_CACHE_AGE: &str = "header_cache_age_seconds";
+
+/// The metric name prefix for one placement: the plugin name with anything
+/// but letters, digits, `_` and `-` turned into `_`, so a name can never
+/// split into more stat segments.
+fn prefix(plugin_name: &str) -> String {
+    let clean: String = plugin_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean.is_empty() {
+        "asset_gate.default.".to_string()
+    } else {
+        format!("asset_gate.{clean}.")
+    }
+}
 
 /// Metric ids defined once per VM.
 #[derive(Debug, Default)]
@@ -69,14 +94,18 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn define(with_cache_age: bool) -> Metrics {
+    /// Defines this placement's metrics (`plugin_name` as Envoy reports it).
+    pub fn define(plugin_name: &str, with_cache_age: bool) -> Metrics {
+        let prefix = prefix(plugin_name);
+        let define =
+            |kind, name: &str| hostcalls::define_metric(kind, &format!("{prefix}{name}")).ok();
         Metrics {
             ids: Counter::ALL
                 .iter()
-                .map(|c| hostcalls::define_metric(MetricType::Counter, c.name()).ok())
+                .map(|c| define(MetricType::Counter, c.name()))
                 .collect(),
             cache_age: if with_cache_age {
-                hostcalls::define_metric(MetricType::Gauge, HEADER_CACHE_AGE).ok()
+                define(MetricType::Gauge, HEADER_CACHE_AGE)
             } else {
                 None
             },

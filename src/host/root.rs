@@ -116,7 +116,12 @@ impl RootContext for Root {
             }
         }
         log::info!("asset-gate: configured as role {:?}", config.role);
-        let metrics = Metrics::define(config.augment.is_some());
+        let plugin_name = hostcalls::get_property(vec!["plugin_name"])
+            .ok()
+            .flatten()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default();
+        let metrics = Metrics::define(&plugin_name, config.augment.is_some());
         self.pollers = pollers;
         self.shared = Some(Rc::new(Shared {
             config,

@@ -1,9 +1,11 @@
 //! The storage role's HTTP context (upstream filter on the storage cluster,
 //! or downstream filter of a signing edge proxy): only requests the auth
-//! backend consented to get signed; the bucket is mapped, the host rewritten,
-//! the request signed with SigV4.
+//! backend consented to get signed, and only as the read it consented to;
+//! the bucket is mapped, the host rewritten, the request signed with SigV4;
+//! storage's answer keeps its internals to itself (flow A).
 
 use crate::core::config::MissingCredentials;
+use crate::core::consent;
 use crate::core::storage::{self, Rewrite, Signed};
 use crate::host::clock;
 use crate::host::http::{self, header, HeaderMap};
@@ -11,45 +13,66 @@ use crate::host::metrics::Counter;
 use crate::host::shared::Shared;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, MapType, Status};
+use proxy_wasm::types::{Action, BufferType, MapType, Status};
 use std::rc::Rc;
 
 pub struct Storage {
     shared: Rc<Shared>,
+    /// This context answered the request itself: its response callbacks
+    /// leave that answer alone.
+    replied: bool,
+    /// A storage error whose body is being replaced by `plain_error`.
+    rewriting_error: Option<u32>,
 }
 
 impl Storage {
     pub fn new(shared: Rc<Shared>) -> Storage {
-        Storage { shared }
+        Storage {
+            shared,
+            replied: false,
+            rewriting_error: None,
+        }
     }
 
-    /// Only requests the auth backend consented to get signed.
-    fn guard(&self, headers: &HeaderMap) -> Option<Action> {
+    /// Flow A: only what the auth backend consented to reaches storage. The
+    /// marker must be valid for this path and grant this method (a read:
+    /// GET or HEAD, no body); the request then carries only the allowlisted
+    /// client headers. Without `require_marker` (a signing edge), the
+    /// client's request is signed as it is.
+    fn on_request(&self, headers: HeaderMap, end_of_stream: bool) -> Action {
         let shared = &self.shared;
-        let require = shared
-            .config
-            .signing
-            .as_ref()
-            .is_some_and(|s| s.require_marker);
-        if !require {
-            return None;
+        let Some(cfg) = shared.config.signing.as_ref() else {
+            return Action::Continue;
+        };
+        if !cfg.require_marker {
+            return self.sign(&headers, end_of_stream, Apply::Edits);
         }
         let name = shared.config.redirect.marker_header.as_str();
-        if let Err(e) = http::verify_marker(headers, name) {
-            shared.metrics.inc(Counter::MarkerRejected);
-            log::debug!("asset-gate: storage request refused: {e}");
-            return Some(http::respond(
-                403,
-                "this internal route is reachable only through the auth backend",
-            ));
+        let consent = match http::verify_marker(&headers, name) {
+            Ok(c) => c,
+            Err(e) => {
+                shared.metrics.inc(Counter::MarkerRejected);
+                log::debug!("asset-gate: storage request refused: {e}");
+                return http::respond(
+                    403,
+                    "this internal route is reachable only through the auth backend",
+                );
+            }
+        };
+        let method = header(&headers, ":method").unwrap_or_default();
+        if !consent.grant.allows(method) {
+            shared.metrics.inc(Counter::ConsentViolations);
+            return http::respond(405, "the backend's consent grants reads (GET, HEAD) only");
         }
-        if hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err() {
-            return Some(http::respond(500, "cannot remove the marker"));
+        if !end_of_stream {
+            shared.metrics.inc(Counter::ConsentViolations);
+            return http::respond(400, "a read consent carries no request body");
         }
-        None
+        let consented = consent::consented_headers(&headers, &cfg.forwarded_request_headers);
+        self.sign(&consented, true, Apply::WholeMap)
     }
 
-    fn sign(&self, headers: &HeaderMap, end_of_stream: bool) -> Action {
+    fn sign(&self, headers: &HeaderMap, end_of_stream: bool, how: Apply) -> Action {
         let shared = &self.shared;
         let Some(cfg) = shared.config.signing.as_ref() else {
             return Action::Continue;
@@ -87,13 +110,71 @@ impl Storage {
                 return http::respond(reject.status, &reject.reason);
             }
         };
-        if let Err(s) = apply(headers, &rewrite) {
+        let applied = match how {
+            Apply::Edits => apply(headers, &rewrite),
+            Apply::WholeMap => {
+                let map = rewrite.applied_to(headers);
+                hostcalls::set_map_bytes(
+                    MapType::HttpRequestHeaders,
+                    map.iter()
+                        .map(|(k, v)| (k.as_str(), v.as_slice()))
+                        .collect(),
+                )
+            }
+        };
+        if let Err(s) = applied {
             shared.metrics.inc(Counter::SigningFailures);
             log::warn!("asset-gate: cannot rewrite request headers: {s:?}");
             return http::respond(500, "cannot rewrite request headers");
         }
         Action::Continue
     }
+
+    /// Storage's answer: identifying headers hidden, an error's body (S3 XML
+    /// naming bucket and key) replaced by a short plain text, as configured.
+    fn on_response(&mut self, end_of_stream: bool) -> Action {
+        let Some(cfg) = self.shared.config.signing.as_ref() else {
+            return Action::Continue;
+        };
+        if self.replied || (cfg.hide_response_headers.is_empty() && !cfg.plain_errors) {
+            return Action::Continue;
+        }
+        let map = MapType::HttpResponseHeaders;
+        let Some(response) = http::headers(map) else {
+            return Action::Continue;
+        };
+        let status: u32 = header(&response, ":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let rewrite = cfg.plain_errors && status >= 400;
+        let hidden = http::remove_present(map, &response, |k| {
+            cfg.hide_response_headers.iter().any(|h| h == k)
+                || (rewrite && (k == "content-length" || k == "content-type"))
+        });
+        if rewrite {
+            self.shared.metrics.inc(Counter::StorageErrorsRewritten);
+            if !end_of_stream {
+                self.rewriting_error = Some(status);
+                let _ = hostcalls::set_map_value(
+                    map,
+                    "content-type",
+                    Some("text/plain; charset=utf-8"),
+                );
+            }
+        }
+        if let Err(s) = hidden {
+            log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
+        }
+        Action::Continue
+    }
+}
+
+/// How a signed rewrite reaches Envoy.
+enum Apply {
+    /// Only the changed headers (flow C keeps the client's other headers).
+    Edits,
+    /// The whole map in one host call (flow A sends only what it built).
+    WholeMap,
 }
 
 /// Applies a rewrite, skipping host calls that would change nothing.
@@ -121,11 +202,30 @@ impl HttpContext for Storage {
         // One read of the header map serves the guard and the signer.
         let action = match http::headers(MapType::HttpRequestHeaders) {
             None => http::respond(500, "cannot read request headers"),
-            Some(headers) => match self.guard(&headers) {
-                Some(refused) => refused,
-                None => self.sign(&headers, end_of_stream),
-            },
+            Some(headers) => self.on_request(headers, end_of_stream),
         };
+        self.replied = action != Action::Continue;
         http::then_augment(&self.shared, action)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        self.on_response(end_of_stream)
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(status) = self.rewriting_error else {
+            return Action::Continue;
+        };
+        let text = if end_of_stream {
+            consent::plain_error(status)
+        } else {
+            String::new()
+        };
+        if let Err(s) =
+            hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, text.as_bytes())
+        {
+            log::warn!("asset-gate: cannot replace storage's error body: {s:?}");
+        }
+        Action::Continue
     }
 }

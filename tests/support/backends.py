@@ -105,6 +105,8 @@ DEFAULTS = {
         "denied_keys": ["secret.txt"],
         # when set, answer this location verbatim (tests of hostile backends)
         "location_override": None,
+        # style "redirect": flag the 307 with x-internal-redirect: true
+        "flag_internal": True,
     },
     "headers": {
         "status": 200,
@@ -269,7 +271,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(conf["accel_status"], b"", {"x-accel-redirect": target})
         host = self.headers.get("host", "localhost")
         location = target if "://" in target else "http://" + host + target
-        return self._send(307, b"", {"location": location, "x-internal-redirect": "true"})
+        flag = {"x-internal-redirect": "true"} if conf["flag_internal"] else {}
+        return self._send(307, b"", {"location": location, **flag})
 
     # ---- framework fixtures (rack, symfony, seed) -------------------------------
 

@@ -500,6 +500,31 @@ impl Envoy {
             .unwrap_or(0)
     }
 
+    /// An asset-gate counter summed over every placement
+    /// (`wasmcustom.asset_gate.<placement>.<name>`).
+    pub fn gate_stat(&self, name: &str) -> u64 {
+        let r = curl(&[&self.admin_url("/stats?format=json&filter=^wasmcustom.asset_gate.")]);
+        let suffix = format!(".{name}");
+        r.json()["stats"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| {
+                s["name"].as_str().is_some_and(|n| {
+                    n.strip_prefix("wasmcustom.asset_gate.")
+                        .and_then(|rest| rest.strip_suffix(&suffix))
+                        .is_some_and(|placement| !placement.contains('.'))
+                })
+            })
+            .filter_map(|s| s["value"].as_u64())
+            .sum()
+    }
+
+    /// An asset-gate counter of one placement (its plugin `name`).
+    pub fn placement_stat(&self, placement: &str, name: &str) -> u64 {
+        self.stat(&format!("wasmcustom.asset_gate.{placement}.{name}"))
+    }
+
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("envoy.log")).unwrap_or_default()
     }

@@ -200,6 +200,15 @@ pub struct SigningConfig {
     /// Only sign requests carrying a valid internal-redirect marker (flow A);
     /// false for a signing edge proxy (flow C).
     pub require_marker: bool,
+    /// Client request headers a consent forwards to storage: the range and
+    /// conditional headers, plus the operator's `forward_request_headers`.
+    /// Used only when `require_marker` is on (flow A).
+    pub forwarded_request_headers: Vec<String>,
+    /// Storage response headers that never reach the client.
+    pub hide_response_headers: Vec<String>,
+    /// Storage error bodies (S3 XML naming bucket and key) become a short
+    /// plain-text error with the same status.
+    pub plain_errors: bool,
     /// Keys taken from mapped prefixes obey the `redirect` section's limits.
     pub key_rules: crate::core::redirect::KeyRules,
 }
@@ -212,6 +221,14 @@ pub struct RedirectConfig {
     pub marker_ttl_secs: u64,
     pub foreign_redirects: ForeignRedirects,
     pub key_rules: crate::core::redirect::KeyRules,
+    /// Authorities besides the client's whose 307s to an internal prefix are
+    /// internal redirects (e.g. the backend's own `host:port`).
+    pub internal_authorities: Vec<String>,
+    /// The backend's response headers that reach the client on the storage
+    /// answer (nginx's X-Accel-Redirect rule by default).
+    pub keep_backend_headers: Vec<String>,
+    /// Bound on the kept headers, which travel inside the marker.
+    pub max_kept_bytes: usize,
 }
 
 /// The validated configuration of one filter instance.

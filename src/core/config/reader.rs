@@ -40,6 +40,9 @@ pub(super) struct RawRedirect {
     pub(super) foreign_redirects: ForeignRedirects,
     pub(super) max_key_length: usize,
     pub(super) allow_empty_segments: bool,
+    pub(super) internal_authorities: Vec<String>,
+    pub(super) keep_backend_headers: Option<Vec<String>>,
+    pub(super) max_kept_bytes: usize,
 }
 
 impl Default for RawRedirect {
@@ -51,6 +54,9 @@ impl Default for RawRedirect {
             foreign_redirects: ForeignRedirects::Pass,
             max_key_length: 1024,
             allow_empty_segments: false,
+            internal_authorities: vec![],
+            keep_backend_headers: None,
+            max_kept_bytes: 8192,
         }
     }
 }
@@ -65,6 +71,9 @@ pub(super) struct RawSigning {
     pub(super) on_missing_credentials: MissingCredentials,
     pub(super) credentials: RawCredentials,
     pub(super) require_marker: bool,
+    pub(super) forward_request_headers: Vec<String>,
+    pub(super) hide_response_headers: Option<Vec<String>>,
+    pub(super) plain_errors: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -284,6 +293,9 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "foreign_redirects",
             "max_key_length",
             "allow_empty_segments",
+            "internal_authorities",
+            "keep_backend_headers",
+            "max_kept_bytes",
         ],
     )? {
         Some(rr) => read_redirect(&rr)?,
@@ -300,6 +312,9 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "on_missing_credentials",
             "credentials",
             "require_marker",
+            "forward_request_headers",
+            "hide_response_headers",
+            "plain_errors",
         ],
     )? {
         Some(sr) => Some(read_signing(&sr)?),
@@ -357,6 +372,9 @@ fn read_redirect(r: &Reader) -> Result<RawRedirect, ConfigError> {
         allow_empty_segments: r
             .boolean("allow_empty_segments")?
             .unwrap_or(d.allow_empty_segments),
+        internal_authorities: r.strings("internal_authorities")?.unwrap_or_default(),
+        keep_backend_headers: r.strings("keep_backend_headers")?,
+        max_kept_bytes: r.uint("max_kept_bytes")?.unwrap_or(d.max_kept_bytes),
     })
 }
 
@@ -442,6 +460,9 @@ fn read_signing(r: &Reader) -> Result<RawSigning, ConfigError> {
             .unwrap_or_default(),
         credentials,
         require_marker: r.boolean("require_marker")?.unwrap_or(true),
+        forward_request_headers: r.strings("forward_request_headers")?.unwrap_or_default(),
+        hide_response_headers: r.strings("hide_response_headers")?,
+        plain_errors: r.boolean("plain_errors")?,
     })
 }
 
@@ -477,5 +498,29 @@ mod tests {
     fn trailing_garbage_is_an_error() {
         assert!(parse("{} x").is_err());
         assert!(parse("[").is_err());
+    }
+
+    proptest::proptest! {
+        /// Arbitrary bytes and arbitrary JSON never panic the reader; an
+        /// error always names a field or says the JSON is invalid.
+        #[test]
+        fn arbitrary_configurations_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            if let Err(e) = parse(&String::from_utf8_lossy(&bytes)) {
+                proptest::prop_assert!(!e.reason.is_empty());
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_shapes_never_panic(
+            key in proptest::sample::select(vec!["role", "redirect", "signing", "augment_headers", "header_cache_expiry", "header_max_body_bytes", "nope"]),
+            inner in proptest::sample::select(vec!["internal_prefixes", "marker_ttl", "region", "buckets", "credentials", "keep_backend_headers", "max_kept_bytes", "x"]),
+            value in proptest::sample::select(vec!["null", "true", "1", "-1", "1e400", "\"\"", "\"5s\"", "[]", "[1]", "[\"/a/\"]", "{}", "{\"source\":\"static\"}"]),
+        ) {
+            for doc in [format!("{{\"{key}\":{value}}}"), format!("{{\"{key}\":{{\"{inner}\":{value}}}}}")] {
+                if let Err(e) = parse(&doc) {
+                    proptest::prop_assert!(!e.reason.is_empty(), "{}", doc);
+                }
+            }
+        }
     }
 }

@@ -201,6 +201,36 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
     if !(1..=4096).contains(&raw.max_key_length) {
         return Err(err("redirect.max_key_length", "must be between 1 and 4096"));
     }
+    for (i, a) in raw.internal_authorities.iter().enumerate() {
+        let ok = !a.is_empty()
+            && a.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+            });
+        if !ok {
+            return Err(err(
+                &format!("redirect.internal_authorities[{i}]"),
+                "must be an authority such as \"auth-backend:8080\" (host or host:port)",
+            ));
+        }
+    }
+    let keep = match raw.keep_backend_headers {
+        Some(names) => names,
+        None => crate::core::carry::NGINX_KEPT
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    };
+    for (i, name) in keep.iter().enumerate() {
+        if !valid_header_name(name) || !crate::core::carry::may_carry(name) {
+            return Err(err(
+                &format!("redirect.keep_backend_headers[{i}]"),
+                "must be a lowercase response header name other than framing, hop-by-hop, Location or X-Accel-* headers",
+            ));
+        }
+    }
+    if raw.max_kept_bytes > 32_768 {
+        return Err(err("redirect.max_kept_bytes", "must be at most 32768"));
+    }
     Ok(RedirectConfig {
         internal_prefixes: raw.internal_prefixes,
         marker_header: raw.marker_header,
@@ -210,6 +240,9 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
             max_key_length: raw.max_key_length,
             allow_empty_segments: raw.allow_empty_segments,
         },
+        internal_authorities: raw.internal_authorities,
+        keep_backend_headers: keep,
+        max_kept_bytes: raw.max_kept_bytes,
     })
 }
 
@@ -350,7 +383,39 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
             })
         }
     };
+    let mut forwarded: Vec<String> = crate::core::consent::READ_FORWARDED
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (i, name) in raw.forward_request_headers.iter().enumerate() {
+        if !valid_header_name(name) || !crate::core::consent::may_forward(name) {
+            return Err(err(
+                &format!("signing.forward_request_headers[{i}]"),
+                "must be a lowercase request header name; authorization, cookie, x-amz-*, content-*, expect and hop-by-hop headers are never forwarded to storage",
+            ));
+        }
+        forwarded.push(name.clone());
+    }
+    let hide = raw.hide_response_headers.unwrap_or_else(|| {
+        if raw.require_marker {
+            crate::core::consent::STORAGE_IDENTIFYING
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            vec![]
+        }
+    });
+    if let Some(i) = hide.iter().position(|n| !valid_header_name(n)) {
+        return Err(err(
+            &format!("signing.hide_response_headers[{i}]"),
+            "must be a lowercase header name",
+        ));
+    }
     Ok(SigningConfig {
+        forwarded_request_headers: forwarded,
+        hide_response_headers: hide,
+        plain_errors: raw.plain_errors.unwrap_or(raw.require_marker),
         region,
         service: raw.service,
         endpoint: raw.endpoint,
@@ -540,6 +605,108 @@ mod tests {
             (
                 r#"{"redirect":{"foreign_redirects":"follow"}}"#,
                 "redirect.foreign_redirects",
+            ),
+        ] {
+            let e = parse(cfg).unwrap_err();
+            assert_eq!(e.field, field, "{cfg}: {e}");
+        }
+    }
+
+    #[test]
+    fn consent_settings_defaults_and_validation() {
+        let c = parse(r#"{"role":"auth_backend"}"#).unwrap();
+        assert_eq!(
+            c.redirect.keep_backend_headers,
+            [
+                "content-disposition",
+                "set-cookie",
+                "cache-control",
+                "expires",
+                "accept-ranges"
+            ]
+        );
+        assert_eq!(c.redirect.max_kept_bytes, 8192);
+        assert!(c.redirect.internal_authorities.is_empty());
+        let c = parse(r#"{"redirect":{"internal_authorities":["auth:8080","10.0.0.7"],"keep_backend_headers":["set-cookie","content-security-policy"]}}"#).unwrap();
+        assert_eq!(c.redirect.internal_authorities, ["auth:8080", "10.0.0.7"]);
+        assert_eq!(
+            c.redirect.keep_backend_headers,
+            ["set-cookie", "content-security-policy"]
+        );
+
+        // Flow A storage: the read allowlist, hidden storage headers, plain errors.
+        let s = parse(r#"{"role":"storage","signing":{"region":"r","forward_request_headers":["accept-encoding"]}}"#)
+            .unwrap()
+            .signing
+            .unwrap();
+        assert_eq!(
+            s.forwarded_request_headers,
+            [
+                "range",
+                "if-match",
+                "if-none-match",
+                "if-modified-since",
+                "if-unmodified-since",
+                "if-range",
+                "accept-encoding"
+            ]
+        );
+        assert!(s
+            .hide_response_headers
+            .contains(&"x-amz-request-id".to_string()));
+        assert!(s.plain_errors);
+        // A signing edge (flow C) passes storage's answers on untouched by default.
+        let s = parse(r#"{"role":"storage","signing":{"region":"r","require_marker":false}}"#)
+            .unwrap()
+            .signing
+            .unwrap();
+        assert!(s.hide_response_headers.is_empty());
+        assert!(!s.plain_errors);
+
+        for (cfg, field) in [
+            (
+                r#"{"redirect":{"internal_authorities":["http://x/"]}}"#,
+                "redirect.internal_authorities[0]",
+            ),
+            (
+                r#"{"redirect":{"internal_authorities":[""]}}"#,
+                "redirect.internal_authorities[0]",
+            ),
+            (
+                r#"{"redirect":{"keep_backend_headers":["content-length"]}}"#,
+                "redirect.keep_backend_headers[0]",
+            ),
+            (
+                r#"{"redirect":{"keep_backend_headers":["set-cookie","X-Accel-Redirect"]}}"#,
+                "redirect.keep_backend_headers[1]",
+            ),
+            (
+                r#"{"redirect":{"keep_backend_headers":["x-accel-buffering"]}}"#,
+                "redirect.keep_backend_headers[0]",
+            ),
+            (
+                r#"{"redirect":{"max_kept_bytes":100000}}"#,
+                "redirect.max_kept_bytes",
+            ),
+            (
+                r#"{"signing":{"region":"r","forward_request_headers":["cookie"]}}"#,
+                "signing.forward_request_headers[0]",
+            ),
+            (
+                r#"{"signing":{"region":"r","forward_request_headers":["x-amz-copy-source"]}}"#,
+                "signing.forward_request_headers[0]",
+            ),
+            (
+                r#"{"signing":{"region":"r","forward_request_headers":["range","content-type"]}}"#,
+                "signing.forward_request_headers[1]",
+            ),
+            (
+                r#"{"signing":{"region":"r","hide_response_headers":["Bad Name"]}}"#,
+                "signing.hide_response_headers[0]",
+            ),
+            (
+                r#"{"signing":{"region":"r","plain_errors":"yes"}}"#,
+                "signing.plain_errors",
             ),
         ] {
             let e = parse(cfg).unwrap_err();
