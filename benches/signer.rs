@@ -99,7 +99,7 @@ fn main() {
                     &signing,
                     Some(&creds),
                     &request_headers,
-                    false,
+                    asset_gate::storage::Body::None,
                     t,
                     &mut cache,
                 )

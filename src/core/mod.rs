@@ -11,5 +11,6 @@ pub mod headers;
 pub mod marker;
 pub mod poll;
 pub mod redirect;
+pub mod scope;
 pub mod sigv4;
 pub mod storage;

@@ -3,7 +3,7 @@
 //! Pure: the storage role's HTTP context feeds it the header map and applies
 //! the result.
 
-use crate::core::config::{valid_bucket_name, AddressingStyle, SigningConfig};
+use crate::core::config::{valid_bucket_name, AddressingStyle, BodySigning, SigningConfig};
 use crate::core::sigv4::{
     self, Credentials, HeaderSigning, PathRules, Request, Scope, SigningKeyCache,
 };
@@ -41,13 +41,44 @@ const STREAMING_UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
 pub struct Reject {
     pub status: u32,
     pub reason: String,
+    /// Refused by the signing scope (counted apart from malformed requests).
+    pub out_of_scope: bool,
 }
 
 fn reject(status: u32, reason: impl Into<String>) -> Reject {
     Reject {
         status,
         reason: reason.into(),
+        out_of_scope: false,
     }
+}
+
+/// The request body, as far as the signature is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body<'a> {
+    /// The headers ended the stream.
+    None,
+    /// Streamed through unread (`UNSIGNED-PAYLOAD`).
+    Streamed,
+    /// Buffered whole; its SHA-256 in hex.
+    Hashed(&'a str),
+}
+
+/// Whether a request's body must be buffered and hashed before signing:
+/// the configuration says so, and the client's own framing allows it (an
+/// `aws-chunked` upload with trailers is streamed as the client framed it).
+pub fn hashes_body(cfg: &SigningConfig, headers: &[(String, Vec<u8>)]) -> bool {
+    cfg.body == BodySigning::Hash
+        && !header(headers, "x-amz-content-sha256").is_some_and(|v| v.starts_with(b"STREAMING-"))
+}
+
+/// The declared `content-length`, when there is a valid one.
+pub fn declared_length(headers: &[(String, Vec<u8>)]) -> Option<u64> {
+    std::str::from_utf8(header(headers, "content-length")?)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The changes to apply to the request headers.
@@ -165,13 +196,38 @@ fn strip_presign_params(query: &str) -> String {
         .join("&")
 }
 
+/// The bucket and the key (wire form) of a mapped S3 request.
+fn bucket_and_key<'a>(
+    cfg: &SigningConfig,
+    path: &'a str,
+    authority: &'a str,
+) -> (Option<&'a str>, &'a str) {
+    match cfg.addressing_style {
+        AddressingStyle::Path => {
+            let rest = path.strip_prefix('/').unwrap_or(path);
+            match rest.split_once('/') {
+                Some((b, k)) => (Some(b), k),
+                None if rest.is_empty() => (None, ""),
+                None => (Some(rest), ""),
+            }
+        }
+        AddressingStyle::Virtual => {
+            let endpoint = cfg.endpoint.as_deref().unwrap_or_default();
+            let bucket = authority
+                .strip_suffix(endpoint)
+                .and_then(|b| b.strip_suffix('.'))
+                .filter(|b| !b.is_empty());
+            (bucket, path.strip_prefix('/').unwrap_or(path))
+        }
+    }
+}
+
 /// Prepares (and when credentials exist, signs) a request for storage.
-/// `has_body` is false when the request headers ended the stream.
 pub fn prepare(
     cfg: &SigningConfig,
     creds: Option<&Credentials>,
     headers: &[(String, Vec<u8>)],
-    has_body: bool,
+    body: Body,
     unix_time: u64,
     cache: &mut SigningKeyCache,
 ) -> Result<Signed, Reject> {
@@ -197,9 +253,21 @@ pub fn prepare(
     } else {
         path
     };
+    if !cfg.scope.is_open() {
+        let s3 = is_s3.then(|| bucket_and_key(cfg, &path, &authority));
+        cfg.scope
+            .check(method, s3, &query)
+            .map_err(|reason| Reject {
+                status: 403,
+                reason,
+                out_of_scope: true,
+            })?;
+    }
 
     let client_hash = header(headers, "x-amz-content-sha256").unwrap_or_default();
-    let payload_hash = if is_s3 {
+    let payload_hash = if let Body::Hashed(h) = body {
+        h
+    } else if is_s3 {
         if client_hash == STREAMING_UNSIGNED_TRAILER.as_bytes() {
             STREAMING_UNSIGNED_TRAILER
         } else if client_hash.starts_with(b"STREAMING-") {
@@ -210,7 +278,7 @@ pub fn prepare(
         } else {
             sigv4::UNSIGNED_PAYLOAD
         }
-    } else if has_body {
+    } else if body == Body::Streamed {
         sigv4::UNSIGNED_PAYLOAD
     } else {
         sigv4::EMPTY_PAYLOAD_SHA256
@@ -314,7 +382,7 @@ mod tests {
             c,
             Some(&creds()),
             h,
-            false,
+            Body::None,
             1_700_000_000,
             &mut SigningKeyCache::default(),
         )
@@ -529,6 +597,81 @@ mod tests {
     }
 
     #[test]
+    fn hashed_bodies_are_signed_with_their_hash() {
+        let hash = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        let h = headers(
+            "/prod/items",
+            &[(":method", "POST"), ("content-length", "5")],
+        );
+        let api = cfg(r#","service":"execute-api""#);
+        assert!(hashes_body(&api, &h));
+        assert_eq!(declared_length(&h), Some(5));
+        let rw = match prepare(
+            &api,
+            Some(&creds()),
+            &h,
+            Body::Hashed(hash),
+            1_700_000_000,
+            &mut SigningKeyCache::default(),
+        ) {
+            Ok(Signed::Yes(rw)) => rw,
+            other => panic!("{other:?}"),
+        };
+        // Only S3 gets the header; the hash is in the signature either way.
+        assert!(set_value(&rw, "x-amz-content-sha256").is_none());
+        let s3 = cfg(r#","body":"hash""#);
+        let rw = match prepare(
+            &s3,
+            Some(&creds()),
+            &headers("/b/k", &[]),
+            Body::Hashed(hash),
+            1_700_000_000,
+            &mut SigningKeyCache::default(),
+        ) {
+            Ok(Signed::Yes(rw)) => rw,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(set_value(&rw, "x-amz-content-sha256"), Some(hash));
+        // S3 streams by default; aws-chunked uploads stream whatever the setting.
+        assert!(!hashes_body(&cfg(""), &h));
+        let chunked = headers(
+            "/b/k",
+            &[("x-amz-content-sha256", STREAMING_UNSIGNED_TRAILER)],
+        );
+        assert!(!hashes_body(&s3, &chunked));
+    }
+
+    #[test]
+    fn the_scope_refuses_before_signing() {
+        let c = cfg(
+            r#","scope":{"methods":["GET","HEAD"],"buckets":["assets"],"key_prefixes":["public/"]}"#,
+        );
+        assert!(matches!(
+            run(&c, &headers("/assets/public/a.txt", &[])),
+            Ok(Signed::Yes(_))
+        ));
+        let mut put = headers("/assets/public/a.txt", &[]);
+        put[0].1 = b"PUT".to_vec();
+        for h in [
+            put,
+            headers("/other/public/a.txt", &[]),
+            headers("/assets/private/a.txt", &[]),
+            headers("/", &[]),
+        ] {
+            let r = run(&c, &h).unwrap_err();
+            assert!(r.out_of_scope && r.status == 403, "{r:?}");
+        }
+        let v = cfg(
+            r#","addressing_style":"virtual","endpoint":"s3.local","scope":{"buckets":["assets"]}"#,
+        );
+        assert!(matches!(
+            run(&v, &headers("/assets/k", &[])),
+            Ok(Signed::Yes(_))
+        ));
+        assert!(run(&v, &headers("/other/k", &[])).unwrap_err().out_of_scope);
+    }
+
+    #[test]
     fn session_token_is_sent_and_signed() {
         let mut cr = creds();
         cr.session_token = Some("TOKEN".into());
@@ -536,7 +679,7 @@ mod tests {
             &cfg(""),
             Some(&cr),
             &headers("/b/k", &[]),
-            false,
+            Body::None,
             1_700_000_000,
             &mut SigningKeyCache::default(),
         ) {
@@ -559,7 +702,7 @@ mod tests {
             &cfg(""),
             None,
             &h,
-            false,
+            Body::None,
             0,
             &mut SigningKeyCache::default(),
         );

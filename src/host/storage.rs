@@ -6,7 +6,8 @@
 
 use crate::core::config::MissingCredentials;
 use crate::core::consent;
-use crate::core::storage::{self, Rewrite, Signed};
+use crate::core::sigv4;
+use crate::core::storage::{self, Body, Rewrite, Signed};
 use crate::host::clock;
 use crate::host::http::{self, header, HeaderMap};
 use crate::host::metrics::Counter;
@@ -23,6 +24,10 @@ pub struct Storage {
     replied: bool,
     /// A storage error whose body is being replaced by `plain_error`.
     rewriting_error: Option<u32>,
+    /// The request is held until its body is buffered and hashed.
+    hashing: bool,
+    /// Bytes of the request body buffered so far.
+    buffered: usize,
 }
 
 impl Storage {
@@ -31,6 +36,8 @@ impl Storage {
             shared,
             replied: false,
             rewriting_error: None,
+            hashing: false,
+            buffered: 0,
         }
     }
 
@@ -39,13 +46,24 @@ impl Storage {
     /// GET or HEAD, no body); the request then carries only the allowlisted
     /// client headers. Without `require_marker` (a signing edge), the
     /// client's request is signed as it is.
-    fn on_request(&self, headers: HeaderMap, end_of_stream: bool) -> Action {
-        let shared = &self.shared;
+    fn on_request(&mut self, headers: HeaderMap, end_of_stream: bool) -> Action {
+        let shared = Rc::clone(&self.shared);
         let Some(cfg) = shared.config.signing.as_ref() else {
             return Action::Continue;
         };
         if !cfg.require_marker {
-            return self.sign(&headers, end_of_stream, Apply::Edits);
+            if end_of_stream {
+                return self.sign(&headers, Body::None, Apply::Edits);
+            }
+            if !storage::hashes_body(cfg, &headers) {
+                return self.sign(&headers, Body::Streamed, Apply::Edits);
+            }
+            if storage::declared_length(&headers).is_some_and(|n| n > cfg.max_body_bytes as u64) {
+                return self.body_too_large(cfg.max_body_bytes);
+            }
+            // Hold the headers; Envoy buffers the body for on_http_request_body.
+            self.hashing = true;
+            return Action::Pause;
         }
         let name = shared.config.redirect.marker_header.as_str();
         let consent = match http::verify_marker(&headers, name) {
@@ -69,10 +87,34 @@ impl Storage {
             return http::respond(400, "a read consent carries no request body");
         }
         let consented = consent::consented_headers(&headers, &cfg.forwarded_request_headers);
-        self.sign(&consented, true, Apply::WholeMap)
+        self.sign(&consented, Body::None, Apply::WholeMap)
     }
 
-    fn sign(&self, headers: &HeaderMap, end_of_stream: bool, how: Apply) -> Action {
+    fn body_too_large(&mut self, max: usize) -> Action {
+        self.hashing = false;
+        self.shared.metrics.inc(Counter::BodiesRefused);
+        http::respond(
+            413,
+            &format!("the request body is over the {max} bytes asset-gate buffers to sign it"),
+        )
+    }
+
+    /// The whole body is buffered: sign with its SHA-256.
+    fn sign_buffered(&mut self) -> Action {
+        self.hashing = false;
+        let body = match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, self.buffered) {
+            Ok(b) => b.unwrap_or_default(),
+            Err(_) => return http::respond(500, "cannot read the request body"),
+        };
+        let Some(headers) = http::headers(MapType::HttpRequestHeaders) else {
+            return http::respond(500, "cannot read request headers");
+        };
+        self.shared.metrics.inc(Counter::BodiesHashed);
+        let hash = sigv4::sha256_hex(&body);
+        self.sign(&headers, Body::Hashed(&hash), Apply::Edits)
+    }
+
+    fn sign(&self, headers: &HeaderMap, body: Body, how: Apply) -> Action {
         let shared = &self.shared;
         let Some(cfg) = shared.config.signing.as_ref() else {
             return Action::Continue;
@@ -84,7 +126,7 @@ impl Storage {
             cfg,
             creds,
             headers,
-            !end_of_stream,
+            body,
             now,
             &mut shared.key_cache.borrow_mut(),
         );
@@ -105,7 +147,11 @@ impl Storage {
                 rw
             }
             Err(reject) => {
-                shared.metrics.inc(Counter::SigningFailures);
+                shared.metrics.inc(if reject.out_of_scope {
+                    Counter::ScopeRefused
+                } else {
+                    Counter::SigningFailures
+                });
                 log::debug!("asset-gate: request refused: {}", reject.reason);
                 return http::respond(reject.status, &reject.reason);
             }
@@ -204,8 +250,50 @@ impl HttpContext for Storage {
             None => http::respond(500, "cannot read request headers"),
             Some(headers) => self.on_request(headers, end_of_stream),
         };
+        if self.hashing {
+            // Augment now; sign once the body is in.
+            let augmented = http::then_augment(&self.shared, Action::Continue);
+            if augmented == Action::Continue {
+                return Action::Pause;
+            }
+            self.hashing = false;
+            self.replied = true;
+            return augmented;
+        }
         self.replied = action != Action::Continue;
         http::then_augment(&self.shared, action)
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !self.hashing {
+            return Action::Continue;
+        }
+        self.buffered = body_size;
+        let max = self
+            .shared
+            .config
+            .signing
+            .as_ref()
+            .map_or(0, |s| s.max_body_bytes);
+        let action = if body_size > max {
+            self.body_too_large(max)
+        } else if !end_of_stream {
+            return Action::Pause; // keep buffering
+        } else {
+            self.sign_buffered()
+        };
+        self.replied = action != Action::Continue;
+        action
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        if !self.hashing {
+            return Action::Continue;
+        }
+        // The body ended before the trailers: it is all buffered.
+        let action = self.sign_buffered();
+        self.replied = action != Action::Continue;
+        action
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {

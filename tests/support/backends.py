@@ -59,6 +59,7 @@ Every role also answers two control paths, used only by tests:
 Standard library only: it also runs in the demo container image.
 """
 import argparse
+import hashlib
 import email.utils
 import json
 import mimetypes
@@ -246,6 +247,7 @@ class Handler(BaseHTTPRequestHandler):
                 "path": self.path,
                 "headers": [[k.lower(), v] for k, v in self.headers.items()],
                 "body_len": len(body),
+                "body_sha256": hashlib.sha256(body).hexdigest(),
             },
         )
 

@@ -63,6 +63,16 @@ pub enum AddressingStyle {
     Virtual,
 }
 
+/// How a request body is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodySigning {
+    /// Streamed, signed as `UNSIGNED-PAYLOAD` (S3 only; never buffered).
+    Stream,
+    /// Buffered up to `max_body_bytes` and signed with its SHA-256 (what
+    /// every AWS service but S3 requires; optional for S3).
+    Hash,
+}
+
 /// What to do with a request when no usable credentials exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MissingCredentials {
@@ -209,6 +219,13 @@ pub struct SigningConfig {
     /// Storage error bodies (S3 XML naming bucket and key) become a short
     /// plain-text error with the same status.
     pub plain_errors: bool,
+    /// How request bodies are signed (`Stream` for S3 by default, `Hash`
+    /// for every other service).
+    pub body: BodySigning,
+    /// The largest body `Hash` buffers; over it the request gets 413.
+    pub max_body_bytes: usize,
+    /// What this signer may sign (flow C); open by default.
+    pub scope: crate::core::scope::SignScope,
     /// Keys taken from mapped prefixes obey the `redirect` section's limits.
     pub key_rules: crate::core::redirect::KeyRules,
 }

@@ -4,8 +4,8 @@
 //! checked by `validate`.
 
 use super::{
-    err, AddressingStyle, ConfigError, CredentialSource, FailurePolicy, ForeignRedirects,
-    Injection, MissingCredentials, Role,
+    err, AddressingStyle, BodySigning, ConfigError, CredentialSource, FailurePolicy,
+    ForeignRedirects, Injection, MissingCredentials, Role,
 };
 use serde_json::{Map, Value};
 
@@ -74,6 +74,9 @@ pub(super) struct RawSigning {
     pub(super) forward_request_headers: Vec<String>,
     pub(super) hide_response_headers: Option<Vec<String>>,
     pub(super) plain_errors: Option<bool>,
+    pub(super) body: Option<BodySigning>,
+    pub(super) max_body_bytes: usize,
+    pub(super) scope: crate::core::scope::SignScope,
 }
 
 #[derive(Debug, Clone)]
@@ -315,6 +318,9 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "forward_request_headers",
             "hide_response_headers",
             "plain_errors",
+            "body",
+            "max_body_bytes",
+            "scope",
         ],
     )? {
         Some(sr) => Some(read_signing(&sr)?),
@@ -463,6 +469,19 @@ fn read_signing(r: &Reader) -> Result<RawSigning, ConfigError> {
         forward_request_headers: r.strings("forward_request_headers")?.unwrap_or_default(),
         hide_response_headers: r.strings("hide_response_headers")?,
         plain_errors: r.boolean("plain_errors")?,
+        body: r.choice(
+            "body",
+            &[("stream", BodySigning::Stream), ("hash", BodySigning::Hash)],
+        )?,
+        max_body_bytes: r.uint("max_body_bytes")?.unwrap_or(1 << 20),
+        scope: match r.child("scope", &["methods", "buckets", "key_prefixes"])? {
+            None => Default::default(),
+            Some(s) => crate::core::scope::SignScope {
+                methods: s.strings("methods")?.unwrap_or_default(),
+                buckets: s.strings("buckets")?.unwrap_or_default(),
+                key_prefixes: s.strings("key_prefixes")?.unwrap_or_default(),
+            },
+        },
     })
 }
 

@@ -4,8 +4,8 @@
 
 use super::reader::{RawConfig, RawRedirect, RawSigning};
 use super::{
-    err, AddressingStyle, AugmentConfig, BucketMapping, Config, ConfigError, CredentialSource,
-    CredentialsConfig, EndpointConfig, Env, RedirectConfig, Role, SigningConfig,
+    err, AddressingStyle, AugmentConfig, BodySigning, BucketMapping, Config, ConfigError,
+    CredentialSource, CredentialsConfig, EndpointConfig, Env, RedirectConfig, Role, SigningConfig,
 };
 use std::time::Duration;
 
@@ -412,7 +412,58 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
             "must be a lowercase header name",
         ));
     }
+    let is_s3 = crate::core::sigv4::PathRules::for_service(&raw.service)
+        == crate::core::sigv4::PathRules::S3;
+    let body = raw.body.unwrap_or(if is_s3 {
+        BodySigning::Stream
+    } else {
+        BodySigning::Hash
+    });
+    if body == BodySigning::Stream && !is_s3 {
+        return Err(err(
+            "signing.body",
+            "must be \"hash\" for a service other than S3: AWS services but S3 refuse UNSIGNED-PAYLOAD",
+        ));
+    }
+    if !(1..=(64 << 20)).contains(&raw.max_body_bytes) {
+        return Err(err(
+            "signing.max_body_bytes",
+            "must be between 1 and 67108864 (64 MiB)",
+        ));
+    }
+    let sc = &raw.scope;
+    if let Some(i) = sc
+        .methods
+        .iter()
+        .position(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        return Err(err(
+            &format!("signing.scope.methods[{i}]"),
+            "must be an upper-case HTTP method such as \"GET\"",
+        ));
+    }
+    if let Some(i) = sc.buckets.iter().position(|b| !valid_bucket_name(b)) {
+        return Err(err(
+            &format!("signing.scope.buckets[{i}]"),
+            "must be a valid S3 bucket name",
+        ));
+    }
+    if let Some(i) = sc.key_prefixes.iter().position(|p| p.is_empty()) {
+        return Err(err(
+            &format!("signing.scope.key_prefixes[{i}]"),
+            "must not be empty (leave key_prefixes out to allow every key)",
+        ));
+    }
+    if !is_s3 && (!sc.buckets.is_empty() || !sc.key_prefixes.is_empty()) {
+        return Err(err(
+            "signing.scope",
+            "buckets and key_prefixes apply to S3 only",
+        ));
+    }
     Ok(SigningConfig {
+        body,
+        max_body_bytes: raw.max_body_bytes,
+        scope: raw.scope,
         forwarded_request_headers: forwarded,
         hide_response_headers: hide,
         plain_errors: raw.plain_errors.unwrap_or(raw.require_marker),
@@ -711,6 +762,52 @@ mod tests {
         ] {
             let e = parse(cfg).unwrap_err();
             assert_eq!(e.field, field, "{cfg}: {e}");
+        }
+    }
+
+    #[test]
+    fn body_signing_and_scope() {
+        let s = |extra: &str| {
+            parse(&format!(
+                r#"{{"role":"storage","signing":{{"region":"r"{extra}}}}}"#
+            ))
+            .map(|c| c.signing.unwrap())
+        };
+        let c = s("").unwrap();
+        assert_eq!((c.body, c.max_body_bytes), (BodySigning::Stream, 1 << 20));
+        assert!(c.scope.is_open());
+        let c = s(r#","service":"execute-api""#).unwrap();
+        assert_eq!(c.body, BodySigning::Hash);
+        let c = s(r#","body":"hash","max_body_bytes":65536,"scope":{"methods":["GET","HEAD"],"buckets":["assets"],"key_prefixes":["public/"]}"#).unwrap();
+        assert_eq!((c.body, c.max_body_bytes), (BodySigning::Hash, 65536));
+        assert_eq!(c.scope.buckets, ["assets"]);
+        for (extra, field) in [
+            (
+                r#","service":"execute-api","body":"stream""#,
+                "signing.body",
+            ),
+            (r#","body":"buffer""#, "signing.body"),
+            (r#","max_body_bytes":0"#, "signing.max_body_bytes"),
+            (
+                r#","scope":{"methods":["get"]}"#,
+                "signing.scope.methods[0]",
+            ),
+            (
+                r#","scope":{"buckets":["ok-bucket","No_Such"]}"#,
+                "signing.scope.buckets[1]",
+            ),
+            (
+                r#","scope":{"key_prefixes":[""]}"#,
+                "signing.scope.key_prefixes[0]",
+            ),
+            (r#","scope":{"paths":["/"]}"#, "signing.scope.paths"),
+            (
+                r#","service":"execute-api","scope":{"buckets":["assets"]}"#,
+                "signing.scope",
+            ),
+        ] {
+            let e = s(extra).unwrap_err();
+            assert_eq!(e.field, field, "{extra}: {e}");
         }
     }
 
