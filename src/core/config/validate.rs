@@ -23,6 +23,28 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
     if raw.role == Role::Storage && signing.is_none() {
         return Err(err("signing", "required when role is \"storage\""));
     }
+    // The marker is asset-gate's own: never forwarded to storage, never kept
+    // from a backend's answer for the client.
+    let marker = redirect.marker_header.as_str();
+    if let Some(i) = redirect
+        .keep_backend_headers
+        .iter()
+        .position(|n| n == marker)
+    {
+        return Err(err(
+            &format!("redirect.keep_backend_headers[{i}]"),
+            "must not name the marker header",
+        ));
+    }
+    if let Some(s) = &signing {
+        let extra = &s.forwarded_request_headers[crate::core::consent::READ_FORWARDED.len()..];
+        if let Some(i) = extra.iter().position(|n| n == marker) {
+            return Err(err(
+                &format!("signing.forward_request_headers[{i}]"),
+                "must not name the marker header",
+            ));
+        }
+    }
     Ok(Config {
         role: raw.role,
         redirect,
