@@ -84,9 +84,12 @@ lint:
 	cargo clippy --lib --target $(TARGET) -- -D warnings
 
 ## bench: side-by-side benchmarks (not part of `make test`); writes bench/RESULTS.md.
-bench: setup build .wrk-ok
+## Also builds the wasm floor (bench/floor, its own crate, not shipped) and
+## runs the nginx peers (nginx-light from setup).
+bench: setup build .wrk-ok .nginx-ok
+	cargo build --release --target $(TARGET) --manifest-path bench/floor/Cargo.toml --target-dir target/bench-floor
 	cargo bench --bench signer | tee bench/signer.txt
-	$(VENV)/bin/python bench/run.py
+	BENCH_FLOOR_WASM=$(CURDIR)/target/bench-floor/$(TARGET)/release/bench_floor.wasm $(VENV)/bin/python bench/run.py
 
 .wrk-ok:
 	@command -v wrk >/dev/null || { \
