@@ -26,8 +26,10 @@ pub struct Storage {
     rewriting_error: Option<u32>,
     /// The request is held until its body is buffered and hashed.
     hashing: bool,
-    /// Bytes of the request body buffered so far.
-    buffered: usize,
+    /// The body's hash so far, and how many buffered bytes it has seen: each
+    /// body callback reads only the new bytes.
+    hasher: sigv4::PayloadHasher,
+    hashed: usize,
 }
 
 impl Storage {
@@ -37,7 +39,8 @@ impl Storage {
             replied: false,
             rewriting_error: None,
             hashing: false,
-            buffered: 0,
+            hasher: sigv4::PayloadHasher::default(),
+            hashed: 0,
         }
     }
 
@@ -99,18 +102,28 @@ impl Storage {
         )
     }
 
-    /// The whole body is buffered: sign with its SHA-256.
+    /// Feeds the bytes buffered since the last callback to the hasher.
+    fn hash_new_bytes(&mut self, buffered: usize) -> Result<(), Status> {
+        if buffered > self.hashed {
+            let new = hostcalls::get_buffer(
+                BufferType::HttpRequestBody,
+                self.hashed,
+                buffered - self.hashed,
+            )?;
+            self.hasher.update(new.as_deref().unwrap_or_default());
+            self.hashed = buffered;
+        }
+        Ok(())
+    }
+
+    /// The whole body is buffered and hashed: sign with its SHA-256.
     fn sign_buffered(&mut self) -> Action {
         self.hashing = false;
-        let body = match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, self.buffered) {
-            Ok(b) => b.unwrap_or_default(),
-            Err(_) => return http::respond(500, "cannot read the request body"),
-        };
         let Some(headers) = http::headers(MapType::HttpRequestHeaders) else {
             return http::respond(500, "cannot read request headers");
         };
         self.shared.metrics.inc(Counter::BodiesHashed);
-        let hash = sigv4::sha256_hex(&body);
+        let hash = std::mem::take(&mut self.hasher).finish_hex();
         self.sign(&headers, Body::Hashed(&hash), Apply::Edits)
     }
 
@@ -268,7 +281,6 @@ impl HttpContext for Storage {
         if !self.hashing {
             return Action::Continue;
         }
-        self.buffered = body_size;
         let max = self
             .shared
             .config
@@ -277,6 +289,9 @@ impl HttpContext for Storage {
             .map_or(0, |s| s.max_body_bytes);
         let action = if body_size > max {
             self.body_too_large(max)
+        } else if self.hash_new_bytes(body_size).is_err() {
+            self.hashing = false;
+            http::respond(500, "cannot read the request body")
         } else if !end_of_stream {
             return Action::Pause; // keep buffering
         } else {

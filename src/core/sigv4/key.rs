@@ -103,6 +103,22 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
+/// A payload hash computed chunk by chunk, so a body being buffered by the
+/// host never has to be copied whole into the module's memory.
+#[derive(Clone, Default)]
+pub struct PayloadHasher(Sha256);
+
+impl PayloadHasher {
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.0.update(chunk);
+    }
+
+    /// The lowercase hex digest of everything fed so far.
+    pub fn finish_hex(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
 /// The signing key: HMAC chain over date, region, service and `aws4_request`.
 pub fn derive_signing_key(
     secret: &str,
@@ -132,6 +148,21 @@ fn hmac(key: &[u8], data: &[u8]) -> Result<[u8; 32], SigV4Error> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn payload_hasher_equals_the_one_shot_hash() {
+        let data = b"hello world, in pieces";
+        let mut h = PayloadHasher::default();
+        for chunk in data.chunks(5) {
+            h.update(chunk);
+        }
+        assert_eq!(h.finish_hex(), sha256_hex(data));
+        assert_eq!(
+            PayloadHasher::default().finish_hex(),
+            super::super::EMPTY_PAYLOAD_SHA256
+        );
+    }
+
     use super::*;
     use crate::core::sigv4::tests::{creds, SCOPE};
 

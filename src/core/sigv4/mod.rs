@@ -26,7 +26,7 @@ pub use canonical::{
     canonical_headers, canonical_query, canonical_request, canonical_uri, credential_scope,
     string_to_sign, CanonicalHeaders,
 };
-pub use key::{derive_signing_key, hmac_hex, sha256_hex, SigningKeyCache};
+pub use key::{derive_signing_key, hmac_hex, sha256_hex, PayloadHasher, SigningKeyCache};
 pub use time::{amz_date, civil_from_unix, CivilDateTime};
 
 use canonical::{
