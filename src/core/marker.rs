@@ -76,49 +76,59 @@ impl std::fmt::Display for MarkerError {
     }
 }
 
-/// HMAC accepts keys of any length, so `None` does not happen in practice.
+/// The marker secret, keyed into HMAC once: every marker then costs only
+/// its message's compressions, not the two of keying.
+#[derive(Clone)]
+pub struct MarkerKey(HmacSha256);
+
+impl MarkerKey {
+    /// HMAC accepts keys of any length, so `None` does not happen in practice.
+    pub fn new(secret: &[u8]) -> Option<MarkerKey> {
+        HmacSha256::new_from_slice(secret).ok().map(MarkerKey)
+    }
+}
+
 /// The carried bytes come last, so the input is unambiguous (a path has no
 /// newline).
-fn mac(
-    secret: &[u8],
-    expires_at: &str,
-    grant: Grant,
-    path: &str,
-    carried: &[u8],
-) -> Option<HmacSha256> {
-    let mut m = HmacSha256::new_from_slice(secret).ok()?;
+fn mac(key: &MarkerKey, expires_at: &str, grant: Grant, path: &str, carried: &[u8]) -> HmacSha256 {
+    let mut m = key.0.clone();
     for part in [VERSION, expires_at, grant.token(), path] {
         m.update(part.as_bytes());
         m.update(b"\n");
     }
     m.update(carried);
-    Some(m)
+    m
 }
 
 /// Issues a marker for `path` (the full `:path`, query included) granting
 /// `grant`, with `carried` (encoded by `carry::collect`) bound to it.
 pub fn issue(
-    secret: &[u8],
+    key: &MarkerKey,
     path: &str,
     grant: Grant,
     carried: &[u8],
     now: u64,
     ttl_secs: u64,
-) -> Option<String> {
+) -> String {
     let expires_at = now.saturating_add(ttl_secs).to_string();
-    let tag = mac(secret, &expires_at, grant, path, carried)?
+    let tag = mac(key, &expires_at, grant, path, carried)
         .finalize()
         .into_bytes();
-    Some(format!(
+    format!(
         "{VERSION}.{expires_at}.{}.{}.{}",
         grant.token(),
         hex::encode(carried),
         hex::encode(tag)
-    ))
+    )
 }
 
 /// Checks a marker against the path it must have been issued for.
-pub fn verify(secret: &[u8], marker: &[u8], path: &str, now: u64) -> Result<Consent, MarkerError> {
+pub fn verify(
+    key: &MarkerKey,
+    marker: &[u8],
+    path: &str,
+    now: u64,
+) -> Result<Consent, MarkerError> {
     let marker = std::str::from_utf8(marker).map_err(|_| MarkerError::Malformed)?;
     let mut parts = marker.trim().split('.');
     let (Some(VERSION), Some(exp), Some(grant), Some(carried), Some(tag), None) = (
@@ -139,8 +149,7 @@ pub fn verify(secret: &[u8], marker: &[u8], path: &str, now: u64) -> Result<Cons
     let carried = hex::decode(carried).map_err(|_| MarkerError::Malformed)?;
     let tag = hex::decode(tag).map_err(|_| MarkerError::Malformed)?;
     // Check the MAC first, so an attacker learns nothing from the expiry branch.
-    mac(secret, exp, grant, path, &carried)
-        .ok_or(MarkerError::Malformed)?
+    mac(key, exp, grant, path, &carried)
         .verify_slice(&tag)
         .map_err(|_| MarkerError::BadMac)?;
     if now > expires_at {
@@ -150,10 +159,10 @@ pub fn verify(secret: &[u8], marker: &[u8], path: &str, now: u64) -> Result<Cons
 }
 
 /// Checks the marker headers of a request: exactly one, valid for `path`.
-/// `secret` is `None` when the shared secret could not be read.
+/// `key` is `None` when the shared secret could not be read.
 pub fn verify_request<'a>(
     mut values: impl Iterator<Item = &'a [u8]>,
-    secret: Option<&[u8]>,
+    key: Option<&MarkerKey>,
     path: &str,
     now: u64,
 ) -> Result<Consent, MarkerError> {
@@ -161,17 +170,24 @@ pub fn verify_request<'a>(
     if values.next().is_some() {
         return Err(MarkerError::Duplicated);
     }
-    verify(secret.ok_or(MarkerError::NoSecret)?, first, path, now)
+    verify(key.ok_or(MarkerError::NoSecret)?, first, path, now)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const SECRET: [u8; SECRET_LEN] = [7u8; SECRET_LEN];
+    fn key(secret: &[u8]) -> MarkerKey {
+        MarkerKey::new(secret).unwrap()
+    }
+
+    #[allow(non_snake_case)]
+    fn SECRET() -> MarkerKey {
+        key(&[7u8; SECRET_LEN])
+    }
 
     fn read(path: &str, now: u64) -> String {
-        issue(&SECRET, path, Grant::Read, b"", now, 30).unwrap()
+        issue(&SECRET(), path, Grant::Read, b"", now, 30)
     }
 
     #[test]
@@ -183,16 +199,16 @@ mod tests {
             carried: vec![],
         });
         assert_eq!(
-            verify(&SECRET, m.as_bytes(), "/internal-assets/a.jpg", 1000),
+            verify(&SECRET(), m.as_bytes(), "/internal-assets/a.jpg", 1000),
             ok
         );
         assert_eq!(
-            verify(&SECRET, m.as_bytes(), "/internal-assets/a.jpg", 1030),
+            verify(&SECRET(), m.as_bytes(), "/internal-assets/a.jpg", 1030),
             ok
         );
         for other in ["/internal-assets/b.jpg", "/internal-assets/a.jpg?x=1"] {
             assert_eq!(
-                verify(&SECRET, m.as_bytes(), other, 1000),
+                verify(&SECRET(), m.as_bytes(), other, 1000),
                 Err(MarkerError::BadMac)
             );
         }
@@ -201,20 +217,20 @@ mod tests {
     #[test]
     fn carried_headers_are_bound_to_the_marker() {
         let carried = b"set-cookie: a=1\ncontent-disposition: attachment\n";
-        let m = issue(&SECRET, "/p", Grant::Read, carried, 1000, 30).unwrap();
-        let c = verify(&SECRET, m.as_bytes(), "/p", 1000).unwrap();
+        let m = issue(&SECRET(), "/p", Grant::Read, carried, 1000, 30);
+        let c = verify(&SECRET(), m.as_bytes(), "/p", 1000).unwrap();
         assert_eq!(c.carried, carried.to_vec());
         // Replacing the carried part (a forged Set-Cookie) breaks the MAC.
         let parts: Vec<&str> = m.split('.').collect();
         let forged_carry = hex::encode(b"set-cookie: admin=1\n");
         let forged = [parts[0], parts[1], parts[2], &forged_carry, parts[4]].join(".");
         assert_eq!(
-            verify(&SECRET, forged.as_bytes(), "/p", 1000),
+            verify(&SECRET(), forged.as_bytes(), "/p", 1000),
             Err(MarkerError::BadMac)
         );
         let dropped = [parts[0], parts[1], parts[2], "", parts[4]].join(".");
         assert_eq!(
-            verify(&SECRET, dropped.as_bytes(), "/p", 1000),
+            verify(&SECRET(), dropped.as_bytes(), "/p", 1000),
             Err(MarkerError::BadMac)
         );
     }
@@ -230,7 +246,7 @@ mod tests {
         let m = read("/p", 1000);
         let w = m.replacen(".r.", ".w.", 1);
         assert_eq!(
-            verify(&SECRET, w.as_bytes(), "/p", 1000),
+            verify(&SECRET(), w.as_bytes(), "/p", 1000),
             Err(MarkerError::Malformed)
         );
     }
@@ -239,7 +255,7 @@ mod tests {
     fn expired_marker_is_refused() {
         let m = read("/p", 1000);
         assert_eq!(
-            verify(&SECRET, m.as_bytes(), "/p", 1031),
+            verify(&SECRET(), m.as_bytes(), "/p", 1031),
             Err(MarkerError::Expired)
         );
     }
@@ -248,7 +264,7 @@ mod tests {
     fn other_secret_or_forged_expiry_is_refused() {
         let m = read("/p", 1000);
         assert_eq!(
-            verify(&[8u8; 32], m.as_bytes(), "/p", 1000),
+            verify(&key(&[8u8; 32]), m.as_bytes(), "/p", 1000),
             Err(MarkerError::BadMac)
         );
         for forged in [
@@ -256,7 +272,7 @@ mod tests {
             m.replacen("1030", "01030", 1),
         ] {
             assert_eq!(
-                verify(&SECRET, forged.as_bytes(), "/p", 2000),
+                verify(&SECRET(), forged.as_bytes(), "/p", 2000),
                 Err(MarkerError::BadMac),
                 "{forged}"
             );
@@ -267,14 +283,14 @@ mod tests {
     fn request_needs_exactly_one_valid_marker() {
         let m = read("/p", 1000);
         let one = [m.as_bytes()];
-        assert!(verify_request(one.iter().copied(), Some(&SECRET), "/p", 1000).is_ok());
+        assert!(verify_request(one.iter().copied(), Some(&SECRET()), "/p", 1000).is_ok());
         assert_eq!(
-            verify_request([].iter().copied(), Some(&SECRET), "/p", 1000),
+            verify_request([].iter().copied(), Some(&SECRET()), "/p", 1000),
             Err(MarkerError::Missing)
         );
         let two = [m.as_bytes(), m.as_bytes()];
         assert_eq!(
-            verify_request(two.iter().copied(), Some(&SECRET), "/p", 1000),
+            verify_request(two.iter().copied(), Some(&SECRET()), "/p", 1000),
             Err(MarkerError::Duplicated)
         );
         assert_eq!(
@@ -297,14 +313,14 @@ mod tests {
             "v2.10.r..zz",
             "v2.10.r..00.extra",
         ] {
-            assert!(verify(&SECRET, bad.as_bytes(), "/p", 0).is_err(), "{bad}");
+            assert!(verify(&SECRET(), bad.as_bytes(), "/p", 0).is_err(), "{bad}");
         }
         assert_eq!(
-            verify(&SECRET, b"v2.10.r..00", "/p", 0),
+            verify(&SECRET(), b"v2.10.r..00", "/p", 0),
             Err(MarkerError::BadMac)
         );
         assert_eq!(
-            verify(&SECRET, &[0xff, 0xfe], "/p", 0),
+            verify(&SECRET(), &[0xff, 0xfe], "/p", 0),
             Err(MarkerError::Malformed)
         );
     }
@@ -312,11 +328,11 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn verify_never_panics_and_accepts_only_issued(marker in proptest::collection::vec(proptest::num::u8::ANY, 0..200), path in ".{0,40}") {
-            let _ = verify(&SECRET, &marker, &path, 0);
-            let m = issue(&SECRET, &path, Grant::Read, &marker, 0, 30).unwrap();
-            proptest::prop_assert_eq!(verify(&SECRET, m.as_bytes(), &path, 0).map(|c| c.carried), Ok(marker.clone()));
+            let _ = verify(&SECRET(), &marker, &path, 0);
+            let m = issue(&SECRET(), &path, Grant::Read, &marker, 0, 30);
+            proptest::prop_assert_eq!(verify(&SECRET(), m.as_bytes(), &path, 0).map(|c| c.carried), Ok(marker.clone()));
             let other = format!("{path}x");
-            proptest::prop_assert!(verify(&SECRET, m.as_bytes(), &other, 0).is_err());
+            proptest::prop_assert!(verify(&SECRET(), m.as_bytes(), &other, 0).is_err());
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::core::redirect::{self, Answer, Decision, Origin, Targets};
 use crate::host::clock;
 use crate::host::http::{self, header, values, HeaderMap, ACCEL_HEADER};
 use crate::host::metrics::Counter;
-use crate::host::secret::marker_secret;
+use crate::host::secret::marker_key;
 use crate::host::shared::Shared;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
@@ -152,14 +152,11 @@ impl AuthBackend {
                 );
             }
         };
-        let Some(secret) = marker_secret() else {
+        let Some(key) = marker_key() else {
             return http::respond(503, "the internal-redirect secret is not available");
         };
         let now = clock::now_secs();
-        let Some(mark) = marker::issue(&secret, path, Grant::Read, &kept, now, cfg.marker_ttl_secs)
-        else {
-            return http::respond(503, "cannot mark the internal redirect");
-        };
+        let mark = marker::issue(&key, path, Grant::Read, &kept, now, cfg.marker_ttl_secs);
         let answer = vec![
             (":status", "303"),
             ("location", location),

@@ -8,7 +8,7 @@ use crate::core::marker::{self, Consent, MarkerError};
 use crate::core::poll::is_stale;
 use crate::host::clock;
 use crate::host::metrics::Counter;
-use crate::host::secret::marker_secret;
+use crate::host::secret::marker_key;
 use crate::host::shared::{Cached, Shared};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{Action, Bytes, MapType};
@@ -72,10 +72,10 @@ pub fn values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item =
 /// for exactly the request's path, still valid now; what it consents to.
 pub fn verify_marker(headers: &HeaderMap, name: &str) -> Result<Consent, MarkerError> {
     let path = header(headers, ":path").unwrap_or_default();
-    let secret = marker_secret();
+    let key = marker_key();
     marker::verify_request(
         values(headers, name),
-        secret.as_deref(),
+        key.as_deref(),
         path,
         clock::now_secs(),
     )

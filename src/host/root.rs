@@ -116,6 +116,15 @@ impl RootContext for Root {
             }
         }
         log::info!("asset-gate: configured as role {:?}", config.role);
+        // Follow Envoy's log level for the `wasm` component: debug lines are
+        // formatted and handed to the host only when Envoy would print them.
+        if let Ok(level) = hostcalls::get_log_level() {
+            proxy_wasm::set_log_level(level);
+        }
+        // The marker secret exists before any worker VM asks for it.
+        if crate::host::secret::marker_key().is_none() {
+            log::error!("asset-gate: the internal-redirect marker secret is not available");
+        }
         let plugin_name = hostcalls::get_property(vec!["plugin_name"])
             .ok()
             .flatten()

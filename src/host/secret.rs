@@ -2,15 +2,41 @@
 //! shared data so that every VM with the same `vm_id` (every worker thread,
 //! every placement) issues and verifies markers with the same key.
 
-use crate::core::marker::SECRET_LEN;
+use crate::core::marker::{MarkerKey, SECRET_LEN};
 use proxy_wasm::hostcalls;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+thread_local! {
+    /// This VM's copy of the keyed secret, once shared data had one.
+    static KEYED: RefCell<Option<Rc<MarkerKey>>> = const { RefCell::new(None) };
+}
+
+/// The marker key, keyed into HMAC once per VM. A VM caches only a secret
+/// it found already stored (not one it has just written), and the root
+/// context asks for it at configure time on Envoy's main thread, before any
+/// worker VM exists; so every VM ends up with the one secret in shared data.
+pub fn marker_key() -> Option<Rc<MarkerKey>> {
+    if let Some(k) = KEYED.with(|c| c.borrow().clone()) {
+        return Some(k);
+    }
+    let (secret, found) = match stored() {
+        Some(s) => (s, true),
+        None => (marker_secret()?, false),
+    };
+    let key = Rc::new(MarkerKey::new(&secret)?);
+    if found {
+        KEYED.with(|c| *c.borrow_mut() = Some(Rc::clone(&key)));
+    }
+    Some(key)
+}
 
 const KEY: &str = "asset_gate.marker_secret.v1";
 
 /// The shared secret, creating it when this is the first VM to ask.
 /// Read on every use rather than cached: if two VMs race to create it, the
 /// value that stays in shared data is the one everybody uses.
-pub fn marker_secret() -> Option<Vec<u8>> {
+fn marker_secret() -> Option<Vec<u8>> {
     if let Some(s) = stored() {
         return Some(s);
     }

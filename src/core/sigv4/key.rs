@@ -17,6 +17,9 @@ struct CacheEntry {
     access_key_id: String,
     secret: String,
     key: [u8; 32],
+    /// HMAC keyed with `key`: its two keying compressions are done once,
+    /// each signature clones it.
+    mac: HmacSha256,
 }
 
 /// Derived signing keys cost four HMACs and only change daily, so they are cached per
@@ -63,20 +66,42 @@ impl SigningKeyCache {
         date: &str,
         scope: &Scope,
     ) -> Result<[u8; 32], SigV4Error> {
+        self.entry(creds, date, scope).map(|e| e.key)
+    }
+
+    /// The hex signature of `string_to_sign` with the (cached) signing key.
+    pub fn signature_hex(
+        &mut self,
+        creds: &Credentials,
+        date: &str,
+        scope: &Scope,
+        string_to_sign: &[u8],
+    ) -> Result<String, SigV4Error> {
+        let mut mac = self.entry(creds, date, scope)?.mac.clone();
+        mac.update(string_to_sign);
+        Ok(hex::encode(mac.finalize().into_bytes()))
+    }
+
+    fn entry(
+        &mut self,
+        creds: &Credentials,
+        date: &str,
+        scope: &Scope,
+    ) -> Result<&CacheEntry, SigV4Error> {
         let date8: [u8; 8] = date
             .as_bytes()
             .try_into()
             .map_err(|_| SigV4Error::InvalidScope { field: "date" })?;
-        let found = self.entries.iter().find(|e| {
+        let found = self.entries.iter().position(|e| {
             e.date == date8
                 && e.region == scope.region
                 && e.service == scope.service
                 && e.access_key_id == creds.access_key_id
                 && e.secret == creds.secret_access_key
         });
-        if let Some(entry) = found {
+        if let Some(i) = found {
             self.hits += 1;
-            return Ok(entry.key);
+            return self.entries.get(i).ok_or(SigV4Error::Hmac);
         }
         let key = derive_signing_key(&creds.secret_access_key, date, scope.region, scope.service)?;
         self.misses += 1;
@@ -87,14 +112,20 @@ impl SigningKeyCache {
             access_key_id: creds.access_key_id.clone(),
             secret: creds.secret_access_key.clone(),
             key,
+            mac: <HmacSha256 as Mac>::new_from_slice(&key).map_err(|_| SigV4Error::Hmac)?,
         };
-        if self.entries.len() < CACHE_SLOTS {
+        let slot = if self.entries.len() < CACHE_SLOTS {
             self.entries.push(entry);
-        } else if let Some(slot) = self.entries.get_mut(self.next) {
-            *slot = entry;
-        }
-        self.next = (self.next + 1) % CACHE_SLOTS;
-        Ok(key)
+            self.entries.len() - 1
+        } else {
+            let slot = self.next;
+            if let Some(e) = self.entries.get_mut(slot) {
+                *e = entry;
+            }
+            slot
+        };
+        self.next = (slot + 1) % CACHE_SLOTS;
+        self.entries.get(slot).ok_or(SigV4Error::Hmac)
     }
 }
 

@@ -307,8 +307,7 @@ pub fn sign_headers_with(
     let creq = canonical_request(req.method, &uri, &query, &headers, opts.payload_hash);
     let scope_str = credential_scope(date, scope);
     let sts = string_to_sign(&amz_date, &scope_str, &creq);
-    let key = cache.signing_key(creds, date, scope)?;
-    let signature = hmac_hex(&key, sts.as_bytes())?;
+    let signature = cache.signature_hex(creds, date, scope, sts.as_bytes())?;
 
     let authorization = format!(
         "{ALGORITHM} Credential={}/{scope_str}, SignedHeaders={}, Signature={signature}",
@@ -376,8 +375,7 @@ pub fn presign_with(
 
     let creq = canonical_request(req.method, &uri, &query, &headers, opts.payload_hash);
     let sts = string_to_sign(&amz_date, &scope_str, &creq);
-    let key = cache.signing_key(creds, date, scope)?;
-    let signature = hmac_hex(&key, sts.as_bytes())?;
+    let signature = cache.signature_hex(creds, date, scope, sts.as_bytes())?;
 
     let mut full = query;
     if let (Some(t), false) = (token, opts.session_token_signed) {
