@@ -89,16 +89,32 @@ pub fn parse(carried: &[u8]) -> Vec<(&str, &[u8])> {
         .collect()
 }
 
-/// The names whose storage copies the carried headers replace: every carried
-/// name except `set-cookie`, once each.
-pub fn replaced_names<'a>(carried: &[(&'a str, &[u8])]) -> Vec<&'a str> {
-    let mut names: Vec<&str> = Vec::new();
-    for (name, _) in carried {
-        if *name != "set-cookie" && !names.contains(name) {
-            names.push(name);
-        }
-    }
-    names
+/// How a kept header goes onto the storage answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edit {
+    /// Replace every value of the name (its first kept line): the backend's
+    /// value wins over storage's.
+    Replace,
+    /// Add a line (`Set-Cookie`, and further lines of a name).
+    Add,
+}
+
+/// The edits that put `kept` on the storage answer without reading it
+/// first: each name's first line replaces storage's copies, the rest are
+/// added; `Set-Cookie` lines are always added.
+pub fn edits<'a>(kept: &[(&'a str, &'a [u8])]) -> Vec<(&'a str, &'a [u8], Edit)> {
+    let mut seen: Vec<&str> = Vec::new();
+    kept.iter()
+        .map(|&(name, value)| {
+            let edit = if name == "set-cookie" || seen.contains(&name) {
+                Edit::Add
+            } else {
+                seen.push(name);
+                Edit::Replace
+            };
+            (name, value, edit)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -138,9 +154,19 @@ mod tests {
                 ("cache-control", b"max-age=0"),
             ]
         );
+        let e: Vec<(&str, Edit)> = edits(&parse(&c))
+            .into_iter()
+            .map(|(n, _, e)| (n, e))
+            .collect();
         assert_eq!(
-            replaced_names(&parse(&c)),
-            vec!["content-disposition", "cache-control"]
+            e,
+            vec![
+                ("set-cookie", Edit::Add),
+                ("content-disposition", Edit::Replace),
+                ("set-cookie", Edit::Add),
+                ("cache-control", Edit::Replace),
+                ("cache-control", Edit::Add),
+            ]
         );
     }
 
@@ -187,7 +213,7 @@ mod tests {
 
         #[test]
         fn parse_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
-            let _ = replaced_names(&parse(&bytes));
+            let _ = edits(&parse(&bytes));
         }
     }
 }

@@ -2,11 +2,10 @@
 //! requests carry no marker Envoy did not issue; on the internally
 //! redirected request it keeps the backend's headers that the marker
 //! carries and puts them on the storage answer (nginx's X-Accel-Redirect
-//! rule); markers, X-Accel-* headers and declined internal redirects never
-//! reach a client.
+//! rule); markers and declined internal redirects never reach a client.
 
-use crate::core::carry;
-use crate::host::http::{self, HeaderMap};
+use crate::core::carry::{self, Edit};
+use crate::host::http;
 use crate::host::metrics::Counter;
 use crate::host::shared::Shared;
 use proxy_wasm::hostcalls;
@@ -36,21 +35,23 @@ impl Edge {
     /// A marker on a client request must be one this process issued for
     /// exactly this path; anything else is dropped and counted. Envoy runs
     /// this again for the internally redirected request, whose genuine
-    /// marker carries the backend's headers to keep.
+    /// marker carries the backend's headers to keep. A request without a
+    /// marker (every client's first pass) costs one small header read.
     fn check_marker(&mut self) -> Action {
         let name = self.shared.config.redirect.marker_header.as_str();
-        let Some(headers) = http::headers(MapType::HttpRequestHeaders) else {
-            return http::respond(500, "cannot read request headers");
-        };
-        if http::values(&headers, name).next().is_none() {
+        let map = MapType::HttpRequestHeaders;
+        if !matches!(hostcalls::get_map_value_bytes(map, name), Ok(Some(_))) {
             return Action::Continue;
         }
+        let Some(headers) = http::headers(map) else {
+            return http::respond(500, "cannot read request headers");
+        };
         match http::verify_marker(&headers, name) {
             Ok(consent) => self.kept = consent.carried,
             Err(e) => {
                 log::debug!("asset-gate: dropped a client-sent marker: {e}");
                 self.shared.metrics.inc(Counter::SpoofAttempts);
-                if hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err() {
+                if hostcalls::remove_map_value(map, name).is_err() {
                     return http::respond(500, "cannot remove an invalid marker");
                 }
             }
@@ -60,13 +61,13 @@ impl Edge {
 
     /// The storage answer gets the backend's kept headers: each replaces
     /// storage's header of the same name, `Set-Cookie` lines are added.
-    fn add_kept_headers(&self, response: &HeaderMap) -> Result<(), proxy_wasm::types::Status> {
+    fn add_kept_headers(&self) -> Result<(), proxy_wasm::types::Status> {
         let map = MapType::HttpResponseHeaders;
-        let kept = carry::parse(&self.kept);
-        let replaced = carry::replaced_names(&kept);
-        http::remove_present(map, response, |k| replaced.contains(&k))?;
-        for (name, value) in kept {
-            hostcalls::add_map_value_bytes(map, name, value)?;
+        for (name, value, edit) in carry::edits(&carry::parse(&self.kept)) {
+            match edit {
+                Edit::Replace => hostcalls::set_map_value_bytes(map, name, Some(value))?,
+                Edit::Add => hostcalls::add_map_value_bytes(map, name, value)?,
+            }
         }
         Ok(())
     }
@@ -82,15 +83,16 @@ impl HttpContext for Edge {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let Some(response) = http::headers(MapType::HttpResponseHeaders) else {
-            return http::respond(502, "cannot read the response headers");
-        };
         let marker = self.shared.config.redirect.marker_header.as_str();
         // Only asset-gate's internal redirect carries a marker in a response:
         // Envoy did not follow it (body over the buffer limit or not yet
         // received, redirect limit, route configuration). The client gets a
-        // clear error, never the 303, its Location or the marker.
-        if http::values(&response, marker).next().is_some() {
+        // clear error, never the 303, its Location or the marker. (The
+        // auth_backend role strips X-Accel-* from the answers it passes on.)
+        if matches!(
+            hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, marker),
+            Ok(Some(_))
+        ) {
             self.shared.metrics.inc(Counter::RedirectsDeclined);
             return if self.had_body {
                 http::respond(
@@ -104,15 +106,7 @@ impl HttpContext for Edge {
                 )
             };
         }
-        let stripped = http::remove_present(MapType::HttpResponseHeaders, &response, |k| {
-            http::is_accel_control(k)
-        });
-        let kept = if self.kept.is_empty() {
-            Ok(())
-        } else {
-            self.add_kept_headers(&response)
-        };
-        if stripped.and(kept).is_err() {
+        if !self.kept.is_empty() && self.add_kept_headers().is_err() {
             return http::respond(502, "cannot rewrite the response headers");
         }
         Action::Continue
