@@ -70,7 +70,7 @@ $(VENV_STAMP):
 build: .wasm-target-ok .wasm-opt-ok
 	cargo build --release --target $(TARGET)
 	@mkdir -p dist
-	wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
+	wasm-opt -Oz --converge --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
 	  --strip-debug --strip-producers $(RAW_WASM) -o $(WASM).tmp && mv $(WASM).tmp $(WASM)
 	@echo "wasm size: $$(stat -c %s $(WASM)) bytes ($(WASM))"
 

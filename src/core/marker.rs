@@ -5,6 +5,7 @@
 //! response headers that must survive the redirect (`carry`) and an expiry,
 //! keyed by a per-process secret.
 
+use crate::core::hex;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -114,12 +115,17 @@ pub fn issue(
     let tag = mac(key, &expires_at, grant, path, carried)
         .finalize()
         .into_bytes();
-    format!(
-        "{VERSION}.{expires_at}.{}.{}.{}",
-        grant.token(),
-        hex::encode(carried),
-        hex::encode(tag)
-    )
+    let mut out = String::with_capacity(16 + expires_at.len() + 2 * carried.len() + 64);
+    out.push_str(VERSION);
+    out.push('.');
+    out.push_str(&expires_at);
+    out.push('.');
+    out.push_str(grant.token());
+    out.push('.');
+    hex::encode_to(&mut out, carried);
+    out.push('.');
+    hex::encode_to(&mut out, &tag);
+    out
 }
 
 /// Checks a marker against the path it must have been issued for.
@@ -146,8 +152,8 @@ pub fn verify(
     }
     let expires_at: u64 = exp.parse().map_err(|_| MarkerError::Malformed)?;
     let grant = Grant::parse(grant).ok_or(MarkerError::Malformed)?;
-    let carried = hex::decode(carried).map_err(|_| MarkerError::Malformed)?;
-    let tag = hex::decode(tag).map_err(|_| MarkerError::Malformed)?;
+    let carried = hex::decode(carried).ok_or(MarkerError::Malformed)?;
+    let tag = hex::decode(tag).ok_or(MarkerError::Malformed)?;
     // Check the MAC first, so an attacker learns nothing from the expiry branch.
     mac(key, exp, grant, path, &carried)
         .verify_slice(&tag)

@@ -8,6 +8,7 @@ pub mod config;
 pub mod consent;
 pub mod credentials;
 pub mod headers;
+pub mod hex;
 pub mod marker;
 pub mod poll;
 pub mod redirect;

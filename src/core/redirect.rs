@@ -277,7 +277,7 @@ fn push_escaped(out: &mut String, b: u8) {
 
 /// Percent-decodes once, as nginx does: a `%` not followed by two hex digits
 /// stays a literal `%`.
-fn decode_lenient(seg: &[u8]) -> Vec<u8> {
+pub fn decode_lenient(seg: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(seg.len());
     let mut i = 0;
     while i < seg.len() {

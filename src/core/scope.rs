@@ -3,6 +3,8 @@
 //! methods, buckets and key prefixes; anything else is refused before it is
 //! signed.
 
+use crate::core::redirect::decode_lenient;
+
 /// The validated scope; empty lists mean "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignScope {
@@ -27,30 +29,6 @@ const LIST_PARAMS: [&str; 9] = [
     "fetch-owner",
     "marker",
 ];
-
-fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).and_then(|&c| hex(c)),
-            b.get(i + 2).and_then(|&c| hex(c)),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    out
-}
 
 impl SignScope {
     /// Whether the scope limits anything at all.
@@ -86,7 +64,7 @@ impl SignScope {
                 .any(|p| k.starts_with(p.as_bytes()))
         };
         if !key.is_empty() {
-            return if within(&percent_decode(key)) {
+            return if within(&decode_lenient(key.as_bytes())) {
                 Ok(())
             } else {
                 Err("this signing edge does not sign requests for this key".into())
@@ -100,7 +78,7 @@ impl SignScope {
                 return Err("this signing edge signs no bucket-level request but a listing".into());
             }
             if name == "prefix" {
-                prefix = Some(percent_decode(value));
+                prefix = Some(decode_lenient(value.as_bytes()));
             }
         }
         match prefix {

@@ -2,6 +2,7 @@
 //! date, region and service) and the cache that saves deriving it per request.
 
 use super::{Credentials, Scope, SigV4Error};
+use crate::core::hex;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -79,7 +80,7 @@ impl SigningKeyCache {
     ) -> Result<String, SigV4Error> {
         let mut mac = self.entry(creds, date, scope)?.mac.clone();
         mac.update(string_to_sign);
-        Ok(hex::encode(mac.finalize().into_bytes()))
+        Ok(hex::encode(&mac.finalize().into_bytes()))
     }
 
     fn entry(
@@ -131,7 +132,7 @@ impl SigningKeyCache {
 
 /// Lowercase hex SHA-256, the digest format SigV4 uses everywhere.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    hex::encode(&Sha256::digest(data))
 }
 
 /// A payload hash computed chunk by chunk, so a body being buffered by the
@@ -146,7 +147,7 @@ impl PayloadHasher {
 
     /// The lowercase hex digest of everything fed so far.
     pub fn finish_hex(self) -> String {
-        hex::encode(self.0.finalize())
+        hex::encode(&self.0.finalize())
     }
 }
 
@@ -168,7 +169,7 @@ pub fn derive_signing_key(
 
 /// Lowercase hex HMAC-SHA256 of `data` under the signing key: the signature.
 pub fn hmac_hex(key: &[u8], data: &[u8]) -> Result<String, SigV4Error> {
-    hmac(key, data).map(hex::encode)
+    hmac(key, data).map(|m| hex::encode(&m))
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Result<[u8; 32], SigV4Error> {

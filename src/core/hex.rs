@@ -1,0 +1,66 @@
+//! Lower-case hex, by table. Measured under V8 (bench/micro): the `hex`
+//! crate's encode/decode of a marker's carried headers took 1.4/2.0 µs, a
+//! table 0.16/0.15 µs; markers and signatures are hex on every request.
+
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends the lower-case hex of `bytes` to `out`.
+pub fn encode_to(out: &mut String, bytes: &[u8]) {
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+}
+
+/// The lower-case hex of `bytes`.
+pub fn encode(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    encode_to(&mut out, bytes);
+    out
+}
+
+fn value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes hex (either case); `None` for an odd length or a non-hex digit.
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    let t = text.as_bytes();
+    if !t.len().is_multiple_of(2) {
+        return None;
+    }
+    t.chunks_exact(2)
+        .map(|p| Some(value(p[0])? << 4 | value(p[1])?))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_errors() {
+        assert_eq!(encode(&[0, 1, 0xab, 0xff]), "0001abff");
+        assert_eq!(decode("0001abff"), Some(vec![0, 1, 0xab, 0xff]));
+        assert_eq!(decode("0001ABFF"), Some(vec![0, 1, 0xab, 0xff]));
+        assert_eq!(decode(""), Some(vec![]));
+        for bad in ["0", "0g", "zz", " 00", "00 "] {
+            assert_eq!(decode(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_the_hex_crate(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..100), text in "[0-9a-fA-Fg ]{0,20}") {
+            proptest::prop_assert_eq!(encode(&bytes), ::hex::encode(&bytes));
+            proptest::prop_assert_eq!(decode(&encode(&bytes)), Some(bytes));
+            proptest::prop_assert_eq!(decode(&text), ::hex::decode(&text).ok());
+        }
+    }
+}
