@@ -87,24 +87,7 @@ struct Gate {
 impl Gate {
     fn start(spec: GateSpec) -> Gate {
         let certs = tempfile::tempdir().expect("temp dir");
-        let cert = certs.path().join("cert.pem");
-        let key = certs.path().join("key.pem");
-        let out = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-            .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-            .args(["-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (cert, key) = self_signed_cert(certs.path());
         let vars = vec![
             ("WASM", wasm().display().to_string()),
             ("S3_PORT", spec.s3_port.to_string()),

@@ -20,7 +20,8 @@ pub fn encode(bytes: &[u8]) -> String {
     out
 }
 
-fn value(c: u8) -> Option<u8> {
+/// The value of one hex digit (either case), for percent-decoding too.
+pub fn digit(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),
@@ -36,7 +37,7 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
         return None;
     }
     t.chunks_exact(2)
-        .map(|p| Some(value(p[0])? << 4 | value(p[1])?))
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
         .collect()
 }
 

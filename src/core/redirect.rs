@@ -1,6 +1,7 @@
 //! Internal redirects: which backend answers become an internal redirect to
 //! storage, and which object paths are safe to hand to storage at all.
 
+use crate::core::hex;
 use std::fmt;
 
 /// Why a path or redirect target was refused.
@@ -57,23 +58,14 @@ impl Default for KeyRules {
     }
 }
 
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Percent-decodes one path segment.
 fn decode_segment(seg: &[u8]) -> Result<Vec<u8>, PathError> {
     let mut out = Vec::with_capacity(seg.len());
     let mut i = 0;
     while i < seg.len() {
         if seg[i] == b'%' {
-            let hi = seg.get(i + 1).copied().and_then(hex_val);
-            let lo = seg.get(i + 2).copied().and_then(hex_val);
+            let hi = seg.get(i + 1).copied().and_then(hex::digit);
+            let lo = seg.get(i + 2).copied().and_then(hex::digit);
             match (hi, lo) {
                 (Some(h), Some(l)) => out.push(h << 4 | l),
                 _ => return Err(PathError::InvalidPercentEncoding),
@@ -284,8 +276,8 @@ pub fn decode_lenient(seg: &[u8]) -> Vec<u8> {
         let pair = seg
             .get(i + 1)
             .copied()
-            .and_then(hex_val)
-            .zip(seg.get(i + 2).copied().and_then(hex_val));
+            .and_then(hex::digit)
+            .zip(seg.get(i + 2).copied().and_then(hex::digit));
         match (seg[i], pair) {
             (b'%', Some((h, l))) => {
                 out.push(h << 4 | l);

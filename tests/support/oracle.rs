@@ -366,22 +366,7 @@ impl Storage {
             "service": "execute-api", "endpoint": "api.example",
         }});
         let certs = tempfile::tempdir().expect("temp dir");
-        let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
-        let out = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-            .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-            .args(["-subj", "/CN=localhost"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (cert, key) = self_signed_cert(certs.path());
         let vars = vec![
             ("WASM", wasm().display().to_string()),
             ("S3_PORT", s3.port.to_string()),

@@ -310,15 +310,6 @@ pub(super) fn encode_component(s: &str) -> String {
     out
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Percent-decodes `s` (and `+` as space when `plus_is_space`) and RFC 3986-encodes the
 /// resulting bytes into `out`, in one pass.
 fn decode_encode(
@@ -332,8 +323,8 @@ fn decode_encode(
     while let Some(&b) = bytes.get(i) {
         match b {
             b'%' => {
-                let hi = bytes.get(i + 1).copied().and_then(hex_value);
-                let lo = bytes.get(i + 2).copied().and_then(hex_value);
+                let hi = bytes.get(i + 1).copied().and_then(crate::core::hex::digit);
+                let lo = bytes.get(i + 2).copied().and_then(crate::core::hex::digit);
                 match (hi, lo) {
                     (Some(hi), Some(lo)) => push_encoded(out, (hi << 4) | lo),
                     _ => return Err(SigV4Error::InvalidPercentEncoding { part }),
@@ -357,8 +348,16 @@ fn check_percent_encoding(s: &str) -> Result<(), SigV4Error> {
     let bytes = s.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'%'
-            && !(bytes.get(i + 1).copied().and_then(hex_value).is_some()
-                && bytes.get(i + 2).copied().and_then(hex_value).is_some())
+            && !(bytes
+                .get(i + 1)
+                .copied()
+                .and_then(crate::core::hex::digit)
+                .is_some()
+                && bytes
+                    .get(i + 2)
+                    .copied()
+                    .and_then(crate::core::hex::digit)
+                    .is_some())
         {
             return Err(SigV4Error::InvalidPercentEncoding { part: "path" });
         }
