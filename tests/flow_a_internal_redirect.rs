@@ -20,6 +20,7 @@ struct Flow {
     storage: CountingProxy,
     s3: S3,
     id: Identity,
+    _certs: tempfile::TempDir,
 }
 
 fn redirect_config() -> Value {
@@ -46,6 +47,8 @@ impl Flow {
                 "credentials": {"source": "static", "access_key_id": id.access_key, "secret_access_key": id.secret_key},
             },
         });
+        let certs = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed_cert(certs.path());
         let vars = vec![
             ("WASM", wasm().display().to_string()),
             ("AUTH_PORT", auth.port.to_string()),
@@ -60,6 +63,8 @@ impl Flow {
                 filter_config(&json!({"role": "auth_backend", "redirect": redirect_config()})),
             ),
             ("STORAGE_CONFIG", filter_config(&storage_config)),
+            ("TLS_CERT", cert.display().to_string()),
+            ("TLS_KEY", key.display().to_string()),
         ];
         let envoy = Envoy::start(TEMPLATE, &vars, EnvoyOptions::default());
         let flow = Flow {
@@ -69,6 +74,7 @@ impl Flow {
             storage,
             s3,
             id,
+            _certs: certs,
         };
         flow.put("hello.txt", HELLO);
         flow.put("secret.txt", b"nobody may read this\n");

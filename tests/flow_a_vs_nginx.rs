@@ -30,6 +30,7 @@ struct Gate {
     envoy: Envoy,
     relay: RecordingProxy,
     _echo: Backend,
+    certs: tempfile::TempDir,
 }
 
 impl Gate {
@@ -47,6 +48,8 @@ impl Gate {
                 "credentials": {"source": "static", "access_key_id": storage.id.access_key, "secret_access_key": storage.id.secret_key},
             },
         });
+        let certs = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed_cert(certs.path());
         let vars = vec![
             ("WASM", wasm().display().to_string()),
             ("AUTH_PORT", backend_port.to_string()),
@@ -61,12 +64,15 @@ impl Gate {
                 filter_config(&json!({"role": "auth_backend", "redirect": redirect})),
             ),
             ("STORAGE_CONFIG", filter_config(&storage_config)),
+            ("TLS_CERT", cert.display().to_string()),
+            ("TLS_KEY", key.display().to_string()),
         ];
         let envoy = Envoy::start(TEMPLATE, &vars, EnvoyOptions::default());
         Gate {
             envoy,
             relay,
             _echo: echo,
+            certs,
         }
     }
 
@@ -276,7 +282,7 @@ fn a_consent_never_becomes_a_write() {
 }
 
 #[test]
-fn the_seed_backend_is_followed_and_works_behind_a_tls_terminating_balancer() {
+fn the_seed_backend_is_followed_over_http_tls_and_behind_a_tls_terminating_balancer() {
     // The seed article's backend: 307, `x-internal-redirect: true`, Location on
     // the backend's own host:port. nginx hands it to the client
     // (flow_a_nginx_oracle.rs); asset-gate follows it.
@@ -291,9 +297,22 @@ fn the_seed_backend_is_followed_and_works_behind_a_tls_terminating_balancer() {
                 "x-forwarded-proto https",
                 vec!["-H", TOKEN, "-H", "X-Forwarded-Proto: https"],
             ),
+            // TLS to Envoy itself: the Location must be https.
+            ("tls", vec!["-H", TOKEN, "--cacert", "CERT"]),
         ] {
             gate.relay.clear();
-            let v = gate.get("GET", &format!("/assets/{HELLO}"), &extra);
+            let cert = gate.certs.path().join("cert.pem").display().to_string();
+            let extra: Vec<&str> = extra
+                .iter()
+                .map(|a| if *a == "CERT" { cert.as_str() } else { a })
+                .collect();
+            let v = if what == "tls" {
+                let port = gate.envoy.listeners["assets_tls"];
+                let url = format!("https://127.0.0.1:{port}/assets/{HELLO}");
+                view(&request("GET", &url, &extra))
+            } else {
+                gate.get("GET", &format!("/assets/{HELLO}"), &extra)
+            };
             let what = format!("{} {what}", f.name());
             assert_eq!(v.status, 200, "{what}:\n{}", v.summary());
             assert_eq!(v.body_sha256, hello.sha256(), "{what}");
