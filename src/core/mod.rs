@@ -1,7 +1,7 @@
 //! The pure core: everything asset-gate decides, with no host in sight. Each
 //! module takes its inputs (configuration, headers, the time, the secret) as
 //! arguments and is unit-tested natively beside its code. Nothing here
-//! imports `proxy_wasm` or `crate::host` (tests/architecture.rs checks).
+//! imports the proxy-wasm SDK or the host layer (tests/architecture.rs checks).
 
 pub mod carry;
 pub mod config;

@@ -1,5 +1,5 @@
 //! The host layer: proxy-wasm glue, compiled for wasm only and tested in real
-//! Envoy. It reads what Envoy hands over, calls the pure [`crate::core`] and
+//! Envoy. It reads what Envoy hands over, calls the pure core (`src/core`) and
 //! applies the answer.
 //!
 //! - `root`: the root context; parses the configuration, starts the pollers,
