@@ -5,6 +5,7 @@
 //! rule); markers and declined internal redirects never reach a client.
 
 use crate::core::carry::{self, Edit};
+use crate::host::clock;
 use crate::host::http;
 use crate::host::metrics::Counter;
 use crate::host::shared::Shared;
@@ -46,7 +47,7 @@ impl Edge {
         let Some(headers) = http::headers(map) else {
             return http::respond(500, "cannot read request headers");
         };
-        match http::verify_marker(&headers, name) {
+        match http::verify_marker(&headers, name, clock::now_secs()) {
             Ok(consent) => self.kept = consent.carried,
             Err(e) => {
                 log::debug!("asset-gate: dropped a client-sent marker: {e}");

@@ -69,16 +69,11 @@ pub fn values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item =
 }
 
 /// Whether the request's `name` headers carry a marker this process issued
-/// for exactly the request's path, still valid now; what it consents to.
-pub fn verify_marker(headers: &HeaderMap, name: &str) -> Result<Consent, MarkerError> {
+/// for exactly the request's path, still valid at `now`; what it consents to.
+pub fn verify_marker(headers: &HeaderMap, name: &str, now: u64) -> Result<Consent, MarkerError> {
     let path = header(headers, ":path").unwrap_or_default();
     let key = marker_key();
-    marker::verify_request(
-        values(headers, name),
-        key.as_deref(),
-        path,
-        clock::now_secs(),
-    )
+    marker::verify_request(values(headers, name), key.as_deref(), path, now)
 }
 
 /// Ends the request here with a short plain-text answer.

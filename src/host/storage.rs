@@ -56,10 +56,10 @@ impl Storage {
         };
         if !cfg.require_marker {
             if end_of_stream {
-                return self.sign(&headers, Body::None, Apply::Edits);
+                return self.sign(&headers, Body::None, Apply::Edits, clock::now_secs());
             }
             if !storage::hashes_body(cfg, &headers) {
-                return self.sign(&headers, Body::Streamed, Apply::Edits);
+                return self.sign(&headers, Body::Streamed, Apply::Edits, clock::now_secs());
             }
             if storage::declared_length(&headers).is_some_and(|n| n > cfg.max_body_bytes as u64) {
                 return self.body_too_large(cfg.max_body_bytes);
@@ -69,7 +69,8 @@ impl Storage {
             return Action::Pause;
         }
         let name = shared.config.redirect.marker_header.as_str();
-        let consent = match http::verify_marker(&headers, name) {
+        let now = clock::now_secs();
+        let consent = match http::verify_marker(&headers, name, now) {
             Ok(c) => c,
             Err(e) => {
                 shared.metrics.inc(Counter::MarkerRejected);
@@ -90,7 +91,7 @@ impl Storage {
             return http::respond(400, "a read consent carries no request body");
         }
         let consented = consent::consented_headers(&headers, &cfg.forwarded_request_headers);
-        self.sign(&consented, Body::None, Apply::WholeMap)
+        self.sign(&consented, Body::None, Apply::WholeMap, now)
     }
 
     fn body_too_large(&mut self, max: usize) -> Action {
@@ -124,15 +125,19 @@ impl Storage {
         };
         self.shared.metrics.inc(Counter::BodiesHashed);
         let hash = std::mem::take(&mut self.hasher).finish_hex();
-        self.sign(&headers, Body::Hashed(&hash), Apply::Edits)
+        self.sign(
+            &headers,
+            Body::Hashed(&hash),
+            Apply::Edits,
+            clock::now_secs(),
+        )
     }
 
-    fn sign(&self, headers: &HeaderMap, body: Body, how: Apply) -> Action {
+    fn sign(&self, headers: &HeaderMap, body: Body, how: Apply, now: u64) -> Action {
         let shared = &self.shared;
         let Some(cfg) = shared.config.signing.as_ref() else {
             return Action::Continue;
         };
-        let now = clock::now_secs();
         let store = shared.credentials.borrow();
         let creds = store.usable(now);
         let result = storage::prepare(
