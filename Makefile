@@ -66,9 +66,11 @@ $(VENV_STAMP):
 	@/usr/sbin/nginx -v
 	@touch $@
 
-## build: release wasm, shrunk with wasm-opt -Oz into dist/.
+## build: release wasm, shrunk with wasm-opt -Oz into dist/. `cargo build`
+## silently drops `lto` for a crate that is also an rlib (rust-lang/cargo#9672);
+## `cargo rustc --crate-type cdylib` links the module with fat LTO.
 build: .wasm-target-ok .wasm-opt-ok
-	cargo build --release --target $(TARGET)
+	cargo rustc --lib --release --target $(TARGET) --crate-type cdylib
 	@mkdir -p dist
 	wasm-opt -Oz --converge --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
 	  --strip-debug --strip-producers $(RAW_WASM) -o $(WASM).tmp && mv $(WASM).tmp $(WASM)
