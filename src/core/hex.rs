@@ -4,18 +4,21 @@
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
-/// Appends the lower-case hex of `bytes` to `out`.
+/// Appends the lower-case hex of `bytes` to `out`, written as bytes into a
+/// buffer sized up front (pushing a `char` per digit was the slow part).
 pub fn encode_to(out: &mut String, bytes: &[u8]) {
-    out.reserve(bytes.len() * 2);
+    let mut buf = Vec::with_capacity(bytes.len() * 2);
     for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
+        buf.push(DIGITS[usize::from(b >> 4)]);
+        buf.push(DIGITS[usize::from(b & 15)]);
     }
+    // Only ASCII digits went in, so this never falls back.
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }
 
 /// The lower-case hex of `bytes`.
 pub fn encode(bytes: &[u8]) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(bytes.len() * 2);
     encode_to(&mut out, bytes);
     out
 }
@@ -36,9 +39,11 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
     if !t.len().is_multiple_of(2) {
         return None;
     }
-    t.chunks_exact(2)
-        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
-        .collect()
+    let mut out = Vec::with_capacity(t.len() / 2);
+    for pair in t.chunks_exact(2) {
+        out.push(digit(pair[0])? << 4 | digit(pair[1])?);
+    }
+    Some(out)
 }
 
 #[cfg(test)]
