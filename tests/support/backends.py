@@ -251,11 +251,8 @@ class Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def role_auth(self, conf, body):
-        split = urlsplit(self.path)
-        if not split.path.startswith("/assets/"):
-            return self._send(404, {"error": "not an asset path"})
-        key = split.path[len("/assets/"):]
+    def _authorized(self, conf):
+        """The demo consent: a known bearer token or session cookie."""
         auth = self.headers.get("authorization", "")
         token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
         cookies = {}
@@ -263,7 +260,14 @@ class Handler(BaseHTTPRequestHandler):
             if "=" in part:
                 k, v = part.strip().split("=", 1)
                 cookies[k] = v
-        allowed = token in conf["tokens"] or cookies.get(conf["cookie_name"]) in conf["sessions"]
+        return token in conf["tokens"] or cookies.get(conf["cookie_name"]) in conf["sessions"]
+
+    def role_auth(self, conf, body):
+        split = urlsplit(self.path)
+        if not split.path.startswith("/assets/"):
+            return self._send(404, {"error": "not an asset path"})
+        key = split.path[len("/assets/"):]
+        allowed = self._authorized(conf)
         if not allowed or key in conf["denied_keys"]:
             return self._send(403, "access denied by the demo auth backend\n", content_type="text/plain")
         target = conf["internal_prefix"] + key + ("?" + split.query if split.query else "")
@@ -285,14 +289,7 @@ class Handler(BaseHTTPRequestHandler):
             return None
         raw = split.path[len("/assets/"):]
         key = unquote(raw)
-        auth = self.headers.get("authorization", "")
-        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
-        cookies = {}
-        for part in self.headers.get("cookie", "").split(";"):
-            if "=" in part:
-                k, v = part.strip().split("=", 1)
-                cookies[k] = v
-        allowed = token in conf["tokens"] or cookies.get(conf["cookie_name"]) in conf["sessions"]
+        allowed = self._authorized(conf)
         if not allowed or key in conf["denied_keys"]:
             return None
         return key, raw, split.query

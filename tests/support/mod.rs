@@ -703,52 +703,69 @@ pub struct CountingProxy {
     bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
+/// A TCP relay on an ephemeral port in front of `target_port`: every
+/// client-to-server chunk is shown to a fresh `observer()` of its connection
+/// before it is forwarded; the answer flows back unchanged. Returns the port.
+pub fn relay<F, O>(target_port: u16, observer: F) -> u16
+where
+    F: Fn() -> O + Send + 'static,
+    O: FnMut(&[u8]) + Send + 'static,
+{
+    use std::io::Write;
+    use std::net::{Shutdown, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind relay");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", target_port)) else {
+                continue;
+            };
+            let (Ok(mut c_in), Ok(mut s_out)) = (client.try_clone(), server.try_clone()) else {
+                continue;
+            };
+            let mut observe = observer();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 16];
+                while let Ok(n) = c_in.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    observe(&buf[..n]);
+                    if s_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = s_out.shutdown(Shutdown::Write);
+            });
+            let (mut s_in, mut c_out) = (server, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s_in, &mut c_out);
+                let _ = c_out.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
 impl CountingProxy {
     pub fn start(target_port: u16) -> CountingProxy {
-        use std::io::Write;
-        use std::net::{Shutdown, TcpStream};
         use std::sync::atomic::{AtomicU64, Ordering};
         use std::sync::Arc;
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-        let port = listener.local_addr().expect("addr").port();
         let requests = Arc::new(AtomicU64::new(0));
         let bytes = Arc::new(AtomicU64::new(0));
         let (req, byt) = (requests.clone(), bytes.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let Ok(server) = TcpStream::connect(("127.0.0.1", target_port)) else {
-                    continue;
-                };
-                let (req, byt) = (req.clone(), byt.clone());
-                let (mut c_in, mut s_out) = (
-                    client.try_clone().expect("clone"),
-                    server.try_clone().expect("clone"),
-                );
-                std::thread::spawn(move || {
-                    // client -> server: count request lines and bytes
-                    let mut buf = vec![0u8; 1 << 16];
-                    let mut tail: Vec<u8> = Vec::new();
-                    while let Ok(n) = c_in.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        byt.fetch_add(n as u64, Ordering::SeqCst);
-                        tail.extend_from_slice(&buf[..n]);
-                        let found = tail.windows(11).filter(|w| w == b" HTTP/1.1\r\n").count();
-                        req.fetch_add(found as u64, Ordering::SeqCst);
-                        let keep = tail.len().min(10);
-                        tail.drain(..tail.len() - keep);
-                        if s_out.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = s_out.shutdown(Shutdown::Write);
-                });
-                let (mut s_in, mut c_out) = (server, client);
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut s_in, &mut c_out);
-                    let _ = c_out.shutdown(Shutdown::Write);
-                });
+        let port = relay(target_port, move || {
+            let (req, byt) = (req.clone(), byt.clone());
+            // Count request lines and bytes; the tail keeps a request line
+            // split across two reads findable.
+            let mut tail: Vec<u8> = Vec::new();
+            move |chunk: &[u8]| {
+                byt.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+                tail.extend_from_slice(chunk);
+                let found = tail.windows(11).filter(|w| w == b" HTTP/1.1\r\n").count();
+                req.fetch_add(found as u64, Ordering::SeqCst);
+                let keep = tail.len().min(10);
+                tail.drain(..tail.len() - keep);
             }
         });
         CountingProxy {

@@ -19,8 +19,6 @@
 
 use super::*;
 use serde_json::json;
-use std::io::Write;
-use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
 
 pub use super::nginx::Nginx;
@@ -286,40 +284,15 @@ fn parse_requests(
 
 impl RecordingProxy {
     pub fn start(target_port: u16) -> RecordingProxy {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind relay");
-        let port = listener.local_addr().expect("addr").port();
         let seen: Arc<Mutex<Vec<SeenRequest>>> = Arc::default();
         let all = seen.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let Ok(server) = TcpStream::connect(("127.0.0.1", target_port)) else {
-                    continue;
-                };
-                let all = all.clone();
-                let (Ok(mut c_in), Ok(mut s_out)) = (client.try_clone(), server.try_clone()) else {
-                    continue;
-                };
-                std::thread::spawn(move || {
-                    let mut buf = vec![0u8; 1 << 16];
-                    let mut pending: Vec<u8> = Vec::new();
-                    let (mut state, mut current) = (Wire::Head, None);
-                    while let Ok(n) = c_in.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        pending.extend_from_slice(&buf[..n]);
-                        parse_requests(&mut pending, &mut state, &mut current, &all);
-                        if s_out.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = s_out.shutdown(Shutdown::Write);
-                });
-                let (mut s_in, mut c_out) = (server, client);
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut s_in, &mut c_out);
-                    let _ = c_out.shutdown(Shutdown::Write);
-                });
+        let port = relay(target_port, move || {
+            let all = all.clone();
+            let mut pending: Vec<u8> = Vec::new();
+            let (mut state, mut current) = (Wire::Head, None);
+            move |chunk: &[u8]| {
+                pending.extend_from_slice(chunk);
+                parse_requests(&mut pending, &mut state, &mut current, &all);
             }
         });
         RecordingProxy { port, seen }
