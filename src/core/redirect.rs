@@ -83,6 +83,9 @@ fn decode_segment(seg: &[u8]) -> Result<Vec<u8>, PathError> {
 /// eight times): no level may hold a separator, a NUL or another control
 /// byte, or be a dot segment.
 fn stays_safe_when_decoded_again(segment: &[u8]) -> bool {
+    if !segment.contains(&b'%') {
+        return true;
+    }
     let mut cur = segment.to_vec();
     for _ in 0..8 {
         if !cur.contains(&b'%') {
@@ -132,14 +135,19 @@ pub fn validate_key(key: &str, rules: &KeyRules) -> Result<(), PathError> {
         {
             return Err(PathError::InvalidCharacter);
         }
-        let decoded = decode_segment(seg)?;
+        // Most keys have no escapes: nothing to decode, nothing to allocate.
+        let decoded = if seg.contains(&b'%') {
+            std::borrow::Cow::Owned(decode_segment(seg)?)
+        } else {
+            std::borrow::Cow::Borrowed(seg)
+        };
         if decoded.iter().any(|&b| b < 0x20 || b == 0x7f) {
             return Err(PathError::ControlCharacter);
         }
         if decoded.iter().any(|&b| b == b'/' || b == b'\\') {
             return Err(PathError::EncodedSeparator);
         }
-        if decoded == b"." || decoded == b".." {
+        if *decoded == *b"." || *decoded == *b".." {
             return Err(PathError::DotSegment);
         }
         // Further decodings (by some server or library) must not produce a

@@ -171,21 +171,36 @@ fn map_target(
             .map_err(|e| reject(400, format!("unsafe object key: {e}")))?;
         (
             Some(mapping.bucket.as_str()),
-            format!("{}{}", mapping.key_prefix, rest),
+            concat(&[&mapping.key_prefix, rest]),
         )
     };
     let endpoint = cfg.endpoint.as_deref().unwrap_or(authority);
     Ok(match (bucket, cfg.addressing_style) {
         (None, _) => (key, endpoint.to_string()),
-        (Some(bucket), AddressingStyle::Path) => (format!("/{bucket}/{key}"), endpoint.to_string()),
+        (Some(bucket), AddressingStyle::Path) => {
+            (concat(&["/", bucket, "/", &key]), endpoint.to_string())
+        }
         (Some(bucket), AddressingStyle::Virtual) => {
-            (format!("/{key}"), format!("{bucket}.{endpoint}"))
+            (concat(&["/", &key]), concat(&[bucket, ".", endpoint]))
         }
     })
 }
 
+/// The pieces joined, allocated once (`format!` is measurably slower under
+/// V8, bench/micro).
+fn concat(pieces: &[&str]) -> String {
+    let mut s = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+    for p in pieces {
+        s.push_str(p);
+    }
+    s
+}
+
 /// Removes a client's own presigned-URL parameters from a query string.
 fn strip_presign_params(query: &str) -> String {
+    if query.is_empty() {
+        return String::new();
+    }
     query
         .split('&')
         .filter(|p| {
@@ -287,7 +302,7 @@ pub fn prepare(
     let full_path = if query.is_empty() {
         path.clone()
     } else {
-        format!("{path}?{query}")
+        concat(&[&path, "?", &query])
     };
     let mut rewrite = Rewrite {
         path: full_path,

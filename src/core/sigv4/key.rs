@@ -130,9 +130,14 @@ impl SigningKeyCache {
     }
 }
 
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
 /// Lowercase hex SHA-256, the digest format SigV4 uses everywhere.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(&Sha256::digest(data))
+    hex::encode(&sha256(data))
 }
 
 /// A payload hash computed chunk by chunk, so a body being buffered by the

@@ -309,12 +309,14 @@ pub fn sign_headers_with(
     let sts = string_to_sign(&amz_date, &scope_str, &creq);
     let signature = cache.signature_hex(creds, date, scope, sts.as_bytes())?;
 
-    let authorization = format!(
-        "{ALGORITHM} Credential={}/{scope_str}, SignedHeaders={}, Signature={signature}",
-        creds.access_key_id, headers.signed
+    let authorization = authorization(
+        &creds.access_key_id,
+        &scope_str,
+        &headers.signed,
+        &signature,
     );
     let mut out: Vec<(&'static str, String)> = Vec::with_capacity(4);
-    out.push(("x-amz-date", amz_date.clone()));
+    out.push(("x-amz-date", amz_date));
     if opts.add_content_sha256_header {
         out.push(("x-amz-content-sha256", opts.payload_hash.to_owned()));
     }
@@ -390,6 +392,24 @@ pub fn presign_with(
         string_to_sign: sts,
         signature,
     })
+}
+
+/// `AWS4-HMAC-SHA256 Credential=<id>/<scope>, SignedHeaders=<names>, Signature=<hex>`,
+/// built without `format!` (measurable under V8, bench/micro).
+fn authorization(key_id: &str, scope: &str, signed: &str, signature: &str) -> String {
+    const PARTS: [&str; 3] = [" Credential=", ", SignedHeaders=", ", Signature="];
+    let len = ALGORITHM.len() + PARTS.iter().map(|p| p.len()).sum::<usize>();
+    let mut s = String::with_capacity(len + key_id.len() + 1 + scope.len() + signed.len() + 64);
+    s.push_str(ALGORITHM);
+    s.push_str(PARTS[0]);
+    s.push_str(key_id);
+    s.push('/');
+    s.push_str(scope);
+    s.push_str(PARTS[1]);
+    s.push_str(signed);
+    s.push_str(PARTS[2]);
+    s.push_str(signature);
+    s
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -40,15 +40,30 @@ pub fn civil_from_unix(unix_time: u64) -> CivilDateTime {
 }
 
 /// `YYYYMMDDTHHMMSSZ`, the SigV4 request time (`x-amz-date` / `X-Amz-Date`).
+/// Written digit by digit: `format!` was a measurable share of signing
+/// under V8 (bench/micro).
 pub fn amz_date(unix_time: u64) -> Result<String, SigV4Error> {
     let t = civil_from_unix(unix_time);
     if t.year > 9999 {
         return Err(SigV4Error::TimeOutOfRange { unix_time });
     }
-    Ok(format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year, t.month, t.day, t.hour, t.minute, t.second
-    ))
+    let mut b = *b"00000000T000000Z";
+    let mut put = |at: usize, width: usize, mut v: u64| {
+        for i in (at..at + width).rev() {
+            if let Some(d) = b.get_mut(i) {
+                *d = b'0' + (v % 10) as u8;
+            }
+            v /= 10;
+        }
+    };
+    put(0, 4, t.year);
+    put(4, 2, u64::from(t.month));
+    put(6, 2, u64::from(t.day));
+    put(9, 2, u64::from(t.hour));
+    put(11, 2, u64::from(t.minute));
+    put(13, 2, u64::from(t.second));
+    // Only ASCII digits, 'T' and 'Z' went in, so this never falls back.
+    Ok(std::str::from_utf8(&b).unwrap_or_default().to_owned())
 }
 
 #[cfg(test)]
