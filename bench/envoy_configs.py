@@ -120,10 +120,10 @@ def cluster(name, port, upstream_filters=None):
     return c
 
 
-def asset_gate(name, wasm, config):
+def asset_gate(name, wasm, config, filter_name="asset_gate"):
     """One asset-gate placement; every placement shares the VM `asset_gate`."""
     return {
-        "name": "asset_gate",
+        "name": filter_name,
         "typed_config": {
             "@type": WASM_TYPE,
             "config": {
@@ -193,6 +193,7 @@ def storage_role(creds, region, buckets=None, require_marker=True):
 
 
 EDGE = {"role": "edge"}
+EDGE_FILTER = "asset_gate_edge"
 AUTH = {"role": "auth_backend"}
 
 
@@ -277,6 +278,9 @@ def flow_a_routes(auth_cluster, storage_cluster, timeout):
             "name": internal,
             "match": {"prefix": "/internal-assets/", "headers": [{"name": MARKER, "present_match": True}]},
             "route": {"cluster": storage_cluster, "timeout": timeout},
+            # As the shipped configs: the edge role is off on the internal route.
+            "typed_per_filter_config": {EDGE_FILTER: {
+                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}},
         },
         {
             "name": f"{auth_cluster}_assets",
@@ -347,7 +351,7 @@ def to_cluster(cluster_name, timeout):
 
 
 def bench_config(wasm, floor_wasm, origin_port, s3_port, creds, region, poll_interval):
-    ag = lambda name, cfg: asset_gate(name, wasm, cfg)  # noqa: E731
+    ag = lambda name, cfg, filter_name="asset_gate": asset_gate(name, wasm, cfg, filter_name)  # noqa: E731
     fl = lambda name, mode: floor_filter(name, floor_wasm, mode)  # noqa: E731
     sign_edge = storage_role(creds, region, require_marker=False)
     mapped = storage_role(creds, region, buckets=[{"prefix": "/internal-assets/", "bucket": "bench"}])
@@ -361,7 +365,7 @@ def bench_config(wasm, floor_wasm, origin_port, s3_port, creds, region, poll_int
         listener("b", hcm("b", to_cluster("origin_b", t))),
         listener("c", hcm("c", to_cluster("origin_c", t))),
         listener("d", hcm("d", to_cluster("origin_d", t), [ag("bench_d_edge", augment_role(poll_interval))])),
-        listener("e", hcm("e", flow_a_routes("auth_e", "storage_e", t), [ag("bench_e_edge", EDGE)])),
+        listener("e", hcm("e", flow_a_routes("auth_e", "storage_e", t), [ag("bench_e_edge", EDGE, EDGE_FILTER)])),
         listener("f", hcm("f", to_cluster("origin_f", t))),
         listener("g", hcm("g", to_cluster("origin_g", t))),
         listener("h", hcm("h", seed_flow_routes("auth_h", "storage_h", t, [("", "bench")]),
@@ -369,7 +373,7 @@ def bench_config(wasm, floor_wasm, origin_port, s3_port, creds, region, poll_int
         listener("a_s3", hcm("a_s3", to_cluster("s3_a", big))),
         listener("b_s3", hcm("b_s3", to_cluster("s3_b", big))),
         listener("c_s3", hcm("c_s3", to_cluster("s3_c", big))),
-        listener("e_s3", hcm("e_s3", flow_a_routes("auth_e_s3", "storage_e_s3", big), [ag("bench_e_s3_edge", EDGE)])),
+        listener("e_s3", hcm("e_s3", flow_a_routes("auth_e_s3", "storage_e_s3", big), [ag("bench_e_s3_edge", EDGE, EDGE_FILTER)])),
         listener("h_s3", hcm("h_s3", seed_flow_routes("auth_h_s3", "storage_h_s3", big, [
             (f"{PRIVATE_BUCKET}/", PRIVATE_BUCKET), ("", "bench")]), extra_route_config=SEED_ROUTE_CONFIG)),
     ]

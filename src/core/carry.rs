@@ -5,7 +5,7 @@
 //! `Expires`, `Accept-Ranges`; Content-Type is the storage's in a proxied
 //! location). Envoy discards the redirect response's headers, so the auth
 //! backend role encodes them into the marker (MAC-protected, bounded) and the
-//! edge role puts them on the storage answer. The backend's value replaces
+//! storage role puts them on the storage answer. The backend's value replaces
 //! the storage's copy of the same header; `Set-Cookie` lines are added.
 
 use std::fmt;
@@ -99,9 +99,9 @@ pub enum Edit {
     Add,
 }
 
-/// The edits that put `kept` on the storage answer without reading it
-/// first: each name's first line replaces storage's copies, the rest are
-/// added; `Set-Cookie` lines are always added.
+/// The edits that put `kept` on the storage answer: each name's first line
+/// replaces storage's copies, the rest are added; `Set-Cookie` lines are
+/// always added.
 pub fn edits<'a>(kept: &[(&'a str, &'a [u8])]) -> Vec<(&'a str, &'a [u8], Edit)> {
     let mut seen: Vec<&str> = Vec::new();
     kept.iter()

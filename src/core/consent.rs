@@ -1,6 +1,9 @@
 //! What a flow A consent lets through, in both directions: the client
 //! request headers a read may carry to storage, and what storage's answer
-//! keeps to itself (identifying headers, error bodies naming bucket and key).
+//! keeps to itself (identifying headers, error bodies naming bucket and key)
+//! and what it gains (the backend's kept headers, as nginx does).
+
+use crate::core::carry::{self, Edit};
 
 /// The client request headers a read consent forwards to storage (flow A):
 /// what a read needs for ranges and revalidation, nothing that could make it
@@ -60,6 +63,48 @@ pub fn consented_headers(
         .filter(|(k, _)| k.starts_with(':') || allowed.iter().any(|a| a == k))
         .cloned()
         .collect()
+}
+
+/// How storage's answer is rewritten for a flow A client.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnswerRules<'a> {
+    /// Storage headers the client never sees (e.g. [`STORAGE_IDENTIFYING`]).
+    pub hide: &'a [String],
+    /// An error whose body is replaced by [`plain_error`]: its own
+    /// `content-length` and `content-type` go.
+    pub plain_error: bool,
+    /// That error has a body to replace (it then becomes `text/plain`).
+    pub error_has_body: bool,
+    /// The backend's kept headers from the marker (`carry::parse`).
+    pub kept: &'a [(&'a str, &'a [u8])],
+}
+
+/// Storage's answer as a flow A client sees it, built whole so the host
+/// writes it in one call: hidden and error headers dropped, then the
+/// backend's kept headers applied as nginx does (each name's first kept
+/// line replaces storage's copies, `Set-Cookie` and further lines are
+/// added). `None` when nothing changes.
+pub fn client_answer(
+    response: &[(String, Vec<u8>)],
+    rules: &AnswerRules,
+) -> Option<Vec<(String, Vec<u8>)>> {
+    let edits = carry::edits(rules.kept);
+    let drop = |k: &str| {
+        rules.hide.iter().any(|h| h == k)
+            || (rules.plain_error && (k == "content-length" || k == "content-type"))
+            || edits.iter().any(|&(n, _, e)| e == Edit::Replace && n == k)
+    };
+    let set_type = rules.plain_error && rules.error_has_body;
+    if rules.kept.is_empty() && !set_type && !response.iter().any(|(k, _)| drop(k)) {
+        return None;
+    }
+    let mut out: Vec<(String, Vec<u8>)> = Vec::with_capacity(response.len() + rules.kept.len() + 1);
+    out.extend(response.iter().filter(|(k, _)| !drop(k)).cloned());
+    if set_type {
+        out.push(("content-type".into(), b"text/plain; charset=utf-8".to_vec()));
+    }
+    out.extend(rules.kept.iter().map(|&(n, v)| (n.to_string(), v.to_vec())));
+    Some(out)
 }
 
 /// A short plain-text body for a storage error, so that S3's XML (which
@@ -127,6 +172,96 @@ mod tests {
             assert!(!may_forward(name), "{name}");
         }
         assert!(may_forward("accept-encoding"));
+    }
+
+    fn answer(pairs: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn the_client_answer_hides_storage_and_applies_the_backend_headers() {
+        let hide: Vec<String> = STORAGE_IDENTIFYING.iter().map(|s| s.to_string()).collect();
+        let storage = answer(&[
+            (":status", "200"),
+            ("content-type", "image/png"),
+            ("server", "SeaweedFS"),
+            ("x-amz-request-id", "r1"),
+            ("cache-control", "public, max-age=60"),
+            ("set-cookie", "s=storage"),
+            ("etag", "\"e\""),
+        ]);
+        let kept: Vec<(&str, &[u8])> = vec![
+            ("cache-control", b"private"),
+            ("set-cookie", b"a=1"),
+            ("set-cookie", b"b=2"),
+            ("content-disposition", b"attachment; filename=\"x.png\""),
+        ];
+        let rules = AnswerRules {
+            hide: &hide,
+            kept: &kept,
+            ..AnswerRules::default()
+        };
+        let out = client_answer(&storage, &rules).unwrap();
+        let text: Vec<(&str, &str)> = out
+            .iter()
+            .map(|(k, v)| (k.as_str(), std::str::from_utf8(v).unwrap()))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                (":status", "200"),
+                ("content-type", "image/png"),
+                ("set-cookie", "s=storage"),
+                ("etag", "\"e\""),
+                ("cache-control", "private"),
+                ("set-cookie", "a=1"),
+                ("set-cookie", "b=2"),
+                ("content-disposition", "attachment; filename=\"x.png\""),
+            ]
+        );
+        // Nothing to hide, keep or rewrite: no write at all.
+        let plain = answer(&[(":status", "200"), ("etag", "\"e\"")]);
+        assert!(client_answer(&plain, &rules_without_kept(&hide)).is_none());
+    }
+
+    fn rules_without_kept(hide: &[String]) -> AnswerRules<'_> {
+        AnswerRules {
+            hide,
+            ..AnswerRules::default()
+        }
+    }
+
+    #[test]
+    fn an_error_answer_loses_its_body_headers() {
+        let storage = answer(&[
+            (":status", "404"),
+            ("content-type", "application/xml"),
+            ("content-length", "312"),
+        ]);
+        let with_body = AnswerRules {
+            plain_error: true,
+            error_has_body: true,
+            ..AnswerRules::default()
+        };
+        let out = client_answer(&storage, &with_body).unwrap();
+        assert_eq!(
+            out,
+            answer(&[
+                (":status", "404"),
+                ("content-type", "text/plain; charset=utf-8")
+            ])
+        );
+        let head = AnswerRules {
+            error_has_body: false,
+            ..with_body
+        };
+        assert_eq!(
+            client_answer(&storage, &head).unwrap(),
+            answer(&[(":status", "404")])
+        );
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! or downstream filter of a signing edge proxy): only requests the auth
 //! backend consented to get signed, and only as the read it consented to;
 //! the bucket is mapped, the host rewritten, the request signed with SigV4;
-//! storage's answer keeps its internals to itself (flow A).
+//! storage's answer keeps its internals to itself and gains the backend's
+//! kept headers (flow A, as nginx does).
 
+use crate::core::carry;
 use crate::core::config::MissingCredentials;
-use crate::core::consent;
+use crate::core::consent::{self, AnswerRules};
 use crate::core::sigv4;
 use crate::core::storage::{self, Body, Rewrite, Signed};
 use crate::host::clock;
@@ -24,6 +26,8 @@ pub struct Storage {
     replied: bool,
     /// A storage error whose body is being replaced by `plain_error`.
     rewriting_error: Option<u32>,
+    /// The backend's headers to keep (`carry` encoding), from the marker.
+    kept: Vec<u8>,
     /// The request is held until its body is buffered and hashed.
     hashing: bool,
     /// The body's hash so far, and how many buffered bytes it has seen: each
@@ -38,6 +42,7 @@ impl Storage {
             shared,
             replied: false,
             rewriting_error: None,
+            kept: Vec::new(),
             hashing: false,
             hasher: sigv4::PayloadHasher::default(),
             hashed: 0,
@@ -90,6 +95,7 @@ impl Storage {
             shared.metrics.inc(Counter::ConsentViolations);
             return http::respond(400, "a read consent carries no request body");
         }
+        self.kept = consent.carried;
         let consented = consent::consented_headers(&headers, &cfg.forwarded_request_headers);
         self.sign(&consented, Body::None, Apply::WholeMap, now)
     }
@@ -195,12 +201,15 @@ impl Storage {
     }
 
     /// Storage's answer: identifying headers hidden, an error's body (S3 XML
-    /// naming bucket and key) replaced by a short plain text, as configured.
+    /// naming bucket and key) replaced by a short plain text, as configured,
+    /// and the backend's kept headers applied; one read, at most one write.
     fn on_response(&mut self, end_of_stream: bool) -> Action {
         let Some(cfg) = self.shared.config.signing.as_ref() else {
             return Action::Continue;
         };
-        if self.replied || (cfg.hide_response_headers.is_empty() && !cfg.plain_errors) {
+        if self.replied
+            || (cfg.hide_response_headers.is_empty() && !cfg.plain_errors && self.kept.is_empty())
+        {
             return Action::Continue;
         }
         let map = MapType::HttpResponseHeaders;
@@ -210,24 +219,28 @@ impl Storage {
         let status: u32 = header(&response, ":status")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let rewrite = cfg.plain_errors && status >= 400;
-        let hidden = http::remove_present(map, &response, |k| {
-            cfg.hide_response_headers.iter().any(|h| h == k)
-                || (rewrite && (k == "content-length" || k == "content-type"))
-        });
-        if rewrite {
+        let plain_error = cfg.plain_errors && status >= 400;
+        if plain_error {
             self.shared.metrics.inc(Counter::StorageErrorsRewritten);
             if !end_of_stream {
                 self.rewriting_error = Some(status);
-                let _ = hostcalls::set_map_value(
-                    map,
-                    "content-type",
-                    Some("text/plain; charset=utf-8"),
-                );
             }
         }
-        if let Err(s) = hidden {
-            log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
+        let kept = carry::parse(&self.kept);
+        let rules = AnswerRules {
+            hide: &cfg.hide_response_headers,
+            plain_error,
+            error_has_body: !end_of_stream,
+            kept: &kept,
+        };
+        if let Some(answer) = consent::client_answer(&response, &rules) {
+            let pairs = answer
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_slice()))
+                .collect();
+            if let Err(s) = hostcalls::set_map_bytes(map, pairs) {
+                log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
+            }
         }
         Action::Continue
     }
