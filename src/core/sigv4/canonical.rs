@@ -88,6 +88,18 @@ pub fn string_to_sign(amz_date: &str, credential_scope: &str, canonical_request:
 
 /// The canonical URI of a wire path under `rules`.
 pub fn canonical_uri(path: &str, rules: PathRules) -> Result<String, SigV4Error> {
+    let mut out = String::with_capacity(path.len() + path.len() / 2);
+    push_canonical_uri(&mut out, path, rules)?;
+    Ok(out)
+}
+
+/// Appends the canonical URI of `path` to `out` (the canonical request is
+/// built in one buffer).
+pub(super) fn push_canonical_uri(
+    out: &mut String,
+    path: &str,
+    rules: PathRules,
+) -> Result<(), SigV4Error> {
     if !path.starts_with('/') {
         return Err(SigV4Error::PathNotAbsolute);
     }
@@ -97,7 +109,6 @@ pub fn canonical_uri(path: &str, rules: PathRules) -> Result<String, SigV4Error>
     {
         return Err(SigV4Error::InvalidPathChar);
     }
-    let mut out = String::with_capacity(path.len() + path.len() / 2);
     match rules {
         // Only unreserved bytes and `/`: already canonical (the common case,
         // and what `storage::prepare` hands over after canonicalising once).
@@ -109,7 +120,7 @@ pub fn canonical_uri(path: &str, rules: PathRules) -> Result<String, SigV4Error>
                 if i > 0 {
                     out.push('/');
                 }
-                decode_encode(segment, false, "path", &mut out)?;
+                decode_encode(segment, false, "path", out)?;
             }
         }
         PathRules::Generic { normalize } => {
@@ -123,11 +134,11 @@ pub fn canonical_uri(path: &str, rules: PathRules) -> Result<String, SigV4Error>
                 if i > 0 {
                     out.push('/');
                 }
-                push_encoded_all(&mut out, segment);
+                push_encoded_all(out, segment);
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// RFC 3986 section 5.2.4 dot-segment removal plus merging of empty segments, keeping a
@@ -213,6 +224,19 @@ pub(super) fn build_canonical_headers(
     extra: &[(&str, &str)],
     skip: impl Fn(&str) -> bool,
 ) -> Result<CanonicalHeaders, SigV4Error> {
+    let mut block = String::new();
+    let signed = push_canonical_headers(&mut block, input, extra, skip)?;
+    Ok(CanonicalHeaders { block, signed })
+}
+
+/// Appends the canonical headers block to `block` and returns the signed
+/// headers list (the canonical request is built in one buffer).
+pub(super) fn push_canonical_headers(
+    block: &mut String,
+    input: &[(&str, &str)],
+    extra: &[(&str, &str)],
+    skip: impl Fn(&str) -> bool,
+) -> Result<String, SigV4Error> {
     let mut entries: Vec<(&str, &str)> = Vec::with_capacity(input.len() + extra.len());
     let mut has_host = false;
     for (i, &(name, value)) in input.iter().chain(extra.iter()).enumerate() {
@@ -237,7 +261,7 @@ pub(super) fn build_canonical_headers(
     }
     entries.sort_by(|a, b| cmp_ignore_ascii_case(a.0, b.0));
 
-    let mut block = String::with_capacity(entries.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+    block.reserve(entries.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
     let mut signed = String::with_capacity(entries.iter().map(|(n, _)| n.len() + 1).sum());
     let mut i = 0;
     while let Some(&(name, _)) = entries.get(i) {
@@ -245,7 +269,7 @@ pub(super) fn build_canonical_headers(
             signed.push(';');
         }
         push_lowercase(&mut signed, name);
-        push_lowercase(&mut block, name);
+        push_lowercase(block, name);
         block.push(':');
         let mut first = true;
         while let Some(&(n, value)) = entries.get(i) {
@@ -255,13 +279,13 @@ pub(super) fn build_canonical_headers(
             if !first {
                 block.push(',');
             }
-            push_trimmed(&mut block, value);
+            push_trimmed(block, value);
             first = false;
             i += 1;
         }
         block.push('\n');
     }
-    Ok(CanonicalHeaders { block, signed })
+    Ok(signed)
 }
 
 // ---------------------------------------------------------------------------------------------

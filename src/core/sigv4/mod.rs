@@ -30,7 +30,8 @@ pub use key::{derive_signing_key, hmac_hex, sha256_hex, PayloadHasher, SigningKe
 pub use time::{amz_date, civil_from_unix, CivilDateTime};
 
 use canonical::{
-    build_canonical_headers, encode_component, is_token, join_pairs, push_query_pairs,
+    build_canonical_headers, encode_component, is_token, join_pairs, push_canonical_headers,
+    push_canonical_uri, push_query_pairs,
 };
 use std::fmt;
 
@@ -284,8 +285,6 @@ pub fn sign_headers_with(
     validate_common(req, creds, scope, opts.payload_hash)?;
     let amz_date = amz_date(unix_time)?;
     let date = amz_date.get(..8).unwrap_or_default();
-    let uri = canonical_uri(req.path, rules)?;
-    let query = canonical_query(req.query)?;
 
     let token = creds.session_token.as_deref();
     let mut extra: Vec<(&str, &str)> = Vec::with_capacity(3);
@@ -302,9 +301,24 @@ pub fn sign_headers_with(
             || (opts.add_content_sha256_header && name.eq_ignore_ascii_case("x-amz-content-sha256"))
             || (token.is_some() && name.eq_ignore_ascii_case("x-amz-security-token"))
     };
-    let headers = build_canonical_headers(req.headers, &extra, skip)?;
-
-    let creq = canonical_request(req.method, &uri, &query, &headers, opts.payload_hash);
+    // The canonical request in one buffer (as `canonical_request` lays it out).
+    let headers_len: usize = req.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+    let mut creq = String::with_capacity(
+        req.method.len() + 2 * req.path.len() + req.query.len() + 2 * headers_len + 160,
+    );
+    creq.push_str(req.method);
+    creq.push('\n');
+    push_canonical_uri(&mut creq, req.path, rules)?;
+    creq.push('\n');
+    if !req.query.is_empty() {
+        creq.push_str(&canonical_query(req.query)?);
+    }
+    creq.push('\n');
+    let signed_headers = push_canonical_headers(&mut creq, req.headers, &extra, skip)?;
+    creq.push('\n');
+    creq.push_str(&signed_headers);
+    creq.push('\n');
+    creq.push_str(opts.payload_hash);
     let scope_str = credential_scope(date, scope);
     let sts = string_to_sign(&amz_date, &scope_str, &creq);
     let signature = cache.signature_hex(creds, date, scope, sts.as_bytes())?;
@@ -312,7 +326,7 @@ pub fn sign_headers_with(
     let authorization = authorization(
         &creds.access_key_id,
         &scope_str,
-        &headers.signed,
+        &signed_headers,
         &signature,
     );
     let mut out: Vec<(&'static str, String)> = Vec::with_capacity(4);
@@ -328,7 +342,7 @@ pub fn sign_headers_with(
         headers: out,
         canonical_request: creq,
         string_to_sign: sts,
-        signed_headers: headers.signed,
+        signed_headers,
         signature,
     })
 }
