@@ -29,27 +29,43 @@ pub fn encode(bytes: &[u8]) -> String {
     out
 }
 
-/// The value of one hex digit (either case), for percent-decoding too.
-pub fn digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// Each byte's value as a hex digit (either case), `NOT_HEX` otherwise.
+const NOT_HEX: u8 = 0xff;
+const VALUES: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 16 {
+        t[DIGITS[i] as usize] = i as u8;
+        t[DIGITS[i].to_ascii_uppercase() as usize] = i as u8;
+        i += 1;
     }
+    t
+};
+
+/// The value of one hex digit (either case), for percent-decoding too.
+#[inline]
+pub fn digit(c: u8) -> Option<u8> {
+    let v = VALUES[usize::from(c)];
+    (v != NOT_HEX).then_some(v)
 }
 
 /// Decodes hex (either case); `None` for an odd length or a non-hex digit.
+/// Written into a buffer sized up front, errors collected in one mask (a
+/// marker's carried headers are decoded on every flow A request).
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let t = text.as_bytes();
     if !t.len().is_multiple_of(2) {
         return None;
     }
-    let mut out = Vec::with_capacity(t.len() / 2);
-    for pair in t.chunks_exact(2) {
-        out.push(digit(pair[0])? << 4 | digit(pair[1])?);
+    let mut out = vec![0u8; t.len() / 2];
+    let mut invalid = 0u8;
+    for (byte, pair) in out.iter_mut().zip(t.chunks_exact(2)) {
+        let (hi, lo) = (VALUES[usize::from(pair[0])], VALUES[usize::from(pair[1])]);
+        invalid |= hi | lo;
+        *byte = hi << 4 | lo;
     }
-    Some(out)
+    // Digits are 0..=15; NOT_HEX sets the high bits.
+    (invalid & 0xf0 == 0).then_some(out)
 }
 
 #[cfg(test)]

@@ -496,21 +496,37 @@ fn main() {
     r.piece("rewrite_applied_to", || {
         rewrite.applied_to(black_box(&f.consented)).len() as u64
     });
-    r.piece("carry_parse", || {
+    // Storage's answer as a flow A client sees it: what the storage role
+    // does on the response (hide identifying headers, apply the kept ones).
+    let storage_answer = owned(&[
+        (":status", "200"),
+        ("content-type", "image/png"),
+        ("content-length", "4096"),
+        ("etag", "\"0123456789abcdef0123456789abcdef\""),
+        ("last-modified", "Tue, 01 Dec 2026 10:00:00 GMT"),
+        ("accept-ranges", "bytes"),
+        ("server", "SeaweedFS 4.48"),
+        ("x-amz-request-id", "1764583200000000000"),
+    ]);
+    r.piece("client_answer", || {
         let kept = carry::parse(&f.carried);
-        carry::edits(&kept).len() as u64
+        let rules = consent::AnswerRules {
+            hide: &f.signing.hide_response_headers,
+            kept: &kept,
+            ..consent::AnswerRules::default()
+        };
+        consent::client_answer(black_box(&storage_answer), &rules).map_or(0, |a| a.len()) as u64
     });
     // The pure work of one flow A request end to end: auth backend (decide,
-    // collect, issue), edge (verify), storage (verify, consent, prepare,
-    // whole-map rewrite), edge on the answer (parse, edits). Host calls
-    // excluded.
+    // collect, issue), storage (verify, consent, prepare, whole-map rewrite,
+    // then the client's answer). The edge role has no work on the internal
+    // route (the shipped configs turn it off there). Host calls excluded.
     r.piece("flow_a_total", || {
         let Decision::Internal { path, .. } = decide(&f.auth, &f.answer) else {
             panic!("internal");
         };
         let kept = collect(&f.auth, &f.answer);
         let m = marker::issue(&f.key, &path, Grant::Read, &kept, NOW, 30);
-        let at_edge = marker::verify(&f.key, m.as_bytes(), &path, NOW).expect("edge verify");
         let at_storage = marker::verify(&f.key, m.as_bytes(), &path, NOW).expect("verify");
         let consented =
             consent::consented_headers(&f.storage_request, &f.signing.forwarded_request_headers);
@@ -525,9 +541,14 @@ fn main() {
             panic!("signs");
         };
         let map = rw.applied_to(&consented);
-        let parsed = carry::parse(&at_edge.carried);
-        let edits = carry::edits(&parsed);
-        (map.len() + edits.len() + at_storage.carried.len()) as u64
+        let kept = carry::parse(&at_storage.carried);
+        let rules = consent::AnswerRules {
+            hide: &f.signing.hide_response_headers,
+            kept: &kept,
+            ..consent::AnswerRules::default()
+        };
+        let answer = consent::client_answer(&storage_answer, &rules).map_or(0, |a| a.len());
+        (map.len() + answer) as u64
     });
     // Flow C: a signing edge signs the client's request as it is (all headers).
     r.piece("storage_prepare_flow_c", || {
