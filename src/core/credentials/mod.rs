@@ -1,5 +1,15 @@
 //! The credential store the signer reads from: it refuses blank and expired
 //! credentials, so a request is never signed with nothing (envoy #37752).
+//!
+//! Sources: static, the environment, and, refreshed by one poller per Envoy
+//! process, a container endpoint (ECS, EKS Pod Identity), EC2 IMDSv2, STS
+//! `AssumeRole` and `AssumeRoleWithWebIdentity`, or a chain of these.
+//! `fetch` is the refresh state machine every polled source is built from.
+
+pub mod container;
+pub mod fetch;
+pub mod imds;
+pub mod sts;
 
 use crate::core::config::Env;
 use crate::core::sigv4::Credentials;
@@ -174,6 +184,39 @@ pub fn parse_endpoint_answer(
     })
 }
 
+/// `2026-11-22T04:05:06Z`.
+pub fn format_rfc3339_utc(unix: u64) -> String {
+    let t = crate::core::sigv4::civil_from_unix(unix);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
+/// Fresh credentials as every VM reads them from shared data: the ECS JSON
+/// (so [`parse_endpoint_answer`] reads them back) plus the source's name.
+pub fn encode_stored(f: &fetch::Fetched) -> Vec<u8> {
+    let c = &f.credentials.credentials;
+    let mut doc = serde_json::json!({
+        "AccessKeyId": c.access_key_id,
+        "SecretAccessKey": c.secret_access_key,
+        "Source": f.source,
+    });
+    if let Some(t) = &c.session_token {
+        doc["Token"] = t.as_str().into();
+    }
+    if let Some(e) = f.credentials.expires_at {
+        doc["Expiration"] = format_rfc3339_utc(e).into();
+    }
+    doc.to_string().into_bytes()
+}
+
+/// The `Source` an [`encode_stored`] document names.
+pub fn stored_source(bytes: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    v.get("Source")?.as_str().map(str::to_string)
+}
+
 /// When to refresh credentials that expire at `expires_at` (unix seconds):
 /// at 80 % of the remaining lifetime, but at least 5 minutes before expiry
 /// when the lifetime allows, minus up to 10 % jitter; never later than
@@ -340,6 +383,27 @@ mod tests {
         assert_eq!(refresh_in_ms(0, Some(3600), 0, 60_000), 60_000);
         assert_eq!(refresh_in_ms(0, Some(1), 0, 60_000), 1000);
         assert_eq!(refresh_in_ms(0, None, 0, 60_000), 60_000);
+    }
+
+    #[test]
+    fn stored_round_trip() {
+        let f = fetch::Fetched {
+            credentials: Expiring {
+                credentials: Credentials {
+                    access_key_id: "AK".into(),
+                    secret_access_key: "S\"K".into(),
+                    session_token: Some("T".into()),
+                },
+                expires_at: Some(1_795_320_000),
+            },
+            source: "imds",
+            token_expires_at: None,
+        };
+        let bytes = encode_stored(&f);
+        let back = parse_endpoint_answer(Some(200), &bytes, 1_795_300_000).unwrap();
+        assert_eq!(back, f.credentials);
+        assert_eq!(stored_source(&bytes).as_deref(), Some("imds"));
+        assert_eq!(format_rfc3339_utc(0), "1970-01-01T00:00:00Z");
     }
 
     #[test]
