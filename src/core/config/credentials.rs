@@ -1,49 +1,29 @@
 //! The `signing.credentials` section: one object per source, read and checked
 //! here (recursively: `assume_role.base` and `chain.sources` are sources too),
-//! with the AWS SDKs' environment variables as defaults. A key another source
-//! would read is an error naming it, like any unknown field.
+//! with the AWS SDKs' environment variables as defaults. Each source reads
+//! its own keys; any other key is an unknown field. Every value is checked in
+//! one pass by the kind its key names, so building the source is infallible
+//! but for what comes from the environment (kept small: the module must fit
+//! in 256 KB).
 
-use super::reader::Reader;
-use super::validate::{checked_path, duration_ms, is_token, non_empty};
+use super::validate::parse_duration;
 use super::{
     err, AssumeRoleConfig, ConfigError, CredentialsConfig, EndpointConfig, Env, ImdsConfig,
     StsConfig, TokenEndpoint, TokenSource, WebIdentityConfig,
 };
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 const FIELD: &str = "signing.credentials";
-
-/// Every key a credentials object may have; which source reads which is in [`reads`].
-const KNOWN: &[&str] = &[
-    "source",
-    "access_key_id",
-    "secret_access_key",
-    "session_token",
-    "cluster",
-    "authority",
-    "path",
-    "full_uri",
-    "authorization_token",
-    "token_cluster",
-    "token_authority",
-    "token_path",
-    "timeout",
-    "refresh_interval",
-    "imds_token_ttl",
-    "imds_v1_fallback",
-    "imds_role",
+const TIMING: &[&str] = &["source", "timeout", "refresh_interval"];
+const TOKEN: &[&str] = &["token_cluster", "token_authority", "token_path"];
+const STS: &[&str] = &[
     "role_arn",
     "role_session_name",
-    "external_id",
     "duration",
     "sts_cluster",
     "sts_authority",
     "sts_region",
-    "web_identity_token",
-    "base",
-    "sources",
 ];
-
 const SOURCES: [&str; 8] = [
     "env",
     "static",
@@ -55,55 +35,166 @@ const SOURCES: [&str; 8] = [
     "chain",
 ];
 
-/// Whether `source` reads `key`.
-fn reads(source: &str, key: &str) -> bool {
-    const STS: &[&str] = &[
-        "role_arn",
-        "role_session_name",
-        "duration",
-        "sts_cluster",
-        "sts_authority",
-        "sts_region",
-        "timeout",
-        "refresh_interval",
-    ];
-    const TOKEN: &[&str] = &["token_cluster", "token_authority", "token_path"];
-    key == "source"
-        || match source {
-            "static" => ["access_key_id", "secret_access_key", "session_token"].contains(&key),
-            "endpoint" | "container" => {
-                [
-                    "cluster",
-                    "authority",
-                    "path",
-                    "full_uri",
-                    "authorization_token",
-                    "timeout",
-                    "refresh_interval",
-                ]
-                .contains(&key)
-                    || TOKEN.contains(&key)
-            }
-            "imds" => [
+/// The keys `source` reads.
+fn known(source: &str) -> Vec<&'static str> {
+    let own: &[&[&str]] = match source {
+        "static" => &[&[
+            "source",
+            "access_key_id",
+            "secret_access_key",
+            "session_token",
+        ]],
+        "endpoint" | "container" => &[
+            TIMING,
+            TOKEN,
+            &[
                 "cluster",
                 "authority",
-                "timeout",
-                "refresh_interval",
+                "path",
+                "full_uri",
+                "authorization_token",
+            ],
+        ],
+        "imds" => &[
+            TIMING,
+            &[
+                "cluster",
+                "authority",
                 "imds_token_ttl",
                 "imds_v1_fallback",
                 "imds_role",
-            ]
-            .contains(&key),
-            "assume_role" => STS.contains(&key) || ["external_id", "base"].contains(&key),
-            "web_identity" => {
-                STS.contains(&key) || TOKEN.contains(&key) || key == "web_identity_token"
-            }
-            "chain" => key == "sources",
-            _ => false,
-        }
+            ],
+        ],
+        "assume_role" => &[TIMING, STS, &["external_id", "base"]],
+        "web_identity" => &[TIMING, STS, TOKEN, &["web_identity_token"]],
+        "chain" => &[&["source", "sources"]],
+        _ => &[&["source"]],
+    };
+    own.concat()
 }
 
-/// The validated credentials of `signing` (`None`: the section is absent, source `env`).
+/// A duration key's bounds in ms, `None` for other keys.
+fn duration_bounds(key: &str) -> Option<(u64, u64)> {
+    Some(match key {
+        "timeout" => (1, 60_000),
+        "refresh_interval" => (1000, 86_400_000),
+        "imds_token_ttl" => (1000, 21_600_000),
+        "duration" => (900_000, 43_200_000),
+        _ => return None,
+    })
+}
+
+/// Why a string value of `key` is refused, `None` when it is fine.
+fn check(key: &str, v: &str) -> Option<&'static str> {
+    let graphic = !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic());
+    let printable = !v.is_empty() && v.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if let Some((min, max)) = duration_bounds(key) {
+        let ok = parse_duration(v).is_some_and(|d| (min..=max).contains(&(d.as_millis() as u64)));
+        return (!ok)
+            .then_some("must be a duration such as \"5s\" (ms, s, m, h) within the allowed range");
+    }
+    let ok = match key {
+        "source" | "session_token" => true,
+        "path" | "token_path" => v.starts_with('/') && graphic,
+        "full_uri" => return full_uri_parts(v).err(),
+        "role_arn" => v.starts_with("arn:") && graphic,
+        "imds_role" | "role_session_name" => valid_role_name(v) && v.len() >= 2,
+        "access_key_id" | "secret_access_key" => !v.trim().is_empty(),
+        "authorization_token" | "web_identity_token" | "external_id" => printable,
+        "sts_region" => v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && graphic,
+        _ => graphic,
+    };
+    (!ok).then_some("invalid value (see README: Credentials)")
+}
+
+/// One credentials object, every key and value checked once.
+struct Obj<'a> {
+    path: String,
+    map: Option<&'a Map<String, Value>>,
+    source: &'static str,
+}
+
+impl<'a> Obj<'a> {
+    fn new(v: &'a Value, path: String) -> Result<Obj<'a>, ConfigError> {
+        let map = v
+            .as_object()
+            .ok_or_else(|| err(&path, "invalid type, expected an object"))?;
+        let source = map
+            .get("source")
+            .filter(|v| !v.is_null())
+            .map_or(Some("env"), |v| {
+                v.as_str()
+                    .and_then(|s| SOURCES.iter().find(|k| **k == s))
+                    .copied()
+            })
+            .ok_or_else(|| {
+                err(
+                    &format!("{path}.source"),
+                    format!("must be one of {}", SOURCES.join(", ")),
+                )
+            })?;
+        let known = known(source);
+        for (k, v) in map.iter().filter(|(_, v)| !v.is_null()) {
+            let problem = if !known.contains(&k.as_str()) {
+                Some("unknown field for this source")
+            } else {
+                match (k.as_str(), v) {
+                    ("imds_v1_fallback", Value::Bool(_))
+                    | ("base", Value::Object(_))
+                    | ("sources", Value::Array(_)) => None,
+                    (_, Value::String(s)) => check(k, s),
+                    _ => Some("invalid type"),
+                }
+            };
+            if let Some(p) = problem {
+                return Err(err(&format!("{path}.{k}"), p));
+            }
+        }
+        Ok(Obj {
+            path,
+            map: Some(map),
+            source,
+        })
+    }
+
+    /// The defaults of a source nobody configured (the SDK chain's).
+    fn empty(path: String) -> Obj<'a> {
+        Obj {
+            path,
+            map: None,
+            source: "env",
+        }
+    }
+
+    fn f(&self, key: &str) -> String {
+        format!("{}.{key}", self.path)
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map?.get(key).filter(|v| !v.is_null())
+    }
+
+    fn s(&self, key: &str) -> Option<&'a str> {
+        self.get(key).and_then(Value::as_str)
+    }
+
+    fn or(&self, key: &str, default: &str) -> String {
+        self.s(key).unwrap_or(default).to_string()
+    }
+
+    fn req(&self, key: &str) -> Result<String, ConfigError> {
+        self.s(key)
+            .map(str::to_string)
+            .ok_or_else(|| err(&self.f(key), "required"))
+    }
+
+    /// A checked duration in ms (the default is valid by construction).
+    fn ms(&self, key: &str, default: &str) -> u64 {
+        parse_duration(self.s(key).unwrap_or(default)).map_or(0, |d| d.as_millis() as u64)
+    }
+}
+
+/// The validated credentials of `signing` (absent: source `env`).
 pub(super) fn validate(
     value: Option<&Value>,
     env: &dyn Env,
@@ -111,395 +202,256 @@ pub(super) fn validate(
 ) -> Result<CredentialsConfig, ConfigError> {
     match value {
         None => Ok(CredentialsConfig::Env),
-        Some(v) => source(&Reader::new(v, FIELD, KNOWN)?, env, region, 0),
+        Some(v) => source(&Obj::new(v, FIELD.into())?, env, region, 0),
     }
-}
-
-const DAY_MS: u64 = 86_400_000;
-
-fn timeout(r: &Reader, default: &str) -> Result<u64, ConfigError> {
-    duration_ms(
-        &r.field("timeout"),
-        r.string("timeout")?.as_deref(),
-        default,
-        60_000,
-    )
-}
-
-fn refresh(r: &Reader) -> Result<u64, ConfigError> {
-    duration_ms(
-        &r.field("refresh_interval"),
-        r.string("refresh_interval")?.as_deref(),
-        "15m",
-        DAY_MS,
-    )
-}
-
-/// A cluster name or an authority: non-empty, printable, no spaces.
-fn name(field: &str, v: String) -> Result<String, ConfigError> {
-    if v.is_empty() || v.bytes().any(|b| !b.is_ascii_graphic()) {
-        return Err(err(field, "must be a non-empty name without spaces"));
-    }
-    Ok(v)
-}
-
-fn opt_name(r: &Reader, key: &str, default: &str) -> Result<String, ConfigError> {
-    name(
-        &r.field(key),
-        r.string(key)?.unwrap_or_else(|| default.to_string()),
-    )
-}
-
-/// A secret sent in a header: printable ASCII, so it can never split a header.
-fn header_secret(field: &str, v: String) -> Result<String, ConfigError> {
-    if v.is_empty() || v.bytes().any(|b| !(0x20..0x7f).contains(&b)) {
-        return Err(err(field, "must be non-empty printable ASCII"));
-    }
-    Ok(v)
-}
-
-/// The token endpoint keys (`token_cluster`, `token_path`, `token_authority`),
-/// with `default_cluster` when the caller has one.
-fn token_endpoint(
-    r: &Reader,
-    default_cluster: Option<&str>,
-    default_path: &str,
-) -> Result<Option<TokenEndpoint>, ConfigError> {
-    let Some(cluster) = r
-        .string("token_cluster")?
-        .or(default_cluster.map(str::to_string))
-    else {
-        if r.get("token_path").is_some() || r.get("token_authority").is_some() {
-            return Err(err(&r.field("token_cluster"), "required with token_path"));
-        }
-        return Ok(None);
-    };
-    let cluster = name(&r.field("token_cluster"), cluster)?;
-    Ok(Some(TokenEndpoint {
-        authority: opt_name(r, "token_authority", &cluster)?,
-        path: checked_path(
-            &r.field("token_path"),
-            r.string("token_path")?
-                .unwrap_or_else(|| default_path.to_string()),
-        )?,
-        cluster,
-        timeout_ms: timeout(r, "5s")?,
-    }))
-}
-
-/// `"/" + file name` of a token file path from the environment: what a
-/// sidecar serving the file's directory answers it at.
-fn served_path(file: Option<String>, fallback: &str) -> String {
-    file.as_deref()
-        .and_then(|f| f.rsplit('/').next())
-        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| fallback.to_string(), |n| format!("/{n}"))
 }
 
 fn source(
-    r: &Reader,
+    o: &Obj,
     env: &dyn Env,
     region: &str,
     depth: u32,
 ) -> Result<CredentialsConfig, ConfigError> {
     if depth > 4 {
-        return Err(err(&r.field("base"), "nested too deeply"));
+        return Err(err(&o.path, "nested too deeply"));
     }
-    let choices: Vec<(&str, &str)> = SOURCES.iter().map(|s| (*s, *s)).collect();
-    let src = r.choice("source", &choices)?.unwrap_or("env");
-    if let Some(key) = r.keys().find(|k| !reads(src, k)) {
-        return Err(err(
-            &r.field("source"),
-            format!("`{key}` is not read with source \"{src}\""),
-        ));
-    }
-    Ok(match src {
+    Ok(match o.source {
         "static" => CredentialsConfig::Static(crate::core::sigv4::Credentials {
-            access_key_id: non_empty(&r.field("access_key_id"), r.string("access_key_id")?)?,
-            secret_access_key: non_empty(
-                &r.field("secret_access_key"),
-                r.string("secret_access_key")?,
-            )?,
-            session_token: r.string("session_token")?.filter(|t| !t.is_empty()),
+            access_key_id: o.req("access_key_id")?,
+            secret_access_key: o.req("secret_access_key")?,
+            session_token: o
+                .s("session_token")
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
         }),
-        "endpoint" | "container" => endpoint(r, env, None)?,
-        "imds" => imds(r)?,
-        "assume_role" => {
-            let base = match r.child("base", KNOWN)? {
-                Some(b) => source(&b, env, region, depth + 1)?,
+        "endpoint" | "container" => endpoint(o, env, None)?,
+        "imds" => imds(o),
+        "assume_role" => CredentialsConfig::AssumeRole(Box::new(AssumeRoleConfig {
+            sts: sts(o, env, region, false)?,
+            external_id: o.s("external_id").map(str::to_string),
+            base: match o.get("base") {
+                Some(b) => source(&Obj::new(b, o.f("base"))?, env, region, depth + 1)?,
                 None => CredentialsConfig::Env,
-            };
-            CredentialsConfig::AssumeRole(Box::new(AssumeRoleConfig {
-                sts: sts(r, env, region, false)?,
-                external_id: r
-                    .string("external_id")?
-                    .map(|v| non_empty(&r.field("external_id"), Some(v)))
-                    .transpose()?,
-                base,
-                refresh_interval_ms: refresh(r)?,
-            }))
-        }
-        "web_identity" => web_identity(r, env, region)?,
-        "chain" => chain(r, env, region, depth)?,
+            },
+            refresh_interval_ms: o.ms("refresh_interval", "15m"),
+        })),
+        "web_identity" => web_identity(o, env, region)?,
+        "chain" => chain(o, env, region, depth)?,
         _ => CredentialsConfig::Env,
     })
+}
+
+/// The token endpoint keys, `default_cluster` when the caller has one.
+fn token_endpoint(
+    o: &Obj,
+    default_cluster: Option<&str>,
+    default_path: &str,
+) -> Option<TokenEndpoint> {
+    let cluster = o.s("token_cluster").or(default_cluster)?.to_string();
+    Some(TokenEndpoint {
+        authority: o.or("token_authority", &cluster),
+        path: o.or("token_path", default_path),
+        cluster,
+        timeout_ms: o.ms("timeout", "5s"),
+    })
+}
+
+/// `"/" + file name` of a token file named by the environment: where a
+/// sidecar serving the file's directory answers it.
+fn served_path(file: Option<String>) -> String {
+    match file.as_deref().and_then(|f| f.rsplit('/').next()) {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic()) => format!("/{n}"),
+        _ => "/token".into(),
+    }
 }
 
 /// A container-credentials endpoint: `path` (ECS relative URI) or `full_uri`
 /// (EKS Pod Identity, ECS Anywhere), from the SDKs' variables by default.
 fn endpoint(
-    r: &Reader,
+    o: &Obj,
     env: &dyn Env,
     default_cluster: Option<&str>,
 ) -> Result<CredentialsConfig, ConfigError> {
     let cluster = match default_cluster {
-        Some(d) => opt_name(r, "cluster", d)?,
-        None => name(
-            &r.field("cluster"),
-            non_empty(&r.field("cluster"), r.string("cluster")?)?,
-        )?,
+        Some(d) => o.or("cluster", d),
+        None => o.req("cluster")?,
     };
-    let path = r.string("path")?;
-    let full_uri = r.string("full_uri")?;
-    if path.is_some() && full_uri.is_some() {
-        return Err(err(&r.field("full_uri"), "give either path or full_uri"));
-    }
-    let (uri_authority, path) = match (path, full_uri) {
-        (Some(p), _) => (None, checked_path(&r.field("path"), p)?),
-        (None, Some(u)) => {
-            let (a, p) = full_uri_parts(&u).map_err(|e| err(&r.field("full_uri"), e))?;
-            (Some(a), p)
-        }
-        (None, None) => match (
-            env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
-            env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
-        ) {
-            (Some(p), _) => (None, checked_path(&r.field("path"), p)?),
-            (None, Some(u)) => {
-                let (a, p) = full_uri_parts(&u).map_err(|e| {
-                    err(
-                        &r.field("full_uri"),
-                        format!("AWS_CONTAINER_CREDENTIALS_FULL_URI: {e}"),
-                    )
-                })?;
-                (Some(a), p)
-            }
-            (None, None) => return Err(err(
-                &r.field("path"),
-                "required (or full_uri, or pass AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI with vm_config.environment_variables)",
-            )),
-        },
-    };
-    let authority = match r.string("authority")? {
-        Some(a) => name(&r.field("authority"), a)?,
-        None => uri_authority.unwrap_or_else(|| cluster.clone()),
-    };
-    let authorization = match r.string("authorization_token")? {
-        Some(t) => Some(header_secret(&r.field("authorization_token"), t)?),
-        None => env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
-    };
-    let file = env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-    let token_default = (authorization.is_none() && file.is_some()).then_some("container_token");
-    let token = token_endpoint(r, token_default, &served_path(file, "/token"))?;
-    if authorization.is_some() && r.get("token_cluster").is_some() {
+    let conflict = |a: &str, b: &str| o.get(a).is_some() && o.get(b).is_some();
+    if conflict("path", "full_uri") || conflict("authorization_token", "token_cluster") {
         return Err(err(
-            &r.field("token_cluster"),
-            "give either authorization_token or token_cluster",
+            &o.path,
+            "give either path or full_uri, either authorization_token or token_cluster",
         ));
     }
+    let uri = o.s("full_uri").map(str::to_string).or_else(|| {
+        (o.get("path").is_none())
+            .then(|| env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
+            .flatten()
+            .filter(|_| env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_none())
+    });
+    let (authority, path) = match uri {
+        Some(u) => full_uri_parts(&u)
+            .map(|(a, p)| (Some(a), p))
+            .map_err(|e| err(&o.f("full_uri"), e))?,
+        None => {
+            let p = o
+                .s("path")
+                .map(str::to_string)
+                .or_else(|| env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"))
+                .filter(|p| p.starts_with('/') && p.bytes().all(|b| b.is_ascii_graphic()))
+                .ok_or_else(|| {
+                    err(
+                        &o.f("path"),
+                        "required: a path, full_uri, or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI in vm_config.environment_variables",
+                    )
+                })?;
+            (None, p)
+        }
+    };
+    let authorization = o
+        .s("authorization_token")
+        .map(str::to_string)
+        .or_else(|| env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+    let file = env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    let default_token = (authorization.is_none() && file.is_some()).then_some("container_token");
     Ok(CredentialsConfig::Endpoint(EndpointConfig {
+        authority: o.or("authority", authority.as_deref().unwrap_or(&cluster)),
+        token_endpoint: token_endpoint(o, default_token, &served_path(file)),
         cluster,
-        authority,
         path,
         authorization,
-        token_endpoint: token,
-        timeout_ms: timeout(r, "5s")?,
-        refresh_interval_ms: refresh(r)?,
+        timeout_ms: o.ms("timeout", "5s"),
+        refresh_interval_ms: o.ms("refresh_interval", "15m"),
     }))
 }
 
 /// The authority and path of a full credentials URI, under the AWS SDKs'
-/// rules: `https` to any host, `http` only to a loopback address, the ECS
-/// agent (169.254.170.2), EKS Pod Identity (169.254.170.23, fd00:ec2::23).
-/// Names are not resolved (no DNS in the module): `localhost` is the only
-/// name taken as loopback.
-pub fn full_uri_parts(uri: &str) -> Result<(String, String), String> {
-    let (https, rest) = if let Some(r) = uri.strip_prefix("https://") {
-        (true, r)
-    } else if let Some(r) = uri.strip_prefix("http://") {
-        (false, r)
-    } else {
-        return Err("must start with http:// or https://".into());
+/// rules: `https` to any host, `http` only to loopback (127.0.0.0/8, `::1`,
+/// `localhost`), the ECS agent (169.254.170.2) or EKS Pod Identity
+/// (169.254.170.23, `fd00:ec2::23`). Names are not resolved (no DNS in the
+/// module), and IPv6 hosts must be written as here.
+pub fn full_uri_parts(uri: &str) -> Result<(String, String), &'static str> {
+    let (https, rest) = match (uri.strip_prefix("https://"), uri.strip_prefix("http://")) {
+        (Some(r), _) => (true, r),
+        (None, Some(r)) => (false, r),
+        _ => return Err("must start with http:// or https://"),
     };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        let end = v6.find(']').ok_or("has an unclosed [ in its host")?;
-        &v6[..end]
-    } else {
-        authority.split(':').next().unwrap_or_default()
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6
+            .split(']')
+            .next()
+            .filter(|_| v6.contains(']'))
+            .unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
     };
     if host.is_empty()
         || authority.contains('@')
-        || !authority.bytes().all(|b| b.is_ascii_graphic())
-        || !path.bytes().all(|b| b.is_ascii_graphic())
+        || !uri.bytes().all(|b| b.is_ascii_graphic())
         || path.contains('#')
     {
-        return Err("must be an absolute URI with a host and no user info".into());
+        return Err("must be an absolute URI with a host and no user info");
     }
-    let allowed_http = host == "localhost"
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| {
-            ip.is_loopback()
-                || ip == std::net::IpAddr::from([169, 254, 170, 2])
-                || ip == std::net::IpAddr::from([169, 254, 170, 23])
-                || ip == std::net::IpAddr::from([0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x23])
-        });
-    if !https && !allowed_http {
-        return Err(format!(
-            "http is only allowed to loopback, 169.254.170.2, 169.254.170.23 or fd00:ec2::23 (not {host}); use https"
-        ));
+    let v4_loopback = host.strip_prefix("127.").is_some_and(|r| {
+        let p: Vec<&str> = r.split('.').collect();
+        p.len() == 3 && p.iter().all(|n| n.parse::<u8>().is_ok())
+    });
+    let allowed = https
+        || v4_loopback
+        || [
+            "localhost",
+            "::1",
+            "169.254.170.2",
+            "169.254.170.23",
+            "fd00:ec2::23",
+        ]
+        .contains(&host.to_ascii_lowercase().as_str());
+    if !allowed {
+        return Err(
+            "http only to loopback, 169.254.170.2, 169.254.170.23 or fd00:ec2::23; else use https",
+        );
     }
+    let path = if path.is_empty() { "/" } else { path };
     Ok((authority.to_string(), path.to_string()))
 }
 
-fn imds(r: &Reader) -> Result<CredentialsConfig, ConfigError> {
-    let ttl_ms = duration_ms(
-        &r.field("imds_token_ttl"),
-        r.string("imds_token_ttl")?.as_deref(),
-        "6h",
-        21_600_000,
-    )?;
-    if ttl_ms < 1000 {
-        return Err(err(&r.field("imds_token_ttl"), "must be at least 1s"));
-    }
-    let role = match r.string("imds_role")? {
-        Some(role) if valid_role_name(&role) => Some(role),
-        Some(_) => {
-            return Err(err(
-                &r.field("imds_role"),
-                "must be an IAM role name (letters, digits, +=,.@_-)",
-            ))
-        }
-        None => None,
-    };
-    Ok(CredentialsConfig::Imds(ImdsConfig {
-        cluster: opt_name(r, "cluster", "imds")?,
-        authority: opt_name(r, "authority", "169.254.169.254")?,
-        timeout_ms: timeout(r, "2s")?,
-        refresh_interval_ms: refresh(r)?,
-        token_ttl_secs: ttl_ms / 1000,
-        v1_fallback: r.boolean("imds_v1_fallback")?.unwrap_or(false),
-        role,
-    }))
+fn imds(o: &Obj) -> CredentialsConfig {
+    CredentialsConfig::Imds(ImdsConfig {
+        cluster: o.or("cluster", "imds"),
+        authority: o.or("authority", "169.254.169.254"),
+        timeout_ms: o.ms("timeout", "2s"),
+        refresh_interval_ms: o.ms("refresh_interval", "15m"),
+        token_ttl_secs: o.ms("imds_token_ttl", "6h") / 1000,
+        v1_fallback: o
+            .get("imds_v1_fallback")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        role: o.s("imds_role").map(str::to_string),
+    })
 }
 
-/// An IAM role name (it goes into the IMDS path).
+/// An IAM role or session name (it goes into a path or a form field).
 pub fn valid_role_name(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
-/// The STS keys shared by `assume_role` and `web_identity`.
-fn sts(
-    r: &Reader,
-    env: &dyn Env,
-    region: &str,
-    web_identity: bool,
-) -> Result<StsConfig, ConfigError> {
-    let role_arn = match r.string("role_arn")? {
-        Some(a) => a,
-        None if web_identity => env.var("AWS_ROLE_ARN").ok_or_else(|| {
+/// The STS keys shared by `assume_role` and `web_identity`; web identity
+/// takes `AWS_ROLE_ARN` and `AWS_ROLE_SESSION_NAME` as the SDKs do.
+fn sts(o: &Obj, env: &dyn Env, region: &str, web_identity: bool) -> Result<StsConfig, ConfigError> {
+    let from_env = |name: &str| env.var(name).filter(|_| web_identity);
+    let role_arn = o
+        .s("role_arn")
+        .map(str::to_string)
+        .or_else(|| from_env("AWS_ROLE_ARN"))
+        .filter(|a| check("role_arn", a).is_none())
+        .ok_or_else(|| {
             err(
-                &r.field("role_arn"),
-                "required (or pass AWS_ROLE_ARN with vm_config.environment_variables)",
+                &o.f("role_arn"),
+                "required: a role ARN (web_identity: or AWS_ROLE_ARN)",
             )
-        })?,
-        None => return Err(err(&r.field("role_arn"), "required")),
-    };
-    if !role_arn.starts_with("arn:") || !role_arn.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(err(&r.field("role_arn"), "must be a role ARN (arn:...)"));
-    }
-    let session_name = r
-        .string("role_session_name")?
+        })?;
+    let session_name = o
+        .s("role_session_name")
+        .map(str::to_string)
         .or_else(|| {
-            web_identity
-                .then(|| env.var("AWS_ROLE_SESSION_NAME"))
-                .flatten()
+            from_env("AWS_ROLE_SESSION_NAME").filter(|s| check("role_session_name", s).is_none())
         })
         .unwrap_or_else(|| "asset-gate".into());
-    let valid_session = (2..=64).contains(&session_name.len())
-        && session_name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
-    if !valid_session {
-        return Err(err(
-            &r.field("role_session_name"),
-            "must be 2 to 64 of letters, digits and +=,.@_-",
-        ));
-    }
-    let duration_ms = duration_ms(
-        &r.field("duration"),
-        r.string("duration")?.as_deref(),
-        "1h",
-        43_200_000,
-    )?;
-    if duration_ms < 900_000 {
-        return Err(err(
-            &r.field("duration"),
-            "must be at least 15m (STS minimum)",
-        ));
-    }
-    let sts_region = match r.string("sts_region")? {
-        Some(s) if is_token(&s) => s,
-        Some(_) => {
-            return Err(err(
-                &r.field("sts_region"),
-                "must be a region name such as \"us-east-1\"",
-            ))
-        }
-        None => region.to_string(),
-    };
+    let region = o.or("sts_region", region);
     Ok(StsConfig {
-        cluster: opt_name(r, "sts_cluster", "sts")?,
-        authority: opt_name(
-            r,
-            "sts_authority",
-            &format!("sts.{sts_region}.amazonaws.com"),
-        )?,
-        region: sts_region,
+        cluster: o.or("sts_cluster", "sts"),
+        authority: o.or("sts_authority", &format!("sts.{region}.amazonaws.com")),
+        region,
         role_arn,
         session_name,
-        duration_secs: duration_ms / 1000,
-        timeout_ms: timeout(r, "5s")?,
+        duration_secs: o.ms("duration", "1h") / 1000,
+        timeout_ms: o.ms("timeout", "5s"),
     })
 }
 
-fn web_identity(r: &Reader, env: &dyn Env, region: &str) -> Result<CredentialsConfig, ConfigError> {
-    let token = match r.string("web_identity_token")? {
-        Some(t) => {
-            if r.get("token_cluster").is_some() {
-                return Err(err(
-                    &r.field("token_cluster"),
-                    "give either web_identity_token or token_cluster",
-                ));
-            }
-            TokenSource::Inline(header_secret(&r.field("web_identity_token"), t)?)
-        }
+fn web_identity(o: &Obj, env: &dyn Env, region: &str) -> Result<CredentialsConfig, ConfigError> {
+    if o.get("web_identity_token").is_some() && o.get("token_cluster").is_some() {
+        return Err(err(
+            &o.f("token_cluster"),
+            "give either web_identity_token or token_cluster",
+        ));
+    }
+    let token = match o.s("web_identity_token") {
+        Some(t) => TokenSource::Inline(t.to_string()),
         None => {
-            let path = served_path(env.var("AWS_WEB_IDENTITY_TOKEN_FILE"), "/token");
-            match token_endpoint(r, Some("web_identity_token"), &path)? {
+            let path = served_path(env.var("AWS_WEB_IDENTITY_TOKEN_FILE"));
+            match token_endpoint(o, Some("web_identity_token"), &path) {
                 Some(e) => TokenSource::Endpoint(e),
-                None => return Err(err(&r.field("token_cluster"), "required")),
+                None => return Err(err(&o.f("token_cluster"), "required")),
             }
         }
     };
     Ok(CredentialsConfig::WebIdentity(WebIdentityConfig {
-        sts: sts(r, env, region, true)?,
+        sts: sts(o, env, region, true)?,
         token,
-        refresh_interval_ms: refresh(r)?,
+        refresh_interval_ms: o.ms("refresh_interval", "15m"),
     }))
 }
 
@@ -508,48 +460,44 @@ fn web_identity(r: &Reader, env: &dyn Env, region: &str) -> Result<CredentialsCo
 /// endpoint (when `AWS_CONTAINER_CREDENTIALS_*_URI` is set), IMDS (unless
 /// `AWS_EC2_METADATA_DISABLED=true`).
 fn chain(
-    r: &Reader,
+    o: &Obj,
     env: &dyn Env,
     region: &str,
     depth: u32,
 ) -> Result<CredentialsConfig, ConfigError> {
-    let empty = Value::Object(Default::default());
-    if let Some(items) = r.array("sources", "an array of credentials objects")? {
-        let mut out = vec![];
+    let mut out = vec![];
+    if let Some(items) = o.get("sources").and_then(Value::as_array) {
         for (i, v) in items.iter().enumerate() {
-            let sr = Reader::new(v, &format!("{}[{i}]", r.field("sources")), KNOWN)?;
-            if sr.string("source")?.as_deref() == Some("chain") {
-                return Err(err(&sr.field("source"), "a chain cannot hold a chain"));
+            let item = Obj::new(v, format!("{}[{i}]", o.f("sources")))?;
+            if item.source == "chain" {
+                return Err(err(&item.f("source"), "a chain cannot hold a chain"));
             }
-            out.push(source(&sr, env, region, depth + 1)?);
+            out.push(source(&item, env, region, depth + 1)?);
         }
         if out.is_empty() {
-            return Err(err(&r.field("sources"), "must not be empty"));
+            return Err(err(&o.f("sources"), "must not be empty"));
         }
         return Ok(CredentialsConfig::Chain(out));
     }
-    let defaults = Reader::new(&empty, &r.field("sources"), KNOWN)?;
-    let mut out = vec![CredentialsConfig::Env];
+    let defaults = Obj::empty(o.f("sources"));
+    out.push(CredentialsConfig::Env);
     if env.var("AWS_ROLE_ARN").is_some() {
         out.push(web_identity(&defaults, env, region)?);
     }
-    if env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
-        || env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some()
-    {
+    let relative = env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some();
+    if relative || env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some() {
         let mut e = endpoint(&defaults, env, Some("container_credentials"))?;
         // The ECS agent's address when only the relative URI is known.
-        if let CredentialsConfig::Endpoint(c) = &mut e {
-            if c.authority == c.cluster {
-                c.authority = "169.254.170.2".into();
-            }
+        if let (CredentialsConfig::Endpoint(c), true) = (&mut e, relative) {
+            c.authority = "169.254.170.2".into();
         }
         out.push(e);
     }
-    let disabled = env
+    if !env
         .var("AWS_EC2_METADATA_DISABLED")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    if !disabled {
-        out.push(imds(&defaults)?);
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        out.push(imds(&defaults));
     }
     Ok(CredentialsConfig::Chain(out))
 }
@@ -655,13 +603,13 @@ mod tests {
             field(
                 r#"{"source":"endpoint","cluster":"c","path":"/a","full_uri":"http://127.0.0.1/x"}"#
             ),
-            "signing.credentials.full_uri"
+            "signing.credentials"
         );
         assert_eq!(
             field(
                 r#"{"source":"endpoint","cluster":"c","path":"/a","authorization_token":"t","token_cluster":"x"}"#
             ),
-            "signing.credentials.token_cluster"
+            "signing.credentials"
         );
         assert_eq!(
             field(
@@ -691,7 +639,7 @@ mod tests {
         );
         assert_eq!(
             field(r#"{"source":"imds","role_arn":"arn:x"}"#),
-            "signing.credentials.source"
+            "signing.credentials.role_arn"
         );
     }
 
@@ -814,7 +762,7 @@ mod tests {
         );
         assert_eq!(
             field(r#"{"source":"chain","cluster":"x"}"#),
-            "signing.credentials.source"
+            "signing.credentials.cluster"
         );
     }
 }

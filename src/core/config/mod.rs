@@ -307,6 +307,9 @@ pub struct SigningConfig {
     pub buckets: Vec<BucketMapping>,
     pub on_missing_credentials: MissingCredentials,
     pub credentials: CredentialsConfig,
+    /// Identifies the credentials settings (a digest, never the secrets):
+    /// placements with equal ones share one refresh per Envoy process.
+    pub credentials_id: String,
     /// Only sign requests carrying a valid internal-redirect marker (flow A);
     /// false for a signing edge proxy (flow C).
     pub require_marker: bool,

@@ -150,14 +150,6 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// The keys the object has (non-null ones).
-    pub(super) fn keys(&self) -> impl Iterator<Item = &'a str> {
-        let map: &'a Map<String, Value> = self.map;
-        map.iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, _)| k.as_str())
-    }
-
     pub(super) fn field(&self, key: &str) -> String {
         join(&self.path, key)
     }

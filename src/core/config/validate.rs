@@ -166,14 +166,6 @@ fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, ConfigErro
     }))
 }
 
-pub(super) fn non_empty(field: &str, value: Option<String>) -> Result<String, ConfigError> {
-    match value {
-        Some(v) if !v.trim().is_empty() => Ok(v),
-        Some(_) => Err(err(field, "must not be empty")),
-        None => Err(err(field, "required")),
-    }
-}
-
 pub(super) fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
@@ -337,6 +329,18 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         });
     }
     let credentials = super::credentials::validate(raw.credentials.as_ref(), env, &region)?;
+    // Placements with the same credentials settings share one refresh per process.
+    let credentials_id = crate::core::sigv4::sha256_hex(
+        format!(
+            "{}|{region}",
+            raw.credentials
+                .as_ref()
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        )
+        .as_bytes(),
+    )[..16]
+        .to_string();
     let mut forwarded: Vec<String> = crate::core::consent::READ_FORWARDED
         .iter()
         .map(|s| s.to_string())
@@ -428,6 +432,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         buckets,
         on_missing_credentials: raw.on_missing_credentials,
         credentials,
+        credentials_id,
         require_marker: raw.require_marker,
         key_rules: Default::default(),
     })
@@ -550,7 +555,7 @@ mod tests {
             ),
             (
                 r#"{"signing":{"region":"r","credentials":{"access_key_id":"AK"}}}"#,
-                "signing.credentials.source",
+                "signing.credentials.access_key_id",
             ),
             (
                 r#"{"signing":{"region":"r","credentials":{"source":"static","access_key_id":"","secret_access_key":"x"}}}"#,
@@ -881,7 +886,7 @@ mod tests {
             ),
             (
                 r#"{"signing":{"region":"r","credentials":{"source":"env","cluster":"c"}}}"#,
-                "signing.credentials.source",
+                "signing.credentials.cluster",
             ),
             (
                 r#"{"signing":{"region":"r","credentials":{"source":"endpoint","cluster":"c","path":"/p","timeout":"2h"}}}"#,

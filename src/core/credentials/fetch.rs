@@ -63,30 +63,62 @@ impl Reason {
     }
 }
 
-/// A failed refresh: the reason and a log line (never a secret).
+/// A failed refresh: why, what failed, and the status or STS error code
+/// when there was one; formatted only when logged (never holds a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub reason: Reason,
-    pub detail: String,
+    pub what: &'static str,
+    pub status: Option<u32>,
+    /// An STS error code such as `AccessDenied`.
+    pub code: Option<String>,
 }
 
 impl Failure {
-    pub fn new(reason: Reason, detail: impl Into<String>) -> Failure {
+    pub fn new(reason: Reason, what: &'static str) -> Failure {
         Failure {
             reason,
-            detail: detail.into(),
+            what,
+            status: None,
+            code: None,
         }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.what)?;
+        if let Some(s) = self.status {
+            write!(f, ": HTTP {s}")?;
+        }
+        if let Some(c) = &self.code {
+            write!(f, " {c}")?;
+        }
+        if self.reason == Reason::NoResponse {
+            f.write_str(": no response (timeout or reset)")?;
+        }
+        Ok(())
     }
 }
 
 impl From<EndpointError> for Failure {
     fn from(e: EndpointError) -> Failure {
-        let reason = match e {
-            EndpointError::Status(_) => Reason::Status,
-            EndpointError::NoResponse => Reason::NoResponse,
-            _ => Reason::Invalid,
+        let (reason, what) = match e {
+            EndpointError::Status(s) => {
+                return Failure {
+                    status: Some(s),
+                    ..Failure::new(Reason::Status, "credentials endpoint")
+                }
+            }
+            EndpointError::NoResponse => (Reason::NoResponse, "credentials endpoint"),
+            EndpointError::NotJson => (Reason::Invalid, "credentials: not a JSON object"),
+            EndpointError::Missing(_) => {
+                (Reason::Invalid, "credentials: a key is missing or blank")
+            }
+            EndpointError::BadExpiration => (Reason::Invalid, "credentials: bad Expiration"),
+            EndpointError::AlreadyExpired => (Reason::Invalid, "credentials: already expired"),
         };
-        Failure::new(reason, e.to_string())
+        Failure::new(reason, what)
     }
 }
 
@@ -131,13 +163,14 @@ impl Answer<'_> {
     }
 
     /// The failure for a non-2xx answer (or none at all) of `what`.
-    pub fn failure(&self, reason_if_status: Reason, what: &str) -> Failure {
-        match self.status {
-            None => Failure::new(
-                Reason::NoResponse,
-                format!("{what}: no response (timeout or reset)"),
-            ),
-            Some(s) => Failure::new(reason_if_status, format!("{what}: answered HTTP {s}")),
+    pub fn failure(&self, reason_if_status: Reason, what: &'static str) -> Failure {
+        let reason = match self.status {
+            None => Reason::NoResponse,
+            Some(_) => reason_if_status,
+        };
+        Failure {
+            status: self.status,
+            ..Failure::new(reason, what)
         }
     }
 }
@@ -162,30 +195,38 @@ pub enum Fetcher {
 }
 
 impl Fetcher {
-    /// The machine for `config`; `env` resolves the `env` source now.
-    pub fn new(config: &CredentialsConfig, env: &dyn Env) -> Fetcher {
+    /// The machine for `config` (taken: the machines own their settings);
+    /// `env` resolves the `env` source now.
+    pub fn new(config: CredentialsConfig, env: &dyn Env) -> Fetcher {
         match config {
             CredentialsConfig::Env => Fetcher::Fixed {
                 credentials: super::from_env(env),
                 source: "env",
             },
-            CredentialsConfig::Static(c) => Fetcher::Fixed {
+            CredentialsConfig::Static(credentials) => Fetcher::Fixed {
                 credentials: Some(Expiring {
-                    credentials: c.clone(),
+                    credentials,
                     expires_at: None,
                 }),
                 source: "static",
             },
-            CredentialsConfig::Endpoint(e) => Fetcher::Endpoint(EndpointFlow::new(e.clone())),
-            CredentialsConfig::Imds(i) => Fetcher::Imds(Imds::new(i.clone())),
-            CredentialsConfig::AssumeRole(a) => Fetcher::AssumeRole(Box::new(
-                sts::AssumeRole::new(a, Fetcher::new(&a.base, env)),
-            )),
+            CredentialsConfig::Endpoint(config) => Fetcher::Endpoint(EndpointFlow {
+                config,
+                reading_token: false,
+            }),
+            CredentialsConfig::Imds(i) => Fetcher::Imds(Imds::new(i)),
+            CredentialsConfig::AssumeRole(a) => {
+                let a = *a;
+                Fetcher::AssumeRole(Box::new(sts::AssumeRole::new(
+                    a.sts,
+                    a.external_id,
+                    Fetcher::new(a.base, env),
+                )))
+            }
             CredentialsConfig::WebIdentity(w) => Fetcher::WebIdentity(sts::WebIdentity::new(w)),
             CredentialsConfig::Chain(c) => Fetcher::Chain(Chain {
-                candidates: c.iter().map(|s| Fetcher::new(s, env)).collect(),
+                candidates: c.into_iter().map(|s| Fetcher::new(s, env)).collect(),
                 at: 0,
-                failed: vec![],
             }),
         }
     }
@@ -233,7 +274,11 @@ impl Fetcher {
                 }),
                 None => Step::Failed(Failure::new(
                     Reason::Unavailable,
-                    format!("no credentials from source {source}"),
+                    if *source == "env" {
+                        "no AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment"
+                    } else {
+                        "no credentials"
+                    },
                 )),
             },
             Fetcher::Endpoint(e) => e.start(),
@@ -247,10 +292,7 @@ impl Fetcher {
     /// Takes the answer to the last call.
     pub fn on_answer(&mut self, answer: Answer, now: u64) -> Step {
         if answer.body.len() > MAX_ANSWER_BYTES {
-            return Step::Failed(Failure::new(
-                Reason::Invalid,
-                format!("answer over {MAX_ANSWER_BYTES} bytes"),
-            ));
+            return Step::Failed(Failure::new(Reason::Invalid, "answer over 64 KiB"));
         }
         match self {
             Fetcher::Fixed { .. } => {
@@ -274,13 +316,6 @@ pub struct EndpointFlow {
 }
 
 impl EndpointFlow {
-    fn new(config: EndpointConfig) -> EndpointFlow {
-        EndpointFlow {
-            config,
-            reading_token: false,
-        }
-    }
-
     fn credentials_call(&self, authorization: Option<String>) -> Step {
         let mut headers = vec![("accept", "application/json".to_string())];
         if let Some(t) = authorization {
@@ -326,18 +361,17 @@ impl EndpointFlow {
 }
 
 /// The first source that yields credentials wins, tried in order at every
-/// refresh (the AWS SDKs' default chain walks the same way).
+/// refresh (the AWS SDKs' default chain walks the same way). When none does,
+/// the failure is the last source's, as `Unavailable`.
 #[derive(Debug)]
 pub struct Chain {
     candidates: Vec<Fetcher>,
     at: usize,
-    failed: Vec<String>,
 }
 
 impl Chain {
     fn start(&mut self, now: u64) -> Step {
         self.at = 0;
-        self.failed.clear();
         match self.candidates.first_mut() {
             Some(c) => {
                 let step = c.start(now);
@@ -351,18 +385,14 @@ impl Chain {
     fn next(&mut self, mut step: Step, now: u64) -> Step {
         loop {
             let Step::Failed(f) = step else { return step };
-            self.failed.push(f.detail);
             self.at += 1;
             match self.candidates.get_mut(self.at) {
                 Some(c) => step = c.start(now),
                 None => {
-                    return Step::Failed(Failure::new(
-                        Reason::Unavailable,
-                        format!(
-                            "no source of the chain has credentials ({})",
-                            self.failed.join("; ")
-                        ),
-                    ))
+                    return Step::Failed(Failure {
+                        reason: Reason::Unavailable,
+                        ..f
+                    })
                 }
             }
         }
@@ -432,10 +462,7 @@ pub(crate) mod tests {
 
     #[test]
     fn endpoint_reads_the_token_then_the_credentials() {
-        let mut f = Fetcher::new(
-            &CredentialsConfig::Endpoint(endpoint(true)),
-            &MapEnv(vec![]),
-        );
+        let mut f = Fetcher::new(CredentialsConfig::Endpoint(endpoint(true)), &MapEnv(vec![]));
         assert!(f.polls());
         let c = call(f.start(NOW));
         assert_eq!((c.cluster.as_str(), c.path.as_str()), ("t", "/token"));
@@ -469,7 +496,7 @@ pub(crate) mod tests {
     #[test]
     fn endpoint_failures_have_reasons() {
         let mut f = Fetcher::new(
-            &CredentialsConfig::Endpoint(endpoint(false)),
+            CredentialsConfig::Endpoint(endpoint(false)),
             &MapEnv(vec![]),
         );
         call(f.start(NOW));
@@ -499,7 +526,7 @@ pub(crate) mod tests {
                 session_token: None,
             }),
         ]);
-        let mut f = Fetcher::new(&config, &MapEnv(vec![]));
+        let mut f = Fetcher::new(config.clone(), &MapEnv(vec![]));
         assert!(f.polls());
         assert_eq!(f.budget().0, 2);
         // env is empty: the endpoint is asked
@@ -527,11 +554,11 @@ pub(crate) mod tests {
             ("AWS_ACCESS_KEY_ID", "AKENV"),
             ("AWS_SECRET_ACCESS_KEY", "s"),
         ]);
-        let mut f = Fetcher::new(&config, &env);
+        let mut f = Fetcher::new(config, &env);
         assert_eq!(done(f.start(NOW)).source, "env");
         // nothing works: one failure naming every source's reason
         let mut f = Fetcher::new(
-            &CredentialsConfig::Chain(vec![
+            CredentialsConfig::Chain(vec![
                 CredentialsConfig::Env,
                 CredentialsConfig::Endpoint(endpoint(false)),
             ]),
@@ -546,11 +573,7 @@ pub(crate) mod tests {
             NOW,
         ));
         assert_eq!(e.reason, Reason::Unavailable);
-        assert!(
-            e.detail.contains("env") && e.detail.contains("503"),
-            "{}",
-            e.detail
-        );
+        assert_eq!(e.to_string(), "credentials endpoint: HTTP 503");
     }
 
     #[test]

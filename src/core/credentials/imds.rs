@@ -173,9 +173,15 @@ impl Imds {
                         token_expires_at: None,
                     }),
                     Err(e) => {
-                        let mut f: Failure = e.into();
-                        f.detail = format!("IMDS credentials: {}", f.detail);
-                        Step::Failed(f)
+                        let f: Failure = e.into();
+                        Step::Failed(Failure {
+                            what: if f.status.is_some() || f.reason == Reason::NoResponse {
+                                "IMDS credentials"
+                            } else {
+                                f.what
+                            },
+                            ..f
+                        })
                     }
                 }
             }

@@ -45,6 +45,11 @@ impl CredentialStore {
         true
     }
 
+    /// When the current credentials expire (`None`: none, or never).
+    pub fn expires_at(&self) -> Option<u64> {
+        self.current.as_ref()?.expires_at
+    }
+
     /// The credentials to sign with at `now`, or `None` when there are none or
     /// they are (about to be) expired.
     pub fn usable(&self, now: u64) -> Option<&Credentials> {
@@ -193,28 +198,46 @@ pub fn format_rfc3339_utc(unix: u64) -> String {
     )
 }
 
-/// Fresh credentials as every VM reads them from shared data: the ECS JSON
-/// (so [`parse_endpoint_answer`] reads them back) plus the source's name.
+/// Fresh credentials as every VM reads them from shared data: the source's
+/// name, a newline, and the ECS JSON ([`parse_stored`] reads it back).
 pub fn encode_stored(f: &fetch::Fetched) -> Vec<u8> {
+    fn string(out: &mut String, key: &str, v: &str) {
+        out.push_str(if out.ends_with('{') { "\"" } else { ",\"" });
+        out.push_str(key);
+        out.push_str("\":\"");
+        for c in v.chars() {
+            match c {
+                '"' | '\\' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c if (c as u32) < 0x20 => out.push(' '),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
     let c = &f.credentials.credentials;
-    let mut doc = serde_json::json!({
-        "AccessKeyId": c.access_key_id,
-        "SecretAccessKey": c.secret_access_key,
-        "Source": f.source,
-    });
+    let mut out = format!("{}\n{{", f.source);
+    string(&mut out, "AccessKeyId", &c.access_key_id);
+    string(&mut out, "SecretAccessKey", &c.secret_access_key);
     if let Some(t) = &c.session_token {
-        doc["Token"] = t.as_str().into();
+        string(&mut out, "Token", t);
     }
     if let Some(e) = f.credentials.expires_at {
-        doc["Expiration"] = format_rfc3339_utc(e).into();
+        string(&mut out, "Expiration", &format_rfc3339_utc(e));
     }
-    doc.to_string().into_bytes()
+    out.push('}');
+    out.into_bytes()
 }
 
-/// The `Source` an [`encode_stored`] document names.
-pub fn stored_source(bytes: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    v.get("Source")?.as_str().map(str::to_string)
+/// What [`encode_stored`] wrote: the source's name and the credentials,
+/// `None` when they are unreadable or expired at `now`.
+pub fn parse_stored(bytes: &[u8], now: u64) -> Option<(&str, Expiring)> {
+    let split = bytes.iter().position(|b| *b == b'\n')?;
+    let source = std::str::from_utf8(&bytes[..split]).ok()?;
+    let c = parse_endpoint_answer(Some(200), &bytes[split + 1..], now).ok()?;
+    Some((source, c))
 }
 
 /// When to refresh credentials that expire at `expires_at` (unix seconds):
@@ -391,7 +414,7 @@ mod tests {
             credentials: Expiring {
                 credentials: Credentials {
                     access_key_id: "AK".into(),
-                    secret_access_key: "S\"K".into(),
+                    secret_access_key: "S\"K\\\u{e9}".into(),
                     session_token: Some("T".into()),
                 },
                 expires_at: Some(1_795_320_000),
@@ -400,9 +423,11 @@ mod tests {
             token_expires_at: None,
         };
         let bytes = encode_stored(&f);
-        let back = parse_endpoint_answer(Some(200), &bytes, 1_795_300_000).unwrap();
+        let (source, back) = parse_stored(&bytes, 1_795_300_000).unwrap();
         assert_eq!(back, f.credentials);
-        assert_eq!(stored_source(&bytes).as_deref(), Some("imds"));
+        assert_eq!(source, "imds");
+        assert!(parse_stored(&bytes, 1_795_320_000).is_none());
+        assert!(parse_stored(b"{}", 0).is_none());
         assert_eq!(format_rfc3339_utc(0), "1970-01-01T00:00:00Z");
     }
 
