@@ -305,13 +305,7 @@ impl Poller {
         let now = now_ms();
         let (expiry_ms, max_body, reserved) = match &mut self.kind {
             Kind::Credentials { fetcher, .. } => {
-                let step = fetcher.on_answer(
-                    Answer {
-                        status,
-                        body: &body,
-                    },
-                    now / 1000,
-                );
+                let step = fetcher.on_answer(Answer::from_envoy(status, &body), now / 1000);
                 self.step(step, metrics);
                 return;
             }

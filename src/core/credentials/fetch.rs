@@ -157,7 +157,20 @@ pub struct Answer<'a> {
     pub body: &'a [u8],
 }
 
-impl Answer<'_> {
+impl<'a> Answer<'a> {
+    /// An answer as Envoy hands it over: its own replies for a timeout or a
+    /// failed connection (503/504 with its fixed bodies) mean no response.
+    pub fn from_envoy(status: Option<u32>, body: &'a [u8]) -> Answer<'a> {
+        let local = matches!(status, Some(503 | 504))
+            && (body == b"upstream request timeout"
+                || body == b"no healthy upstream"
+                || body.starts_with(b"upstream connect error"));
+        Answer {
+            status: if local { None } else { status },
+            body,
+        }
+    }
+
     pub fn ok(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
     }
@@ -574,6 +587,20 @@ pub(crate) mod tests {
         ));
         assert_eq!(e.reason, Reason::Unavailable);
         assert_eq!(e.to_string(), "credentials endpoint: HTTP 503");
+    }
+
+    #[test]
+    fn envoys_own_failures_are_no_response() {
+        assert_eq!(
+            Answer::from_envoy(Some(504), b"upstream request timeout").status,
+            None
+        );
+        assert_eq!(Answer::from_envoy(Some(503), b"upstream connect error or disconnect/reset before headers. reset reason: connection failure").status, None);
+        assert_eq!(Answer::from_envoy(Some(504), b"<Error/>").status, Some(504));
+        assert_eq!(
+            Answer::from_envoy(Some(200), b"upstream request timeout").status,
+            Some(200)
+        );
     }
 
     #[test]
