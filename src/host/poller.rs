@@ -72,6 +72,28 @@ fn target_id(kind: &Kind, endpoint: &EndpointConfig, backoff_cap_ms: u64) -> Str
     format!("{}.{}", endpoint.cluster, &digest[..16])
 }
 
+/// Dispatches one call; `None` (logged) when the host refuses it.
+fn send(
+    cluster: &str,
+    headers: Vec<(&str, &str)>,
+    body: Option<&[u8]>,
+    timeout_ms: u64,
+) -> Option<u32> {
+    match hostcalls::dispatch_http_call(
+        cluster,
+        headers,
+        body,
+        vec![],
+        Duration::from_millis(timeout_ms),
+    ) {
+        Ok(token) => Some(token),
+        Err(s) => {
+            log::warn!("asset-gate: cannot call cluster {cluster}: {s:?}");
+            None
+        }
+    }
+}
+
 /// A random number from the host (WASI random_get), 0 if unavailable.
 fn random_u64() -> u64 {
     let mut b = [0u8; 8];
@@ -189,49 +211,41 @@ impl Poller {
             self.step(step, metrics);
             return;
         }
-        let mut headers = vec![("accept", "application/json".to_string())];
-        if let Some(token) = &self.endpoint.authorization {
-            headers.push(("authorization", token.clone()));
+        let e = &self.endpoint;
+        let mut headers = vec![
+            (":method", "GET"),
+            (":path", e.path.as_str()),
+            (":authority", e.authority.as_str()),
+            ("accept", "application/json"),
+        ];
+        if let Some(token) = &e.authorization {
+            headers.push(("authorization", token.as_str()));
         }
-        let call = fetch::Call {
-            cluster: self.endpoint.cluster.clone(),
-            method: "GET",
-            authority: self.endpoint.authority.clone(),
-            path: self.endpoint.path.clone(),
-            headers,
-            body: vec![],
-            timeout_ms: self.endpoint.timeout_ms,
-        };
-        self.dispatch(&call, metrics);
+        let sent = send(&e.cluster, headers, None, e.timeout_ms);
+        self.sent(sent, metrics);
     }
 
-    fn dispatch(&mut self, call: &fetch::Call, metrics: &Metrics) {
-        let mut headers = vec![
-            (":method", call.method),
-            (":path", call.path.as_str()),
-            (":authority", call.authority.as_str()),
-        ];
-        headers.extend(call.headers.iter().map(|(k, v)| (*k, v.as_str())));
-        let body = (!call.body.is_empty()).then_some(call.body.as_slice());
-        match hostcalls::dispatch_http_call(
-            &call.cluster,
-            headers,
-            body,
-            vec![],
-            Duration::from_millis(call.timeout_ms),
-        ) {
-            Ok(token) => self.in_flight = Some(token),
-            Err(s) => {
-                log::warn!("asset-gate: cannot call cluster {}: {s:?}", call.cluster);
-                self.finish(Err("dispatch"), metrics);
-            }
+    fn sent(&mut self, token: Option<u32>, metrics: &Metrics) {
+        match token {
+            Some(t) => self.in_flight = Some(t),
+            None => self.finish(Err("dispatch"), metrics),
         }
     }
 
     /// Carries out what the credentials machine asks for next.
     fn step(&mut self, step: Step, metrics: &Metrics) {
         match step {
-            Step::Call(call) => self.dispatch(&call, metrics),
+            Step::Call(call) => {
+                let mut headers = vec![
+                    (":method", call.method),
+                    (":path", call.path.as_str()),
+                    (":authority", call.authority.as_str()),
+                ];
+                headers.extend(call.headers.iter().map(|(k, v)| (*k, v.as_str())));
+                let body = (!call.body.is_empty()).then_some(call.body.as_slice());
+                let sent = send(&call.cluster, headers, body, call.timeout_ms);
+                self.sent(sent, metrics);
+            }
             Step::Failed(f) => {
                 log::warn!(
                     "asset-gate: credentials refresh failed, keeping the current credentials until they expire: {f}"

@@ -130,7 +130,7 @@ impl<'a> Obj<'a> {
             .ok_or_else(|| {
                 err(
                     &format!("{path}.source"),
-                    format!("must be one of {}", SOURCES.join(", ")),
+                    "must be one of env, static, endpoint, container, imds, assume_role, web_identity, chain",
                 )
             })?;
         let known = known(source);
@@ -337,27 +337,15 @@ pub fn full_uri_parts(uri: &str) -> Result<(String, String), &'static str> {
         _ => return Err("must start with http:// or https://"),
     };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    // The host: inside [...] for IPv6, else before the port.
     let host = match authority.strip_prefix('[') {
-        Some(v6) => v6
-            .split(']')
-            .next()
-            .filter(|_| v6.contains(']'))
-            .unwrap_or_default(),
+        Some(v6) => v6.split_once(']').map_or("", |(h, _)| h),
         None => authority.split(':').next().unwrap_or_default(),
     };
-    if host.is_empty()
-        || authority.contains('@')
-        || !uri.bytes().all(|b| b.is_ascii_graphic())
-        || path.contains('#')
-    {
-        return Err("must be an absolute URI with a host and no user info");
-    }
-    let v4_loopback = host.strip_prefix("127.").is_some_and(|r| {
-        let p: Vec<&str> = r.split('.').collect();
-        p.len() == 3 && p.iter().all(|n| n.parse::<u8>().is_ok())
-    });
+    let dotted =
+        host.split('.').count() == 4 && host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     let allowed = https
-        || v4_loopback
+        || (dotted && host.starts_with("127."))
         || [
             "localhost",
             "::1",
@@ -365,14 +353,22 @@ pub fn full_uri_parts(uri: &str) -> Result<(String, String), &'static str> {
             "169.254.170.23",
             "fd00:ec2::23",
         ]
-        .contains(&host.to_ascii_lowercase().as_str());
-    if !allowed {
-        return Err(
-            "http only to loopback, 169.254.170.2, 169.254.170.23 or fd00:ec2::23; else use https",
-        );
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(host));
+    if host.is_empty()
+        || authority.contains('@')
+        || !uri.bytes().all(|b| b.is_ascii_graphic())
+        || path.contains('#')
+    {
+        Err("must be an absolute URI with a host and no user info")
+    } else if !allowed {
+        Err("http only to loopback, 169.254.170.2, 169.254.170.23 or fd00:ec2::23; else use https")
+    } else {
+        Ok((
+            authority.to_string(),
+            if path.is_empty() { "/" } else { path }.to_string(),
+        ))
     }
-    let path = if path.is_empty() { "/" } else { path };
-    Ok((authority.to_string(), path.to_string()))
 }
 
 fn imds(o: &Obj) -> CredentialsConfig {

@@ -190,16 +190,15 @@ pub fn text(xml: &str, name: &str) -> Option<String> {
             "gt" => '>',
             "quot" => '"',
             "apos" => '\'',
-            _ => {
-                let n = match entity
-                    .strip_prefix("#x")
-                    .or_else(|| entity.strip_prefix("#X"))
-                {
-                    Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                    None => entity.strip_prefix('#')?.parse().ok()?,
-                };
-                char::from_u32(n)?
-            }
+            // Numeric references: decimal only (STS never sends hex ones).
+            _ => char::from_u32(
+                entity
+                    .strip_prefix('#')?
+                    .parse::<u64>()
+                    .ok()?
+                    .try_into()
+                    .ok()?,
+            )?,
         };
         out.push(c);
         rest = &after[semi + 1..];
@@ -388,7 +387,7 @@ mod tests {
       <SecretAccessKey>
         wJalr/K7MDENG+bPxRfi&amp;CY
       </SecretAccessKey>
-      <SessionToken>FwoGZXIvYXdzE&#x2F;token&#61;</SessionToken>
+      <SessionToken>FwoGZXIvYXdzE&#47;token&#61;</SessionToken>
       <Expiration>2026-11-22T04:00:00.000Z</Expiration>
     </Credentials>
     <PackedPolicySize>6</PackedPolicySize>
@@ -451,7 +450,7 @@ mod tests {
             "".to_string(),
             "<x/>".to_string(),
             ANSWER.replace(
-                "<SessionToken>FwoGZXIvYXdzE&#x2F;token&#61;</SessionToken>",
+                "<SessionToken>FwoGZXIvYXdzE&#47;token&#61;</SessionToken>",
                 "<SessionToken/>",
             ),
             ANSWER.replace("2026-11-22T04:00:00.000Z", "soon"),
