@@ -14,16 +14,6 @@ use super::{
 use serde_json::{Map, Value};
 
 const FIELD: &str = "signing.credentials";
-const TIMING: &[&str] = &["source", "timeout", "refresh_interval"];
-const TOKEN: &[&str] = &["token_cluster", "token_authority", "token_path"];
-const STS: &[&str] = &[
-    "role_arn",
-    "role_session_name",
-    "duration",
-    "sts_cluster",
-    "sts_authority",
-    "sts_region",
-];
 const SOURCES: [&str; 8] = [
     "env",
     "static",
@@ -36,41 +26,68 @@ const SOURCES: [&str; 8] = [
 ];
 
 /// The keys `source` reads.
-fn known(source: &str) -> Vec<&'static str> {
-    let own: &[&[&str]] = match source {
-        "static" => &[&[
+fn known(source: &str) -> &'static [&'static str] {
+    match source {
+        "static" => &[
             "source",
             "access_key_id",
             "secret_access_key",
             "session_token",
-        ]],
+        ],
         "endpoint" | "container" => &[
-            TIMING,
-            TOKEN,
-            &[
-                "cluster",
-                "authority",
-                "path",
-                "full_uri",
-                "authorization_token",
-            ],
+            "source",
+            "timeout",
+            "refresh_interval",
+            "token_cluster",
+            "token_authority",
+            "token_path",
+            "cluster",
+            "authority",
+            "path",
+            "full_uri",
+            "authorization_token",
         ],
         "imds" => &[
-            TIMING,
-            &[
-                "cluster",
-                "authority",
-                "imds_token_ttl",
-                "imds_v1_fallback",
-                "imds_role",
-            ],
+            "source",
+            "timeout",
+            "refresh_interval",
+            "cluster",
+            "authority",
+            "imds_token_ttl",
+            "imds_v1_fallback",
+            "imds_role",
         ],
-        "assume_role" => &[TIMING, STS, &["external_id", "base"]],
-        "web_identity" => &[TIMING, STS, TOKEN, &["web_identity_token"]],
-        "chain" => &[&["source", "sources"]],
-        _ => &[&["source"]],
-    };
-    own.concat()
+        "assume_role" => &[
+            "source",
+            "timeout",
+            "refresh_interval",
+            "role_arn",
+            "role_session_name",
+            "duration",
+            "sts_cluster",
+            "sts_authority",
+            "sts_region",
+            "external_id",
+            "base",
+        ],
+        "web_identity" => &[
+            "source",
+            "timeout",
+            "refresh_interval",
+            "role_arn",
+            "role_session_name",
+            "duration",
+            "sts_cluster",
+            "sts_authority",
+            "sts_region",
+            "token_cluster",
+            "token_authority",
+            "token_path",
+            "web_identity_token",
+        ],
+        "chain" => &["source", "sources"],
+        _ => &["source"],
+    }
 }
 
 /// A duration key's bounds in ms, `None` for other keys.
