@@ -49,6 +49,13 @@ metrics! {
     HeadersUnavailable => "headers_unavailable",
     CredentialRefreshes => "credential_refreshes",
     CredentialRefreshFailures => "credential_refresh_failures",
+    CredentialRefreshFailedStatus => "credential_refresh_failed_status",
+    CredentialRefreshFailedNoResponse => "credential_refresh_failed_no_response",
+    CredentialRefreshFailedInvalid => "credential_refresh_failed_invalid",
+    CredentialRefreshFailedToken => "credential_refresh_failed_token",
+    CredentialRefreshFailedUnavailable => "credential_refresh_failed_unavailable",
+    CredentialRefreshFailedOther => "credential_refresh_failed_other",
+    RequestsUnsigned => "requests_unsigned",
 }
 
 impl Counter {
@@ -62,6 +69,40 @@ impl Counter {
             "invalid_header" => Counter::HeaderPollsFailedInvalidHeader,
             _ => Counter::HeaderPollsFailedOther,
         }
+    }
+}
+
+impl Counter {
+    /// The failure counter for a `credentials::fetch::Reason::name()`.
+    pub fn credential_refresh_failure(reason: &str) -> Counter {
+        match reason {
+            "status" => Counter::CredentialRefreshFailedStatus,
+            "no_response" | "dispatch" => Counter::CredentialRefreshFailedNoResponse,
+            "invalid" => Counter::CredentialRefreshFailedInvalid,
+            "token" => Counter::CredentialRefreshFailedToken,
+            "unavailable" => Counter::CredentialRefreshFailedUnavailable,
+            _ => Counter::CredentialRefreshFailedOther,
+        }
+    }
+}
+
+/// Seconds until the credentials in use expire (0: none, or they never expire).
+const CREDENTIALS_EXPIRES_IN: &str = "credentials_expires_in_seconds";
+/// 1 while usable credentials exist, else 0.
+const CREDENTIALS_USABLE: &str = "credentials_usable";
+/// Which source the credentials in use came from (README lists the codes).
+const CREDENTIALS_SOURCE: &str = "credentials_source";
+
+/// The `credentials_source` gauge's value for a source name.
+pub fn source_code(source: &str) -> u64 {
+    match source {
+        "static" => 1,
+        "env" => 2,
+        "endpoint" => 3,
+        "imds" => 4,
+        "assume_role" => 5,
+        "web_identity" => 6,
+        _ => 0,
     }
 }
 
@@ -94,11 +135,13 @@ fn prefix(plugin_name: &str) -> String {
 pub struct Metrics {
     ids: Vec<Option<u32>>,
     cache_age: Option<u32>,
+    /// Expires-in, usable and source gauges, when this placement signs.
+    credentials: Option<[Option<u32>; 3]>,
 }
 
 impl Metrics {
     /// Defines this placement's metrics (`plugin_name` as Envoy reports it).
-    pub fn define(plugin_name: &str, with_cache_age: bool) -> Metrics {
+    pub fn define(plugin_name: &str, with_cache_age: bool, signs: bool) -> Metrics {
         let prefix = prefix(plugin_name);
         let define =
             |kind, name: &str| hostcalls::define_metric(kind, &format!("{prefix}{name}")).ok();
@@ -112,12 +155,31 @@ impl Metrics {
             } else {
                 None
             },
+            credentials: signs.then(|| {
+                [
+                    CREDENTIALS_EXPIRES_IN,
+                    CREDENTIALS_USABLE,
+                    CREDENTIALS_SOURCE,
+                ]
+                .map(|n| define(MetricType::Gauge, n))
+            }),
         }
     }
 
     pub fn inc(&self, c: Counter) {
         if let Some(Some(id)) = self.ids.get(c as usize) {
             let _ = hostcalls::increment_metric(*id, 1);
+        }
+    }
+
+    /// The credentials gauges: `expires_in` seconds, usable or not, source code.
+    pub fn set_credentials(&self, expires_in: u64, usable: bool, source: u64) {
+        if let Some(ids) = &self.credentials {
+            for (id, v) in ids.iter().zip([expires_in, u64::from(usable), source]) {
+                if let Some(id) = id {
+                    let _ = hostcalls::record_metric(*id, v);
+                }
+            }
         }
     }
 

@@ -1,11 +1,13 @@
 //! Root-context glue for out-of-band polling (header provider, credentials
-//! endpoint). Every VM ticks; the shared [`PollRecord`] and its lease decide
-//! which single one dispatches the call, so an Envoy process polls once per
-//! interval whatever its `--concurrency`. Results go to shared data, where
-//! every VM's HTTP contexts read them.
+//! sources). Every VM ticks; the shared [`PollRecord`] and its lease decide
+//! which single one refreshes, so an Envoy process polls once per interval
+//! whatever its `--concurrency`. A credentials refresh may take several calls
+//! (IMDS, STS): the core's [`Fetcher`] says which, the lease covers them all.
+//! Results go to shared data, where every VM's HTTP contexts read them.
 
 use crate::core::config::EndpointConfig;
 use crate::core::credentials;
+use crate::core::credentials::fetch::{self, Answer, Fetcher, Step};
 use crate::core::headers;
 use crate::core::poll::{Backoff, PollRecord};
 use crate::core::sigv4::sha256_hex;
@@ -16,7 +18,6 @@ use proxy_wasm::types::{BufferType, MapType, Status};
 use std::time::Duration;
 
 /// What a poller fetches, and how its answer is judged.
-#[derive(Clone, Debug)]
 pub enum Kind {
     Headers {
         expiry_ms: u64,
@@ -25,6 +26,10 @@ pub enum Kind {
     },
     Credentials {
         max_interval_ms: u64,
+        /// The refresh machine; it keeps per-VM state such as the IMDS token.
+        fetcher: Box<Fetcher>,
+        /// The source of the last credentials this VM fetched (for the log).
+        last_source: Option<&'static str>,
     },
 }
 
@@ -37,6 +42,7 @@ pub struct Poller {
     pub data_key: String,
     me: u64,
     in_flight: Option<u32>,
+    lease_ms: u64,
 }
 
 /// Identifies a poll target *and* how its answers are judged: filter
@@ -45,8 +51,16 @@ pub struct Poller {
 /// gives a separate poll and cache, so one configuration's looser limits can
 /// never let an answer into another's cache.
 fn target_id(kind: &Kind, endpoint: &EndpointConfig, backoff_cap_ms: u64) -> String {
+    let kind = match kind {
+        Kind::Headers {
+            expiry_ms,
+            max_body,
+            reserved,
+        } => format!("{expiry_ms}|{max_body}|{}", reserved.join(",")),
+        Kind::Credentials { .. } => String::new(),
+    };
     let settings = format!(
-        "{kind:?}|{}|{}|{}|{:?}|{}|{}|{backoff_cap_ms}",
+        "{kind}|{}|{}|{}|{:?}|{}|{}|{backoff_cap_ms}",
         endpoint.cluster,
         endpoint.authority,
         endpoint.path,
@@ -56,6 +70,28 @@ fn target_id(kind: &Kind, endpoint: &EndpointConfig, backoff_cap_ms: u64) -> Str
     );
     let digest = sha256_hex(settings.as_bytes());
     format!("{}.{}", endpoint.cluster, &digest[..16])
+}
+
+/// Dispatches one call; `None` (logged) when the host refuses it.
+fn send(
+    cluster: &str,
+    headers: Vec<(&str, &str)>,
+    body: Option<&[u8]>,
+    timeout_ms: u64,
+) -> Option<u32> {
+    match hostcalls::dispatch_http_call(
+        cluster,
+        headers,
+        body,
+        vec![],
+        Duration::from_millis(timeout_ms),
+    ) {
+        Ok(token) => Some(token),
+        Err(s) => {
+            log::warn!("asset-gate: cannot call cluster {cluster}: {s:?}");
+            None
+        }
+    }
 }
 
 /// A random number from the host (WASI random_get), 0 if unavailable.
@@ -68,15 +104,57 @@ fn random_u64() -> u64 {
 }
 
 impl Poller {
+    /// The header provider's poller.
     pub fn new(kind: Kind, endpoint: EndpointConfig, backoff_cap_ms: u64) -> Poller {
-        let name = match kind {
-            Kind::Headers { .. } => "headers",
-            Kind::Credentials { .. } => "credentials",
-        };
         let id = target_id(&kind, &endpoint, backoff_cap_ms);
+        let lease_ms = endpoint.timeout_ms + 1000;
+        Poller::with(
+            kind,
+            endpoint,
+            &format!("headers.{id}"),
+            backoff_cap_ms,
+            lease_ms,
+        )
+    }
+
+    /// A credentials source's poller; `id` digests its settings
+    /// (`SigningConfig::credentials_id`), so equal ones share one refresh.
+    pub fn credentials(fetcher: Fetcher, id: &str, max_interval_ms: u64) -> Poller {
+        let (calls, timeout_ms) = fetcher.budget();
+        let lease_ms = u64::from(calls.max(1)) * timeout_ms + 1000;
+        let kind = Kind::Credentials {
+            max_interval_ms,
+            fetcher: Box::new(fetcher),
+            last_source: None,
+        };
+        let endpoint = EndpointConfig {
+            cluster: String::new(),
+            authority: String::new(),
+            path: String::new(),
+            authorization: None,
+            token_endpoint: None,
+            timeout_ms,
+            refresh_interval_ms: max_interval_ms,
+        };
+        Poller::with(
+            kind,
+            endpoint,
+            &format!("credentials.{id}"),
+            60_000,
+            lease_ms,
+        )
+    }
+
+    fn with(
+        kind: Kind,
+        endpoint: EndpointConfig,
+        id: &str,
+        backoff_cap_ms: u64,
+        lease_ms: u64,
+    ) -> Poller {
         Poller {
-            record_key: format!("asset_gate.poll.{name}.{id}"),
-            data_key: format!("asset_gate.data.{name}.{id}"),
+            record_key: format!("asset_gate.poll.{id}"),
+            data_key: format!("asset_gate.data.{id}"),
             backoff: Backoff {
                 base_ms: 1000,
                 cap_ms: backoff_cap_ms.max(1000),
@@ -85,6 +163,7 @@ impl Poller {
             endpoint,
             me: random_u64() | 1,
             in_flight: None,
+            lease_ms,
         }
     }
 
@@ -115,43 +194,96 @@ impl Poller {
         None
     }
 
-    /// Called on every tick of every VM: dispatches the call when this VM wins the lease.
+    /// Called on every tick of every VM: refreshes when this VM wins the lease.
     pub fn tick(&mut self, metrics: &Metrics) {
         if self.in_flight.is_some() {
             return;
         }
         let now = now_ms();
         let me = self.me;
-        let lease_ms = self.endpoint.timeout_ms + 1000;
+        let lease_ms = self.lease_ms;
         let taken = self.update(|r| r.should_take(now).then(|| r.taken(me, now, lease_ms)));
         if taken.is_none() {
             return;
         }
+        if let Kind::Credentials { fetcher, .. } = &mut self.kind {
+            let step = fetcher.start(now / 1000);
+            self.step(step, metrics);
+            return;
+        }
+        let e = &self.endpoint;
         let mut headers = vec![
             (":method", "GET"),
-            (":path", self.endpoint.path.as_str()),
-            (":authority", self.endpoint.authority.as_str()),
+            (":path", e.path.as_str()),
+            (":authority", e.authority.as_str()),
             ("accept", "application/json"),
         ];
-        if let Some(token) = &self.endpoint.authorization {
+        if let Some(token) = &e.authorization {
             headers.push(("authorization", token.as_str()));
         }
-        match hostcalls::dispatch_http_call(
-            &self.endpoint.cluster,
-            headers,
-            None,
-            vec![],
-            Duration::from_millis(self.endpoint.timeout_ms),
-        ) {
-            Ok(token) => self.in_flight = Some(token),
-            Err(s) => {
+        let sent = send(&e.cluster, headers, None, e.timeout_ms);
+        self.sent(sent, metrics);
+    }
+
+    fn sent(&mut self, token: Option<u32>, metrics: &Metrics) {
+        match token {
+            Some(t) => self.in_flight = Some(t),
+            None => self.finish(Err("dispatch"), metrics),
+        }
+    }
+
+    /// Carries out what the credentials machine asks for next.
+    fn step(&mut self, step: Step, metrics: &Metrics) {
+        match step {
+            Step::Call(call) => {
+                let mut headers = vec![
+                    (":method", call.method),
+                    (":path", call.path.as_str()),
+                    (":authority", call.authority.as_str()),
+                ];
+                headers.extend(call.headers.iter().map(|(k, v)| (*k, v.as_str())));
+                let body = (!call.body.is_empty()).then_some(call.body.as_slice());
+                let sent = send(&call.cluster, headers, body, call.timeout_ms);
+                self.sent(sent, metrics);
+            }
+            Step::Failed(f) => {
                 log::warn!(
-                    "asset-gate: cannot call cluster {}: {s:?}",
-                    self.endpoint.cluster
+                    "asset-gate: credentials refresh failed, keeping the current credentials until they expire: {f}"
                 );
-                self.finish(Err("dispatch"), metrics);
+                self.finish(Err(f.reason.name()), metrics);
+            }
+            Step::Done(fetched) => {
+                let now = now_ms();
+                let Kind::Credentials {
+                    max_interval_ms,
+                    last_source,
+                    ..
+                } = &mut self.kind
+                else {
+                    return;
+                };
+                if *last_source != Some(fetched.source) {
+                    log::info!("asset-gate: credentials from source {}", fetched.source);
+                    *last_source = Some(fetched.source);
+                }
+                let next = credentials::refresh_in_ms(
+                    now / 1000,
+                    fetched.refresh_before(),
+                    random_u64() % 1001,
+                    *max_interval_ms,
+                );
+                self.store(&credentials::encode_stored(&fetched), next, metrics);
             }
         }
+    }
+
+    fn store(&mut self, data: &[u8], next_in_ms: u64, metrics: &Metrics) {
+        if let Err(s) = hostcalls::set_shared_data(&self.data_key, Some(data), None) {
+            log::warn!("asset-gate: cannot store the poll result: {s:?}");
+            self.finish(Err("store"), metrics);
+            return;
+        }
+        self.finish(Ok(next_in_ms), metrics);
     }
 
     /// Whether `token` is this poller's call.
@@ -172,7 +304,7 @@ impl Poller {
             });
         let limit = match &self.kind {
             Kind::Headers { max_body, .. } => *max_body,
-            Kind::Credentials { .. } => 64 * 1024,
+            Kind::Credentials { .. } => fetch::MAX_ANSWER_BYTES,
         };
         // Never copy more than one byte past the limit into the VM: enough
         // for the parser to see the answer is too large.
@@ -185,59 +317,31 @@ impl Poller {
         .flatten()
         .unwrap_or_default();
         let now = now_ms();
-        let outcome: Result<(Vec<u8>, u64), &'static str> = match &self.kind {
+        let (expiry_ms, max_body, reserved) = match &mut self.kind {
+            Kind::Credentials { fetcher, .. } => {
+                let step = fetcher.on_answer(Answer::from_envoy(status, &body), now / 1000);
+                self.step(step, metrics);
+                return;
+            }
             Kind::Headers {
                 expiry_ms,
                 max_body,
                 reserved,
-            } => {
-                let reserved: Vec<&str> = reserved.iter().map(String::as_str).collect();
-                match headers::parse_answer(status, &body, *max_body, &reserved) {
-                    Ok(h) => {
-                        log::debug!("asset-gate: header provider answered {} headers", h.len());
-                        Ok((headers::encode_cache(now, &h), *expiry_ms))
-                    }
-                    Err(e) => {
-                        log::warn!(
-                            "asset-gate: header provider {} refused, keeping the last good headers: {e}",
-                            self.endpoint.cluster
-                        );
-                        Err(e.reason())
-                    }
-                }
-            }
-            Kind::Credentials { max_interval_ms } => {
-                match credentials::parse_endpoint_answer(status, &body, now / 1000) {
-                    Ok(c) => {
-                        let jitter = random_u64() % 1001;
-                        let next = credentials::refresh_in_ms(
-                            now / 1000,
-                            c.expires_at,
-                            jitter,
-                            *max_interval_ms,
-                        );
-                        Ok((body, next))
-                    }
-                    Err(e) => {
-                        log::warn!(
-                            "asset-gate: credentials endpoint {} refused, keeping the current credentials: {e}",
-                            self.endpoint.cluster
-                        );
-                        Err("credentials")
-                    }
-                }
-            }
+            } => (*expiry_ms, *max_body, reserved),
         };
-        match outcome {
-            Ok((data, next_in_ms)) => {
-                if let Err(s) = hostcalls::set_shared_data(&self.data_key, Some(&data), None) {
-                    log::warn!("asset-gate: cannot store the poll result: {s:?}");
-                    self.finish(Err("store"), metrics);
-                    return;
-                }
-                self.finish(Ok(next_in_ms), metrics);
+        let reserved: Vec<&str> = reserved.iter().map(String::as_str).collect();
+        match headers::parse_answer(status, &body, max_body, &reserved) {
+            Ok(h) => {
+                log::debug!("asset-gate: header provider answered {} headers", h.len());
+                self.store(&headers::encode_cache(now, &h), expiry_ms, metrics);
             }
-            Err(reason) => self.finish(Err(reason), metrics),
+            Err(e) => {
+                log::warn!(
+                    "asset-gate: header provider {} refused, keeping the last good headers: {e}",
+                    self.endpoint.cluster
+                );
+                self.finish(Err(e.reason()), metrics);
+            }
         }
     }
 
@@ -256,11 +360,12 @@ impl Poller {
                 self.update(|r| (r.owner == me).then(|| r.succeeded(now, next_in_ms)));
             }
             Err(reason) => {
-                metrics.inc(if is_headers {
-                    Counter::header_poll_failure(reason)
+                if is_headers {
+                    metrics.inc(Counter::header_poll_failure(reason));
                 } else {
-                    Counter::CredentialRefreshFailures
-                });
+                    metrics.inc(Counter::CredentialRefreshFailures);
+                    metrics.inc(Counter::credential_refresh_failure(reason));
+                }
                 let backoff = self.backoff;
                 let jitter = random_u64() % 1001;
                 let me = self.me;

@@ -3,12 +3,13 @@
 //! creates the HTTP context of the configured role.
 
 use crate::core::config::{Config, CredentialsConfig, ProcessEnv, Role};
-use crate::core::credentials::{self, CredentialStore, Expiring};
+use crate::core::credentials::fetch::{Fetcher, Step};
+use crate::core::credentials::CredentialStore;
 use crate::core::sigv4::SigningKeyCache;
 use crate::host::auth_backend::AuthBackend;
 use crate::host::clock;
 use crate::host::edge::Edge;
-use crate::host::metrics::Metrics;
+use crate::host::metrics::{source_code, Metrics};
 use crate::host::poller::{Kind, Poller};
 use crate::host::shared::Shared;
 use crate::host::storage::Storage;
@@ -53,7 +54,7 @@ impl RootContext for Root {
                 return false;
             }
         };
-        let config = match Config::parse(&bytes, &ProcessEnv) {
+        let mut config = match Config::parse(&bytes, &ProcessEnv) {
             Ok(c) => c,
             Err(e) => {
                 log::error!("{e}");
@@ -63,36 +64,26 @@ impl RootContext for Root {
         let mut store = CredentialStore::default();
         let mut pollers = vec![];
         let mut credentials_key = None;
-        if let Some(signing) = &config.signing {
-            let loaded = match &signing.credentials {
-                CredentialsConfig::Static(c) => Some(Expiring {
-                    credentials: c.clone(),
-                    expires_at: None,
-                }),
-                CredentialsConfig::Env => {
-                    let c = credentials::from_env(&ProcessEnv);
-                    if c.is_none() {
-                        log::warn!(
-                            "asset-gate: no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); requests will not be signed"
-                        );
-                    }
-                    c
-                }
-                CredentialsConfig::Endpoint(endpoint) => {
-                    let p = Poller::new(
-                        Kind::Credentials {
-                            max_interval_ms: endpoint.refresh_interval_ms,
-                        },
-                        endpoint.clone(),
-                        60_000,
-                    );
-                    credentials_key = Some(p.data_key.clone());
-                    pollers.push(p);
-                    None
-                }
-            };
-            if let Some(c) = loaded {
-                store.set(c);
+        let mut source = 0;
+        if let Some(signing) = &mut config.signing {
+            let interval = signing.credentials.refresh_interval_ms();
+            // The refresh machine owns the credentials settings from here on.
+            let settings = std::mem::replace(&mut signing.credentials, CredentialsConfig::Env);
+            let mut fetcher = Fetcher::new(settings, &ProcessEnv);
+            // Static and environment credentials (and a chain whose first
+            // source is one) are there from the start.
+            if let Step::Done(f) = fetcher.start(clock::now_secs()) {
+                source = source_code(f.source);
+                store.set(f.credentials);
+            }
+            if fetcher.polls() {
+                let p = Poller::credentials(fetcher, &signing.credentials_id, interval);
+                credentials_key = Some(p.data_key.clone());
+                pollers.push(p);
+            } else if store.usable(clock::now_secs()).is_none() {
+                log::warn!(
+                    "asset-gate: no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); requests will not be signed"
+                );
             }
         }
         let mut headers_key = None;
@@ -130,7 +121,11 @@ impl RootContext for Root {
             .flatten()
             .and_then(|b| String::from_utf8(b).ok())
             .unwrap_or_default();
-        let metrics = Metrics::define(&plugin_name, config.augment.is_some());
+        let metrics = Metrics::define(
+            &plugin_name,
+            config.augment.is_some(),
+            config.signing.is_some(),
+        );
         self.pollers = pollers;
         self.shared = Some(Rc::new(Shared {
             config,
@@ -141,13 +136,18 @@ impl RootContext for Root {
             headers: RefCell::new(None),
             credentials_key,
             credentials_cas: RefCell::new(None),
+            credentials_source: std::cell::Cell::new(source),
         }));
+        if let Some(shared) = &self.shared {
+            shared.record_credentials_gauges();
+        }
         true
     }
 
     fn on_tick(&mut self) {
         let Some(shared) = &self.shared else { return };
         shared.refresh_caches();
+        shared.record_credentials_gauges();
         for p in &mut self.pollers {
             p.tick(&shared.metrics);
             if matches!(p.kind, Kind::Headers { .. }) {

@@ -7,7 +7,7 @@ use crate::core::credentials::{self, CredentialStore};
 use crate::core::headers;
 use crate::core::sigv4::SigningKeyCache;
 use crate::host::clock;
-use crate::host::metrics::Metrics;
+use crate::host::metrics::{source_code, Metrics};
 use proxy_wasm::hostcalls;
 use std::cell::RefCell;
 
@@ -31,12 +31,30 @@ pub struct Shared {
     /// Shared-data key of the credentials endpoint's last good answer.
     pub credentials_key: Option<String>,
     pub credentials_cas: RefCell<Option<u32>>,
+    /// `metrics::source_code` of the source the credentials came from.
+    pub credentials_source: std::cell::Cell<u64>,
 }
 
 impl Shared {
     /// Adopts what the poller (of whichever VM) last stored in shared data:
     /// provider headers and endpoint credentials, parsed once per change.
     /// Called on every tick, so requests only read this VM's copies.
+    /// Records the credentials gauges (every tick, so expiry counts down).
+    pub fn record_credentials_gauges(&self) {
+        if self.config.signing.is_none() {
+            return;
+        }
+        let now = clock::now_secs();
+        let store = self.credentials.borrow();
+        let usable = store.usable(now).is_some();
+        let expires_in = match (usable, store.expires_at()) {
+            (true, Some(e)) => e.saturating_sub(now),
+            _ => 0,
+        };
+        self.metrics
+            .set_credentials(expires_in, usable, self.credentials_source.get());
+    }
+
     pub fn refresh_caches(&self) {
         if let Some(key) = &self.headers_key {
             if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
@@ -50,8 +68,10 @@ impl Shared {
             if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
                 if *self.credentials_cas.borrow() != Some(cas) {
                     let now = clock::now_secs();
-                    if let Ok(c) = credentials::parse_endpoint_answer(Some(200), &bytes, now) {
-                        self.credentials.borrow_mut().set(c);
+                    if let Some((source, c)) = credentials::parse_stored(&bytes, now) {
+                        if self.credentials.borrow_mut().set(c) {
+                            self.credentials_source.set(source_code(source));
+                        }
                     }
                     *self.credentials_cas.borrow_mut() = Some(cas);
                 }

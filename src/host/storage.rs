@@ -168,6 +168,7 @@ impl Storage {
                         "no valid AWS credentials are available to sign this request",
                     );
                 }
+                shared.metrics.inc(Counter::RequestsUnsigned);
                 rw
             }
             Err(reject) => {

@@ -9,6 +9,14 @@ Roles:
   auth     the demo auth backend: decides who may read /assets/<key>.
   headers  the header provider: answers a JSON object of headers.
   creds    an ECS container-credentials endpoint.
+  imds     an EC2 instance metadata service, IMDSv2 as AWS documents it:
+           PUT /latest/api/token with X-aws-ec2-metadata-token-ttl-seconds
+           (1 to 21600, else 400) answers a session token that expires
+           after that TTL; every GET needs X-aws-ec2-metadata-token with a
+           live token, else 401 (unless `allow_v1`); GET
+           /latest/meta-data/iam/security-credentials/ lists the role, and
+           .../<role> answers its credentials (Code, LastUpdated, Type,
+           AccessKeyId, SecretAccessKey, Token, Expiration); another role 404.
 
 Framework-style X-Accel-Redirect fixtures (flow A against the nginx oracle,
 issue 11). Each maps GET/HEAD/PUT/POST/DELETE/PATCH /assets/<key> (any
@@ -124,6 +132,16 @@ DEFAULTS = {
         "authorization": None,
         "delay_s": 0,
     },
+    "imds": {
+        "role": "asset-gate-role",
+        "access_key_id": "",
+        "secret_access_key": "",
+        "token": "",
+        "lifetime_s": 3600,
+        "allow_v1": False,
+        "status": 200,
+        "delay_s": 0,
+    },
     "rack": dict(_FIXTURE),
     "symfony": dict(_FIXTURE),
     "seed": dict(_FIXTURE),
@@ -175,6 +193,8 @@ class State:
         self.conf.update(overrides)
         self.hits = 0
         self.paths = []
+        self.tokens = {}
+        self.unauthorized = 0
 
     def seen(self, path):
         with self.lock:
@@ -227,14 +247,15 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path
         if path == "/_stats":
             with state.lock:
-                return self._send(200, {"hits": state.hits, "paths": list(state.paths)})
+                return self._send(200, {"hits": state.hits, "paths": list(state.paths),
+                                        "tokens": len(state.tokens), "unauthorized": state.unauthorized})
         if path == "/_control" and self.command == "POST":
             update = json.loads(self._body() or b"{}")
             with state.lock:
                 state.conf.update(update)
             return self._send(200, state.snapshot())
         body = self._body()
-        state.seen(path)
+        state.seen(path if state.role != "imds" else self.command + " " + path)
         getattr(self, "role_" + state.role)(state.snapshot(), body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _dispatch
@@ -384,6 +405,46 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(conf["delay_s"])
         payload = conf["raw_body"] if conf["raw_body"] is not None else conf["body"]
         self._send(conf["status"], payload)
+
+    def role_imds(self, conf, body):
+        state = self.server.state
+        now = time.time()
+        if self.command == "PUT" and self.path == "/latest/api/token":
+            ttl = self.headers.get("x-aws-ec2-metadata-token-ttl-seconds", "")
+            if not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
+                return self._send(400, b"", content_type="text/plain")
+            token = "imds-%d-%s" % (len(state.tokens) + 1, hashlib.sha256(os.urandom(16)).hexdigest()[:16])
+            with state.lock:
+                state.tokens[token] = now + int(ttl)
+            return self._send(200, token, {"x-aws-ec2-metadata-token-ttl-seconds": ttl}, "text/plain")
+        if self.command != "GET":
+            return self._send(405, b"", content_type="text/plain")
+        token = self.headers.get("x-aws-ec2-metadata-token")
+        with state.lock:
+            live = token is not None and state.tokens.get(token, 0) > now
+        if not live and not (token is None and conf["allow_v1"]):
+            with state.lock:
+                state.unauthorized += 1
+            return self._send(401, b"", content_type="text/plain")
+        if conf["delay_s"]:
+            time.sleep(conf["delay_s"])
+        base = "/latest/meta-data/iam/security-credentials/"
+        if self.path == base:
+            return self._send(200, conf["role"], content_type="text/plain")
+        if self.path != base + conf["role"]:
+            return self._send(404, b"", content_type="text/plain")
+        if conf["status"] != 200:
+            return self._send(conf["status"], b"", content_type="text/plain")
+        stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        self._send(200, {
+            "Code": "Success",
+            "LastUpdated": stamp(now),
+            "Type": "AWS-HMAC",
+            "AccessKeyId": conf["access_key_id"],
+            "SecretAccessKey": conf["secret_access_key"],
+            "Token": conf["token"],
+            "Expiration": stamp(now + conf["lifetime_s"]),
+        }, content_type="text/plain")
 
     def role_creds(self, conf, body):
         if conf["delay_s"]:

@@ -6,9 +6,11 @@
 
 use std::fmt;
 
+mod credentials;
 mod reader;
 mod validate;
 
+pub use credentials::{full_uri_parts, valid_role_name};
 pub use validate::{parse_duration, valid_bucket_name};
 
 /// A configuration error with the dotted path of the offending field, so the
@@ -93,20 +95,6 @@ pub enum ForeignRedirects {
     Reject,
 }
 
-/// Where credentials come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CredentialSource {
-    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` passed
-    /// with `vm_config.environment_variables`.
-    #[default]
-    Env,
-    /// Inline in this configuration.
-    Static,
-    /// Fetched from an Envoy cluster serving the ECS container-credentials
-    /// JSON, refreshed before expiry by one poller per Envoy process.
-    Endpoint,
-}
-
 /// What requests get when no valid provider headers exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FailurePolicy {
@@ -148,12 +136,107 @@ pub struct BucketMapping {
     pub key_prefix: String,
 }
 
-/// How credentials are obtained, resolved at configure time.
+/// How credentials are obtained, resolved at configure time (README
+/// "Credentials" documents every source and its keys).
 #[derive(Clone, PartialEq, Eq)]
 pub enum CredentialsConfig {
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` passed
+    /// with `vm_config.environment_variables`.
     Env,
+    /// Inline in this configuration.
     Static(crate::core::sigv4::Credentials),
+    /// A container-credentials endpoint (ECS relative URI, or a full URI as
+    /// EKS Pod Identity and ECS Anywhere use) through an Envoy cluster.
     Endpoint(EndpointConfig),
+    /// The EC2 instance metadata service (IMDSv2).
+    Imds(ImdsConfig),
+    /// STS `AssumeRole`, signed by asset-gate with credentials from `base`.
+    AssumeRole(Box<AssumeRoleConfig>),
+    /// STS `AssumeRoleWithWebIdentity` (EKS IRSA).
+    WebIdentity(WebIdentityConfig),
+    /// The first of these that yields credentials, tried in order at every refresh.
+    Chain(Vec<CredentialsConfig>),
+}
+
+/// Where a token (a web identity token, a Pod Identity authorization token)
+/// comes from: the module has no filesystem, so a file is served to it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    Inline(String),
+    Endpoint(TokenEndpoint),
+}
+
+/// An Envoy cluster answering the token as its body (e.g. a sidecar serving
+/// the projected service-account token file); read before every use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenEndpoint {
+    pub cluster: String,
+    pub authority: String,
+    pub path: String,
+    pub timeout_ms: u64,
+}
+
+/// EC2 instance metadata (IMDSv2) settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImdsConfig {
+    pub cluster: String,
+    pub authority: String,
+    pub timeout_ms: u64,
+    pub refresh_interval_ms: u64,
+    /// Lifetime asked for the session token (1 s to 6 h).
+    pub token_ttl_secs: u64,
+    /// Fall back to IMDSv1 (no token) when the token request fails.
+    pub v1_fallback: bool,
+    /// The instance role, when known: skips the role listing.
+    pub role: Option<String>,
+}
+
+/// What every STS call needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsConfig {
+    pub cluster: String,
+    pub authority: String,
+    pub region: String,
+    pub role_arn: String,
+    pub session_name: String,
+    pub duration_secs: u64,
+    pub timeout_ms: u64,
+}
+
+/// STS `AssumeRole` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeRoleConfig {
+    pub sts: StsConfig,
+    pub external_id: Option<String>,
+    pub base: CredentialsConfig,
+    pub refresh_interval_ms: u64,
+}
+
+/// STS `AssumeRoleWithWebIdentity` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebIdentityConfig {
+    pub sts: StsConfig,
+    pub token: TokenSource,
+    pub refresh_interval_ms: u64,
+}
+
+impl CredentialsConfig {
+    /// The longest time between two refreshes of a polled source.
+    pub fn refresh_interval_ms(&self) -> u64 {
+        match self {
+            CredentialsConfig::Env | CredentialsConfig::Static(_) => 0,
+            CredentialsConfig::Endpoint(e) => e.refresh_interval_ms,
+            CredentialsConfig::Imds(i) => i.refresh_interval_ms,
+            CredentialsConfig::AssumeRole(a) => a.refresh_interval_ms,
+            CredentialsConfig::WebIdentity(w) => w.refresh_interval_ms,
+            CredentialsConfig::Chain(c) => c
+                .iter()
+                .map(CredentialsConfig::refresh_interval_ms)
+                .filter(|ms| *ms > 0)
+                .min()
+                .unwrap_or(0),
+        }
+    }
 }
 
 /// An HTTP service polled through an Envoy cluster (header provider or
@@ -165,6 +248,9 @@ pub struct EndpointConfig {
     pub path: String,
     /// Sent as `Authorization` (ECS `AWS_CONTAINER_AUTHORIZATION_TOKEN`); never logged.
     pub authorization: Option<String>,
+    /// Where the `Authorization` token is read before each call instead
+    /// (EKS Pod Identity's token file, served by a sidecar).
+    pub token_endpoint: Option<TokenEndpoint>,
     pub timeout_ms: u64,
     /// Longest time between two successful polls (credentials are refreshed
     /// earlier when they expire sooner).
@@ -181,9 +267,19 @@ impl fmt::Debug for EndpointConfig {
                 "authorization",
                 &self.authorization.as_ref().map(|_| "<redacted>"),
             )
+            .field("token_endpoint", &self.token_endpoint)
             .field("timeout_ms", &self.timeout_ms)
             .field("refresh_interval_ms", &self.refresh_interval_ms)
             .finish()
+    }
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenSource::Inline(_) => f.write_str("Inline(<redacted>)"),
+            TokenSource::Endpoint(e) => f.debug_tuple("Endpoint").field(e).finish(),
+        }
     }
 }
 
@@ -193,6 +289,10 @@ impl fmt::Debug for CredentialsConfig {
             CredentialsConfig::Env => f.write_str("Env"),
             CredentialsConfig::Static(c) => f.debug_tuple("Static").field(c).finish(),
             CredentialsConfig::Endpoint(e) => f.debug_tuple("Endpoint").field(e).finish(),
+            CredentialsConfig::Imds(i) => f.debug_tuple("Imds").field(i).finish(),
+            CredentialsConfig::AssumeRole(a) => f.debug_tuple("AssumeRole").field(a).finish(),
+            CredentialsConfig::WebIdentity(w) => f.debug_tuple("WebIdentity").field(w).finish(),
+            CredentialsConfig::Chain(c) => f.debug_tuple("Chain").field(c).finish(),
         }
     }
 }
@@ -207,6 +307,9 @@ pub struct SigningConfig {
     pub buckets: Vec<BucketMapping>,
     pub on_missing_credentials: MissingCredentials,
     pub credentials: CredentialsConfig,
+    /// Identifies the credentials settings (a digest, never the secrets):
+    /// placements with equal ones share one refresh per Envoy process.
+    pub credentials_id: String,
     /// Only sign requests carrying a valid internal-redirect marker (flow A);
     /// false for a signing edge proxy (flow C).
     pub require_marker: bool,

@@ -4,26 +4,12 @@
 //! checked by `validate`.
 
 use super::{
-    err, AddressingStyle, BodySigning, ConfigError, CredentialSource, FailurePolicy,
-    ForeignRedirects, Injection, MissingCredentials, Role,
+    err, AddressingStyle, BodySigning, ConfigError, FailurePolicy, ForeignRedirects, Injection,
+    MissingCredentials, Role,
 };
 use serde_json::{Map, Value};
 
 // Raw settings: what the JSON says, with defaults filled in, not yet validated.
-
-#[derive(Debug, Clone, Default)]
-pub(super) struct RawCredentials {
-    pub(super) source: CredentialSource,
-    pub(super) access_key_id: Option<String>,
-    pub(super) secret_access_key: Option<String>,
-    pub(super) session_token: Option<String>,
-    pub(super) cluster: Option<String>,
-    pub(super) authority: Option<String>,
-    pub(super) path: Option<String>,
-    pub(super) authorization_token: Option<String>,
-    pub(super) timeout: Option<String>,
-    pub(super) refresh_interval: Option<String>,
-}
 
 #[derive(Debug, Clone)]
 pub(super) struct RawBucket {
@@ -69,7 +55,8 @@ pub(super) struct RawSigning {
     pub(super) addressing_style: AddressingStyle,
     pub(super) buckets: Vec<RawBucket>,
     pub(super) on_missing_credentials: MissingCredentials,
-    pub(super) credentials: RawCredentials,
+    /// The `credentials` object, read and checked by `config::credentials`.
+    pub(super) credentials: Option<Value>,
     pub(super) require_marker: bool,
     pub(super) forward_request_headers: Vec<String>,
     pub(super) hide_response_headers: Option<Vec<String>>,
@@ -111,7 +98,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
 
 /// Reads one JSON object of the configuration: tracks the dotted field path
 /// for error messages and refuses fields it does not know.
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     path: String,
     map: &'a Map<String, Value>,
 }
@@ -135,7 +122,7 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-fn invalid_type(field: &str, v: &Value, expected: &str) -> ConfigError {
+pub(super) fn invalid_type(field: &str, v: &Value, expected: &str) -> ConfigError {
     err(
         field,
         format!("invalid type: {}, expected {expected}", kind(v)),
@@ -143,7 +130,7 @@ fn invalid_type(field: &str, v: &Value, expected: &str) -> ConfigError {
 }
 
 impl<'a> Reader<'a> {
-    fn new(v: &'a Value, path: &str, known: &[&str]) -> Result<Reader<'a>, ConfigError> {
+    pub(super) fn new(v: &'a Value, path: &str, known: &[&str]) -> Result<Reader<'a>, ConfigError> {
         let map = v
             .as_object()
             .ok_or_else(|| invalid_type(path, v, "an object"))?;
@@ -163,16 +150,16 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn field(&self, key: &str) -> String {
+    pub(super) fn field(&self, key: &str) -> String {
         join(&self.path, key)
     }
 
     /// A present, non-null value.
-    fn get(&self, key: &str) -> Option<&'a Value> {
+    pub(super) fn get(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
-    fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
+    pub(super) fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
         self.get(key)
             .map(|v| {
                 v.as_str()
@@ -182,7 +169,7 @@ impl<'a> Reader<'a> {
             .transpose()
     }
 
-    fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+    pub(super) fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
         self.get(key)
             .map(|v| {
                 v.as_bool()
@@ -191,7 +178,7 @@ impl<'a> Reader<'a> {
             .transpose()
     }
 
-    fn uint(&self, key: &str) -> Result<Option<usize>, ConfigError> {
+    pub(super) fn uint(&self, key: &str) -> Result<Option<usize>, ConfigError> {
         self.get(key)
             .map(|v| {
                 v.as_u64()
@@ -201,7 +188,11 @@ impl<'a> Reader<'a> {
             .transpose()
     }
 
-    fn choice<T: Copy>(&self, key: &str, variants: &[(&str, T)]) -> Result<Option<T>, ConfigError> {
+    pub(super) fn choice<T: Copy>(
+        &self,
+        key: &str,
+        variants: &[(&str, T)],
+    ) -> Result<Option<T>, ConfigError> {
         let Some(v) = self.get(key) else {
             return Ok(None);
         };
@@ -224,7 +215,11 @@ impl<'a> Reader<'a> {
             })
     }
 
-    fn array(&self, key: &str, expected: &str) -> Result<Option<&'a Vec<Value>>, ConfigError> {
+    pub(super) fn array(
+        &self,
+        key: &str,
+        expected: &str,
+    ) -> Result<Option<&'a Vec<Value>>, ConfigError> {
         self.get(key)
             .map(|v| {
                 v.as_array()
@@ -233,7 +228,7 @@ impl<'a> Reader<'a> {
             .transpose()
     }
 
-    fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+    pub(super) fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
         let Some(items) = self.array(key, "an array of strings")? else {
             return Ok(None);
         };
@@ -249,13 +244,17 @@ impl<'a> Reader<'a> {
             .map(Some)
     }
 
-    fn child(&self, key: &str, known: &[&str]) -> Result<Option<Reader<'a>>, ConfigError> {
+    pub(super) fn child(
+        &self,
+        key: &str,
+        known: &[&str],
+    ) -> Result<Option<Reader<'a>>, ConfigError> {
         self.get(key)
             .map(|v| Reader::new(v, &self.field(key), known))
             .transpose()
     }
 
-    fn required(&self, key: &str, value: Option<String>) -> Result<String, ConfigError> {
+    pub(super) fn required(&self, key: &str, value: Option<String>) -> Result<String, ConfigError> {
         value.ok_or_else(|| err(&self.field(key), "required"))
     }
 }
@@ -403,44 +402,6 @@ fn read_signing(r: &Reader) -> Result<RawSigning, ConfigError> {
             key_prefix: br.string("key_prefix")?.unwrap_or_default(),
         });
     }
-    let credentials = match r.child(
-        "credentials",
-        &[
-            "source",
-            "access_key_id",
-            "secret_access_key",
-            "session_token",
-            "cluster",
-            "authority",
-            "path",
-            "authorization_token",
-            "timeout",
-            "refresh_interval",
-        ],
-    )? {
-        None => RawCredentials::default(),
-        Some(c) => RawCredentials {
-            source: c
-                .choice(
-                    "source",
-                    &[
-                        ("env", CredentialSource::Env),
-                        ("static", CredentialSource::Static),
-                        ("endpoint", CredentialSource::Endpoint),
-                    ],
-                )?
-                .unwrap_or_default(),
-            access_key_id: c.string("access_key_id")?,
-            secret_access_key: c.string("secret_access_key")?,
-            session_token: c.string("session_token")?,
-            cluster: c.string("cluster")?,
-            authority: c.string("authority")?,
-            path: c.string("path")?,
-            authorization_token: c.string("authorization_token")?,
-            timeout: c.string("timeout")?,
-            refresh_interval: c.string("refresh_interval")?,
-        },
-    };
     Ok(RawSigning {
         region: r.string("region")?,
         service: r.string("service")?.unwrap_or_else(|| "s3".into()),
@@ -464,7 +425,7 @@ fn read_signing(r: &Reader) -> Result<RawSigning, ConfigError> {
                 ],
             )?
             .unwrap_or_default(),
-        credentials,
+        credentials: r.get("credentials").cloned(),
         require_marker: r.boolean("require_marker")?.unwrap_or(true),
         forward_request_headers: r.strings("forward_request_headers")?.unwrap_or_default(),
         hide_response_headers: r.strings("hide_response_headers")?,

@@ -5,7 +5,7 @@
 use super::reader::{RawConfig, RawRedirect, RawSigning};
 use super::{
     err, AddressingStyle, AugmentConfig, BodySigning, BucketMapping, Config, ConfigError,
-    CredentialSource, CredentialsConfig, EndpointConfig, Env, RedirectConfig, Role, SigningConfig,
+    EndpointConfig, Env, RedirectConfig, Role, SigningConfig,
 };
 use std::time::Duration;
 
@@ -54,7 +54,7 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
 }
 
 /// A duration setting in milliseconds, from a string such as `"5s"`.
-fn duration_ms(
+pub(super) fn duration_ms(
     field: &str,
     value: Option<&str>,
     default: &str,
@@ -76,7 +76,7 @@ fn duration_ms(
 }
 
 /// A request path for an out-of-band call.
-fn checked_path(field: &str, path: String) -> Result<String, ConfigError> {
+pub(super) fn checked_path(field: &str, path: String) -> Result<String, ConfigError> {
     if path.starts_with('/') && path.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(path)
     } else {
@@ -143,6 +143,7 @@ fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, ConfigErro
                     .unwrap_or_else(|| "/headers".into()),
             )?,
             authorization: None,
+            token_endpoint: None,
             timeout_ms: duration_ms(
                 "header_providing_service_timeout",
                 raw.header_providing_service_timeout.as_deref(),
@@ -165,15 +166,7 @@ fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, ConfigErro
     }))
 }
 
-fn non_empty(field: &str, value: Option<String>) -> Result<String, ConfigError> {
-    match value {
-        Some(v) if !v.trim().is_empty() => Ok(v),
-        Some(_) => Err(err(field, "must not be empty")),
-        None => Err(err(field, "required")),
-    }
-}
-
-fn is_token(s: &str) -> bool {
+pub(super) fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -335,76 +328,19 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
             key_prefix: b.key_prefix,
         });
     }
-    let c = &raw.credentials;
-    let inline_keys =
-        c.access_key_id.is_some() || c.secret_access_key.is_some() || c.session_token.is_some();
-    let endpoint_keys = c.cluster.is_some()
-        || c.authority.is_some()
-        || c.path.is_some()
-        || c.authorization_token.is_some()
-        || c.timeout.is_some()
-        || c.refresh_interval.is_some();
-    if inline_keys && c.source != CredentialSource::Static {
-        return Err(err(
-            "signing.credentials.source",
-            "inline keys are only read with source \"static\"",
-        ));
-    }
-    if endpoint_keys && c.source != CredentialSource::Endpoint {
-        return Err(err(
-            "signing.credentials.source",
-            "cluster, authority, path, authorization_token, timeout and refresh_interval are only read with source \"endpoint\"",
-        ));
-    }
-    let credentials = match raw.credentials.source {
-        CredentialSource::Env => CredentialsConfig::Env,
-        CredentialSource::Endpoint => {
-            let c = raw.credentials;
-            let cluster = non_empty("signing.credentials.cluster", c.cluster)?;
-            let path = match c.path {
-                Some(p) => p,
-                None => env
-                    .var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
-                    .ok_or_else(|| {
-                        err(
-                            "signing.credentials.path",
-                            "required (or pass AWS_CONTAINER_CREDENTIALS_RELATIVE_URI with vm_config.environment_variables)",
-                        )
-                    })?,
-            };
-            CredentialsConfig::Endpoint(EndpointConfig {
-                authority: c.authority.unwrap_or_else(|| cluster.clone()),
-                cluster,
-                path: checked_path("signing.credentials.path", path)?,
-                authorization: c
-                    .authorization_token
-                    .or_else(|| env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN")),
-                timeout_ms: duration_ms(
-                    "signing.credentials.timeout",
-                    c.timeout.as_deref(),
-                    "5s",
-                    60_000,
-                )?,
-                refresh_interval_ms: duration_ms(
-                    "signing.credentials.refresh_interval",
-                    c.refresh_interval.as_deref(),
-                    "15m",
-                    86_400_000,
-                )?,
-            })
-        }
-        CredentialSource::Static => {
-            let c = raw.credentials;
-            CredentialsConfig::Static(crate::core::sigv4::Credentials {
-                access_key_id: non_empty("signing.credentials.access_key_id", c.access_key_id)?,
-                secret_access_key: non_empty(
-                    "signing.credentials.secret_access_key",
-                    c.secret_access_key,
-                )?,
-                session_token: c.session_token.filter(|t| !t.is_empty()),
-            })
-        }
-    };
+    let credentials = super::credentials::validate(raw.credentials.as_ref(), env, &region)?;
+    // Placements with the same credentials settings share one refresh per process.
+    let credentials_id = crate::core::sigv4::sha256_hex(
+        format!(
+            "{}|{region}",
+            raw.credentials
+                .as_ref()
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        )
+        .as_bytes(),
+    )[..16]
+        .to_string();
     let mut forwarded: Vec<String> = crate::core::consent::READ_FORWARDED
         .iter()
         .map(|s| s.to_string())
@@ -496,6 +432,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         buckets,
         on_missing_credentials: raw.on_missing_credentials,
         credentials,
+        credentials_id,
         require_marker: raw.require_marker,
         key_rules: Default::default(),
     })
@@ -618,7 +555,7 @@ mod tests {
             ),
             (
                 r#"{"signing":{"region":"r","credentials":{"access_key_id":"AK"}}}"#,
-                "signing.credentials.source",
+                "signing.credentials.access_key_id",
             ),
             (
                 r#"{"signing":{"region":"r","credentials":{"source":"static","access_key_id":"","secret_access_key":"x"}}}"#,
@@ -949,7 +886,7 @@ mod tests {
             ),
             (
                 r#"{"signing":{"region":"r","credentials":{"source":"env","cluster":"c"}}}"#,
-                "signing.credentials.source",
+                "signing.credentials.cluster",
             ),
             (
                 r#"{"signing":{"region":"r","credentials":{"source":"endpoint","cluster":"c","path":"/p","timeout":"2h"}}}"#,

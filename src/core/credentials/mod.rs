@@ -1,5 +1,15 @@
 //! The credential store the signer reads from: it refuses blank and expired
 //! credentials, so a request is never signed with nothing (envoy #37752).
+//!
+//! Sources: static, the environment, and, refreshed by one poller per Envoy
+//! process, a container endpoint (ECS, EKS Pod Identity), EC2 IMDSv2, STS
+//! `AssumeRole` and `AssumeRoleWithWebIdentity`, or a chain of these.
+//! `fetch` is the refresh state machine every polled source is built from.
+
+pub mod container;
+pub mod fetch;
+pub mod imds;
+pub mod sts;
 
 use crate::core::config::Env;
 use crate::core::sigv4::Credentials;
@@ -33,6 +43,11 @@ impl CredentialStore {
         }
         self.current = Some(new);
         true
+    }
+
+    /// When the current credentials expire (`None`: none, or never).
+    pub fn expires_at(&self) -> Option<u64> {
+        self.current.as_ref()?.expires_at
     }
 
     /// The credentials to sign with at `now`, or `None` when there are none or
@@ -172,6 +187,57 @@ pub fn parse_endpoint_answer(
         credentials,
         expires_at,
     })
+}
+
+/// `2026-11-22T04:05:06Z`.
+pub fn format_rfc3339_utc(unix: u64) -> String {
+    let t = crate::core::sigv4::civil_from_unix(unix);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
+/// Fresh credentials as every VM reads them from shared data: the source's
+/// name, a newline, and the ECS JSON ([`parse_stored`] reads it back).
+pub fn encode_stored(f: &fetch::Fetched) -> Vec<u8> {
+    fn string(out: &mut String, key: &str, v: &str) {
+        out.push_str(if out.ends_with('{') { "\"" } else { ",\"" });
+        out.push_str(key);
+        out.push_str("\":\"");
+        for c in v.chars() {
+            match c {
+                '"' | '\\' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c if (c as u32) < 0x20 => out.push(' '),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    let c = &f.credentials.credentials;
+    let mut out = format!("{}\n{{", f.source);
+    string(&mut out, "AccessKeyId", &c.access_key_id);
+    string(&mut out, "SecretAccessKey", &c.secret_access_key);
+    if let Some(t) = &c.session_token {
+        string(&mut out, "Token", t);
+    }
+    if let Some(e) = f.credentials.expires_at {
+        string(&mut out, "Expiration", &format_rfc3339_utc(e));
+    }
+    out.push('}');
+    out.into_bytes()
+}
+
+/// What [`encode_stored`] wrote: the source's name and the credentials,
+/// `None` when they are unreadable or expired at `now`.
+pub fn parse_stored(bytes: &[u8], now: u64) -> Option<(&str, Expiring)> {
+    let split = bytes.iter().position(|b| *b == b'\n')?;
+    let source = std::str::from_utf8(&bytes[..split]).ok()?;
+    let c = parse_endpoint_answer(Some(200), &bytes[split + 1..], now).ok()?;
+    Some((source, c))
 }
 
 /// When to refresh credentials that expire at `expires_at` (unix seconds):
@@ -340,6 +406,29 @@ mod tests {
         assert_eq!(refresh_in_ms(0, Some(3600), 0, 60_000), 60_000);
         assert_eq!(refresh_in_ms(0, Some(1), 0, 60_000), 1000);
         assert_eq!(refresh_in_ms(0, None, 0, 60_000), 60_000);
+    }
+
+    #[test]
+    fn stored_round_trip() {
+        let f = fetch::Fetched {
+            credentials: Expiring {
+                credentials: Credentials {
+                    access_key_id: "AK".into(),
+                    secret_access_key: "S\"K\\\u{e9}".into(),
+                    session_token: Some("T".into()),
+                },
+                expires_at: Some(1_795_320_000),
+            },
+            source: "imds",
+            token_expires_at: None,
+        };
+        let bytes = encode_stored(&f);
+        let (source, back) = parse_stored(&bytes, 1_795_300_000).unwrap();
+        assert_eq!(back, f.credentials);
+        assert_eq!(source, "imds");
+        assert!(parse_stored(&bytes, 1_795_320_000).is_none());
+        assert!(parse_stored(b"{}", 0).is_none());
+        assert_eq!(format_rfc3339_utc(0), "1970-01-01T00:00:00Z");
     }
 
     #[test]
