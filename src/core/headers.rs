@@ -142,7 +142,7 @@ pub fn parse_answer(
         let name = validate_header(name, value, reserved)?;
         headers.push((name, value.to_string()));
     }
-    headers.sort();
+    headers.sort_unstable();
     if headers.windows(2).any(|w| w[0].0 == w[1].0) {
         // Two names differing only in case: ambiguous, refuse.
         return Err(ProviderError::Forbidden {

@@ -237,7 +237,10 @@ pub(super) fn push_canonical_headers(
     extra: &[(&str, &str)],
     skip: impl Fn(&str) -> bool,
 ) -> Result<String, SigV4Error> {
-    let mut entries: Vec<(&str, &str)> = Vec::with_capacity(input.len() + extra.len());
+    // With their arrival index: same-name values are joined in order, and an
+    // unstable sort keyed on (name, index) keeps that without the stable
+    // sort's code in the module.
+    let mut entries: Vec<(&str, &str, usize)> = Vec::with_capacity(input.len() + extra.len());
     let mut has_host = false;
     for (i, &(name, value)) in input.iter().chain(extra.iter()).enumerate() {
         if !is_token(name) {
@@ -254,17 +257,17 @@ pub(super) fn push_canonical_headers(
         if name.eq_ignore_ascii_case("host") && !value.trim_matches(' ').is_empty() {
             has_host = true;
         }
-        entries.push((name, value));
+        entries.push((name, value, i));
     }
     if !has_host {
         return Err(SigV4Error::MissingHost);
     }
-    entries.sort_by(|a, b| cmp_ignore_ascii_case(a.0, b.0));
+    entries.sort_unstable_by(|a, b| cmp_ignore_ascii_case(a.0, b.0).then(a.2.cmp(&b.2)));
 
-    block.reserve(entries.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
-    let mut signed = String::with_capacity(entries.iter().map(|(n, _)| n.len() + 1).sum());
+    block.reserve(entries.iter().map(|(n, v, _)| n.len() + v.len() + 2).sum());
+    let mut signed = String::with_capacity(entries.iter().map(|(n, _, _)| n.len() + 1).sum());
     let mut i = 0;
-    while let Some(&(name, _)) = entries.get(i) {
+    while let Some(&(name, _, _)) = entries.get(i) {
         if !signed.is_empty() {
             signed.push(';');
         }
@@ -272,7 +275,7 @@ pub(super) fn push_canonical_headers(
         push_lowercase(block, name);
         block.push(':');
         let mut first = true;
-        while let Some(&(n, value)) = entries.get(i) {
+        while let Some(&(n, value, _)) = entries.get(i) {
             if !n.eq_ignore_ascii_case(name) {
                 break;
             }
