@@ -1,6 +1,7 @@
 //! The header provider's answer: accepted only as a whole, and only if every
 //! entry is a header that is safe to inject into a request.
 
+use crate::core::json;
 use std::fmt;
 
 /// Default limit on the provider's body.
@@ -123,14 +124,13 @@ pub fn parse_answer(
     if body.len() > max_body {
         return Err(ProviderError::Oversize { limit: max_body });
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|_| ProviderError::NotJson)?;
+    let value = json::parse(body).map_err(|_| ProviderError::NotJson)?;
     let object = value.as_object().ok_or(ProviderError::NotObject)?;
     if object.len() > MAX_HEADERS {
         return Err(ProviderError::TooMany);
     }
     let mut headers = Vec::with_capacity(object.len());
-    for (name, value) in object {
+    for (name, value) in object.iter() {
         let Some(value) = value.as_str() else {
             let name = if name.bytes().all(is_token_byte) {
                 name.clone()
@@ -157,11 +157,16 @@ pub type CacheEntry = (u64, Vec<(String, String)>);
 
 /// Serialises validated headers for shared data (with the time they were fetched).
 pub fn encode_cache(fetched_at_ms: u64, headers: &[(String, String)]) -> Vec<u8> {
-    let pairs: Vec<serde_json::Value> = headers
-        .iter()
-        .map(|(k, v)| serde_json::Value::from(vec![k.as_str(), v.as_str()]))
-        .collect();
-    format!("{fetched_at_ms}\n{}", serde_json::Value::Array(pairs)).into_bytes()
+    let mut out = format!("{fetched_at_ms}\n[");
+    for (i, (k, v)) in headers.iter().enumerate() {
+        out.push_str(if i == 0 { "[" } else { ",[" });
+        json::write_string(&mut out, k);
+        out.push(',');
+        json::write_string(&mut out, v);
+        out.push(']');
+    }
+    out.push(']');
+    out.into_bytes()
 }
 
 /// Reads the fetch time of a cache entry without parsing the headers.
@@ -174,7 +179,7 @@ pub fn cache_fetched_at(bytes: &[u8]) -> Option<u64> {
 pub fn decode_cache(bytes: &[u8]) -> Option<CacheEntry> {
     let at = cache_fetched_at(bytes)?;
     let start = bytes.iter().position(|&b| b == b'\n')? + 1;
-    let value: serde_json::Value = serde_json::from_slice(&bytes[start..]).ok()?;
+    let value = json::parse(&bytes[start..]).ok()?;
     let headers = value
         .as_array()?
         .iter()

@@ -9,6 +9,7 @@ pub mod consent;
 pub mod credentials;
 pub mod headers;
 pub mod hex;
+pub mod json;
 pub mod marker;
 pub mod poll;
 pub mod redirect;

@@ -11,7 +11,7 @@ use super::{
     err, AssumeRoleConfig, ConfigError, CredentialsConfig, EndpointConfig, Env, ImdsConfig,
     StsConfig, TokenEndpoint, TokenSource, WebIdentityConfig,
 };
-use serde_json::{Map, Value};
+use crate::core::json::{Map, Value};
 
 const FIELD: &str = "signing.credentials";
 const SOURCES: [&str; 8] = [
@@ -127,7 +127,7 @@ fn check(key: &str, v: &str) -> Option<&'static str> {
 /// One credentials object, every key and value checked once.
 struct Obj<'a> {
     path: String,
-    map: Option<&'a Map<String, Value>>,
+    map: Option<&'a Map>,
     source: &'static str,
 }
 

@@ -7,7 +7,7 @@ use super::{
     err, AddressingStyle, BodySigning, ConfigError, FailurePolicy, ForeignRedirects, Injection,
     MissingCredentials, Role,
 };
-use serde_json::{Map, Value};
+use crate::core::json::{self, Map, Value};
 
 // Raw settings: what the JSON says, with defaults filled in, not yet validated.
 
@@ -90,8 +90,8 @@ pub(super) fn read(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
     let value: Value = if trimmed {
         Value::Object(Map::new())
     } else {
-        // serde_json's message ends with "at line L column C": keep it, it helps.
-        serde_json::from_slice(bytes).map_err(|e| err("", format!("not valid JSON: {e}")))?
+        // The reason ends with "at byte N": keep it, it helps.
+        json::parse(bytes).map_err(|e| err("", format!("not valid JSON: {e}")))?
     };
     read_config(&value)
 }
@@ -100,7 +100,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
 /// for error messages and refuses fields it does not know.
 pub(super) struct Reader<'a> {
     path: String,
-    map: &'a Map<String, Value>,
+    map: &'a Map,
 }
 
 fn kind(v: &Value) -> &'static str {

@@ -329,7 +329,8 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         });
     }
     let credentials = super::credentials::validate(raw.credentials.as_ref(), env, &region)?;
-    // Placements with the same credentials settings share one refresh per process.
+    // Placements with the same credentials settings (as written, members in
+    // the same order) share one refresh per process.
     let credentials_id = crate::core::sigv4::sha256_hex(
         format!(
             "{}|{region}",

@@ -74,7 +74,7 @@ fn base64url(s: &str) -> Option<Vec<u8>> {
 pub fn jwt_expiry(token: &str) -> Option<u64> {
     let payload = token.split('.').nth(1)?;
     let bytes = base64url(payload)?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let v = crate::core::json::parse(&bytes).ok()?;
     v.get("exp")?.as_u64()
 }
 

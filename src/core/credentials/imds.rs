@@ -156,7 +156,7 @@ impl Imds {
             }
             Phase::Credentials => {
                 if answer.ok() {
-                    let code = serde_json::from_slice::<serde_json::Value>(answer.body)
+                    let code = crate::core::json::parse(answer.body)
                         .ok()
                         .and_then(|v| v.get("Code").and_then(|c| c.as_str()).map(str::to_string));
                     if code.as_deref().is_some_and(|c| c != "Success") {

@@ -159,7 +159,7 @@ pub fn parse_endpoint_answer(
     if !(200..300).contains(&status) {
         return Err(EndpointError::Status(status));
     }
-    let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| EndpointError::NotJson)?;
+    let v = crate::core::json::parse(body).map_err(|_| EndpointError::NotJson)?;
     let field = |k: &'static str| -> Result<String, EndpointError> {
         v.get(k)
             .and_then(|x| x.as_str())
@@ -173,7 +173,7 @@ pub fn parse_endpoint_answer(
         session_token: field("Token").ok(),
     };
     let expires_at = match v.get("Expiration") {
-        None | Some(serde_json::Value::Null) => None,
+        None | Some(crate::core::json::Value::Null) => None,
         Some(e) => Some(
             e.as_str()
                 .and_then(parse_rfc3339_utc)
