@@ -49,6 +49,14 @@ metrics! {
     HeadersUnavailable => "headers_unavailable",
     CredentialRefreshes => "credential_refreshes",
     CredentialRefreshFailures => "credential_refresh_failures",
+    AuthRequests => "auth_requests",
+    AuthConsents => "auth_consents",
+    AuthRefusals => "auth_refusals",
+    AuthUnavailable => "auth_unavailable",
+    AuthTimeouts => "auth_timeouts",
+    UploadsTooLarge => "uploads_too_large",
+    PresignedRedirects => "presigned_redirects",
+    DecisionCacheHits => "decision_cache_hits",
 }
 
 impl Counter {

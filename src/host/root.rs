@@ -8,6 +8,7 @@ use crate::core::sigv4::SigningKeyCache;
 use crate::host::auth_backend::AuthBackend;
 use crate::host::clock;
 use crate::host::edge::Edge;
+use crate::host::gateway::Gateway;
 use crate::host::metrics::Metrics;
 use crate::host::poller::{Kind, Poller};
 use crate::host::shared::Shared;
@@ -141,6 +142,7 @@ impl RootContext for Root {
             headers: RefCell::new(None),
             credentials_key,
             credentials_cas: RefCell::new(None),
+            decisions: RefCell::default(),
         }));
         true
     }
@@ -165,6 +167,7 @@ impl RootContext for Root {
             Role::Edge => Box::new(Edge::new(shared)),
             Role::AuthBackend => Box::new(AuthBackend::new(shared)),
             Role::Storage => Box::new(Storage::new(shared)),
+            Role::Gateway => Box::new(Gateway::new(shared)),
         })
     }
 

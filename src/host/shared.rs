@@ -4,6 +4,8 @@
 
 use crate::core::config::Config;
 use crate::core::credentials::{self, CredentialStore};
+use crate::core::decision_cache::DecisionCache;
+use crate::core::gateway::Consent;
 use crate::core::headers;
 use crate::core::sigv4::SigningKeyCache;
 use crate::host::clock;
@@ -31,6 +33,8 @@ pub struct Shared {
     /// Shared-data key of the credentials endpoint's last good answer.
     pub credentials_key: Option<String>,
     pub credentials_cas: RefCell<Option<u32>>,
+    /// Flow D's cached consents (per VM; see `core::decision_cache`).
+    pub decisions: RefCell<DecisionCache<Consent>>,
 }
 
 impl Shared {

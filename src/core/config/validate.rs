@@ -2,10 +2,11 @@
 //! defaults that depend on the environment, so that a mistake fails loudly at
 //! load time (with the field named) instead of per request.
 
-use super::reader::{RawConfig, RawRedirect, RawSigning};
+use super::reader::{RawConfig, RawGateway, RawRedirect, RawSigning};
 use super::{
     err, AddressingStyle, AugmentConfig, BodySigning, BucketMapping, Config, ConfigError,
-    CredentialSource, CredentialsConfig, EndpointConfig, Env, RedirectConfig, Role, SigningConfig,
+    CredentialSource, CredentialsConfig, DecisionCacheConfig, EndpointConfig, Env, GatewayConfig,
+    PresignConfig, RedirectConfig, Role, SigningConfig,
 };
 use std::time::Duration;
 
@@ -23,6 +24,16 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
     if raw.role == Role::Storage && signing.is_none() {
         return Err(err("signing", "required when role is \"storage\""));
     }
+    let gateway = match (raw.role, raw.gateway) {
+        (Role::Gateway, g) => {
+            if signing.is_none() {
+                return Err(err("signing", "required when role is \"gateway\""));
+            }
+            Some(validate_gateway(g.unwrap_or_default())?)
+        }
+        (_, Some(_)) => return Err(err("gateway", "only read when role is \"gateway\"")),
+        (_, None) => None,
+    };
     // The marker is asset-gate's own: never forwarded to storage, never kept
     // from a backend's answer for the client.
     let marker = redirect.marker_header.as_str();
@@ -50,6 +61,135 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
         redirect,
         signing,
         augment,
+        gateway,
+    })
+}
+
+/// A cluster or authority name: non-empty, no spaces or control characters.
+fn name(field: &str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
+    let v = value.unwrap_or_else(|| default.to_string());
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(err(field, "must be a non-empty name without spaces"));
+    }
+    Ok(v)
+}
+
+/// Flow D's settings; the storage side is the `signing` section.
+fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
+    let auth_cluster = name("gateway.auth_cluster", g.auth_cluster, "auth_backend")?;
+    let auth_authority = name(
+        "gateway.auth_authority",
+        g.auth_authority,
+        auth_cluster.as_str(),
+    )?;
+    let auth_path = g
+        .auth_path
+        .map(|p| checked_path("gateway.auth_path", p))
+        .transpose()?;
+    let auth_timeout_ms = duration_ms(
+        "gateway.auth_timeout",
+        g.auth_timeout.as_deref(),
+        "5s",
+        60_000,
+    )?;
+    let forward_headers = g
+        .forward_headers
+        .unwrap_or_else(|| vec!["cookie".into(), "authorization".into()]);
+    if let Some(i) = forward_headers
+        .iter()
+        .position(|n| !valid_header_name(n) || crate::core::gateway::is_subrequest_own(n))
+    {
+        return Err(err(
+            &format!("gateway.forward_headers[{i}]"),
+            "must be a lowercase request header name other than pseudo-headers, host, x-original-* and framing headers",
+        ));
+    }
+    let max_refusal_body_bytes = g.max_refusal_body_bytes.unwrap_or(4096);
+    if max_refusal_body_bytes > 65536 {
+        return Err(err(
+            "gateway.max_refusal_body_bytes",
+            "must be at most 65536",
+        ));
+    }
+    if g.max_upload_bytes == Some(0) {
+        return Err(err(
+            "gateway.max_upload_bytes",
+            "must be at least 1 (leave it out for no limit)",
+        ));
+    }
+    let presign = match g.presign {
+        None => None,
+        Some(p) => {
+            if let Some(url) = &p.base_url {
+                let rest = url
+                    .strip_prefix("https://")
+                    .or_else(|| url.strip_prefix("http://"))
+                    .unwrap_or_default();
+                if rest.is_empty()
+                    || !rest
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+                {
+                    return Err(err(
+                        "gateway.presign.base_url",
+                        "must be scheme://host[:port] without path, e.g. \"https://s3.us-east-1.amazonaws.com\"",
+                    ));
+                }
+            }
+            let expires_ms = duration_ms(
+                "gateway.presign.expires",
+                p.expires.as_deref(),
+                "300s",
+                crate::core::sigv4::MAX_PRESIGN_EXPIRES_SECS * 1000,
+            )?;
+            if expires_ms < 1000 {
+                return Err(err("gateway.presign.expires", "must be at least 1s"));
+            }
+            let status = p.status.unwrap_or(302) as u32;
+            if status != 302 && status != 307 {
+                return Err(err("gateway.presign.status", "must be 302 or 307"));
+            }
+            Some(PresignConfig {
+                base_url: p.base_url,
+                expires_secs: expires_ms / 1000,
+                always: p.always,
+                status,
+            })
+        }
+    };
+    let max_age_secs = match g.cache_max_age.as_deref() {
+        None => 60,
+        Some(text) => parse_duration(text)
+            .map(|d| d.as_secs())
+            .filter(|s| *s <= 3600)
+            .ok_or_else(|| {
+                err(
+                    "gateway.decision_cache.max_age",
+                    "must be a duration between \"0s\" (off) and \"1h\", e.g. \"60s\"",
+                )
+            })?,
+    };
+    let max_entries = g.cache_max_entries.unwrap_or(1024);
+    if max_entries > 65536 {
+        return Err(err(
+            "gateway.decision_cache.max_entries",
+            "must be at most 65536",
+        ));
+    }
+    Ok(GatewayConfig {
+        auth_cluster,
+        auth_authority,
+        auth_path,
+        auth_timeout_ms,
+        forward_headers,
+        max_refusal_body_bytes,
+        max_upload_bytes: g.max_upload_bytes.map(|n| n as u64),
+        presign,
+        decision_cache: DecisionCacheConfig {
+            max_age_secs,
+            max_entries,
+            writes: g.cache_writes,
+        },
     })
 }
 
