@@ -6,7 +6,6 @@
 //! Per VM and bounded in entries; the caller decides what may be cached.
 
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 
 /// SHA-256 over the length-prefixed method, URI and credential headers.
 pub type Key = [u8; 32];
@@ -53,16 +52,18 @@ pub fn max_age<'a>(cache_control: impl IntoIterator<Item = &'a [u8]>) -> Option<
     age.filter(|&n: &u64| private && !refused && n > 0)
 }
 
-/// Decisions by key, each with its expiry (ms since the epoch).
+/// Decisions with their key and expiry (ms since the epoch). A vector
+/// scanned linearly: a few thousand 32-byte compares cost microseconds,
+/// and a hash map would cost the module kilobytes.
 #[derive(Debug)]
 pub struct DecisionCache<V> {
-    entries: HashMap<Key, (u64, V)>,
+    entries: Vec<(Key, u64, V)>,
 }
 
 impl<V> Default for DecisionCache<V> {
     fn default() -> Self {
         DecisionCache {
-            entries: HashMap::new(),
+            entries: Vec::new(),
         }
     }
 }
@@ -70,14 +71,12 @@ impl<V> Default for DecisionCache<V> {
 impl<V: Clone> DecisionCache<V> {
     /// The decision for `key` if it has not expired at `now_ms`.
     pub fn get(&mut self, key: &Key, now_ms: u64) -> Option<V> {
-        match self.entries.get(key) {
-            Some((expires, v)) if *expires > now_ms => Some(v.clone()),
-            Some(_) => {
-                self.entries.remove(key);
-                None
-            }
-            None => None,
+        let i = self.entries.iter().position(|(k, _, _)| k == key)?;
+        if self.entries[i].1 > now_ms {
+            return Some(self.entries[i].2.clone());
         }
+        self.entries.swap_remove(i);
+        None
     }
 
     /// Keeps `value` until `expires_ms`. When full, expired entries go
@@ -86,21 +85,21 @@ impl<V: Clone> DecisionCache<V> {
         if max_entries == 0 || expires_ms <= now_ms {
             return;
         }
-        if self.entries.len() >= max_entries && !self.entries.contains_key(&key) {
-            self.entries.retain(|_, (e, _)| *e > now_ms);
+        if let Some(i) = self.entries.iter().position(|(k, _, _)| *k == key) {
+            self.entries[i] = (key, expires_ms, value);
+            return;
+        }
+        if self.entries.len() >= max_entries {
+            self.entries.retain(|(_, e, _)| *e > now_ms);
             while self.entries.len() >= max_entries {
-                let Some(soonest) = self
-                    .entries
-                    .iter()
-                    .min_by_key(|(_, (e, _))| *e)
-                    .map(|(k, _)| *k)
+                let Some(soonest) = (0..self.entries.len()).min_by_key(|&i| self.entries[i].1)
                 else {
                     break;
                 };
-                self.entries.remove(&soonest);
+                self.entries.swap_remove(soonest);
             }
         }
-        self.entries.insert(key, (expires_ms, value));
+        self.entries.push((key, expires_ms, value));
     }
 
     pub fn len(&self) -> usize {

@@ -20,6 +20,9 @@ pub const MAX_BYTES: &str = "x-accel-max-bytes";
 /// `1`: answer a redirect to a presigned storage URL instead of streaming.
 pub const PRESIGN: &str = "x-accel-presign";
 
+/// The most of a refusal's body the client gets.
+pub const MAX_REFUSAL_BODY: usize = 4096;
+
 /// The refusal's headers that reach the client (with its status and body).
 pub const REFUSAL_HEADERS: [&str; 4] =
     ["www-authenticate", "set-cookie", "location", "content-type"];
@@ -122,14 +125,11 @@ impl Grants {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
     pub status: u32,
-    pub reason: String,
+    pub reason: &'static str,
 }
 
-fn refused(status: u32, reason: impl Into<String>) -> Refused {
-    Refused {
-        status,
-        reason: reason.into(),
-    }
+fn refused(status: u32, reason: &'static str) -> Refused {
+    Refused { status, reason }
 }
 
 /// Parses every `X-Accel-Grant` value (comma-separated, any case). `GET`
@@ -139,16 +139,17 @@ pub fn parse_grants<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<Grants
     let mut g = Grants::default();
     for value in values {
         for token in value.split(|&b| b == b',') {
-            let token = token.trim_ascii();
-            match token.to_ascii_uppercase().as_slice() {
-                b"" | b"GET" | b"HEAD" => {}
-                b"PUT" => g.put = true,
-                b"DELETE" => g.delete = true,
-                b"MULTIPART" => g.multipart = true,
+            let t = token.trim_ascii();
+            let is = |name: &[u8]| t.eq_ignore_ascii_case(name);
+            match () {
+                _ if t.is_empty() || is(b"GET") || is(b"HEAD") => {}
+                _ if is(b"PUT") => g.put = true,
+                _ if is(b"DELETE") => g.delete = true,
+                _ if is(b"MULTIPART") => g.multipart = true,
                 _ => {
                     return Err(refused(
                         502,
-                        "the auth backend's X-Accel-Grant names a method asset-gate does not grant (PUT, DELETE, multipart)",
+                        "the auth backend's X-Accel-Grant is not PUT, DELETE or multipart",
                     ))
                 }
             }
@@ -187,10 +188,10 @@ pub fn judge(
         return Ok(None);
     };
     // Flow A's rules: nginx's decoding, an internal prefix, a safe key.
-    let full = redirect::accel_path(accel).map_err(|e| {
+    let full = redirect::accel_path(accel).map_err(|_| {
         refused(
             404,
-            format!("the auth backend's redirect target was refused: {e}"),
+            "the auth backend's redirect target is not a safe internal path",
         )
     })?;
     redirect::validate_internal_path(
@@ -198,10 +199,10 @@ pub fn judge(
         &redirect_cfg.internal_prefixes,
         &redirect_cfg.key_rules,
     )
-    .map_err(|e| {
+    .map_err(|_| {
         refused(
             404,
-            format!("the auth backend's redirect target was refused: {e}"),
+            "the auth backend's redirect target is not a safe internal path",
         )
     })?;
     let (path, query) = full.split_once('?').unwrap_or((&full, ""));
@@ -222,10 +223,9 @@ pub fn judge(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let asked = match first(answer, PRESIGN).map(|v| v.trim_ascii().to_ascii_lowercase()) {
-        None => false,
-        Some(v) if [&b"1"[..], b"on", b"true", b"yes"].contains(&v.as_slice()) => true,
-        Some(v) if [&b"0"[..], b"off", b"false", b"no"].contains(&v.as_slice()) => false,
+    let asked = match first(answer, PRESIGN).map(<[u8]>::trim_ascii) {
+        None | Some(b"0") => false,
+        Some(b"1") => true,
         Some(_) => {
             return Err(refused(
                 502,
@@ -234,11 +234,19 @@ pub fn judge(
         }
     };
     let presign = match &cfg.presign {
+        Some(_)
+            if (asked || cfg.presign.as_ref().is_some_and(|p| p.always)) && !query.is_empty() =>
+        {
+            return Err(refused(
+                502,
+                "a presigned redirect takes no X-Accel-Redirect query",
+            ))
+        }
         Some(p) => asked || p.always,
         None if asked => {
             return Err(refused(
                 502,
-                "the auth backend asked for a presigned redirect, but gateway.presign is not configured",
+                "the auth backend asked to presign, but gateway.presign is not set",
             ))
         }
         None => false,
@@ -249,12 +257,7 @@ pub fn judge(
         &redirect_cfg.keep_backend_headers,
         redirect_cfg.max_kept_bytes,
     )
-    .map_err(|e| {
-        refused(
-            502,
-            format!("cannot follow the auth backend's consent: {e}"),
-        )
-    })?;
+    .map_err(|_| refused(502, "the auth backend's headers to keep are too large"))?;
     let text = |name| {
         first_str(answer, name)
             .map(str::trim)
@@ -282,33 +285,34 @@ pub struct Permit {
     pub query: String,
 }
 
-/// The names of a query's parameters, if each occurs once.
-fn param_names(query: &str) -> Vec<&str> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
-        .collect()
+/// Whether the query's parameters are exactly `names` (any order, once each).
+fn params_are(query: &str, names: &[&str]) -> bool {
+    let mut count = 0;
+    for p in query.split('&').filter(|p| !p.is_empty()) {
+        let name = p.split_once('=').map_or(p, |(k, _)| k);
+        if !names.contains(&name) {
+            return false;
+        }
+        count += 1;
+    }
+    count == names.len() && names.iter().all(|n| param(query, n).is_some())
 }
 
 fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query.split('&').find_map(|p| {
-        p.split_once('=')
-            .filter(|(k, _)| *k == name)
-            .map(|(_, v)| v)
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        (k == name).then_some(v)
     })
 }
 
 /// An S3 multipart call on the object: `?uploads`, `?uploadId=`, or
 /// `?partNumber=&uploadId=` (exactly those parameters).
 fn multipart_query(method: &str, query: &str) -> bool {
-    let mut names = param_names(query);
-    names.sort_unstable();
     let upload_id = param(query, "uploadId").is_some_and(|v| !v.is_empty());
-    match (method, names.as_slice()) {
-        ("POST", ["uploads"]) => true,
-        ("POST" | "DELETE" | "GET", ["uploadId"]) => upload_id,
-        ("PUT", ["partNumber", "uploadId"]) => {
+    match method {
+        "POST" if params_are(query, &["uploads"]) => true,
+        "POST" | "DELETE" | "GET" | "HEAD" if params_are(query, &["uploadId"]) => upload_id,
+        "PUT" if params_are(query, &["partNumber", "uploadId"]) => {
             upload_id
                 && param(query, "partNumber")
                     .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
@@ -329,12 +333,9 @@ pub fn permit(
 ) -> Result<Permit, Refused> {
     let g = consent.grants;
     let multipart = multipart_query(method, client_query);
-    let write = |granted: bool, what: &str| {
+    let write = |granted: bool, what: &'static str| {
         if !granted {
-            return Err(refused(
-                403,
-                format!("the auth backend's consent does not grant {what} for this key"),
-            ));
+            return Err(refused(403, what));
         }
         if copy_source {
             return Err(refused(
@@ -348,24 +349,30 @@ pub fn permit(
         })
     };
     match method {
-        "GET" | "HEAD" if multipart => write(g.multipart, "multipart uploads"),
+        "GET" | "HEAD" if multipart => {
+            write(g.multipart, "the consent grants no multipart upload here")
+        }
         "GET" | "HEAD" if has_body => Err(refused(400, "a read carries no request body")),
         "GET" | "HEAD" => Ok(Permit {
             write: false,
             query: consent.query.clone(),
         }),
-        "PUT" | "POST" | "DELETE" if multipart => write(g.multipart, "multipart uploads"),
-        "PUT" if client_query.is_empty() => write(g.put, "PUT"),
-        "DELETE" if client_query.is_empty() => write(g.delete, "DELETE"),
-        "PUT" | "POST" | "DELETE" if !g.any_write() => Err(refused(
-            403,
-            "the auth backend's consent grants reads (GET, HEAD) only",
-        )),
+        "PUT" | "POST" | "DELETE" if multipart => {
+            write(g.multipart, "the consent grants no multipart upload here")
+        }
+        "PUT" if client_query.is_empty() => write(g.put, "the consent grants no PUT here"),
+        "DELETE" if client_query.is_empty() => write(g.delete, "the consent grants no DELETE here"),
+        "PUT" | "POST" | "DELETE" if !g.any_write() => {
+            Err(refused(403, "the consent grants reads (GET, HEAD) only"))
+        }
         "PUT" | "POST" | "DELETE" => Err(refused(
             403,
-            "a grant covers a plain PUT or DELETE of the key and the S3 multipart calls, not this request",
+            "a grant covers a plain PUT or DELETE of the key and S3 multipart calls only",
         )),
-        _ => Err(refused(405, "a consent covers GET and HEAD, and granted writes")),
+        _ => Err(refused(
+            405,
+            "a consent covers GET and HEAD, and granted writes",
+        )),
     }
 }
 
@@ -410,12 +417,7 @@ pub fn storage_request(
 /// size earns. `x-amz-decoded-content-length` (aws-chunked) is the
 /// object's size; the framed body is then bounded by its content-length.
 pub fn upload_limit(client: &Headers, max: u64) -> Result<u64, Refused> {
-    let too_large = || {
-        refused(
-            413,
-            format!("the auth backend allows uploads of at most {max} bytes here"),
-        )
-    };
+    let too_large = || refused(413, "the upload is larger than the auth backend allows");
     let length = number(client, "content-length");
     match number(client, "x-amz-decoded-content-length") {
         Some(decoded) if decoded > max => Err(too_large()),
@@ -656,7 +658,8 @@ mod tests {
             ("DELETE", "uploadId=abc"),
             ("GET", "uploadId=abc"),
         ] {
-            let p = permit(m, q, m == "PUT", false, &mp).unwrap();
+            let p =
+                permit(m, q, m == "PUT", false, &mp).unwrap_or_else(|e| panic!("{m} {q}: {e:?}"));
             assert!(p.write, "{m} {q}");
             assert_eq!(p.query, q);
         }

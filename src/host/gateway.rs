@@ -11,7 +11,6 @@ use crate::core::config::{GatewayConfig, MissingCredentials, SigningConfig};
 use crate::core::consent;
 use crate::core::decision_cache;
 use crate::core::gateway::{self, Consent, Permit, Refused};
-use crate::core::redirect::decode_lenient;
 use crate::core::sigv4::{self, PresignRequest, Scope};
 use crate::core::storage::{self, Body, Signed};
 use crate::host::clock;
@@ -67,8 +66,7 @@ impl Gateway {
 
     fn refuse(&mut self, counter: Counter, r: Refused) -> Action {
         self.shared.metrics.inc(counter);
-        log::debug!("asset-gate: gateway refused a request: {}", r.reason);
-        self.respond(r.status, &r.reason)
+        self.respond(r.status, r.reason)
     }
 
     /// Holds the request and asks the auth backend, unless this VM's
@@ -102,7 +100,6 @@ impl Gateway {
             self.cache_key = Some(key);
         }
         let call = gateway::subrequest(cfg, &self.request);
-        self.shared.metrics.inc(Counter::AuthRequests);
         match hostcalls::dispatch_http_call(
             &cfg.auth_cluster,
             call,
@@ -131,26 +128,29 @@ impl Gateway {
         let answer = hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders).unwrap_or_default();
         let status: Option<u32> = header(&answer, ":status").and_then(|s| s.parse().ok());
         let from_envoy = header(&answer, UPSTREAM_TIME).is_none();
-        match status {
-            None => {
-                shared.metrics.inc(Counter::AuthUnavailable);
-                return self.respond(503, "the auth backend is unavailable");
-            }
-            Some(504) if from_envoy => {
-                shared.metrics.inc(Counter::AuthTimeouts);
-                return self.respond(504, "the auth backend did not answer in time");
-            }
-            Some(503) if from_envoy => {
-                shared.metrics.inc(Counter::AuthUnavailable);
-                return self.respond(503, "the auth backend is unavailable");
-            }
-            Some(_) => {}
+        // Fail-closed: no answer, or Envoy's own 503/504, never consents.
+        let down = match status {
+            None => Some(503),
+            Some(s @ (503 | 504)) if from_envoy => Some(s),
+            _ => None,
+        };
+        if let Some(s) = down {
+            let (counter, text) = if s == 504 {
+                (
+                    Counter::AuthTimeouts,
+                    "the auth backend did not answer in time",
+                )
+            } else {
+                (Counter::AuthUnavailable, "the auth backend is unavailable")
+            };
+            shared.metrics.inc(counter);
+            return self.respond(s, text);
         }
         let consent = match gateway::judge(&answer, &shared.config.redirect, cfg) {
             Ok(Some(c)) => c,
             Ok(None) => {
                 shared.metrics.inc(Counter::AuthRefusals);
-                return self.pass_refusal(status.unwrap_or(403), &answer, body_size, cfg);
+                return self.pass_refusal(status.unwrap_or(403), &answer, body_size);
             }
             Err(r) => return self.refuse(Counter::RedirectsRefused, r),
         };
@@ -176,17 +176,11 @@ impl Gateway {
 
     /// The client gets the backend's status, bounded body, and its
     /// `WWW-Authenticate`, `Set-Cookie`, `Location` and `Content-Type`.
-    fn pass_refusal(
-        &mut self,
-        status: u32,
-        answer: &HeaderMap,
-        body_size: usize,
-        cfg: &GatewayConfig,
-    ) -> Action {
+    fn pass_refusal(&mut self, status: u32, answer: &HeaderMap, body_size: usize) -> Action {
         let body = hostcalls::get_buffer(
             BufferType::HttpCallResponseBody,
             0,
-            body_size.min(cfg.max_refusal_body_bytes),
+            body_size.min(gateway::MAX_REFUSAL_BODY),
         )
         .ok()
         .flatten()
@@ -231,7 +225,9 @@ impl Gateway {
             &permit,
             &signing.forwarded_request_headers,
         );
-        let plain = permit.query.is_empty() || !permit.write;
+        // Presigned: reads and plain PUTs. Multipart calls, DELETE and
+        // size-limited uploads (asset-gate counts their bytes) stream.
+        let plain = !permit.write || (permit.query.is_empty() && consent.max_bytes.is_none());
         if consent.presign && plain && method != "DELETE" {
             return self.presign(cfg, signing, consent, &permit, &request);
         }
@@ -287,7 +283,7 @@ impl Gateway {
 
     /// A redirect to a presigned storage URL (SigV4 query auth): no body
     /// crosses Envoy. A read carries the backend's Content-Disposition and
-    /// Content-Type in the signed query; an upload limit pins the length.
+    /// Content-Type in the signed query.
     fn presign(
         &mut self,
         cfg: &GatewayConfig,
@@ -310,25 +306,16 @@ impl Gateway {
             .base_url
             .clone()
             .unwrap_or_else(|| format!("https://{}", mapped.authority));
-        let host = base.split_once("://").map_or(base.as_str(), |(_, h)| h);
-        let (path, query) = mapped
+        let host = base
+            .strip_prefix("https://")
+            .or_else(|| base.strip_prefix("http://"))
+            .unwrap_or(&base);
+        // A presigned request has no query of its own (judge refuses one).
+        let path = mapped
             .path
             .split_once('?')
-            .unwrap_or((mapped.path.as_str(), ""));
-        let decoded: Vec<(String, String)> = query
-            .split('&')
-            .filter(|q| !q.is_empty())
-            .map(|q| {
-                let (k, v) = q.split_once('=').unwrap_or((q, ""));
-                let text =
-                    |s: &str| String::from_utf8_lossy(&decode_lenient(s.as_bytes())).into_owned();
-                (text(k), text(v))
-            })
-            .collect();
-        let mut params: Vec<(&str, &str)> = decoded
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+            .map_or(mapped.path.as_str(), |(p, _)| p);
+        let mut params: Vec<(&str, &str)> = vec![];
         if !permit.write {
             if let Some(d) = &consent.disposition {
                 params.push(("response-content-disposition", d));
@@ -337,17 +324,7 @@ impl Gateway {
                 params.push(("response-content-type", t));
             }
         }
-        let mut headers = vec![("host", host)];
-        let length = header(request, "content-length").unwrap_or_default();
-        if permit.write && consent.max_bytes.is_some() {
-            if length.is_empty() {
-                return self.respond(
-                    411,
-                    "an upload with a size limit needs a Content-Length to be presigned",
-                );
-            }
-            headers.push(("content-length", length));
-        }
+        let headers = [("host", host)];
         let store = shared.credentials.borrow();
         let Some(creds) = store.usable(now) else {
             shared.metrics.inc(Counter::MissingCredentials);
@@ -369,7 +346,8 @@ impl Gateway {
             Ok(q) => q,
             Err(e) => {
                 shared.metrics.inc(Counter::SigningFailures);
-                return self.respond(400, &format!("cannot presign this request: {e}"));
+                log::debug!("asset-gate: cannot presign: {e}");
+                return self.respond(400, "cannot presign this request");
             }
         };
         let location = format!("{base}{path}?{q}");
@@ -460,10 +438,7 @@ impl HttpContext for Gateway {
         if self.streamed > budget {
             self.budget = None;
             self.shared.metrics.inc(Counter::UploadsTooLarge);
-            return self.respond(
-                413,
-                "the upload is larger than the auth backend allows; nothing was stored",
-            );
+            return self.respond(413, "the upload is larger than the auth backend allows");
         }
         Action::Continue
     }

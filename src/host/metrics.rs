@@ -49,7 +49,6 @@ metrics! {
     HeadersUnavailable => "headers_unavailable",
     CredentialRefreshes => "credential_refreshes",
     CredentialRefreshFailures => "credential_refresh_failures",
-    AuthRequests => "auth_requests",
     AuthConsents => "auth_consents",
     AuthRefusals => "auth_refusals",
     AuthUnavailable => "auth_unavailable",

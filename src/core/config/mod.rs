@@ -287,8 +287,6 @@ pub struct GatewayConfig {
     pub auth_timeout_ms: u64,
     /// Client request headers the subrequest carries (credentials).
     pub forward_headers: Vec<String>,
-    /// Bound on the refusal body handed to the client.
-    pub max_refusal_body_bytes: usize,
     /// Bound on any upload, whatever the backend grants.
     pub max_upload_bytes: Option<u64>,
     pub presign: Option<PresignConfig>,

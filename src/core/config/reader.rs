@@ -94,7 +94,6 @@ pub(super) struct RawGateway {
     pub(super) auth_path: Option<String>,
     pub(super) auth_timeout: Option<String>,
     pub(super) forward_headers: Option<Vec<String>>,
-    pub(super) max_refusal_body_bytes: Option<usize>,
     pub(super) max_upload_bytes: Option<usize>,
     pub(super) presign: Option<RawPresign>,
     pub(super) cache_max_age: Option<String>,
@@ -308,7 +307,6 @@ fn read_gateway(r: &Reader) -> Result<RawGateway, ConfigError> {
         auth_path: r.string("auth_path")?,
         auth_timeout: r.string("auth_timeout")?,
         forward_headers: r.strings("forward_headers")?,
-        max_refusal_body_bytes: r.uint("max_refusal_body_bytes")?,
         max_upload_bytes: r.uint("max_upload_bytes")?,
         presign,
         cache_max_age: cache
@@ -399,7 +397,6 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "auth_path",
             "auth_timeout",
             "forward_headers",
-            "max_refusal_body_bytes",
             "max_upload_bytes",
             "presign",
             "decision_cache",

@@ -104,13 +104,6 @@ fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
             "must be a lowercase request header name other than pseudo-headers, host, x-original-* and framing headers",
         ));
     }
-    let max_refusal_body_bytes = g.max_refusal_body_bytes.unwrap_or(4096);
-    if max_refusal_body_bytes > 65536 {
-        return Err(err(
-            "gateway.max_refusal_body_bytes",
-            "must be at most 65536",
-        ));
-    }
     if g.max_upload_bytes == Some(0) {
         return Err(err(
             "gateway.max_upload_bytes",
@@ -182,7 +175,6 @@ fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
         auth_path,
         auth_timeout_ms,
         forward_headers,
-        max_refusal_body_bytes,
         max_upload_bytes: g.max_upload_bytes.map(|n| n as u64),
         presign,
         decision_cache: DecisionCacheConfig {
