@@ -401,8 +401,13 @@ pub fn storage_request(
     let mut out = Vec::with_capacity(client.len());
     out.push((":path".to_string(), path.into_bytes()));
     for (k, v) in client {
+        // Envoy's route lookup refuses a request without x-forwarded-proto
+        // (its HCM sets it): the rewritten request must keep it to be
+        // routed again on its new :path.
         let keep = if k.starts_with(':') {
             k != ":path"
+        } else if k == "x-forwarded-proto" {
+            true
         } else {
             read_forwarded.iter().any(|a| a == k) || (permit.write && write_forwarded(k))
         };
@@ -692,6 +697,7 @@ mod tests {
             ("x-amz-checksum-crc32", "AAAAAA=="),
             ("x-amz-acl", "public-read"),
             ("range", "bytes=0-1"),
+            ("x-forwarded-proto", "http"),
         ]);
         let c = consent(Grants {
             multipart: true,
@@ -717,7 +723,8 @@ mod tests {
                 "content-type",
                 "x-amz-meta-owner",
                 "x-amz-checksum-crc32",
-                "range"
+                "range",
+                "x-forwarded-proto"
             ]
         );
         assert_eq!(out[0].1, b"/internal-assets/k?partNumber=1&uploadId=u");
@@ -731,7 +738,16 @@ mod tests {
             &read,
         );
         let names: Vec<&str> = read_only.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, [":path", ":method", ":authority", "range"]);
+        assert_eq!(
+            names,
+            [
+                ":path",
+                ":method",
+                ":authority",
+                "range",
+                "x-forwarded-proto"
+            ]
+        );
     }
 
     #[test]
