@@ -187,16 +187,19 @@ fn stream_put(port: u16, path: &str, size: u64, auth: &str) -> (u16, String) {
     )
     .unwrap();
     let mut hasher = Sha256::new();
+    // One pseudo-random MiB, stamped with its index: every chunk differs.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut chunk = vec![0u8; 1 << 20];
-    let mut left = size;
+    for w in chunk.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        w.copy_from_slice(&x.to_le_bytes()[..w.len()]);
+    }
+    let (mut left, mut index) = (size, 0u64);
     while left > 0 {
-        for w in chunk.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            w.copy_from_slice(&x.to_le_bytes()[..w.len()]);
-        }
+        chunk[..8].copy_from_slice(&index.to_le_bytes());
+        index += 1;
         let n = left.min(chunk.len() as u64) as usize;
         hasher.update(&chunk[..n]);
         if s.write_all(&chunk[..n]).is_err() {
