@@ -62,6 +62,7 @@ impl Stack {
                 "cache_max_age": 30,
                 "slow_prefix": "slow/",
                 "slow_s": 3,
+                "anonymous_status": 401,
                 "headers": {
                     "content-disposition": "attachment; filename=\"from-backend.bin\"",
                     "set-cookie": "gate=1; Path=/",

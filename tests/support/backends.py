@@ -18,8 +18,8 @@ Roles:
            from the first `rules` entry whose prefix the key has,
            `Cache-Control: private, max-age=N` for keys under
            `cache_prefix`, and `headers`; keys under `slow_prefix` answer
-           after `slow_s`. Otherwise 401 (no credentials, with
-           WWW-Authenticate) or 403.
+           after `slow_s`. Otherwise `anonymous_status` (no credentials at
+           all, with WWW-Authenticate) or 403.
 
 Framework-style X-Accel-Redirect fixtures (flow A against the nginx oracle,
 issue 11). Each maps GET/HEAD/PUT/POST/DELETE/PATCH /assets/<key> (any
@@ -150,6 +150,8 @@ DEFAULTS = {
         "slow_prefix": "slow/",
         "slow_s": 3,
         "headers": {},
+        # the answer to a request without any credentials
+        "anonymous_status": 403,
     },
     "rack": dict(_FIXTURE),
     "symfony": dict(_FIXTURE),
@@ -319,8 +321,8 @@ class Handler(BaseHTTPRequestHandler):
         if presign:
             key = key[len(conf["presign_prefix"]):]
         if not self.headers.get("authorization") and not self.headers.get("cookie"):
-            return self._send(401, "log in first\n", {"www-authenticate": 'Bearer realm="demo"'},
-                              content_type="text/plain")
+            return self._send(conf["anonymous_status"], "log in first\n",
+                              {"www-authenticate": 'Bearer realm="demo"'}, content_type="text/plain")
         if not self._authorized(conf) or unquote(key) in conf["denied_keys"]:
             return self._send(403, "access denied by the demo auth backend (%s)\n" % method,
                               content_type="text/plain")
