@@ -59,24 +59,6 @@ fn number(h: &Headers, name: &str) -> Option<u64> {
     first_str(h, name)?.trim().parse().ok()
 }
 
-/// Headers the subrequest sets itself; `forward_headers` may not name them.
-pub fn is_subrequest_own(name: &str) -> bool {
-    name.starts_with(':')
-        || name.starts_with("x-original-")
-        || [
-            "host",
-            "content-length",
-            "transfer-encoding",
-            "connection",
-            "keep-alive",
-            "te",
-            "trailer",
-            "upgrade",
-            "expect",
-        ]
-        .contains(&name)
-}
-
 /// The auth subrequest: a `GET` (no body) of the client's path (or
 /// `auth_path`), naming the original method and URI, with the client's
 /// credential headers (values that are not UTF-8 are left out).

@@ -74,6 +74,25 @@ fn name(field: &str, value: Option<String>, default: &str) -> Result<String, Con
     Ok(v)
 }
 
+/// Headers flow D's auth subrequest sets itself (`gateway.forward_headers`
+/// may not name them).
+fn subrequest_own(name: &str) -> bool {
+    name.starts_with(':')
+        || name.starts_with("x-original-")
+        || [
+            "host",
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "keep-alive",
+            "te",
+            "trailer",
+            "upgrade",
+            "expect",
+        ]
+        .contains(&name)
+}
+
 /// Flow D's settings; the storage side is the `signing` section.
 fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
     let auth_cluster = name("gateway.auth_cluster", g.auth_cluster, "auth_backend")?;
@@ -97,7 +116,7 @@ fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
         .unwrap_or_else(|| vec!["cookie".into(), "authorization".into()]);
     if let Some(i) = forward_headers
         .iter()
-        .position(|n| !valid_header_name(n) || crate::core::gateway::is_subrequest_own(n))
+        .position(|n| !valid_header_name(n) || subrequest_own(n))
     {
         return Err(err(
             &format!("gateway.forward_headers[{i}]"),
@@ -1113,5 +1132,87 @@ mod tests {
         assert!(!valid_bucket_name("-ab"));
         assert!(!valid_bucket_name("a..b"));
         assert!(!valid_bucket_name("Upper"));
+    }
+
+    #[test]
+    fn gateway_defaults_and_validation() {
+        let g = |gateway: &str| {
+            parse(&format!(
+                r#"{{"role":"gateway","gateway":{gateway},"signing":{{"region":"r"}}}}"#
+            ))
+        };
+        let c = g("{}").unwrap().gateway.unwrap();
+        assert_eq!(c.auth_cluster, "auth_backend");
+        assert_eq!(c.auth_authority, "auth_backend");
+        assert_eq!(c.auth_path, None);
+        assert_eq!(c.auth_timeout_ms, 5000);
+        assert_eq!(c.forward_headers, ["cookie", "authorization"]);
+        assert_eq!(c.max_upload_bytes, None);
+        assert_eq!(c.presign, None);
+        assert_eq!(c.decision_cache.max_age_secs, 60);
+        assert_eq!(c.decision_cache.max_entries, 1024);
+        assert!(!c.decision_cache.writes);
+        let c = g(r#"{"auth_cluster":"a","presign":{"base_url":"http://s3:8333","expires":"168h","always":true,"status":307},"decision_cache":{"max_age":"0s","writes":true}}"#)
+            .unwrap()
+            .gateway
+            .unwrap();
+        assert_eq!(c.auth_authority, "a");
+        let p = c.presign.unwrap();
+        assert_eq!((p.expires_secs, p.always, p.status), (604_800, true, 307));
+        assert_eq!(p.base_url.as_deref(), Some("http://s3:8333"));
+        assert_eq!(c.decision_cache.max_age_secs, 0);
+        for (gateway, field) in [
+            (r#"{"auth_cluster":""}"#, "gateway.auth_cluster"),
+            (r#"{"auth_path":"no-slash"}"#, "gateway.auth_path"),
+            (r#"{"auth_timeout":"2m"}"#, "gateway.auth_timeout"),
+            (
+                r#"{"forward_headers":["Cookie"]}"#,
+                "gateway.forward_headers[0]",
+            ),
+            (
+                r#"{"forward_headers":["cookie","host"]}"#,
+                "gateway.forward_headers[1]",
+            ),
+            (
+                r#"{"forward_headers":["x-original-uri"]}"#,
+                "gateway.forward_headers[0]",
+            ),
+            (r#"{"max_upload_bytes":0}"#, "gateway.max_upload_bytes"),
+            (
+                r#"{"presign":{"base_url":"s3:8333"}}"#,
+                "gateway.presign.base_url",
+            ),
+            (
+                r#"{"presign":{"base_url":"http://s3/path"}}"#,
+                "gateway.presign.base_url",
+            ),
+            (
+                r#"{"presign":{"expires":"169h"}}"#,
+                "gateway.presign.expires",
+            ),
+            (
+                r#"{"presign":{"expires":"500ms"}}"#,
+                "gateway.presign.expires",
+            ),
+            (r#"{"presign":{"status":301}}"#, "gateway.presign.status"),
+            (r#"{"presign":{"ttl":"1s"}}"#, "gateway.presign.ttl"),
+            (
+                r#"{"decision_cache":{"max_age":"2h"}}"#,
+                "gateway.decision_cache.max_age",
+            ),
+            (
+                r#"{"decision_cache":{"max_entries":100000}}"#,
+                "gateway.decision_cache.max_entries",
+            ),
+            (r#"{"cache":{}}"#, "gateway.cache"),
+        ] {
+            let e = g(gateway).unwrap_err();
+            assert_eq!(e.field, field, "{gateway}: {e}");
+        }
+        // The section belongs to its role, and the role needs signing.
+        let e = parse(r#"{"role":"edge","gateway":{}}"#).unwrap_err();
+        assert_eq!(e.field, "gateway");
+        let e = parse(r#"{"role":"gateway"}"#).unwrap_err();
+        assert_eq!(e.field, "signing");
     }
 }
