@@ -6,9 +6,8 @@
 //! `UNSIGNED-PAYLOAD`; or it answers a redirect to a presigned URL. A
 //! consent reads; writes pass only as granted, within the granted size.
 
-use crate::core::carry::{self, Edit};
-use crate::core::config::{GatewayConfig, MissingCredentials, SigningConfig};
-use crate::core::consent;
+use crate::core::carry;
+use crate::core::config::{GatewayConfig, SigningConfig};
 use crate::core::decision_cache;
 use crate::core::gateway::{self, Consent, Permit, Refused};
 use crate::core::sigv4::{self, PresignRequest, Scope};
@@ -17,6 +16,7 @@ use crate::host::clock;
 use crate::host::http::{self, header, HeaderMap};
 use crate::host::metrics::Counter;
 use crate::host::shared::Shared;
+use crate::host::storage::{self as sign, Apply};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
@@ -231,50 +231,15 @@ impl Gateway {
         if consent.presign && plain && method != "DELETE" {
             return self.presign(cfg, signing, consent, &permit, &request);
         }
-        let now = clock::now_secs();
         let body = if self.has_body {
             Body::Streamed
         } else {
             Body::None
         };
-        let store = shared.credentials.borrow();
-        let result = storage::prepare(
-            signing,
-            store.usable(now),
-            &request,
-            body,
-            now,
-            &mut shared.key_cache.borrow_mut(),
-        );
-        drop(store);
-        let rewrite = match result {
-            Ok(Signed::Yes(rw)) => {
-                shared.metrics.inc(Counter::RequestsSigned);
-                rw
-            }
-            Ok(Signed::NoCredentials(rw)) => {
-                shared.metrics.inc(Counter::MissingCredentials);
-                if signing.on_missing_credentials == MissingCredentials::Deny {
-                    return self.respond(
-                        503,
-                        "no valid AWS credentials are available to sign this request",
-                    );
-                }
-                rw
-            }
-            Err(reject) => {
-                shared.metrics.inc(Counter::SigningFailures);
-                return self.respond(reject.status, &reject.reason);
-            }
-        };
-        let map = rewrite.applied_to(&request);
-        let pairs = map
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_slice()))
-            .collect();
-        if let Err(s) = hostcalls::set_map_bytes(MapType::HttpRequestHeaders, pairs) {
-            log::warn!("asset-gate: cannot rewrite request headers: {s:?}");
-            return self.respond(500, "cannot rewrite request headers");
+        let signed = sign::sign(&shared, &request, body, Apply::WholeMap, clock::now_secs());
+        if signed != Action::Continue {
+            self.replied = true;
+            return signed;
         }
         self.kept = consent.kept.clone();
         self.request = Vec::new();
@@ -370,37 +335,10 @@ impl Gateway {
     /// Storage's answer: identifying headers hidden, errors made plain (as
     /// the storage role does), and the backend's kept headers added.
     fn on_response(&mut self, end_of_stream: bool) -> Action {
-        let Some(cfg) = self.shared.config.signing.as_ref() else {
-            return Action::Continue;
-        };
-        let map = MapType::HttpResponseHeaders;
-        let Some(response) = http::headers(map) else {
-            return Action::Continue;
-        };
-        let status: u32 = header(&response, ":status")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let rewrite = cfg.plain_errors && status >= 400;
-        let hidden = http::remove_present(map, &response, |k| {
-            cfg.hide_response_headers.iter().any(|h| h == k)
-                || (rewrite && (k == "content-length" || k == "content-type"))
-        });
-        if rewrite && !end_of_stream {
-            self.rewriting_error = Some(status);
-            let _ =
-                hostcalls::set_map_value(map, "content-type", Some("text/plain; charset=utf-8"));
-        }
-        let mut kept = Ok(());
-        if !rewrite {
-            for (name, value, edit) in carry::edits(&carry::parse(&self.kept)) {
-                kept = kept.and(match edit {
-                    Edit::Replace => hostcalls::set_map_value_bytes(map, name, Some(value)),
-                    Edit::Add => hostcalls::add_map_value_bytes(map, name, value),
-                });
-            }
-        }
-        if hidden.is_err() || kept.is_err() {
-            log::warn!("asset-gate: cannot rewrite storage's response headers");
+        let (rewriting, error) = sign::hide_internals(&self.shared, end_of_stream);
+        self.rewriting_error = rewriting;
+        if !error && http::add_kept_headers(&self.kept).is_err() {
+            log::warn!("asset-gate: cannot add the backend's headers to storage's answer");
         }
         Action::Continue
     }
@@ -451,18 +389,8 @@ impl HttpContext for Gateway {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let Some(status) = self.rewriting_error else {
-            return Action::Continue;
-        };
-        let text = if end_of_stream {
-            consent::plain_error(status)
-        } else {
-            String::new()
-        };
-        if let Err(s) =
-            hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, text.as_bytes())
-        {
-            log::warn!("asset-gate: cannot replace storage's error body: {s:?}");
+        if let Some(status) = self.rewriting_error {
+            sign::replace_error_body(status, body_size, end_of_stream);
         }
         Action::Continue
     }
