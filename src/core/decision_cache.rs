@@ -52,9 +52,9 @@ pub fn max_age<'a>(cache_control: impl IntoIterator<Item = &'a [u8]>) -> Option<
     age.filter(|&n: &u64| private && !refused && n > 0)
 }
 
-/// Decisions with their key and expiry (ms since the epoch). A vector
-/// scanned linearly: a few thousand 32-byte compares cost microseconds,
-/// and a hash map would cost the module kilobytes.
+/// Decisions with their key and expiry (ms since the epoch), sorted by key:
+/// a lookup is a binary search (keys are SHA-256, evenly spread), and the
+/// module carries no hash map.
 #[derive(Debug)]
 pub struct DecisionCache<V> {
     entries: Vec<(Key, u64, V)>,
@@ -70,12 +70,16 @@ impl<V> Default for DecisionCache<V> {
 
 impl<V: Clone> DecisionCache<V> {
     /// The decision for `key` if it has not expired at `now_ms`.
+    fn find(&self, key: &Key) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _, _)| k.cmp(key))
+    }
+
     pub fn get(&mut self, key: &Key, now_ms: u64) -> Option<V> {
-        let i = self.entries.iter().position(|(k, _, _)| k == key)?;
+        let i = self.find(key).ok()?;
         if self.entries[i].1 > now_ms {
             return Some(self.entries[i].2.clone());
         }
-        self.entries.swap_remove(i);
+        self.entries.remove(i);
         None
     }
 
@@ -85,7 +89,7 @@ impl<V: Clone> DecisionCache<V> {
         if max_entries == 0 || expires_ms <= now_ms {
             return;
         }
-        if let Some(i) = self.entries.iter().position(|(k, _, _)| *k == key) {
+        if let Ok(i) = self.find(&key) {
             self.entries[i] = (key, expires_ms, value);
             return;
         }
@@ -96,10 +100,11 @@ impl<V: Clone> DecisionCache<V> {
                 else {
                     break;
                 };
-                self.entries.swap_remove(soonest);
+                self.entries.remove(soonest);
             }
         }
-        self.entries.push((key, expires_ms, value));
+        let at = self.find(&key).unwrap_or_else(|i| i);
+        self.entries.insert(at, (key, expires_ms, value));
     }
 
     pub fn len(&self) -> usize {
@@ -156,6 +161,15 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!(c.get(&k(2), 0), None, "the soonest to expire went");
         assert_eq!(c.get(&k(3), 0), Some(3));
+        // Many keys, in any order: each found again.
+        let mut big: DecisionCache<u32> = DecisionCache::default();
+        for n in (0..=255u8).rev().chain(0..=255u8) {
+            big.put([n.wrapping_mul(37); 32], u32::from(n), 100, 0, 1000);
+        }
+        assert_eq!(big.len(), 256);
+        for n in 0..=255u8 {
+            assert_eq!(big.get(&[n.wrapping_mul(37); 32], 0), Some(u32::from(n)));
+        }
         c.put(k(4), 4, 10, 0, 0);
         assert_eq!(c.get(&k(4), 0), None, "max_entries 0 disables the cache");
     }

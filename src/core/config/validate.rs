@@ -29,6 +29,10 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
             if signing.is_none() {
                 return Err(err("signing", "required when role is \"gateway\""));
             }
+            // Provider headers would be injected into the storage request.
+            if augment.is_some() {
+                return Err(err("augment_headers", "not read with role \"gateway\""));
+            }
             Some(validate_gateway(g.unwrap_or_default())?)
         }
         (_, Some(_)) => return Err(err("gateway", "only read when role is \"gateway\"")),
@@ -1214,5 +1218,8 @@ mod tests {
         assert_eq!(e.field, "gateway");
         let e = parse(r#"{"role":"gateway"}"#).unwrap_err();
         assert_eq!(e.field, "signing");
+        let e = parse(r#"{"role":"gateway","augment_headers":true,"signing":{"region":"r"}}"#)
+            .unwrap_err();
+        assert_eq!(e.field, "augment_headers");
     }
 }
