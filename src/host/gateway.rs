@@ -31,6 +31,8 @@ pub struct Gateway {
     /// The client's request headers, held while the subrequest is out.
     request: HeaderMap,
     has_body: bool,
+    /// The subrequest is out: no byte of the body may pass yet.
+    asking: bool,
     /// The decision-cache key of this request, when it may be cached.
     cache_key: Option<decision_cache::Key>,
     /// The backend's headers for storage's answer (`carry` encoding).
@@ -50,6 +52,7 @@ impl Gateway {
             shared,
             request: Vec::new(),
             has_body: false,
+            asking: false,
             cache_key: None,
             kept: Vec::new(),
             budget: None,
@@ -107,7 +110,10 @@ impl Gateway {
             vec![],
             std::time::Duration::from_millis(cfg.auth_timeout_ms),
         ) {
-            Ok(_) => Action::Pause,
+            Ok(_) => {
+                self.asking = true;
+                Action::Pause
+            }
             Err(s) => {
                 log::warn!(
                     "asset-gate: cannot call the auth backend cluster {}: {s:?}",
@@ -346,6 +352,7 @@ impl Gateway {
 
 impl Context for Gateway {
     fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _t: usize) {
+        self.asking = false;
         if self.on_answer(body_size) == Action::Continue {
             if let Err(s) = hostcalls::resume_http_request() {
                 log::warn!("asset-gate: cannot resume the request: {s:?}");
@@ -369,6 +376,12 @@ impl HttpContext for Gateway {
     /// Counts a granted upload's bytes; over the budget the client gets 413
     /// and Envoy resets the upstream stream, so storage keeps no object.
     fn on_http_request_body(&mut self, body_size: usize, _end_of_stream: bool) -> Action {
+        // Envoy holds the body while the headers are paused, unless the
+        // plugin sets allow_on_headers_stop_iteration: then a Continue here
+        // would release the request before the backend's answer.
+        if self.asking {
+            return Action::Pause;
+        }
         let Some(budget) = self.budget else {
             return Action::Continue;
         };
