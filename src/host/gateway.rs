@@ -196,9 +196,7 @@ impl Gateway {
             .filter_map(|(k, v)| Some((k, std::str::from_utf8(v).ok()?)))
             .collect();
         self.replied = true;
-        if let Err(s) = hostcalls::send_http_response(status, headers, Some(&body)) {
-            log::warn!("asset-gate: cannot send the auth backend's refusal: {s:?}");
-        }
+        let _ = hostcalls::send_http_response(status, headers, Some(&body));
         Action::Pause
     }
 
@@ -315,14 +313,14 @@ impl Gateway {
         let signed = sigv4::presigned_query(&req, creds, &scope, now, p.expires_secs, &mut cache);
         let q = match signed {
             Ok(q) => q,
-            Err(e) => {
+            Err(_) => {
                 shared.metrics.inc(Counter::SigningFailures);
-                log::debug!("asset-gate: cannot presign: {e}");
                 return self.respond(400, "cannot presign this request");
             }
         };
         let location = format!("{base}{path}?{q}");
-        let status = if permit.write { 307 } else { p.status };
+        // 302 keeps a read a GET; 307 keeps a PUT a PUT (with its body).
+        let status = if permit.write { 307 } else { 302 };
         let kept = carry::parse(&consent.kept);
         let mut answer = vec![("location", location.as_str())];
         for (k, v) in kept.iter().filter(|(k, _)| *k == "set-cookie") {
@@ -332,9 +330,7 @@ impl Gateway {
         }
         shared.metrics.inc(Counter::PresignedRedirects);
         self.replied = true;
-        if let Err(s) = hostcalls::send_http_response(status, answer, None) {
-            log::warn!("asset-gate: cannot send the presigned redirect: {s:?}");
-        }
+        let _ = hostcalls::send_http_response(status, answer, None);
         Action::Pause
     }
 
@@ -343,8 +339,8 @@ impl Gateway {
     fn on_response(&mut self, end_of_stream: bool) -> Action {
         let (rewriting, error) = sign::hide_internals(&self.shared, end_of_stream);
         self.rewriting_error = rewriting;
-        if !error && http::add_kept_headers(&self.kept).is_err() {
-            log::warn!("asset-gate: cannot add the backend's headers to storage's answer");
+        if !error {
+            let _ = http::add_kept_headers(&self.kept);
         }
         Action::Continue
     }
@@ -354,9 +350,7 @@ impl Context for Gateway {
     fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _t: usize) {
         self.asking = false;
         if self.on_answer(body_size) == Action::Continue {
-            if let Err(s) = hostcalls::resume_http_request() {
-                log::warn!("asset-gate: cannot resume the request: {s:?}");
-            }
+            let _ = hostcalls::resume_http_request();
         }
     }
 }

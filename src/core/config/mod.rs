@@ -262,8 +262,6 @@ pub struct PresignConfig {
     pub expires_secs: u64,
     /// Presign every consent, not only answers that ask (`X-Accel-Presign`).
     pub always: bool,
-    /// 302 or 307 for reads; writes always get 307 (the method must stay).
-    pub status: u32,
 }
 
 /// The decision cache (flow D), opted into per answer by the backend's

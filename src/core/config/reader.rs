@@ -84,7 +84,6 @@ pub(super) struct RawPresign {
     pub(super) base_url: Option<String>,
     pub(super) expires: Option<String>,
     pub(super) always: bool,
-    pub(super) status: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -291,13 +290,12 @@ const ROLES: [(&str, Role); 4] = [
 ];
 
 fn read_gateway(r: &Reader) -> Result<RawGateway, ConfigError> {
-    let presign = match r.child("presign", &["base_url", "expires", "always", "status"])? {
+    let presign = match r.child("presign", &["base_url", "expires", "always"])? {
         None => None,
         Some(p) => Some(RawPresign {
             base_url: p.string("base_url")?,
             expires: p.string("expires")?,
             always: p.boolean("always")?.unwrap_or(false),
-            status: p.uint("status")?,
         }),
     };
     let cache = r.child("decision_cache", &["max_age", "max_entries", "writes"])?;

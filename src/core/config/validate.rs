@@ -124,14 +124,11 @@ fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
     {
         return Err(err(
             &format!("gateway.forward_headers[{i}]"),
-            "must be a lowercase request header name other than pseudo-headers, host, x-original-* and framing headers",
+            "must be a lowercase header name (not host, x-original-* or framing)",
         ));
     }
     if g.max_upload_bytes == Some(0) {
-        return Err(err(
-            "gateway.max_upload_bytes",
-            "must be at least 1 (leave it out for no limit)",
-        ));
+        return Err(err("gateway.max_upload_bytes", "must be at least 1"));
     }
     let presign = match g.presign {
         None => None,
@@ -148,7 +145,7 @@ fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
                 {
                     return Err(err(
                         "gateway.presign.base_url",
-                        "must be scheme://host[:port] without path, e.g. \"https://s3.us-east-1.amazonaws.com\"",
+                        "must be http(s)://host[:port], no path",
                     ));
                 }
             }
@@ -161,15 +158,10 @@ fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
             if expires_ms < 1000 {
                 return Err(err("gateway.presign.expires", "must be at least 1s"));
             }
-            let status = p.status.unwrap_or(302) as u32;
-            if status != 302 && status != 307 {
-                return Err(err("gateway.presign.status", "must be 302 or 307"));
-            }
             Some(PresignConfig {
                 base_url: p.base_url,
                 expires_secs: expires_ms / 1000,
                 always: p.always,
-                status,
             })
         }
     };
@@ -181,7 +173,7 @@ fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
             .ok_or_else(|| {
                 err(
                     "gateway.decision_cache.max_age",
-                    "must be a duration between \"0s\" (off) and \"1h\", e.g. \"60s\"",
+                    "must be a duration from \"0s\" (off) to \"1h\"",
                 )
             })?,
     };
@@ -1156,13 +1148,13 @@ mod tests {
         assert_eq!(c.decision_cache.max_age_secs, 60);
         assert_eq!(c.decision_cache.max_entries, 1024);
         assert!(!c.decision_cache.writes);
-        let c = g(r#"{"auth_cluster":"a","presign":{"base_url":"http://s3:8333","expires":"168h","always":true,"status":307},"decision_cache":{"max_age":"0s","writes":true}}"#)
+        let c = g(r#"{"auth_cluster":"a","presign":{"base_url":"http://s3:8333","expires":"168h","always":true},"decision_cache":{"max_age":"0s","writes":true}}"#)
             .unwrap()
             .gateway
             .unwrap();
         assert_eq!(c.auth_authority, "a");
         let p = c.presign.unwrap();
-        assert_eq!((p.expires_secs, p.always, p.status), (604_800, true, 307));
+        assert_eq!((p.expires_secs, p.always), (604_800, true));
         assert_eq!(p.base_url.as_deref(), Some("http://s3:8333"));
         assert_eq!(c.decision_cache.max_age_secs, 0);
         for (gateway, field) in [
@@ -1198,7 +1190,7 @@ mod tests {
                 r#"{"presign":{"expires":"500ms"}}"#,
                 "gateway.presign.expires",
             ),
-            (r#"{"presign":{"status":301}}"#, "gateway.presign.status"),
+            (r#"{"presign":{"status":307}}"#, "gateway.presign.status"),
             (r#"{"presign":{"ttl":"1s"}}"#, "gateway.presign.ttl"),
             (
                 r#"{"decision_cache":{"max_age":"2h"}}"#,
