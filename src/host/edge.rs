@@ -4,6 +4,7 @@
 //! carries and puts them on the storage answer (nginx's X-Accel-Redirect
 //! rule); markers and declined internal redirects never reach a client.
 
+use crate::core::carry::{self, Edit};
 use crate::host::clock;
 use crate::host::http;
 use crate::host::metrics::Counter;
@@ -58,6 +59,19 @@ impl Edge {
         }
         Action::Continue
     }
+
+    /// The storage answer gets the backend's kept headers: each replaces
+    /// storage's header of the same name, `Set-Cookie` lines are added.
+    fn add_kept_headers(&self) -> Result<(), proxy_wasm::types::Status> {
+        let map = MapType::HttpResponseHeaders;
+        for (name, value, edit) in carry::edits(&carry::parse(&self.kept)) {
+            match edit {
+                Edit::Replace => hostcalls::set_map_value_bytes(map, name, Some(value))?,
+                Edit::Add => hostcalls::add_map_value_bytes(map, name, value)?,
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Context for Edge {}
@@ -93,7 +107,7 @@ impl HttpContext for Edge {
                 )
             };
         }
-        if !self.kept.is_empty() && http::add_kept_headers(&self.kept).is_err() {
+        if !self.kept.is_empty() && self.add_kept_headers().is_err() {
             return http::respond(502, "cannot rewrite the response headers");
         }
         Action::Continue

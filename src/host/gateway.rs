@@ -6,8 +6,9 @@
 //! `UNSIGNED-PAYLOAD`; or it answers a redirect to a presigned URL. A
 //! consent reads; writes pass only as granted, within the granted size.
 
-use crate::core::carry;
-use crate::core::config::{GatewayConfig, SigningConfig};
+use crate::core::carry::{self, Edit};
+use crate::core::config::{GatewayConfig, MissingCredentials, SigningConfig};
+use crate::core::consent;
 use crate::core::decision_cache;
 use crate::core::gateway::{self, Consent, Permit, Refused};
 use crate::core::sigv4::{self, PresignRequest, Scope};
@@ -16,7 +17,6 @@ use crate::host::clock;
 use crate::host::http::{self, header, HeaderMap};
 use crate::host::metrics::Counter;
 use crate::host::shared::Shared;
-use crate::host::storage::{self as sign, Apply};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
@@ -240,10 +240,45 @@ impl Gateway {
         } else {
             Body::None
         };
-        let signed = sign::sign(&shared, &request, body, Apply::WholeMap, clock::now_secs());
-        if signed != Action::Continue {
-            self.replied = true;
-            return signed;
+        let now = clock::now_secs();
+        let store = shared.credentials.borrow();
+        let result = storage::prepare(
+            signing,
+            store.usable(now),
+            &request,
+            body,
+            now,
+            &mut shared.key_cache.borrow_mut(),
+        );
+        drop(store);
+        let rewrite = match result {
+            Ok(Signed::Yes(rw)) => {
+                shared.metrics.inc(Counter::RequestsSigned);
+                rw
+            }
+            Ok(Signed::NoCredentials(rw)) => {
+                shared.metrics.inc(Counter::MissingCredentials);
+                if signing.on_missing_credentials == MissingCredentials::Deny {
+                    return self.respond(
+                        503,
+                        "no valid AWS credentials are available to sign this request",
+                    );
+                }
+                rw
+            }
+            Err(reject) => {
+                shared.metrics.inc(Counter::SigningFailures);
+                return self.respond(reject.status, &reject.reason);
+            }
+        };
+        // One write: the storage request replaces the client's whole map.
+        let map = rewrite.applied_to(&request);
+        let pairs = map
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .collect();
+        if hostcalls::set_map_bytes(MapType::HttpRequestHeaders, pairs).is_err() {
+            return self.respond(500, "cannot rewrite request headers");
         }
         self.kept = consent.kept.clone();
         self.request = Vec::new();
@@ -334,13 +369,43 @@ impl Gateway {
         Action::Pause
     }
 
-    /// Storage's answer: identifying headers hidden, errors made plain (as
-    /// the storage role does), and the backend's kept headers added.
+    /// Storage's answer, as the storage role treats it in flow A:
+    /// identifying headers hidden, an error's body (S3 XML naming bucket and
+    /// key) replaced by a short plain text; otherwise the backend's kept
+    /// headers added (each replaces storage's, `Set-Cookie` lines added).
     fn on_response(&mut self, end_of_stream: bool) -> Action {
-        let (rewriting, error) = sign::hide_internals(&self.shared, end_of_stream);
-        self.rewriting_error = rewriting;
-        if !error {
-            let _ = http::add_kept_headers(&self.kept);
+        let Some(cfg) = self.shared.config.signing.as_ref() else {
+            return Action::Continue;
+        };
+        let map = MapType::HttpResponseHeaders;
+        let Some(response) = http::headers(map) else {
+            return Action::Continue;
+        };
+        let status: u32 = header(&response, ":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let error = cfg.plain_errors && status >= 400;
+        let _ = http::remove_present(map, &response, |k| {
+            cfg.hide_response_headers.iter().any(|h| h == k)
+                || (error && (k == "content-length" || k == "content-type"))
+        });
+        if error {
+            self.shared.metrics.inc(Counter::StorageErrorsRewritten);
+            if !end_of_stream {
+                self.rewriting_error = Some(status);
+                let _ = hostcalls::set_map_value(
+                    map,
+                    "content-type",
+                    Some("text/plain; charset=utf-8"),
+                );
+            }
+            return Action::Continue;
+        }
+        for (name, value, edit) in carry::edits(&carry::parse(&self.kept)) {
+            let _ = match edit {
+                Edit::Replace => hostcalls::set_map_value_bytes(map, name, Some(value)),
+                Edit::Add => hostcalls::add_map_value_bytes(map, name, value),
+            };
         }
         Action::Continue
     }
@@ -397,7 +462,13 @@ impl HttpContext for Gateway {
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         if let Some(status) = self.rewriting_error {
-            sign::replace_error_body(status, body_size, end_of_stream);
+            let text = if end_of_stream {
+                consent::plain_error(status)
+            } else {
+                String::new()
+            };
+            let _ =
+                hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, text.as_bytes());
         }
         Action::Continue
     }

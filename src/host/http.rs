@@ -3,7 +3,6 @@
 //! applies to the request after its own work). Only `Result`-returning host
 //! calls are used, so no input can trap the VM.
 
-use crate::core::carry::{self, Edit};
 use crate::core::config::{FailurePolicy, Injection};
 use crate::core::marker::{self, Consent, MarkerError};
 use crate::core::poll::is_stale;
@@ -75,20 +74,6 @@ pub fn verify_marker(headers: &HeaderMap, name: &str, now: u64) -> Result<Consen
     let path = header(headers, ":path").unwrap_or_default();
     let key = marker_key();
     marker::verify_request(values(headers, name), key.as_deref(), path, now)
-}
-
-/// The storage answer gets the backend's kept headers (`carry` encoding):
-/// each replaces storage's header of the same name, `Set-Cookie` lines are
-/// added (flows A and D).
-pub fn add_kept_headers(kept: &[u8]) -> Result<(), proxy_wasm::types::Status> {
-    let map = MapType::HttpResponseHeaders;
-    for (name, value, edit) in carry::edits(&carry::parse(kept)) {
-        match edit {
-            Edit::Replace => hostcalls::set_map_value_bytes(map, name, Some(value))?,
-            Edit::Add => hostcalls::add_map_value_bytes(map, name, value)?,
-        }
-    }
-    Ok(())
 }
 
 /// Ends the request here with a short plain-text answer.

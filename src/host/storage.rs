@@ -134,136 +134,107 @@ impl Storage {
     }
 
     fn sign(&self, headers: &HeaderMap, body: Body, how: Apply, now: u64) -> Action {
-        sign(&self.shared, headers, body, how, now)
+        let shared = &self.shared;
+        let Some(cfg) = shared.config.signing.as_ref() else {
+            return Action::Continue;
+        };
+        let store = shared.credentials.borrow();
+        let creds = store.usable(now);
+        let result = storage::prepare(
+            cfg,
+            creds,
+            headers,
+            body,
+            now,
+            &mut shared.key_cache.borrow_mut(),
+        );
+        drop(store);
+        let rewrite = match result {
+            Ok(Signed::Yes(rw)) => {
+                shared.metrics.inc(Counter::RequestsSigned);
+                rw
+            }
+            Ok(Signed::NoCredentials(rw)) => {
+                shared.metrics.inc(Counter::MissingCredentials);
+                if cfg.on_missing_credentials == MissingCredentials::Deny {
+                    return http::respond(
+                        503,
+                        "no valid AWS credentials are available to sign this request",
+                    );
+                }
+                rw
+            }
+            Err(reject) => {
+                shared.metrics.inc(if reject.out_of_scope {
+                    Counter::ScopeRefused
+                } else {
+                    Counter::SigningFailures
+                });
+                log::debug!("asset-gate: request refused: {}", reject.reason);
+                return http::respond(reject.status, &reject.reason);
+            }
+        };
+        let applied = match how {
+            Apply::Edits => apply(headers, &rewrite),
+            Apply::WholeMap => {
+                let map = rewrite.applied_to(headers);
+                hostcalls::set_map_bytes(
+                    MapType::HttpRequestHeaders,
+                    map.iter()
+                        .map(|(k, v)| (k.as_str(), v.as_slice()))
+                        .collect(),
+                )
+            }
+        };
+        if let Err(s) = applied {
+            shared.metrics.inc(Counter::SigningFailures);
+            log::warn!("asset-gate: cannot rewrite request headers: {s:?}");
+            return http::respond(500, "cannot rewrite request headers");
+        }
+        Action::Continue
     }
 
     /// Storage's answer: identifying headers hidden, an error's body (S3 XML
     /// naming bucket and key) replaced by a short plain text, as configured.
     fn on_response(&mut self, end_of_stream: bool) -> Action {
-        if !self.replied {
-            self.rewriting_error = hide_internals(&self.shared, end_of_stream).0;
+        let Some(cfg) = self.shared.config.signing.as_ref() else {
+            return Action::Continue;
+        };
+        if self.replied || (cfg.hide_response_headers.is_empty() && !cfg.plain_errors) {
+            return Action::Continue;
+        }
+        let map = MapType::HttpResponseHeaders;
+        let Some(response) = http::headers(map) else {
+            return Action::Continue;
+        };
+        let status: u32 = header(&response, ":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let rewrite = cfg.plain_errors && status >= 400;
+        let hidden = http::remove_present(map, &response, |k| {
+            cfg.hide_response_headers.iter().any(|h| h == k)
+                || (rewrite && (k == "content-length" || k == "content-type"))
+        });
+        if rewrite {
+            self.shared.metrics.inc(Counter::StorageErrorsRewritten);
+            if !end_of_stream {
+                self.rewriting_error = Some(status);
+                let _ = hostcalls::set_map_value(
+                    map,
+                    "content-type",
+                    Some("text/plain; charset=utf-8"),
+                );
+            }
+        }
+        if let Err(s) = hidden {
+            log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
         }
         Action::Continue
     }
 }
 
-/// Storage's answer (flows A and D): identifying headers hidden, an
-/// error's body (S3 XML naming bucket and key) to be replaced by a short
-/// plain text, as configured. Returns the status whose body
-/// [`replace_error_body`] must rewrite, and whether the answer is an error
-/// made plain.
-pub fn hide_internals(shared: &Shared, end_of_stream: bool) -> (Option<u32>, bool) {
-    let Some(cfg) = shared.config.signing.as_ref() else {
-        return (None, false);
-    };
-    if cfg.hide_response_headers.is_empty() && !cfg.plain_errors {
-        return (None, false);
-    }
-    let map = MapType::HttpResponseHeaders;
-    let Some(response) = http::headers(map) else {
-        return (None, false);
-    };
-    let status: u32 = header(&response, ":status")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let rewrite = cfg.plain_errors && status >= 400;
-    let hidden = http::remove_present(map, &response, |k| {
-        cfg.hide_response_headers.iter().any(|h| h == k)
-            || (rewrite && (k == "content-length" || k == "content-type"))
-    });
-    let mut rewriting = None;
-    if rewrite {
-        shared.metrics.inc(Counter::StorageErrorsRewritten);
-        if !end_of_stream {
-            rewriting = Some(status);
-            let _ =
-                hostcalls::set_map_value(map, "content-type", Some("text/plain; charset=utf-8"));
-        }
-    }
-    if let Err(s) = hidden {
-        log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
-    }
-    (rewriting, rewrite)
-}
-
-/// Replaces a storage error's body, chunk by chunk, by its plain text.
-pub fn replace_error_body(status: u32, body_size: usize, end_of_stream: bool) {
-    let text = if end_of_stream {
-        consent::plain_error(status)
-    } else {
-        String::new()
-    };
-    if let Err(s) =
-        hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, text.as_bytes())
-    {
-        log::warn!("asset-gate: cannot replace storage's error body: {s:?}");
-    }
-}
-
-/// Signs `headers` for storage and applies the rewrite (the storage role,
-/// and the gateway, which signs in its own context).
-pub fn sign(shared: &Shared, headers: &HeaderMap, body: Body, how: Apply, now: u64) -> Action {
-    let Some(cfg) = shared.config.signing.as_ref() else {
-        return Action::Continue;
-    };
-    let store = shared.credentials.borrow();
-    let creds = store.usable(now);
-    let result = storage::prepare(
-        cfg,
-        creds,
-        headers,
-        body,
-        now,
-        &mut shared.key_cache.borrow_mut(),
-    );
-    drop(store);
-    let rewrite = match result {
-        Ok(Signed::Yes(rw)) => {
-            shared.metrics.inc(Counter::RequestsSigned);
-            rw
-        }
-        Ok(Signed::NoCredentials(rw)) => {
-            shared.metrics.inc(Counter::MissingCredentials);
-            if cfg.on_missing_credentials == MissingCredentials::Deny {
-                return http::respond(
-                    503,
-                    "no valid AWS credentials are available to sign this request",
-                );
-            }
-            rw
-        }
-        Err(reject) => {
-            shared.metrics.inc(if reject.out_of_scope {
-                Counter::ScopeRefused
-            } else {
-                Counter::SigningFailures
-            });
-            log::debug!("asset-gate: request refused: {}", reject.reason);
-            return http::respond(reject.status, &reject.reason);
-        }
-    };
-    let applied = match how {
-        Apply::Edits => apply(headers, &rewrite),
-        Apply::WholeMap => {
-            let map = rewrite.applied_to(headers);
-            hostcalls::set_map_bytes(
-                MapType::HttpRequestHeaders,
-                map.iter()
-                    .map(|(k, v)| (k.as_str(), v.as_slice()))
-                    .collect(),
-            )
-        }
-    };
-    if let Err(s) = applied {
-        shared.metrics.inc(Counter::SigningFailures);
-        log::warn!("asset-gate: cannot rewrite request headers: {s:?}");
-        return http::respond(500, "cannot rewrite request headers");
-    }
-    Action::Continue
-}
-
 /// How a signed rewrite reaches Envoy.
-pub enum Apply {
+enum Apply {
     /// Only the changed headers (flow C keeps the client's other headers).
     Edits,
     /// The whole map in one host call (flow A sends only what it built).
@@ -350,8 +321,18 @@ impl HttpContext for Storage {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if let Some(status) = self.rewriting_error {
-            replace_error_body(status, body_size, end_of_stream);
+        let Some(status) = self.rewriting_error else {
+            return Action::Continue;
+        };
+        let text = if end_of_stream {
+            consent::plain_error(status)
+        } else {
+            String::new()
+        };
+        if let Err(s) =
+            hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, text.as_bytes())
+        {
+            log::warn!("asset-gate: cannot replace storage's error body: {s:?}");
         }
         Action::Continue
     }
