@@ -37,15 +37,16 @@ pub fn max_age<'a>(cache_control: impl IntoIterator<Item = &'a [u8]>) -> Option<
     let (mut private, mut age, mut refused) = (false, None, false);
     for value in cache_control {
         for directive in value.split(|&b| b == b',') {
-            let d = directive.trim_ascii().to_ascii_lowercase();
-            match d.as_slice() {
-                b"private" => private = true,
-                b"no-store" | b"no-cache" => refused = true,
-                _ => {
-                    if let Some(n) = d.strip_prefix(b"max-age=") {
-                        age = std::str::from_utf8(n).ok().and_then(|n| n.parse().ok());
-                    }
-                }
+            let d = directive.trim_ascii();
+            let is = |name: &[u8]| d.eq_ignore_ascii_case(name);
+            if is(b"private") {
+                private = true;
+            } else if is(b"no-store") || is(b"no-cache") {
+                refused = true;
+            } else if d.len() > 8 && d[..8].eq_ignore_ascii_case(b"max-age=") {
+                age = std::str::from_utf8(&d[8..])
+                    .ok()
+                    .and_then(|n| n.parse().ok());
             }
         }
     }
@@ -83,8 +84,8 @@ impl<V: Clone> DecisionCache<V> {
         None
     }
 
-    /// Keeps `value` until `expires_ms`. When full, expired entries go
-    /// first, then the one that expires soonest.
+    /// Keeps `value` until `expires_ms`. When full, expired entries go;
+    /// if none has expired, the new decision is simply not cached.
     pub fn put(&mut self, key: Key, value: V, expires_ms: u64, now_ms: u64, max_entries: usize) {
         if max_entries == 0 || expires_ms <= now_ms {
             return;
@@ -94,13 +95,10 @@ impl<V: Clone> DecisionCache<V> {
             return;
         }
         if self.entries.len() >= max_entries {
+            // Full: expired entries go; if none has, this decision is not kept.
             self.entries.retain(|(_, e, _)| *e > now_ms);
-            while self.entries.len() >= max_entries {
-                let Some(soonest) = (0..self.entries.len()).min_by_key(|&i| self.entries[i].1)
-                else {
-                    break;
-                };
-                self.entries.remove(soonest);
+            if self.entries.len() >= max_entries {
+                return;
             }
         }
         let at = self.find(&key).unwrap_or_else(|i| i);
@@ -159,8 +157,11 @@ mod tests {
         c.put(k(2), 2, 3_000, 0, 2);
         c.put(k(3), 3, 4_000, 0, 2);
         assert_eq!(c.len(), 2);
-        assert_eq!(c.get(&k(2), 0), None, "the soonest to expire went");
-        assert_eq!(c.get(&k(3), 0), Some(3));
+        assert_eq!(c.get(&k(3), 0), None, "full: not cached");
+        c.put(k(3), 3, 4_000, 3_000, 2);
+        assert_eq!(c.get(&k(2), 3_000), None, "expired, made room");
+        assert_eq!(c.get(&k(3), 3_000), Some(3));
+        assert_eq!(c.get(&k(1), 3_000), Some(1));
         // Many keys, in any order: each found again.
         let mut big: DecisionCache<u32> = DecisionCache::default();
         for n in (0..=255u8).rev().chain(0..=255u8) {

@@ -59,15 +59,15 @@ fn number(h: &Headers, name: &str) -> Option<u64> {
     first_str(h, name)?.trim().parse().ok()
 }
 
-/// The auth subrequest: a `GET` (no body) of the client's path (or
-/// `auth_path`), naming the original method and URI, with the client's
+/// The auth subrequest: a `GET` (no body) of the client's path and query,
+/// naming the original method and URI (nginx style), with the client's
 /// credential headers (values that are not UTF-8 are left out).
 pub fn subrequest<'a>(cfg: &'a GatewayConfig, client: &'a Headers) -> Vec<(&'a str, &'a str)> {
     let method = first_str(client, ":method").unwrap_or("GET");
     let uri = first_str(client, ":path").unwrap_or("/");
     let mut out = vec![
         (":method", "GET"),
-        (":path", cfg.auth_path.as_deref().unwrap_or(uri)),
+        (":path", uri),
         (":authority", cfg.auth_authority.as_str()),
         (ORIGINAL_METHOD, method),
         (ORIGINAL_URI, uri),
@@ -128,12 +128,7 @@ pub fn parse_grants<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<Grants
                 _ if is(b"PUT") => g.put = true,
                 _ if is(b"DELETE") => g.delete = true,
                 _ if is(b"MULTIPART") => g.multipart = true,
-                _ => {
-                    return Err(refused(
-                        502,
-                        "the auth backend's X-Accel-Grant is not PUT, DELETE or multipart",
-                    ))
-                }
+                _ => return Err(refused(502, "bad X-Accel-Grant from the auth backend")),
             }
         }
     }
@@ -148,7 +143,7 @@ pub struct Consent {
     /// The `X-Accel-Redirect`'s query: what a read sends to storage.
     pub query: String,
     pub grants: Grants,
-    /// The upload limit: the answer's, bounded by `max_upload_bytes`.
+    /// The upload limit the answer sets.
     pub max_bytes: Option<u64>,
     pub presign: bool,
     /// The backend's headers for the client's answer (`carry` encoding).
@@ -194,45 +189,28 @@ pub fn judge(
             .filter(|(k, _)| k == GRANT)
             .map(|(_, v)| v.as_slice()),
     )?;
-    let declared =
-        match first(answer, MAX_BYTES) {
-            None => None,
-            Some(_) => Some(number(answer, MAX_BYTES).ok_or_else(|| {
-                refused(502, "the auth backend's X-Accel-Max-Bytes is not a number")
-            })?),
-        };
-    let max_bytes = match (declared, cfg.max_upload_bytes) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    let max_bytes = match first(answer, MAX_BYTES) {
+        None => None,
+        Some(_) => Some(
+            number(answer, MAX_BYTES)
+                .ok_or_else(|| refused(502, "bad X-Accel-Max-Bytes from the auth backend"))?,
+        ),
     };
     let asked = match first(answer, PRESIGN).map(<[u8]>::trim_ascii) {
         None | Some(b"0") => false,
         Some(b"1") => true,
-        Some(_) => {
-            return Err(refused(
-                502,
-                "the auth backend's X-Accel-Presign is not 1 or 0",
-            ))
-        }
+        Some(_) => return Err(refused(502, "bad X-Accel-Presign from the auth backend")),
     };
-    let presign = match &cfg.presign {
-        Some(_)
-            if (asked || cfg.presign.as_ref().is_some_and(|p| p.always)) && !query.is_empty() =>
-        {
-            return Err(refused(
-                502,
-                "a presigned redirect takes no X-Accel-Redirect query",
-            ))
-        }
-        Some(p) => asked || p.always,
-        None if asked => {
-            return Err(refused(
-                502,
-                "the auth backend asked to presign, but gateway.presign is not set",
-            ))
-        }
-        None => false,
-    };
+    let presign = asked || cfg.presign.as_ref().is_some_and(|p| p.always);
+    if presign && cfg.presign.is_none() {
+        return Err(refused(502, "gateway.presign is not configured"));
+    }
+    if presign && !query.is_empty() {
+        return Err(refused(
+            502,
+            "a presigned redirect takes no X-Accel-Redirect query",
+        ));
+    }
     let pairs = answer.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
     let kept = carry::collect(
         pairs,
@@ -320,10 +298,7 @@ pub fn permit(
             return Err(refused(403, what));
         }
         if copy_source {
-            return Err(refused(
-                403,
-                "a consent never covers a copy (x-amz-copy-source)",
-            ));
+            return Err(refused(403, "a consent never covers x-amz-copy-source"));
         }
         Ok(Permit {
             write: true,
@@ -349,11 +324,11 @@ pub fn permit(
         }
         "PUT" | "POST" | "DELETE" => Err(refused(
             403,
-            "a grant covers a plain PUT or DELETE of the key and S3 multipart calls only",
+            "a grant covers plain PUT/DELETE and multipart calls only",
         )),
         _ => Err(refused(
             405,
-            "a consent covers GET and HEAD, and granted writes",
+            "a consent covers GET, HEAD and granted writes",
         )),
     }
 }
@@ -474,11 +449,8 @@ mod tests {
                 ("authorization", "Bearer t"),
             ]
         );
-        let c = config(
-            r#"{"auth_path":"/auth","auth_authority":"auth.local","forward_headers":["x-api-key"]}"#,
-        );
+        let c = config(r#"{"auth_authority":"auth.local","forward_headers":["x-api-key"]}"#);
         let sub = subrequest(c.gateway.as_ref().unwrap(), &client);
-        assert_eq!(sub[1], (":path", "/auth"));
         assert_eq!(sub[2], (":authority", "auth.local"));
         assert_eq!(sub.len(), 5);
     }
@@ -518,12 +490,12 @@ mod tests {
                 ("x-accel-grant", "GET"),
                 ("x-accel-max-bytes", "100"),
             ],
-            r#"{"max_upload_bytes":50}"#,
+            "{}",
         )
         .unwrap()
         .unwrap();
         assert!(c.grants.put && c.grants.multipart && !c.grants.delete);
-        assert_eq!(c.max_bytes, Some(50));
+        assert_eq!(c.max_bytes, Some(100));
         let e = judged(
             &[
                 ("x-accel-redirect", "/internal-assets/a"),
@@ -548,11 +520,13 @@ mod tests {
             ("x-accel-presign", "1"),
         ];
         assert_eq!(judged(&ask, "{}").unwrap_err().status, 502);
-        let p = judged(&ask, r#"{"presign":{}}"#).unwrap().unwrap();
+        let p = judged(&ask, r#"{"presign":{"base_url":"http://s3"}}"#)
+            .unwrap()
+            .unwrap();
         assert!(p.presign);
         let always = judged(
             &[("x-accel-redirect", "/internal-assets/a")],
-            r#"{"presign":{"always":true}}"#,
+            r#"{"presign":{"base_url":"http://s3","always":true}}"#,
         )
         .unwrap()
         .unwrap();

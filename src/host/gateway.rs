@@ -306,14 +306,11 @@ impl Gateway {
             Ok(Signed::Yes(rw) | Signed::NoCredentials(rw)) => rw,
             Err(reject) => return self.respond(reject.status, &reject.reason),
         };
-        let base = p
-            .base_url
-            .clone()
-            .unwrap_or_else(|| format!("https://{}", mapped.authority));
+        let base = &p.base_url;
         let host = base
             .strip_prefix("https://")
             .or_else(|| base.strip_prefix("http://"))
-            .unwrap_or(&base);
+            .unwrap_or(base);
         // A presigned request has no query of its own (judge refuses one).
         let path = mapped
             .path
@@ -332,7 +329,10 @@ impl Gateway {
         let store = shared.credentials.borrow();
         let Some(creds) = store.usable(now) else {
             shared.metrics.inc(Counter::MissingCredentials);
-            return self.respond(503, "no valid AWS credentials are available to presign");
+            return self.respond(
+                503,
+                "no valid AWS credentials are available to sign this request",
+            );
         };
         let method = header(request, ":method").unwrap_or_default();
         let req = PresignRequest {

@@ -257,8 +257,7 @@ pub struct RedirectConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresignConfig {
     /// `scheme://host[:port]` clients reach storage at; the host is signed.
-    /// `None`: `https://` and the mapped storage authority.
-    pub base_url: Option<String>,
+    pub base_url: String,
     pub expires_secs: u64,
     /// Presign every consent, not only answers that ask (`X-Accel-Presign`).
     pub always: bool,
@@ -280,13 +279,9 @@ pub struct DecisionCacheConfig {
 pub struct GatewayConfig {
     pub auth_cluster: String,
     pub auth_authority: String,
-    /// Fixed path of the auth subrequest; `None`: the client's path and query.
-    pub auth_path: Option<String>,
     pub auth_timeout_ms: u64,
     /// Client request headers the subrequest carries (credentials).
     pub forward_headers: Vec<String>,
-    /// Bound on any upload, whatever the backend grants.
-    pub max_upload_bytes: Option<u64>,
     pub presign: Option<PresignConfig>,
     pub decision_cache: DecisionCacheConfig,
 }

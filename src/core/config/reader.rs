@@ -90,10 +90,8 @@ pub(super) struct RawPresign {
 pub(super) struct RawGateway {
     pub(super) auth_cluster: Option<String>,
     pub(super) auth_authority: Option<String>,
-    pub(super) auth_path: Option<String>,
     pub(super) auth_timeout: Option<String>,
     pub(super) forward_headers: Option<Vec<String>>,
-    pub(super) max_upload_bytes: Option<usize>,
     pub(super) presign: Option<RawPresign>,
     pub(super) cache_max_age: Option<String>,
     pub(super) cache_max_entries: Option<usize>,
@@ -302,10 +300,8 @@ fn read_gateway(r: &Reader) -> Result<RawGateway, ConfigError> {
     Ok(RawGateway {
         auth_cluster: r.string("auth_cluster")?,
         auth_authority: r.string("auth_authority")?,
-        auth_path: r.string("auth_path")?,
         auth_timeout: r.string("auth_timeout")?,
         forward_headers: r.strings("forward_headers")?,
-        max_upload_bytes: r.uint("max_upload_bytes")?,
         presign,
         cache_max_age: cache
             .as_ref()
@@ -392,10 +388,8 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
         &[
             "auth_cluster",
             "auth_authority",
-            "auth_path",
             "auth_timeout",
             "forward_headers",
-            "max_upload_bytes",
             "presign",
             "decision_cache",
         ],

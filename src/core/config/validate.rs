@@ -69,46 +69,24 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
     })
 }
 
-/// A cluster or authority name: non-empty, no spaces or control characters.
-fn name(field: &str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
-    let v = value.unwrap_or_else(|| default.to_string());
-    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(err(field, "must be a non-empty name without spaces"));
-    }
-    Ok(v)
-}
-
 /// Headers flow D's auth subrequest sets itself (`gateway.forward_headers`
 /// may not name them).
 fn subrequest_own(name: &str) -> bool {
     name.starts_with(':')
         || name.starts_with("x-original-")
-        || [
-            "host",
-            "content-length",
-            "transfer-encoding",
-            "connection",
-            "keep-alive",
-            "te",
-            "trailer",
-            "upgrade",
-            "expect",
-        ]
-        .contains(&name)
+        || ["host", "content-length", "transfer-encoding", "connection"].contains(&name)
 }
 
 /// Flow D's settings; the storage side is the `signing` section.
 fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
-    let auth_cluster = name("gateway.auth_cluster", g.auth_cluster, "auth_backend")?;
-    let auth_authority = name(
-        "gateway.auth_authority",
-        g.auth_authority,
-        auth_cluster.as_str(),
+    let auth_cluster = non_empty(
+        "gateway.auth_cluster",
+        Some(g.auth_cluster.unwrap_or_else(|| "auth_backend".into())),
     )?;
-    let auth_path = g
-        .auth_path
-        .map(|p| checked_path("gateway.auth_path", p))
-        .transpose()?;
+    let auth_authority = non_empty(
+        "gateway.auth_authority",
+        Some(g.auth_authority.unwrap_or_else(|| auth_cluster.clone())),
+    )?;
     let auth_timeout_ms = duration_ms(
         "gateway.auth_timeout",
         g.auth_timeout.as_deref(),
@@ -127,13 +105,13 @@ fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
             "must be a lowercase header name (not host, x-original-* or framing)",
         ));
     }
-    if g.max_upload_bytes == Some(0) {
-        return Err(err("gateway.max_upload_bytes", "must be at least 1"));
-    }
     let presign = match g.presign {
         None => None,
         Some(p) => {
-            if let Some(url) = &p.base_url {
+            let url = p
+                .base_url
+                .ok_or_else(|| err("gateway.presign.base_url", "required"))?;
+            {
                 let rest = url
                     .strip_prefix("https://")
                     .or_else(|| url.strip_prefix("http://"))
@@ -159,7 +137,7 @@ fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
                 return Err(err("gateway.presign.expires", "must be at least 1s"));
             }
             Some(PresignConfig {
-                base_url: p.base_url,
+                base_url: url,
                 expires_secs: expires_ms / 1000,
                 always: p.always,
             })
@@ -187,10 +165,8 @@ fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
     Ok(GatewayConfig {
         auth_cluster,
         auth_authority,
-        auth_path,
         auth_timeout_ms,
         forward_headers,
-        max_upload_bytes: g.max_upload_bytes.map(|n| n as u64),
         presign,
         decision_cache: DecisionCacheConfig {
             max_age_secs,
@@ -1138,12 +1114,12 @@ mod tests {
             ))
         };
         let c = g("{}").unwrap().gateway.unwrap();
+        let e = g(r#"{"presign":{}}"#).unwrap_err();
+        assert_eq!(e.field, "gateway.presign.base_url");
         assert_eq!(c.auth_cluster, "auth_backend");
         assert_eq!(c.auth_authority, "auth_backend");
-        assert_eq!(c.auth_path, None);
         assert_eq!(c.auth_timeout_ms, 5000);
         assert_eq!(c.forward_headers, ["cookie", "authorization"]);
-        assert_eq!(c.max_upload_bytes, None);
         assert_eq!(c.presign, None);
         assert_eq!(c.decision_cache.max_age_secs, 60);
         assert_eq!(c.decision_cache.max_entries, 1024);
@@ -1155,11 +1131,11 @@ mod tests {
         assert_eq!(c.auth_authority, "a");
         let p = c.presign.unwrap();
         assert_eq!((p.expires_secs, p.always), (604_800, true));
-        assert_eq!(p.base_url.as_deref(), Some("http://s3:8333"));
+        assert_eq!(p.base_url, "http://s3:8333");
         assert_eq!(c.decision_cache.max_age_secs, 0);
         for (gateway, field) in [
             (r#"{"auth_cluster":""}"#, "gateway.auth_cluster"),
-            (r#"{"auth_path":"no-slash"}"#, "gateway.auth_path"),
+            (r#"{"auth_path":"/auth"}"#, "gateway.auth_path"),
             (r#"{"auth_timeout":"2m"}"#, "gateway.auth_timeout"),
             (
                 r#"{"forward_headers":["Cookie"]}"#,
@@ -1173,7 +1149,6 @@ mod tests {
                 r#"{"forward_headers":["x-original-uri"]}"#,
                 "gateway.forward_headers[0]",
             ),
-            (r#"{"max_upload_bytes":0}"#, "gateway.max_upload_bytes"),
             (
                 r#"{"presign":{"base_url":"s3:8333"}}"#,
                 "gateway.presign.base_url",
@@ -1183,11 +1158,11 @@ mod tests {
                 "gateway.presign.base_url",
             ),
             (
-                r#"{"presign":{"expires":"169h"}}"#,
+                r#"{"presign":{"base_url":"http://s","expires":"169h"}}"#,
                 "gateway.presign.expires",
             ),
             (
-                r#"{"presign":{"expires":"500ms"}}"#,
+                r#"{"presign":{"base_url":"http://s","expires":"500ms"}}"#,
                 "gateway.presign.expires",
             ),
             (r#"{"presign":{"status":307}}"#, "gateway.presign.status"),
