@@ -38,6 +38,13 @@ metrics! {
     BodiesHashed => "bodies_hashed",
     BodiesRefused => "bodies_refused",
     ScopeRefused => "scope_refused",
+    AuthConsents => "auth_consents",
+    AuthRefusals => "auth_refusals",
+    AuthUnavailable => "auth_unavailable",
+    AuthTimeouts => "auth_timeouts",
+    UploadsTooLarge => "uploads_too_large",
+    PresignedRedirects => "presigned_redirects",
+    DecisionCacheHits => "decision_cache_hits",
     HeaderPollsOk => "header_polls_ok",
     HeaderPollsFailedStatus => "header_polls_failed_status",
     HeaderPollsFailedTimeout => "header_polls_failed_timeout",
@@ -49,13 +56,6 @@ metrics! {
     HeadersUnavailable => "headers_unavailable",
     CredentialRefreshes => "credential_refreshes",
     CredentialRefreshFailures => "credential_refresh_failures",
-    AuthConsents => "auth_consents",
-    AuthRefusals => "auth_refusals",
-    AuthUnavailable => "auth_unavailable",
-    AuthTimeouts => "auth_timeouts",
-    UploadsTooLarge => "uploads_too_large",
-    PresignedRedirects => "presigned_redirects",
-    DecisionCacheHits => "decision_cache_hits",
 }
 
 impl Counter {

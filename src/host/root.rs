@@ -8,7 +8,6 @@ use crate::core::sigv4::SigningKeyCache;
 use crate::host::auth_backend::AuthBackend;
 use crate::host::clock;
 use crate::host::edge::Edge;
-use crate::host::gateway::Gateway;
 use crate::host::metrics::Metrics;
 use crate::host::poller::{Kind, Poller};
 use crate::host::shared::Shared;
@@ -137,12 +136,12 @@ impl RootContext for Root {
             config,
             credentials: RefCell::new(store),
             key_cache: RefCell::new(SigningKeyCache::default()),
+            decisions: RefCell::default(),
             metrics,
             headers_key,
             headers: RefCell::new(None),
             credentials_key,
             credentials_cas: RefCell::new(None),
-            decisions: RefCell::default(),
         }));
         true
     }
@@ -167,7 +166,7 @@ impl RootContext for Root {
             Role::Edge => Box::new(Edge::new(shared)),
             Role::AuthBackend => Box::new(AuthBackend::new(shared)),
             Role::Storage => Box::new(Storage::new(shared)),
-            Role::Gateway => Box::new(Gateway::new(shared)),
+            Role::Gateway => Box::new(crate::host::gateway::Gateway::new(shared)),
         })
     }
 

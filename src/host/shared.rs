@@ -25,6 +25,8 @@ pub struct Shared {
     pub config: Config,
     pub credentials: RefCell<CredentialStore>,
     pub key_cache: RefCell<SigningKeyCache>,
+    /// Flow D's cached consents (per VM; see `core::decision_cache`).
+    pub decisions: RefCell<DecisionCache<Consent>>,
     pub metrics: Metrics,
     /// Shared-data key of the header provider's last good answer.
     pub headers_key: Option<String>,
@@ -33,8 +35,6 @@ pub struct Shared {
     /// Shared-data key of the credentials endpoint's last good answer.
     pub credentials_key: Option<String>,
     pub credentials_cas: RefCell<Option<u32>>,
-    /// Flow D's cached consents (per VM; see `core::decision_cache`).
-    pub decisions: RefCell<DecisionCache<Consent>>,
 }
 
 impl Shared {

@@ -7,8 +7,6 @@ One process serves one role on 127.0.0.1 (port 0 = ephemeral) and prints
 Roles:
   echo     answers 200 with a JSON description of the request it received.
   auth     the demo auth backend: decides who may read /assets/<key>.
-  headers  the header provider: answers a JSON object of headers.
-  creds    an ECS container-credentials endpoint.
   gateway  flow D's auth backend (nginx auth_request style): judges the
            request named by X-Original-Method / X-Original-URI. Under
            `client_prefix` the rest is the key; a leading `presign_prefix`
@@ -20,6 +18,8 @@ Roles:
            `cache_prefix`, and `headers`; keys under `slow_prefix` answer
            after `slow_s`. Otherwise `anonymous_status` (no credentials at
            all, with WWW-Authenticate) or 403.
+  headers  the header provider: answers a JSON object of headers.
+  creds    an ECS container-credentials endpoint.
 
 Framework-style X-Accel-Redirect fixtures (flow A against the nginx oracle,
 issue 11). Each maps GET/HEAD/PUT/POST/DELETE/PATCH /assets/<key> (any
@@ -120,21 +120,6 @@ DEFAULTS = {
         # style "redirect": flag the 307 with x-internal-redirect: true
         "flag_internal": True,
     },
-    "headers": {
-        "status": 200,
-        "body": {"x-idp-token": "demo-idp-token", "x-tenant": "demo"},
-        "raw_body": None,
-        "delay_s": 0,
-    },
-    "creds": {
-        "status": 200,
-        "access_key_id": "",
-        "secret_access_key": "",
-        "token": None,
-        "lifetime_s": 3600,
-        "authorization": None,
-        "delay_s": 0,
-    },
     "gateway": {
         "tokens": ["demo-token"],
         "cookie_name": "session",
@@ -152,6 +137,21 @@ DEFAULTS = {
         "headers": {},
         # the answer to a request without any credentials
         "anonymous_status": 403,
+    },
+    "headers": {
+        "status": 200,
+        "body": {"x-idp-token": "demo-idp-token", "x-tenant": "demo"},
+        "raw_body": None,
+        "delay_s": 0,
+    },
+    "creds": {
+        "status": 200,
+        "access_key_id": "",
+        "secret_access_key": "",
+        "token": None,
+        "lifetime_s": 3600,
+        "authorization": None,
+        "delay_s": 0,
     },
     "rack": dict(_FIXTURE),
     "symfony": dict(_FIXTURE),

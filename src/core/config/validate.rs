@@ -5,9 +5,9 @@
 use super::reader::{RawConfig, RawGateway, RawRedirect, RawSigning};
 use super::{
     err, AddressingStyle, AugmentConfig, BodySigning, BucketMapping, Config, ConfigError,
-    CredentialSource, CredentialsConfig, DecisionCacheConfig, EndpointConfig, Env, GatewayConfig,
-    PresignConfig, RedirectConfig, Role, SigningConfig,
+    CredentialSource, CredentialsConfig, EndpointConfig, Env, RedirectConfig, Role, SigningConfig,
 };
+use super::{DecisionCacheConfig, GatewayConfig, PresignConfig};
 use std::time::Duration;
 
 /// The validated configuration, from the raw settings.
