@@ -79,13 +79,19 @@ fn subrequest_own(name: &str) -> bool {
 
 /// Flow D's settings; the storage side is the `signing` section.
 fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
-    let auth_cluster = non_empty(
+    let named = |field: &str, v: String| {
+        if v.trim().is_empty() {
+            return Err(err(field, "must not be empty"));
+        }
+        Ok(v)
+    };
+    let auth_cluster = named(
         "gateway.auth_cluster",
-        Some(g.auth_cluster.unwrap_or_else(|| "auth_backend".into())),
+        g.auth_cluster.unwrap_or_else(|| "auth_backend".into()),
     )?;
-    let auth_authority = non_empty(
+    let auth_authority = named(
         "gateway.auth_authority",
-        Some(g.auth_authority.unwrap_or_else(|| auth_cluster.clone())),
+        g.auth_authority.unwrap_or_else(|| auth_cluster.clone()),
     )?;
     let auth_timeout_ms = duration_ms(
         "gateway.auth_timeout",
