@@ -836,7 +836,10 @@ fn a_bad_gateway_config_fails_on_configure_naming_the_field() {
         ("AUTH_PORT", "1".to_string()),
         ("DOWN_PORT", "1".to_string()),
         ("STORAGE_PORT", "1".to_string()),
-        ("GATEWAY_CONFIG", bad(json!({"presign": {"base_url": "http://s3", "expires": "8d"}}))),
+        (
+            "GATEWAY_CONFIG",
+            bad(json!({"presign": {"base_url": "http://s3", "expires": "8d"}})),
+        ),
         ("DOWN_CONFIG", ok.clone()),
         ("CACHED_CONFIG", ok),
     ];
