@@ -5,11 +5,13 @@ in the foreground. Ctrl-C stops every child.
 Ports (environment variables, defaults):
   ASSET_GATE_ASSETS_PORT  10000  assets flow listener
   ASSET_GATE_EDGE_PORT    10001  S3 signing edge listener
+  ASSET_GATE_GATEWAY_PORT 10002  flow D gateway listener
   ASSET_GATE_ADMIN_PORT   9901   Envoy admin
   ASSET_GATE_S3_PORT      8333   SeaweedFS S3 API
   ASSET_GATE_AUTH_PORT    8081   demo auth backend
   ASSET_GATE_PROVIDER_PORT 8082  header provider
   ASSET_GATE_ECHO_PORT    8083   echo server
+  ASSET_GATE_GATEWAY_AUTH_PORT 8084  flow D's demo auth backend
 SeaweedFS's internal ports (master, volume, filer, gRPC) are picked free.
 """
 import json
@@ -70,13 +72,17 @@ def wait_http(url, what, timeout=30, ok=lambda status: True):
 
 def render_envoy(ports, wasm):
     with open(os.path.join(ROOT, "envoy", "demo.yaml")) as f:
-        cfg = yaml.safe_load(f)
+        # S3's address inside filter configurations (the gateway's endpoint
+        # and presigned URLs) follows ASSET_GATE_S3_PORT too.
+        text = f.read().replace("localhost:8333", "localhost:%d" % ports["s3"])
+        cfg = yaml.safe_load(text.replace("127.0.0.1:8333", "127.0.0.1:%d" % ports["s3"]))
     cfg["admin"]["address"]["socket_address"]["port_value"] = ports["admin"]
-    listener_ports = {"assets": ports["assets"], "signing_edge": ports["edge"]}
+    listener_ports = {"assets": ports["assets"], "signing_edge": ports["edge"], "gateway": ports["gateway"]}
     for listener in cfg["static_resources"]["listeners"]:
         listener["address"]["socket_address"]["port_value"] = listener_ports[listener["name"]]
     cluster_ports = {"auth_backend": ports["auth"], "storage": ports["s3"], "s3_edge": ports["s3"],
-                     "sidecar": ports["provider"], "echo": ports["echo"]}
+                     "sidecar": ports["provider"], "echo": ports["echo"],
+                     "gateway_auth": ports["gateway_auth"], "gateway_storage": ports["s3"]}
     for cluster in cfg["static_resources"]["clusters"]:
         for group in cluster["load_assignment"]["endpoints"]:
             for ep in group["lb_endpoints"]:
@@ -103,11 +109,13 @@ def main():
     ports = {
         "assets": port("ASSET_GATE_ASSETS_PORT", 10000),
         "edge": port("ASSET_GATE_EDGE_PORT", 10001),
+        "gateway": port("ASSET_GATE_GATEWAY_PORT", 10002),
         "admin": port("ASSET_GATE_ADMIN_PORT", 9901),
         "s3": port("ASSET_GATE_S3_PORT", 8333),
         "auth": port("ASSET_GATE_AUTH_PORT", 8081),
         "provider": port("ASSET_GATE_PROVIDER_PORT", 8082),
         "echo": port("ASSET_GATE_ECHO_PORT", 8083),
+        "gateway_auth": port("ASSET_GATE_GATEWAY_AUTH_PORT", 8084),
     }
     wasm = os.environ.get("ASSET_GATE_WASM", os.path.join(ROOT, "dist", "asset_gate.wasm"))
     if not os.path.exists(wasm):
@@ -161,6 +169,7 @@ def main():
         start("auth-backend", [sys.executable, backends, "auth", "--port", str(ports["auth"])])
         start("header-provider", [sys.executable, backends, "headers", "--port", str(ports["provider"])])
         start("echo", [sys.executable, backends, "echo", "--port", str(ports["echo"])])
+        start("gateway-backend", [sys.executable, backends, "gateway", "--port", str(ports["gateway_auth"])])
         wait_http(f"http://127.0.0.1:{ports['s3']}/", "SeaweedFS")
         for attempt in range(60):
             try:
@@ -176,7 +185,7 @@ def main():
         envoy = start("envoy", [os.path.join(BIN, "envoy"), "-c", os.path.join(work, "envoy.yaml"),
                                 "--disable-hot-restart", "--concurrency", "2", "--log-level", "info"], env=env)
         wait_http(f"http://127.0.0.1:{ports['admin']}/ready", "Envoy", ok=lambda s: s == 200)
-        a, e, adm = ports["assets"], ports["edge"], ports["admin"]
+        a, e, adm, g, s3 = ports["assets"], ports["edge"], ports["admin"], ports["gateway"], ports["s3"]
         print(f"""
 asset-gate demo is up (logs in {work}). Try:
 
@@ -197,6 +206,14 @@ asset-gate demo is up (logs in {work}). Try:
   curl -i -T README.md http://localhost:{e}/{BUCKET}/uploaded/README.md
   {BIN}/aws --no-sign-request --endpoint-url http://localhost:{e} s3 ls s3://{BUCKET}/ --recursive
   curl -i http://localhost:{ports['s3']}/{BUCKET}/hello.txt   # straight to S3: 403, it needs a signature
+
+  # gateway (flow D): one filter asks the backend, then streams to storage, uploads too
+  head -c 100000000 /dev/urandom > big.bin
+  curl -i -T big.bin -H 'Authorization: Bearer demo-token' http://localhost:{g}/uploads/big.bin   # streamed upload
+  curl -s -H 'Authorization: Bearer demo-token' http://localhost:{g}/uploads/big.bin | cmp - big.bin && echo same
+  curl -i -T big.bin http://localhost:{g}/uploads/big.bin      # 403: no token, nothing reaches storage
+  curl -i -H 'Authorization: Bearer demo-token' http://localhost:{g}/presigned/hello.txt   # 302 to a presigned URL
+  curl -i "$(curl -s -o /dev/null -w '%{{redirect_url}}' -H 'Authorization: Bearer demo-token' http://localhost:{g}/presigned/hello.txt)"   # plain curl, straight to S3 :{s3}
 
   # metrics
   curl -s http://localhost:{adm}/stats | grep asset_gate

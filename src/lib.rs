@@ -11,7 +11,8 @@ pub mod core;
 
 /// The core modules keep their crate-root paths (`asset_gate::sigv4`, ...).
 pub use crate::core::{
-    carry, config, consent, credentials, headers, marker, poll, redirect, scope, sigv4, storage,
+    carry, config, consent, credentials, decision_cache, gateway, headers, marker, poll, redirect,
+    scope, sigv4, storage,
 };
 
 #[cfg(target_arch = "wasm32")]

@@ -12,9 +12,9 @@ use support::*;
 
 #[test]
 fn demo_comes_up_and_its_printed_commands_work() {
-    let p = free_ports(7);
+    let p = free_ports(9);
     let (assets, edge, admin, s3, auth) = (p[0], p[1], p[2], p[3], p[4]);
-    let (provider, echo) = (p[5], p[6]);
+    let (provider, echo, gateway, gateway_auth) = (p[5], p[6], p[7], p[8]);
     let mut demo = Proc::spawn(
         "demo",
         Command::new(venv_bin("python"))
@@ -26,6 +26,8 @@ fn demo_comes_up_and_its_printed_commands_work() {
             .env("ASSET_GATE_AUTH_PORT", auth.to_string())
             .env("ASSET_GATE_PROVIDER_PORT", provider.to_string())
             .env("ASSET_GATE_ECHO_PORT", echo.to_string())
+            .env("ASSET_GATE_GATEWAY_PORT", gateway.to_string())
+            .env("ASSET_GATE_GATEWAY_AUTH_PORT", gateway_auth.to_string())
             .env("ASSET_GATE_WASM", wasm())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit()),
@@ -135,6 +137,51 @@ fn demo_comes_up_and_its_printed_commands_work() {
         403,
         "S3 must need a signature"
     );
+    // Flow D, as printed: a streamed upload under uploads/, read back; no
+    // token: 403 and nothing stored; a presigned redirect whose Location
+    // plain curl fetches straight from S3.
+    let g = |path: &str| url(gateway, path);
+    assert!(
+        text.contains(&format!(
+            "-T big.bin -H 'Authorization: Bearer demo-token' {}",
+            g("/uploads/big.bin")
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&g("/presigned/hello.txt")), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.bin");
+    write_random_file(&big, 20 << 20, 11);
+    let big = big.to_str().unwrap();
+    let r = curl(&["-T", big, "-H", token, &g("/uploads/big.bin")]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let back = dir.path().join("back.bin");
+    assert_eq!(
+        curl_download(&["-H", token], &g("/uploads/big.bin"), &back),
+        200
+    );
+    assert_eq!(sha256_file(&back), sha256_file(std::path::Path::new(big)));
+    let r = curl(&["-T", big, &g("/uploads/anonymous.bin")]);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        curl(&["-H", token, &g("/uploads/anonymous.bin")]).status,
+        404
+    );
+    let r = curl(&["-H", token, &g("/presigned/hello.txt")]);
+    assert_eq!(r.status, 302, "{}", r.text());
+    let location = r.header("location").unwrap().to_string();
+    assert!(
+        location.starts_with(&format!("http://localhost:{s3}/assets/hello.txt?")),
+        "{location}"
+    );
+    let r = curl(&[&location]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text().starts_with("Hello from asset-gate"),
+        "{}",
+        r.text()
+    );
+
     let stats = curl(&[&url(admin, "/stats")]).text();
     assert!(
         stats.contains("wasmcustom.asset_gate.asset_gate_storage.requests_signed"),
@@ -151,7 +198,17 @@ fn demo_comes_up_and_its_printed_commands_work() {
         "demo did not stop on SIGINT"
     );
     std::thread::sleep(Duration::from_millis(300));
-    for port in [assets, edge, admin, s3, auth, provider, echo] {
+    for port in [
+        assets,
+        edge,
+        admin,
+        s3,
+        auth,
+        provider,
+        echo,
+        gateway,
+        gateway_auth,
+    ] {
         assert!(
             std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
             "port {port} still served after Ctrl-C"

@@ -213,6 +213,22 @@ fn validation_rejects_broken_manifests() {
             "field `header_failure_policy`",
             false,
         ),
+        // Flow D's WasmPlugin on the ingress gateway: a bad gateway key is
+        // named by on_configure, and the module path must be the mount.
+        (
+            "istio/gateway/wasmplugin-gateway.yaml",
+            "      auth_timeout: 5s",
+            "      auth_timeout: forever",
+            "field `gateway.auth_timeout`",
+            false,
+        ),
+        (
+            "istio/gateway/wasmplugin-gateway.yaml",
+            "url: file:///var/local/wasm/asset_gate.wasm",
+            "url: file:///var/lib/wasm/asset_gate.wasm",
+            "WasmPlugin/asset-gate-files-gateway loads the module the patch mounts",
+            false,
+        ),
         // The sidecar mount and the path the filters load no longer agree.
         (
             "istio/base/wasm-volume-patch.yaml",

@@ -7,6 +7,8 @@ pub mod carry;
 pub mod config;
 pub mod consent;
 pub mod credentials;
+pub mod decision_cache;
+pub mod gateway;
 pub mod headers;
 pub mod hex;
 pub mod json;

@@ -5,7 +5,7 @@
 //! - `root`: the root context; parses the configuration, starts the pollers,
 //!   creates the HTTP context of the configured role.
 //! - `shared`: per-VM state every context shares, and its refresh from shared data.
-//! - `edge`, `auth_backend`, `storage`: one HTTP context per role.
+//! - `edge`, `auth_backend`, `storage`, `gateway`: one HTTP context per role.
 //! - `http`: what every role uses, once: header reads, the marker check, local
 //!   replies, header augmentation.
 //! - `clock`: the host clock.
@@ -14,6 +14,7 @@
 mod auth_backend;
 mod clock;
 mod edge;
+mod gateway;
 mod http;
 mod metrics;
 mod poller;

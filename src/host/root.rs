@@ -131,6 +131,7 @@ impl RootContext for Root {
             config,
             credentials: RefCell::new(store),
             key_cache: RefCell::new(SigningKeyCache::default()),
+            decisions: RefCell::default(),
             metrics,
             headers_key,
             headers: RefCell::new(None),
@@ -165,6 +166,7 @@ impl RootContext for Root {
             Role::Edge => Box::new(Edge::new(shared)),
             Role::AuthBackend => Box::new(AuthBackend::new(shared)),
             Role::Storage => Box::new(Storage::new(shared)),
+            Role::Gateway => Box::new(crate::host::gateway::Gateway::new(shared)),
         })
     }
 

@@ -4,6 +4,8 @@
 
 use crate::core::config::Config;
 use crate::core::credentials::{self, CredentialStore};
+use crate::core::decision_cache::DecisionCache;
+use crate::core::gateway::Consent;
 use crate::core::headers;
 use crate::core::sigv4::SigningKeyCache;
 use crate::host::clock;
@@ -23,6 +25,8 @@ pub struct Shared {
     pub config: Config,
     pub credentials: RefCell<CredentialStore>,
     pub key_cache: RefCell<SigningKeyCache>,
+    /// Flow D's cached consents (per VM; see `core::decision_cache`).
+    pub decisions: RefCell<DecisionCache<Consent>>,
     pub metrics: Metrics,
     /// Shared-data key of the header provider's last good answer.
     pub headers_key: Option<String>,

@@ -7,6 +7,17 @@ One process serves one role on 127.0.0.1 (port 0 = ephemeral) and prints
 Roles:
   echo     answers 200 with a JSON description of the request it received.
   auth     the demo auth backend: decides who may read /assets/<key>.
+  gateway  flow D's auth backend (nginx auth_request style): judges the
+           request named by X-Original-Method / X-Original-URI. Under
+           `client_prefix` the rest is the key; a leading `presign_prefix`
+           is dropped and asks for a presigned redirect. With a known token
+           (or session cookie) it consents with `X-Accel-Redirect:
+           <internal_prefix><key>`, adding `X-Accel-Grant` / `-Max-Bytes`
+           from the first `rules` entry whose prefix the key has,
+           `Cache-Control: private, max-age=N` for keys under
+           `cache_prefix`, and `headers`; keys under `slow_prefix` answer
+           after `slow_s`. Otherwise `anonymous_status` (no credentials at
+           all, with WWW-Authenticate) or 403.
   headers  the header provider: answers a JSON object of headers.
   creds    an ECS container-credentials endpoint.
   imds     an EC2 instance metadata service, IMDSv2 as AWS documents it:
@@ -116,6 +127,24 @@ DEFAULTS = {
         "location_override": None,
         # style "redirect": flag the 307 with x-internal-redirect: true
         "flag_internal": True,
+    },
+    "gateway": {
+        "tokens": ["demo-token"],
+        "cookie_name": "session",
+        "sessions": ["demo-session"],
+        "client_prefix": "/",
+        "internal_prefix": "/internal-assets/",
+        "presign_prefix": "presigned/",
+        "denied_keys": ["secret.txt"],
+        # [{"prefix": "uploads/", "grant": "PUT, multipart", "max_bytes": null}]
+        "rules": [{"prefix": "uploads/", "grant": "PUT, multipart", "max_bytes": None}],
+        "cache_prefix": None,
+        "cache_max_age": 60,
+        "slow_prefix": "slow/",
+        "slow_s": 3,
+        "headers": {},
+        # the answer to a request without any credentials
+        "anonymous_status": 403,
     },
     "headers": {
         "status": 200,
@@ -300,6 +329,38 @@ class Handler(BaseHTTPRequestHandler):
         location = target if "://" in target else "http://" + host + target
         flag = {"x-internal-redirect": "true"} if conf["flag_internal"] else {}
         return self._send(307, b"", {"location": location, **flag})
+
+    def role_gateway(self, conf, body):
+        method = self.headers.get("x-original-method", "")
+        split = urlsplit(self.headers.get("x-original-uri", ""))
+        if not split.path.startswith(conf["client_prefix"]):
+            return self._send(404, "no such file\n", content_type="text/plain")
+        key = split.path[len(conf["client_prefix"]):]
+        if conf["slow_prefix"] and key.startswith(conf["slow_prefix"]):
+            time.sleep(conf["slow_s"])
+        presign = bool(conf["presign_prefix"]) and key.startswith(conf["presign_prefix"])
+        if presign:
+            key = key[len(conf["presign_prefix"]):]
+        if not self.headers.get("authorization") and not self.headers.get("cookie"):
+            return self._send(conf["anonymous_status"], "log in first\n",
+                              {"www-authenticate": 'Bearer realm="demo"'}, content_type="text/plain")
+        if not self._authorized(conf) or unquote(key) in conf["denied_keys"]:
+            return self._send(403, "access denied by the demo auth backend (%s)\n" % method,
+                              content_type="text/plain")
+        headers = {"x-accel-redirect": conf["internal_prefix"] + key}
+        for rule in conf["rules"]:
+            if key.startswith(rule["prefix"]):
+                headers["x-accel-grant"] = rule["grant"]
+                if rule.get("max_bytes") is not None:
+                    headers["x-accel-max-bytes"] = str(rule["max_bytes"])
+                break
+        if presign:
+            headers["x-accel-presign"] = "1"
+        if conf["cache_prefix"] and key.startswith(conf["cache_prefix"]):
+            headers["cache-control"] = "private, max-age=%d" % conf["cache_max_age"]
+        headers.update(conf["headers"])
+        # No Content-Type: like nginx, a presigned read would carry it.
+        self._raw_answer(200, list(headers.items()) + [("content-length", "0")])
 
     # ---- framework fixtures (rack, symfony, seed) -------------------------------
 

@@ -790,6 +790,15 @@ def check_standalone(root, standalone, version, report):
                 if p or os.path.dirname(w) != directory:
                     continue
                 for ef in others:
+                    if kind_of(ef) == ("extensions.istio.io/v1alpha1", "WasmPlugin"):
+                        sel = (ef["spec"].get("selector") or {}).get("matchLabels") or {}
+                        url = ef["spec"].get("url", "")
+                        report.check("%s %s selects the gateway %s patches" % (w, doc_name(ef), where),
+                                     all(labels.get(k) == v for k, v in sel.items()),
+                                     "selector %s, gateway labels %s" % (sel, labels))
+                        report.check("%s %s loads the module the patch mounts (%s)" % (w, doc_name(ef), sorted(paths)),
+                                     url.startswith("file://") and url[len("file://"):] in paths, "loads %s" % url)
+                        continue
                     if kind_of(ef) != ("networking.istio.io/v1alpha3", "EnvoyFilter"):
                         continue
                     sel = (ef["spec"].get("workloadSelector") or {}).get("labels") or {}

@@ -55,6 +55,10 @@ pub enum Role {
     /// Upstream HTTP filter on the storage cluster (or a downstream filter of a
     /// signing edge proxy): maps buckets, rewrites the host, signs with SigV4.
     Storage,
+    /// Downstream HTTP filter on a listener routed to storage (flow D): asks
+    /// the auth backend out of band, then signs and streams to storage, or
+    /// answers a presigned redirect.
+    Gateway,
 }
 
 /// S3 addressing: path-style `/bucket/key` or virtual-hosted `bucket.host/key`.
@@ -351,6 +355,40 @@ pub struct RedirectConfig {
     pub max_kept_bytes: usize,
 }
 
+/// Presigned redirects (flow D): the client gets a redirect to a SigV4
+/// query-signed storage URL instead of the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignConfig {
+    /// `scheme://host[:port]` clients reach storage at; the host is signed.
+    pub base_url: String,
+    pub expires_secs: u64,
+    /// Presign every consent, not only answers that ask (`X-Accel-Presign`).
+    pub always: bool,
+}
+
+/// The decision cache (flow D), opted into per answer by the backend's
+/// `Cache-Control: private, max-age=N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionCacheConfig {
+    /// Upper bound on the backend's max-age; 0 disables the cache.
+    pub max_age_secs: u64,
+    pub max_entries: usize,
+    /// Whether write consents (PUT, DELETE, multipart) may be cached.
+    pub writes: bool,
+}
+
+/// Validated gateway settings (flow D, nginx `auth_request` style).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayConfig {
+    pub auth_cluster: String,
+    pub auth_authority: String,
+    pub auth_timeout_ms: u64,
+    /// Client request headers the subrequest carries (credentials).
+    pub forward_headers: Vec<String>,
+    pub presign: Option<PresignConfig>,
+    pub decision_cache: DecisionCacheConfig,
+}
+
 /// The validated configuration of one filter instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -359,6 +397,8 @@ pub struct Config {
     pub signing: Option<SigningConfig>,
     /// Header augmentation, when `augment_headers` is true.
     pub augment: Option<AugmentConfig>,
+    /// Flow D, when role is `gateway`.
+    pub gateway: Option<GatewayConfig>,
 }
 
 /// Environment lookup, injected so parsing stays pure and testable.

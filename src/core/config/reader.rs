@@ -66,9 +66,29 @@ pub(super) struct RawSigning {
     pub(super) scope: crate::core::scope::SignScope,
 }
 
+#[derive(Debug, Clone, Default)]
+pub(super) struct RawPresign {
+    pub(super) base_url: Option<String>,
+    pub(super) expires: Option<String>,
+    pub(super) always: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct RawGateway {
+    pub(super) auth_cluster: Option<String>,
+    pub(super) auth_authority: Option<String>,
+    pub(super) auth_timeout: Option<String>,
+    pub(super) forward_headers: Option<Vec<String>>,
+    pub(super) presign: Option<RawPresign>,
+    pub(super) cache_max_age: Option<String>,
+    pub(super) cache_max_entries: Option<usize>,
+    pub(super) cache_writes: bool,
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct RawConfig {
     pub(super) role: Role,
+    pub(super) gateway: Option<RawGateway>,
     pub(super) redirect: RawRedirect,
     pub(super) signing: Option<RawSigning>,
     pub(super) augment_headers: bool,
@@ -259,11 +279,47 @@ impl<'a> Reader<'a> {
     }
 }
 
-const ROLES: [(&str, Role); 3] = [
+const ROLES: [(&str, Role); 4] = [
     ("edge", Role::Edge),
     ("auth_backend", Role::AuthBackend),
     ("storage", Role::Storage),
+    ("gateway", Role::Gateway),
 ];
+
+fn read_gateway(r: &Reader) -> Result<RawGateway, ConfigError> {
+    let presign = match r.child("presign", &["base_url", "expires", "always"])? {
+        None => None,
+        Some(p) => Some(RawPresign {
+            base_url: p.string("base_url")?,
+            expires: p.string("expires")?,
+            always: p.boolean("always")?.unwrap_or(false),
+        }),
+    };
+    let cache = r.child("decision_cache", &["max_age", "max_entries", "writes"])?;
+    Ok(RawGateway {
+        auth_cluster: r.string("auth_cluster")?,
+        auth_authority: r.string("auth_authority")?,
+        auth_timeout: r.string("auth_timeout")?,
+        forward_headers: r.strings("forward_headers")?,
+        presign,
+        cache_max_age: cache
+            .as_ref()
+            .map(|c| c.string("max_age"))
+            .transpose()?
+            .flatten(),
+        cache_max_entries: cache
+            .as_ref()
+            .map(|c| c.uint("max_entries"))
+            .transpose()?
+            .flatten(),
+        cache_writes: cache
+            .as_ref()
+            .map(|c| c.boolean("writes"))
+            .transpose()?
+            .flatten()
+            .unwrap_or(false),
+    })
+}
 
 fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
     let r = Reader::new(
@@ -273,6 +329,7 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "role",
             "redirect",
             "signing",
+            "gateway",
             "augment_headers",
             "header_providing_service_cluster",
             "header_providing_service_authority",
@@ -325,8 +382,23 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
         Some(sr) => Some(read_signing(&sr)?),
         None => None,
     };
+    let gateway = match r.child(
+        "gateway",
+        &[
+            "auth_cluster",
+            "auth_authority",
+            "auth_timeout",
+            "forward_headers",
+            "presign",
+            "decision_cache",
+        ],
+    )? {
+        Some(gr) => Some(read_gateway(&gr)?),
+        None => None,
+    };
     Ok(RawConfig {
         role: r.choice("role", &ROLES)?.unwrap_or_default(),
+        gateway,
         redirect,
         signing,
         augment_headers: r.boolean("augment_headers")?.unwrap_or(false),

@@ -2,11 +2,12 @@
 //! defaults that depend on the environment, so that a mistake fails loudly at
 //! load time (with the field named) instead of per request.
 
-use super::reader::{RawConfig, RawRedirect, RawSigning};
+use super::reader::{RawConfig, RawGateway, RawRedirect, RawSigning};
 use super::{
     err, AddressingStyle, AugmentConfig, BodySigning, BucketMapping, Config, ConfigError,
     EndpointConfig, Env, RedirectConfig, Role, SigningConfig,
 };
+use super::{DecisionCacheConfig, GatewayConfig, PresignConfig};
 use std::time::Duration;
 
 /// The validated configuration, from the raw settings.
@@ -23,6 +24,20 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
     if raw.role == Role::Storage && signing.is_none() {
         return Err(err("signing", "required when role is \"storage\""));
     }
+    let gateway = match (raw.role, raw.gateway) {
+        (Role::Gateway, g) => {
+            if signing.is_none() {
+                return Err(err("signing", "required when role is \"gateway\""));
+            }
+            // Provider headers would be injected into the storage request.
+            if augment.is_some() {
+                return Err(err("augment_headers", "not read with role \"gateway\""));
+            }
+            Some(validate_gateway(g.unwrap_or_default())?)
+        }
+        (_, Some(_)) => return Err(err("gateway", "only read when role is \"gateway\"")),
+        (_, None) => None,
+    };
     // The marker is asset-gate's own: never forwarded to storage, never kept
     // from a backend's answer for the client.
     let marker = redirect.marker_header.as_str();
@@ -50,6 +65,120 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
         redirect,
         signing,
         augment,
+        gateway,
+    })
+}
+
+/// Headers flow D's auth subrequest sets itself (`gateway.forward_headers`
+/// may not name them).
+fn subrequest_own(name: &str) -> bool {
+    name.starts_with(':')
+        || name.starts_with("x-original-")
+        || ["host", "content-length", "transfer-encoding", "connection"].contains(&name)
+}
+
+/// Flow D's settings; the storage side is the `signing` section.
+fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
+    let named = |field: &str, v: String| {
+        if v.trim().is_empty() {
+            return Err(err(field, "must not be empty"));
+        }
+        Ok(v)
+    };
+    let auth_cluster = named(
+        "gateway.auth_cluster",
+        g.auth_cluster.unwrap_or_else(|| "auth_backend".into()),
+    )?;
+    let auth_authority = named(
+        "gateway.auth_authority",
+        g.auth_authority.unwrap_or_else(|| auth_cluster.clone()),
+    )?;
+    let auth_timeout_ms = duration_ms(
+        "gateway.auth_timeout",
+        g.auth_timeout.as_deref(),
+        "5s",
+        60_000,
+    )?;
+    let forward_headers = g
+        .forward_headers
+        .unwrap_or_else(|| vec!["cookie".into(), "authorization".into()]);
+    if let Some(i) = forward_headers
+        .iter()
+        .position(|n| !valid_header_name(n) || subrequest_own(n))
+    {
+        return Err(err(
+            &format!("gateway.forward_headers[{i}]"),
+            "must be a lowercase header name (not host, x-original-* or framing)",
+        ));
+    }
+    let presign = match g.presign {
+        None => None,
+        Some(p) => {
+            let url = p
+                .base_url
+                .ok_or_else(|| err("gateway.presign.base_url", "required"))?;
+            {
+                let rest = url
+                    .strip_prefix("https://")
+                    .or_else(|| url.strip_prefix("http://"))
+                    .unwrap_or_default();
+                if rest.is_empty()
+                    || !rest
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+                {
+                    return Err(err(
+                        "gateway.presign.base_url",
+                        "must be http(s)://host[:port], no path",
+                    ));
+                }
+            }
+            let expires_ms = duration_ms(
+                "gateway.presign.expires",
+                p.expires.as_deref(),
+                "300s",
+                crate::core::sigv4::MAX_PRESIGN_EXPIRES_SECS * 1000,
+            )?;
+            if expires_ms < 1000 {
+                return Err(err("gateway.presign.expires", "must be at least 1s"));
+            }
+            Some(PresignConfig {
+                base_url: url,
+                expires_secs: expires_ms / 1000,
+                always: p.always,
+            })
+        }
+    };
+    let max_age_secs = match g.cache_max_age.as_deref() {
+        None => 60,
+        Some(text) => parse_duration(text)
+            .map(|d| d.as_secs())
+            .filter(|s| *s <= 3600)
+            .ok_or_else(|| {
+                err(
+                    "gateway.decision_cache.max_age",
+                    "must be a duration from \"0s\" (off) to \"1h\"",
+                )
+            })?,
+    };
+    let max_entries = g.cache_max_entries.unwrap_or(1024);
+    if max_entries > 65536 {
+        return Err(err(
+            "gateway.decision_cache.max_entries",
+            "must be at most 65536",
+        ));
+    }
+    Ok(GatewayConfig {
+        auth_cluster,
+        auth_authority,
+        auth_timeout_ms,
+        forward_headers,
+        presign,
+        decision_cache: DecisionCacheConfig {
+            max_age_secs,
+            max_entries,
+            writes: g.cache_writes,
+        },
     })
 }
 
@@ -919,5 +1048,89 @@ mod tests {
         assert!(!valid_bucket_name("-ab"));
         assert!(!valid_bucket_name("a..b"));
         assert!(!valid_bucket_name("Upper"));
+    }
+
+    #[test]
+    fn gateway_defaults_and_validation() {
+        let g = |gateway: &str| {
+            parse(&format!(
+                r#"{{"role":"gateway","gateway":{gateway},"signing":{{"region":"r"}}}}"#
+            ))
+        };
+        let c = g("{}").unwrap().gateway.unwrap();
+        let e = g(r#"{"presign":{}}"#).unwrap_err();
+        assert_eq!(e.field, "gateway.presign.base_url");
+        assert_eq!(c.auth_cluster, "auth_backend");
+        assert_eq!(c.auth_authority, "auth_backend");
+        assert_eq!(c.auth_timeout_ms, 5000);
+        assert_eq!(c.forward_headers, ["cookie", "authorization"]);
+        assert_eq!(c.presign, None);
+        assert_eq!(c.decision_cache.max_age_secs, 60);
+        assert_eq!(c.decision_cache.max_entries, 1024);
+        assert!(!c.decision_cache.writes);
+        let c = g(r#"{"auth_cluster":"a","presign":{"base_url":"http://s3:8333","expires":"168h","always":true},"decision_cache":{"max_age":"0s","writes":true}}"#)
+            .unwrap()
+            .gateway
+            .unwrap();
+        assert_eq!(c.auth_authority, "a");
+        let p = c.presign.unwrap();
+        assert_eq!((p.expires_secs, p.always), (604_800, true));
+        assert_eq!(p.base_url, "http://s3:8333");
+        assert_eq!(c.decision_cache.max_age_secs, 0);
+        for (gateway, field) in [
+            (r#"{"auth_cluster":""}"#, "gateway.auth_cluster"),
+            (r#"{"auth_path":"/auth"}"#, "gateway.auth_path"),
+            (r#"{"auth_timeout":"2m"}"#, "gateway.auth_timeout"),
+            (
+                r#"{"forward_headers":["Cookie"]}"#,
+                "gateway.forward_headers[0]",
+            ),
+            (
+                r#"{"forward_headers":["cookie","host"]}"#,
+                "gateway.forward_headers[1]",
+            ),
+            (
+                r#"{"forward_headers":["x-original-uri"]}"#,
+                "gateway.forward_headers[0]",
+            ),
+            (
+                r#"{"presign":{"base_url":"s3:8333"}}"#,
+                "gateway.presign.base_url",
+            ),
+            (
+                r#"{"presign":{"base_url":"http://s3/path"}}"#,
+                "gateway.presign.base_url",
+            ),
+            (
+                r#"{"presign":{"base_url":"http://s","expires":"169h"}}"#,
+                "gateway.presign.expires",
+            ),
+            (
+                r#"{"presign":{"base_url":"http://s","expires":"500ms"}}"#,
+                "gateway.presign.expires",
+            ),
+            (r#"{"presign":{"status":307}}"#, "gateway.presign.status"),
+            (r#"{"presign":{"ttl":"1s"}}"#, "gateway.presign.ttl"),
+            (
+                r#"{"decision_cache":{"max_age":"2h"}}"#,
+                "gateway.decision_cache.max_age",
+            ),
+            (
+                r#"{"decision_cache":{"max_entries":100000}}"#,
+                "gateway.decision_cache.max_entries",
+            ),
+            (r#"{"cache":{}}"#, "gateway.cache"),
+        ] {
+            let e = g(gateway).unwrap_err();
+            assert_eq!(e.field, field, "{gateway}: {e}");
+        }
+        // The section belongs to its role, and the role needs signing.
+        let e = parse(r#"{"role":"edge","gateway":{}}"#).unwrap_err();
+        assert_eq!(e.field, "gateway");
+        let e = parse(r#"{"role":"gateway"}"#).unwrap_err();
+        assert_eq!(e.field, "signing");
+        let e = parse(r#"{"role":"gateway","augment_headers":true,"signing":{"region":"r"}}"#)
+            .unwrap_err();
+        assert_eq!(e.field, "augment_headers");
     }
 }

@@ -20,6 +20,7 @@
 
 mod canonical;
 mod key;
+mod presign;
 mod time;
 
 pub use canonical::{
@@ -27,6 +28,7 @@ pub use canonical::{
     string_to_sign, CanonicalHeaders,
 };
 pub use key::{derive_signing_key, hmac_hex, sha256_hex, PayloadHasher, SigningKeyCache};
+pub use presign::{presigned_query, PresignRequest};
 pub use time::{amz_date, civil_from_unix, CivilDateTime};
 
 use canonical::{

@@ -1,0 +1,748 @@
+//! Flow D (nginx `auth_request`): the auth subrequest a gateway sends, what
+//! the backend's answer consents to, which client request that consent lets
+//! through (reads by default; writes only when the answer grants them, for
+//! that key), and the request storage then gets. Pure: the gateway role's
+//! HTTP context feeds it header maps and applies the result.
+
+use crate::core::carry;
+use crate::core::config::{GatewayConfig, RedirectConfig};
+use crate::core::redirect;
+
+/// The subrequest names the client's request in these (nginx convention).
+pub const ORIGINAL_METHOD: &str = "x-original-method";
+pub const ORIGINAL_URI: &str = "x-original-uri";
+/// The consent: the internal path (and key) the request may use.
+pub const ACCEL_REDIRECT: &str = "x-accel-redirect";
+/// Writes the consent grants beyond reads: `PUT`, `DELETE`, `multipart`.
+pub const GRANT: &str = "x-accel-grant";
+/// The largest upload the consent allows, in bytes.
+pub const MAX_BYTES: &str = "x-accel-max-bytes";
+/// `1`: answer a redirect to a presigned storage URL instead of streaming.
+pub const PRESIGN: &str = "x-accel-presign";
+
+/// The most of a refusal's body the client gets.
+pub const MAX_REFUSAL_BODY: usize = 4096;
+
+/// The refusal's headers that reach the client (with its status and body).
+pub const REFUSAL_HEADERS: [&str; 4] =
+    ["www-authenticate", "set-cookie", "location", "content-type"];
+
+/// Client headers a granted write forwards to storage (besides the read
+/// allowlist): the body's framing, type and checksums, and user metadata.
+/// Never `x-amz-copy-source`, ACLs, grants or redirects.
+const WRITE_FORWARDED: [&str; 12] = [
+    "content-length",
+    "content-type",
+    "content-md5",
+    "content-encoding",
+    "content-language",
+    "content-disposition",
+    "cache-control",
+    "expires",
+    "x-amz-content-sha256",
+    "x-amz-decoded-content-length",
+    "x-amz-trailer",
+    "x-amz-sdk-checksum-algorithm",
+];
+
+type Headers = [(String, Vec<u8>)];
+
+fn first<'a>(h: &'a Headers, name: &str) -> Option<&'a [u8]> {
+    h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice())
+}
+
+fn first_str<'a>(h: &'a Headers, name: &str) -> Option<&'a str> {
+    first(h, name).and_then(|v| std::str::from_utf8(v).ok())
+}
+
+fn number(h: &Headers, name: &str) -> Option<u64> {
+    first_str(h, name)?.trim().parse().ok()
+}
+
+/// The auth subrequest: a `GET` (no body) of the client's path and query,
+/// naming the original method and URI (nginx style), with the client's
+/// credential headers (values that are not UTF-8 are left out).
+pub fn subrequest<'a>(cfg: &'a GatewayConfig, client: &'a Headers) -> Vec<(&'a str, &'a str)> {
+    let method = first_str(client, ":method").unwrap_or("GET");
+    let uri = first_str(client, ":path").unwrap_or("/");
+    let mut out = vec![
+        (":method", "GET"),
+        (":path", uri),
+        (":authority", cfg.auth_authority.as_str()),
+        (ORIGINAL_METHOD, method),
+        (ORIGINAL_URI, uri),
+    ];
+    for name in &cfg.forward_headers {
+        for (k, v) in client {
+            if k == name {
+                if let Ok(v) = std::str::from_utf8(v) {
+                    out.push((name.as_str(), v));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What a consent lets through besides reads (`GET`, `HEAD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Grants {
+    /// A plain `PUT` of the key (no subresource query).
+    pub put: bool,
+    /// A plain `DELETE` of the key.
+    pub delete: bool,
+    /// S3 multipart calls on the key: `POST ?uploads`, `PUT
+    /// ?partNumber&uploadId`, `POST ?uploadId`, `DELETE ?uploadId`, `GET ?uploadId`.
+    pub multipart: bool,
+}
+
+impl Grants {
+    pub fn any_write(self) -> bool {
+        self.put || self.delete || self.multipart
+    }
+}
+
+/// An answer the gateway cannot act on, or a request the consent does not
+/// cover: the client gets `status` and `reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub status: u32,
+    pub reason: &'static str,
+}
+
+fn refused(status: u32, reason: &'static str) -> Refused {
+    Refused { status, reason }
+}
+
+/// Parses every `X-Accel-Grant` value (comma-separated, any case). `GET`
+/// and `HEAD` are implied; an unknown token refuses the whole answer
+/// (fail-closed: a grant asset-gate does not understand is not guessed at).
+pub fn parse_grants<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<Grants, Refused> {
+    let mut g = Grants::default();
+    for value in values {
+        for token in value.split(|&b| b == b',') {
+            let t = token.trim_ascii();
+            let is = |name: &[u8]| t.eq_ignore_ascii_case(name);
+            match () {
+                _ if t.is_empty() || is(b"GET") || is(b"HEAD") => {}
+                _ if is(b"PUT") => g.put = true,
+                _ if is(b"DELETE") => g.delete = true,
+                _ if is(b"MULTIPART") => g.multipart = true,
+                _ => return Err(refused(502, "bad X-Accel-Grant from the auth backend")),
+            }
+        }
+    }
+    Ok(g)
+}
+
+/// A backend's consent, as the gateway (and its decision cache) keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// The internal path in canonical wire form, without query.
+    pub path: String,
+    /// The `X-Accel-Redirect`'s query: what a read sends to storage.
+    pub query: String,
+    pub grants: Grants,
+    /// The upload limit the answer sets.
+    pub max_bytes: Option<u64>,
+    pub presign: bool,
+    /// The backend's headers for the client's answer (`carry` encoding).
+    pub kept: Vec<u8>,
+    /// For a presigned read: `response-content-disposition` / `-type`.
+    pub disposition: Option<String>,
+    pub content_type: Option<String>,
+}
+
+/// Judges the backend's answer: `Ok(None)` is a refusal (no
+/// `X-Accel-Redirect`: the client gets the backend's answer), `Ok(Some)` a
+/// consent, `Err` an answer that names an unsafe target or is malformed.
+pub fn judge(
+    answer: &Headers,
+    redirect_cfg: &RedirectConfig,
+    cfg: &GatewayConfig,
+) -> Result<Option<Consent>, Refused> {
+    let Some(accel) = first(answer, ACCEL_REDIRECT) else {
+        return Ok(None);
+    };
+    // Flow A's rules: nginx's decoding, an internal prefix, a safe key.
+    let full = redirect::accel_path(accel).map_err(|_| {
+        refused(
+            404,
+            "the auth backend's redirect target is not a safe internal path",
+        )
+    })?;
+    redirect::validate_internal_path(
+        &full,
+        &redirect_cfg.internal_prefixes,
+        &redirect_cfg.key_rules,
+    )
+    .map_err(|_| {
+        refused(
+            404,
+            "the auth backend's redirect target is not a safe internal path",
+        )
+    })?;
+    let (path, query) = full.split_once('?').unwrap_or((&full, ""));
+    let grants = parse_grants(
+        answer
+            .iter()
+            .filter(|(k, _)| k == GRANT)
+            .map(|(_, v)| v.as_slice()),
+    )?;
+    let max_bytes = match first(answer, MAX_BYTES) {
+        None => None,
+        Some(_) => Some(
+            number(answer, MAX_BYTES)
+                .ok_or_else(|| refused(502, "bad X-Accel-Max-Bytes from the auth backend"))?,
+        ),
+    };
+    let asked = match first(answer, PRESIGN).map(<[u8]>::trim_ascii) {
+        None | Some(b"0") => false,
+        Some(b"1") => true,
+        Some(_) => return Err(refused(502, "bad X-Accel-Presign from the auth backend")),
+    };
+    let presign = asked || cfg.presign.as_ref().is_some_and(|p| p.always);
+    if presign && cfg.presign.is_none() {
+        return Err(refused(502, "gateway.presign is not configured"));
+    }
+    if presign && !query.is_empty() {
+        return Err(refused(
+            502,
+            "a presigned redirect takes no X-Accel-Redirect query",
+        ));
+    }
+    let pairs = answer.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+    let kept = carry::collect(
+        pairs,
+        &redirect_cfg.keep_backend_headers,
+        redirect_cfg.max_kept_bytes,
+    )
+    .map_err(|_| refused(502, "the auth backend's headers to keep are too large"))?;
+    let text = |name| {
+        first_str(answer, name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    Ok(Some(Consent {
+        path: path.to_string(),
+        query: query.to_string(),
+        grants,
+        max_bytes,
+        presign,
+        kept,
+        disposition: text("content-disposition"),
+        content_type: text("content-type"),
+    }))
+}
+
+/// What a consent lets a client request do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permit {
+    /// A granted write: the body streams to storage.
+    pub write: bool,
+    /// The query storage gets.
+    pub query: String,
+}
+
+/// Whether the query's parameters are exactly `names` (any order, once each).
+fn params_are(query: &str, names: &[&str]) -> bool {
+    let mut count = 0;
+    for p in query.split('&').filter(|p| !p.is_empty()) {
+        let name = p.split_once('=').map_or(p, |(k, _)| k);
+        if !names.contains(&name) {
+            return false;
+        }
+        count += 1;
+    }
+    count == names.len() && names.iter().all(|n| param(query, n).is_some())
+}
+
+fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        (k == name).then_some(v)
+    })
+}
+
+/// An S3 multipart call on the object: `?uploads`, `?uploadId=`, or
+/// `?partNumber=&uploadId=` (exactly those parameters).
+fn multipart_query(method: &str, query: &str) -> bool {
+    let upload_id = param(query, "uploadId").is_some_and(|v| !v.is_empty());
+    match method {
+        "POST" if params_are(query, &["uploads"]) => true,
+        "POST" | "DELETE" | "GET" | "HEAD" if params_are(query, &["uploadId"]) => upload_id,
+        "PUT" if params_are(query, &["partNumber", "uploadId"]) => {
+            upload_id
+                && param(query, "partNumber")
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        }
+        _ => false,
+    }
+}
+
+/// Whether the consent lets this client request through, and as what. A
+/// read consent never carries a write; a grant covers only its methods (a
+/// plain `PUT`/`DELETE` of the key, or the S3 multipart calls).
+pub fn permit(
+    method: &str,
+    client_query: &str,
+    has_body: bool,
+    copy_source: bool,
+    consent: &Consent,
+) -> Result<Permit, Refused> {
+    let g = consent.grants;
+    let multipart = multipart_query(method, client_query);
+    let write = |granted: bool, what: &'static str| {
+        if !granted {
+            return Err(refused(403, what));
+        }
+        if copy_source {
+            return Err(refused(403, "a consent never covers x-amz-copy-source"));
+        }
+        Ok(Permit {
+            write: true,
+            query: client_query.to_string(),
+        })
+    };
+    match method {
+        "GET" | "HEAD" if multipart => {
+            write(g.multipart, "the consent grants no multipart upload here")
+        }
+        "GET" | "HEAD" if has_body => Err(refused(400, "a read carries no request body")),
+        "GET" | "HEAD" => Ok(Permit {
+            write: false,
+            query: consent.query.clone(),
+        }),
+        "PUT" | "POST" | "DELETE" if multipart => {
+            write(g.multipart, "the consent grants no multipart upload here")
+        }
+        "PUT" if client_query.is_empty() => write(g.put, "the consent grants no PUT here"),
+        "DELETE" if client_query.is_empty() => write(g.delete, "the consent grants no DELETE here"),
+        "PUT" | "POST" | "DELETE" if !g.any_write() => {
+            Err(refused(403, "the consent grants reads (GET, HEAD) only"))
+        }
+        "PUT" | "POST" | "DELETE" => Err(refused(
+            403,
+            "a grant covers plain PUT/DELETE and multipart calls only",
+        )),
+        _ => Err(refused(
+            405,
+            "a consent covers GET, HEAD and granted writes",
+        )),
+    }
+}
+
+/// Whether a write forwards this client header to storage.
+fn write_forwarded(name: &str) -> bool {
+    WRITE_FORWARDED.contains(&name)
+        || name.starts_with("x-amz-checksum-")
+        || name.starts_with("x-amz-meta-")
+}
+
+/// The request storage gets (before mapping and signing): the client's
+/// method and pseudo-headers, the consented path with the permitted query,
+/// the read allowlist, and for a write the body's own headers. Nothing
+/// else of the client's (cookies, authorization, ACLs, copy sources).
+pub fn storage_request(
+    client: &Headers,
+    consent: &Consent,
+    permit: &Permit,
+    read_forwarded: &[String],
+) -> Vec<(String, Vec<u8>)> {
+    let mut path = consent.path.clone();
+    if !permit.query.is_empty() {
+        path.push('?');
+        path.push_str(&permit.query);
+    }
+    let mut out = Vec::with_capacity(client.len());
+    out.push((":path".to_string(), path.into_bytes()));
+    for (k, v) in client {
+        // Envoy's route lookup refuses a request without x-forwarded-proto
+        // (its HCM sets it): the rewritten request must keep it to be
+        // routed again on its new :path.
+        let keep = if k.starts_with(':') {
+            k != ":path"
+        } else if k == "x-forwarded-proto" {
+            true
+        } else {
+            read_forwarded.iter().any(|a| a == k) || (permit.write && write_forwarded(k))
+        };
+        if keep {
+            out.push((k.clone(), v.clone()));
+        }
+    }
+    out
+}
+
+/// The most bytes a permitted write may stream, or the 413 its declared
+/// size earns. `x-amz-decoded-content-length` (aws-chunked) is the
+/// object's size; the framed body is then bounded by its content-length.
+pub fn upload_limit(client: &Headers, max: u64) -> Result<u64, Refused> {
+    let too_large = || refused(413, "the upload is larger than the auth backend allows");
+    let length = number(client, "content-length");
+    match number(client, "x-amz-decoded-content-length") {
+        Some(decoded) if decoded > max => Err(too_large()),
+        Some(_) => Ok(length.unwrap_or(max.saturating_add(max / 16 + 65536))),
+        None if length.is_some_and(|n| n > max) => Err(too_large()),
+        None => Ok(max),
+    }
+}
+
+/// The refusal's headers for the client (each value, in order).
+pub fn refusal_headers(answer: &Headers) -> Vec<(&str, &[u8])> {
+    answer
+        .iter()
+        .filter(|(k, v)| {
+            REFUSAL_HEADERS.contains(&k.as_str()) && !v.contains(&b'\n') && !v.contains(&b'\r')
+        })
+        .map(|(k, v)| (k.as_str(), v.as_slice()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::config::{Config, MapEnv};
+
+    fn config(gateway: &str) -> Config {
+        let json = format!(
+            r#"{{"role":"gateway","gateway":{gateway},"signing":{{"region":"us-east-1","buckets":[{{"prefix":"/internal-assets/","bucket":"assets"}}],"credentials":{{"source":"static","access_key_id":"AK","secret_access_key":"SK"}}}}}}"#
+        );
+        Config::parse(json.as_bytes(), &MapEnv(vec![])).unwrap()
+    }
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    fn judged(answer: &[(&str, &str)], gateway: &str) -> Result<Option<Consent>, Refused> {
+        let c = config(gateway);
+        judge(&h(answer), &c.redirect, c.gateway.as_ref().unwrap())
+    }
+
+    #[test]
+    fn subrequest_carries_the_original_request_and_credentials_only() {
+        let c = config("{}");
+        let client = h(&[
+            (":method", "PUT"),
+            (":path", "/uploads/a.bin?x=1"),
+            (":authority", "files.example"),
+            ("cookie", "s=1"),
+            ("authorization", "Bearer t"),
+            ("content-length", "5"),
+            ("x-other", "no"),
+        ]);
+        let sub = subrequest(c.gateway.as_ref().unwrap(), &client);
+        assert_eq!(
+            sub,
+            vec![
+                (":method", "GET"),
+                (":path", "/uploads/a.bin?x=1"),
+                (":authority", "auth_backend"),
+                ("x-original-method", "PUT"),
+                ("x-original-uri", "/uploads/a.bin?x=1"),
+                ("cookie", "s=1"),
+                ("authorization", "Bearer t"),
+            ]
+        );
+        let c = config(r#"{"auth_authority":"auth.local","forward_headers":["x-api-key"]}"#);
+        let sub = subrequest(c.gateway.as_ref().unwrap(), &client);
+        assert_eq!(sub[2], (":authority", "auth.local"));
+        assert_eq!(sub.len(), 5);
+    }
+
+    #[test]
+    fn a_consent_reuses_flow_a_key_safety() {
+        let ok = judged(
+            &[
+                (":status", "200"),
+                ("x-accel-redirect", "/internal-assets/a b.txt?v=1"),
+            ],
+            "{}",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(ok.path, "/internal-assets/a%20b.txt");
+        assert_eq!(ok.query, "v=1");
+        assert_eq!(ok.grants, Grants::default());
+        for bad in [
+            "/internal-assets/%2e%2e/x",
+            "/elsewhere/x",
+            "/internal-assets/a%2fb",
+            "relative",
+        ] {
+            let e = judged(&[(":status", "200"), ("x-accel-redirect", bad)], "{}").unwrap_err();
+            assert_eq!(e.status, 404, "{bad}");
+        }
+        assert_eq!(judged(&[(":status", "403")], "{}"), Ok(None));
+    }
+
+    #[test]
+    fn grants_limits_and_presign_are_parsed_fail_closed() {
+        let c = judged(
+            &[
+                ("x-accel-redirect", "/internal-assets/u/a"),
+                ("x-accel-grant", "put, Multipart"),
+                ("x-accel-grant", "GET"),
+                ("x-accel-max-bytes", "100"),
+            ],
+            "{}",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(c.grants.put && c.grants.multipart && !c.grants.delete);
+        assert_eq!(c.max_bytes, Some(100));
+        let e = judged(
+            &[
+                ("x-accel-redirect", "/internal-assets/a"),
+                ("x-accel-grant", "PATCH"),
+            ],
+            "{}",
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 502);
+        let e = judged(
+            &[
+                ("x-accel-redirect", "/internal-assets/a"),
+                ("x-accel-max-bytes", "lots"),
+            ],
+            "{}",
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 502);
+        // Presigning must be configured before an answer can ask for it.
+        let ask = [
+            ("x-accel-redirect", "/internal-assets/a"),
+            ("x-accel-presign", "1"),
+        ];
+        assert_eq!(judged(&ask, "{}").unwrap_err().status, 502);
+        let p = judged(&ask, r#"{"presign":{"base_url":"http://s3"}}"#)
+            .unwrap()
+            .unwrap();
+        assert!(p.presign);
+        let always = judged(
+            &[("x-accel-redirect", "/internal-assets/a")],
+            r#"{"presign":{"base_url":"http://s3","always":true}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(always.presign);
+    }
+
+    fn consent(grants: Grants) -> Consent {
+        Consent {
+            path: "/internal-assets/k".into(),
+            query: "v=1".into(),
+            grants,
+            max_bytes: None,
+            presign: false,
+            kept: vec![],
+            disposition: None,
+            content_type: None,
+        }
+    }
+
+    #[test]
+    fn a_read_consent_never_carries_a_write() {
+        let read = consent(Grants::default());
+        assert_eq!(
+            permit("GET", "other=2", false, false, &read),
+            Ok(Permit {
+                write: false,
+                query: "v=1".into()
+            })
+        );
+        assert_eq!(
+            permit("GET", "", true, false, &read).unwrap_err().status,
+            400
+        );
+        for (m, q) in [
+            ("PUT", ""),
+            ("POST", "uploads"),
+            ("DELETE", ""),
+            ("PUT", "partNumber=1&uploadId=x"),
+        ] {
+            assert_eq!(
+                permit(m, q, true, false, &read).unwrap_err().status,
+                403,
+                "{m} {q}"
+            );
+        }
+        assert_eq!(
+            permit("PATCH", "", true, false, &read).unwrap_err().status,
+            405
+        );
+    }
+
+    #[test]
+    fn grants_cover_their_methods_only() {
+        let put = consent(Grants {
+            put: true,
+            ..Default::default()
+        });
+        assert_eq!(
+            permit("PUT", "", true, false, &put),
+            Ok(Permit {
+                write: true,
+                query: String::new()
+            })
+        );
+        assert_eq!(
+            permit("PUT", "acl", true, false, &put).unwrap_err().status,
+            403
+        );
+        assert_eq!(permit("PUT", "", true, true, &put).unwrap_err().status, 403);
+        assert_eq!(
+            permit("DELETE", "", false, false, &put).unwrap_err().status,
+            403
+        );
+        assert_eq!(
+            permit("POST", "uploads", false, false, &put)
+                .unwrap_err()
+                .status,
+            403
+        );
+        let mp = consent(Grants {
+            multipart: true,
+            ..Default::default()
+        });
+        for (m, q) in [
+            ("POST", "uploads"),
+            ("POST", "uploads="),
+            ("PUT", "partNumber=3&uploadId=abc"),
+            ("PUT", "uploadId=abc&partNumber=3"),
+            ("POST", "uploadId=abc"),
+            ("DELETE", "uploadId=abc"),
+            ("GET", "uploadId=abc"),
+        ] {
+            let p =
+                permit(m, q, m == "PUT", false, &mp).unwrap_or_else(|e| panic!("{m} {q}: {e:?}"));
+            assert!(p.write, "{m} {q}");
+            assert_eq!(p.query, q);
+        }
+        for (m, q) in [
+            ("PUT", ""),
+            ("PUT", "partNumber=x&uploadId=abc"),
+            ("PUT", "partNumber=1&uploadId="),
+            ("POST", "uploadId=abc&acl"),
+            ("POST", "delete"),
+        ] {
+            assert_eq!(
+                permit(m, q, true, false, &mp).unwrap_err().status,
+                403,
+                "{m} {q}"
+            );
+        }
+    }
+
+    #[test]
+    fn storage_gets_the_consented_key_and_only_allowlisted_headers() {
+        let client = h(&[
+            (":method", "PUT"),
+            (":path", "/uploads/client-chosen?partNumber=1&uploadId=u"),
+            (":authority", "files.example"),
+            ("cookie", "s=1"),
+            ("authorization", "Bearer t"),
+            ("content-length", "5"),
+            ("content-type", "text/plain"),
+            ("x-amz-meta-owner", "me"),
+            ("x-amz-checksum-crc32", "AAAAAA=="),
+            ("x-amz-acl", "public-read"),
+            ("range", "bytes=0-1"),
+            ("x-forwarded-proto", "http"),
+        ]);
+        let c = consent(Grants {
+            multipart: true,
+            ..Default::default()
+        });
+        let p = Permit {
+            write: true,
+            query: "partNumber=1&uploadId=u".into(),
+        };
+        let read: Vec<String> = crate::core::consent::READ_FORWARDED
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let out = storage_request(&client, &c, &p, &read);
+        let names: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                ":path",
+                ":method",
+                ":authority",
+                "content-length",
+                "content-type",
+                "x-amz-meta-owner",
+                "x-amz-checksum-crc32",
+                "range",
+                "x-forwarded-proto"
+            ]
+        );
+        assert_eq!(out[0].1, b"/internal-assets/k?partNumber=1&uploadId=u");
+        let read_only = storage_request(
+            &client,
+            &c,
+            &Permit {
+                write: false,
+                query: String::new(),
+            },
+            &read,
+        );
+        let names: Vec<&str> = read_only.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                ":path",
+                ":method",
+                ":authority",
+                "range",
+                "x-forwarded-proto"
+            ]
+        );
+    }
+
+    #[test]
+    fn upload_limits_refuse_declared_sizes() {
+        assert_eq!(upload_limit(&h(&[("content-length", "10")]), 10), Ok(10));
+        assert_eq!(
+            upload_limit(&h(&[("content-length", "11")]), 10)
+                .unwrap_err()
+                .status,
+            413
+        );
+        assert_eq!(upload_limit(&h(&[]), 10), Ok(10));
+        let chunked = h(&[
+            ("content-length", "200"),
+            ("x-amz-decoded-content-length", "10"),
+        ]);
+        assert_eq!(upload_limit(&chunked, 10), Ok(200));
+        let over = h(&[
+            ("content-length", "200"),
+            ("x-amz-decoded-content-length", "11"),
+        ]);
+        assert_eq!(upload_limit(&over, 10).unwrap_err().status, 413);
+    }
+
+    #[test]
+    fn refusals_keep_only_their_client_headers() {
+        let answer = h(&[
+            (":status", "302"),
+            ("location", "https://login.example/?next=/a"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("www-authenticate", "Bearer"),
+            ("x-accel-redirect", "/internal-assets/a"),
+            ("x-internal", "no"),
+        ]);
+        let names: Vec<&str> = refusal_headers(&answer).iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            names,
+            ["location", "set-cookie", "set-cookie", "www-authenticate"]
+        );
+    }
+}
