@@ -6,9 +6,8 @@
 //! `UNSIGNED-PAYLOAD`; or it answers a redirect to a presigned URL. A
 //! consent reads; writes pass only as granted, within the granted size.
 
-use crate::core::carry::{self, Edit};
+use crate::core::carry;
 use crate::core::config::{GatewayConfig, MissingCredentials, SigningConfig};
-use crate::core::consent;
 use crate::core::decision_cache;
 use crate::core::gateway::{self, Consent, Permit, Refused};
 use crate::core::sigv4::{self, PresignRequest, Scope};
@@ -17,6 +16,7 @@ use crate::host::clock;
 use crate::host::http::{self, header, HeaderMap};
 use crate::host::metrics::Counter;
 use crate::host::shared::Shared;
+use crate::host::storage::{client_answer, replace_error_body};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
@@ -368,47 +368,6 @@ impl Gateway {
         let _ = hostcalls::send_http_response(status, answer, None);
         Action::Pause
     }
-
-    /// Storage's answer, as the storage role treats it in flow A:
-    /// identifying headers hidden, an error's body (S3 XML naming bucket and
-    /// key) replaced by a short plain text; otherwise the backend's kept
-    /// headers added (each replaces storage's, `Set-Cookie` lines added).
-    fn on_response(&mut self, end_of_stream: bool) -> Action {
-        let Some(cfg) = self.shared.config.signing.as_ref() else {
-            return Action::Continue;
-        };
-        let map = MapType::HttpResponseHeaders;
-        let Some(response) = http::headers(map) else {
-            return Action::Continue;
-        };
-        let status: u32 = header(&response, ":status")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let error = cfg.plain_errors && status >= 400;
-        let _ = http::remove_present(map, &response, |k| {
-            cfg.hide_response_headers.iter().any(|h| h == k)
-                || (error && (k == "content-length" || k == "content-type"))
-        });
-        if error {
-            self.shared.metrics.inc(Counter::StorageErrorsRewritten);
-            if !end_of_stream {
-                self.rewriting_error = Some(status);
-                let _ = hostcalls::set_map_value(
-                    map,
-                    "content-type",
-                    Some("text/plain; charset=utf-8"),
-                );
-            }
-            return Action::Continue;
-        }
-        for (name, value, edit) in carry::edits(&carry::parse(&self.kept)) {
-            let _ = match edit {
-                Edit::Replace => hostcalls::set_map_value_bytes(map, name, Some(value)),
-                Edit::Add => hostcalls::add_map_value_bytes(map, name, value),
-            };
-        }
-        Action::Continue
-    }
 }
 
 impl Context for Gateway {
@@ -454,21 +413,18 @@ impl HttpContext for Gateway {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        if self.replied {
-            return Action::Continue;
+        if !self.replied {
+            if let Some(cfg) = self.shared.config.signing.as_ref() {
+                // As the storage role answers in flow A.
+                self.rewriting_error = client_answer(&self.shared, cfg, &self.kept, end_of_stream);
+            }
         }
-        self.on_response(end_of_stream)
+        Action::Continue
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         if let Some(status) = self.rewriting_error {
-            let text = if end_of_stream {
-                consent::plain_error(status)
-            } else {
-                String::new()
-            };
-            let _ =
-                hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, text.as_bytes());
+            replace_error_body(status, body_size, end_of_stream);
         }
         Action::Continue
     }

@@ -60,11 +60,13 @@ fn target_id(kind: &Kind, endpoint: &EndpointConfig, backoff_cap_ms: u64) -> Str
         Kind::Credentials { .. } => String::new(),
     };
     let settings = format!(
-        "{kind}|{}|{}|{}|{:?}|{}|{}|{backoff_cap_ms}",
+        "{kind}|{}|{}|{}|{}|{}|{}|{backoff_cap_ms}",
         endpoint.cluster,
         endpoint.authority,
         endpoint.path,
-        endpoint.authorization,
+        // Written plainly: `{:?}` of a string pulls Unicode escaping tables
+        // into the module.
+        endpoint.authorization.as_deref().unwrap_or(""),
         endpoint.timeout_ms,
         endpoint.refresh_interval_ms,
     );

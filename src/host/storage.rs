@@ -6,7 +6,7 @@
 //! kept headers (flow A, as nginx does).
 
 use crate::core::carry;
-use crate::core::config::MissingCredentials;
+use crate::core::config::{MissingCredentials, SigningConfig};
 use crate::core::consent::{self, AnswerRules};
 use crate::core::sigv4;
 use crate::core::storage::{self, Body, Rewrite, Signed};
@@ -208,42 +208,67 @@ impl Storage {
         let Some(cfg) = self.shared.config.signing.as_ref() else {
             return Action::Continue;
         };
-        if self.replied
-            || (cfg.hide_response_headers.is_empty() && !cfg.plain_errors && self.kept.is_empty())
-        {
-            return Action::Continue;
-        }
-        let map = MapType::HttpResponseHeaders;
-        let Some(response) = http::headers(map) else {
-            return Action::Continue;
-        };
-        let status: u32 = header(&response, ":status")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let plain_error = cfg.plain_errors && status >= 400;
-        if plain_error {
-            self.shared.metrics.inc(Counter::StorageErrorsRewritten);
-            if !end_of_stream {
-                self.rewriting_error = Some(status);
-            }
-        }
-        let kept = carry::parse(&self.kept);
-        let rules = AnswerRules {
-            hide: &cfg.hide_response_headers,
-            plain_error,
-            error_has_body: !end_of_stream,
-            kept: &kept,
-        };
-        if let Some(answer) = consent::client_answer(&response, &rules) {
-            let pairs = answer
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_slice()))
-                .collect();
-            if let Err(s) = hostcalls::set_map_bytes(map, pairs) {
-                log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
-            }
+        if !self.replied {
+            self.rewriting_error = client_answer(&self.shared, cfg, &self.kept, end_of_stream);
         }
         Action::Continue
+    }
+}
+
+/// Storage's answer as the client sees it (flows A and D): identifying
+/// headers hidden, an error's body headers dropped, the backend's `kept`
+/// headers (`carry` encoding) applied; one read and at most one write of the
+/// map. Returns the status of an error whose body `replace_error_body` must
+/// replace.
+pub fn client_answer(
+    shared: &Shared,
+    cfg: &SigningConfig,
+    kept: &[u8],
+    end_of_stream: bool,
+) -> Option<u32> {
+    if cfg.hide_response_headers.is_empty() && !cfg.plain_errors && kept.is_empty() {
+        return None;
+    }
+    let map = MapType::HttpResponseHeaders;
+    let response = http::headers(map)?;
+    let status: u32 = header(&response, ":status")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let plain_error = cfg.plain_errors && status >= 400;
+    if plain_error {
+        shared.metrics.inc(Counter::StorageErrorsRewritten);
+    }
+    let kept = carry::parse(kept);
+    let rules = AnswerRules {
+        hide: &cfg.hide_response_headers,
+        plain_error,
+        error_has_body: !end_of_stream,
+        kept: &kept,
+    };
+    if let Some(answer) = consent::client_answer(&response, &rules) {
+        let pairs = answer
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .collect();
+        if let Err(s) = hostcalls::set_map_bytes(map, pairs) {
+            log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
+        }
+    }
+    (plain_error && !end_of_stream).then_some(status)
+}
+
+/// Replaces an error body chunk by chunk: empty until the end, then the
+/// short plain text of `status`.
+pub fn replace_error_body(status: u32, body_size: usize, end_of_stream: bool) {
+    let text = if end_of_stream {
+        consent::plain_error(status)
+    } else {
+        String::new()
+    };
+    if let Err(s) =
+        hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, text.as_bytes())
+    {
+        log::warn!("asset-gate: cannot replace storage's error body: {s:?}");
     }
 }
 
@@ -335,18 +360,8 @@ impl HttpContext for Storage {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let Some(status) = self.rewriting_error else {
-            return Action::Continue;
-        };
-        let text = if end_of_stream {
-            consent::plain_error(status)
-        } else {
-            String::new()
-        };
-        if let Err(s) =
-            hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, text.as_bytes())
-        {
-            log::warn!("asset-gate: cannot replace storage's error body: {s:?}");
+        if let Some(status) = self.rewriting_error {
+            replace_error_body(status, body_size, end_of_stream);
         }
         Action::Continue
     }

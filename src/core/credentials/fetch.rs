@@ -26,11 +26,12 @@ impl std::fmt::Debug for Call {
         let names: Vec<&str> = self.headers.iter().map(|(n, _)| *n).collect();
         write!(
             f,
-            "{} {}{} via {} (headers {names:?}, {} body bytes)",
+            "{} {}{} via {} (headers [{}], {} body bytes)",
             self.method,
             self.authority,
             self.path,
             self.cluster,
+            names.join(", "),
             self.body.len()
         )
     }
