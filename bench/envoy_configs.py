@@ -193,6 +193,29 @@ def storage_role(creds, region, buckets=None, require_marker=True):
 
 
 EDGE = {"role": "edge"}
+CACHED_PREFIX = "/cached-assets/"
+
+
+def gateway_role(creds, region, auth_cluster):
+    """Flow D: the gateway asks `auth_cluster` (the origin's auth routes) and signs for bucket `bench`.
+
+    The decision cache is on; only answers with `Cache-Control: private,
+    max-age` (the origin's /cached-assets/) are cached. The probe header is
+    forwarded to the auth backend and to storage so the origin logs both.
+    """
+    return {
+        "role": "gateway",
+        "gateway": {"auth_cluster": auth_cluster, "auth_authority": "auth", "auth_timeout": "5s",
+                    "forward_headers": ["cookie", "authorization", PROBE],
+                    "decision_cache": {"max_age": "300s", "max_entries": 1024}},
+        "redirect": {"internal_prefixes": ["/internal-assets/"]},
+        "signing": {
+            "region": region,
+            "credentials": {"source": "static", "access_key_id": creds[0], "secret_access_key": creds[1]},
+            "buckets": [{"prefix": "/internal-assets/", "bucket": "bench"}],
+            "forward_request_headers": [PROBE],
+        },
+    }
 EDGE_FILTER = "asset_gate_edge"
 AUTH = {"role": "auth_backend"}
 
@@ -249,6 +272,9 @@ def origin_config(body, provider_json, access_log_path):
         direct("auth_private", {"path": f"/assets/{PRIVATE_BUCKET}/obj.bin"}, 200, None,
                [("x-accel-redirect", f"/internal-assets/{PRIVATE_BUCKET}/obj.bin")]),
         direct("auth", {"prefix": "/assets/"}, 200, None, [("x-accel-redirect", "/internal-assets/obj.bin")]),
+        # Flow D's cached variant (j): the same consent, cacheable.
+        direct("auth_cached", {"prefix": CACHED_PREFIX}, 200, None,
+               [("x-accel-redirect", "/internal-assets/obj.bin"), ("cache-control", "private, max-age=300")]),
         # The seed article's auth backend: an empty 307 flagged internal, to an
         # absolute Location on the listener the request came through (Envoy
         # follows only absolute URLs); the origin sees that authority as sent.
@@ -367,6 +393,8 @@ def bench_config(wasm, floor_wasm, origin_port, s3_port, creds, region, poll_int
         listener("d", hcm("d", to_cluster("origin_d", t), [ag("bench_d_edge", augment_role(poll_interval))])),
         listener("e", hcm("e", flow_a_routes("auth_e", "storage_e", t), [ag("bench_e_edge", EDGE, EDGE_FILTER)])),
         listener("f", hcm("f", to_cluster("origin_f", t))),
+        listener("i", hcm("i", to_cluster("origin_i", t), [ag("bench_i_gateway", gateway_role(creds, region, "auth_i"))])),
+        listener("j", hcm("j", to_cluster("origin_j", t), [ag("bench_j_gateway", gateway_role(creds, region, "auth_j"))])),
         listener("g", hcm("g", to_cluster("origin_g", t))),
         listener("h", hcm("h", seed_flow_routes("auth_h", "storage_h", t, [("", "bench")]),
                           extra_route_config=SEED_ROUTE_CONFIG)),
@@ -385,6 +413,10 @@ def bench_config(wasm, floor_wasm, origin_port, s3_port, creds, region, poll_int
         cluster("auth_e", origin_port, [ag("bench_e_auth", AUTH)]),
         cluster("storage_e", origin_port, [ag("bench_e_storage", mapped)]),
         cluster("origin_f", origin_port, [fl("bench_f_noop", "noop")]),
+        cluster("origin_i", origin_port),
+        cluster("auth_i", origin_port),
+        cluster("origin_j", origin_port),
+        cluster("auth_j", origin_port),
         cluster("origin_g", origin_port, [fl("bench_g_floor", "floor")]),
         cluster("auth_h", origin_port),
         cluster("storage_h", origin_port, [native_signer(creds, region)]),

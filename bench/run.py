@@ -83,20 +83,25 @@ VARIANTS = [
     ("f", "no-op proxy-wasm filter"),
     ("g", "wasm floor (host calls of a signer)"),
     ("h", "config-only flow A (seed article, native signer)"),
+    ("i", "asset-gate flow D (gateway: auth subrequest, then signed storage request)"),
+    ("j", "asset-gate flow D, decision cache hit"),
     ("n1", "nginx plain proxy_pass"),
     ("n2", "nginx X-Accel-Redirect"),
 ]
 PATHS = {"a": ec.OBJECT_PATH, "b": ec.OBJECT_PATH, "c": ec.OBJECT_PATH, "d": ec.OBJECT_PATH, "e": ec.ASSET_PATH,
-         "f": ec.OBJECT_PATH, "g": ec.OBJECT_PATH, "h": ec.SEED_ASSET_PATH, "n1": ec.OBJECT_PATH,
+         "f": ec.OBJECT_PATH, "g": ec.OBJECT_PATH, "h": ec.SEED_ASSET_PATH, "i": ec.ASSET_PATH,
+         "j": ec.CACHED_PREFIX + "obj.bin", "n1": ec.OBJECT_PATH,
          "n2": ec.ASSET_PATH}
 NGINX_VARIANTS = ("n1", "n2")
-TWO_HOPS = ("e", "h", "n2")  # an auth request, then the storage request
+TWO_HOPS = ("e", "h", "i", "n2")  # an auth request, then the storage request
 # What storage receives: a SigV4 signature, the floor's constant headers, or nothing.
-SIGNED = ("b", "c", "d", "e", "h")
+SIGNED = ("b", "c", "d", "e", "h", "i", "j")
 FLOOR_SIGNED = ("g",)
 TARGET_RPS = 1.05  # (d) / (b)
 TARGET_FLOOR_US = 5.0  # issue 12: (c) - (g), Envoy CPU µs per request, paired median
 TARGET_CONFIG_ONLY = 0.8  # issue 12: RPS (e) / (h), paired median
+TARGET_FLOW_D = 0.95  # issue 14: RPS (i) / (h), paired median
+TARGET_FLOW_D_CACHED = 1.5  # issue 14: RPS (j) / (h), paired median
 TARGET_STREAM = 0.95  # (c) / (a), (e) / (a)
 TARGET_RSS_MIB = 16
 
@@ -551,6 +556,8 @@ def load_round(procs, proxy, origin, bench_pids, listener, path, duration):
         "internal_redirects": sum(delta(s1, s0, k) for k in s1
                                   if k.endswith("upstream_internal_redirect_succeeded_total")),
         "injected": gate(s1, s0, "headers_injected"),
+        "consents": gate(s1, s0, "auth_consents"),
+        "cache_hits": gate(s1, s0, "decision_cache_hits"),
         "cluster_rq": {k.split(".")[1]: delta(s1, s0, k) for k in s1
                        if k.startswith("cluster.") and k.endswith(".upstream_rq_total") and k.count(".") == 2},
     })
@@ -879,7 +886,7 @@ def check_origin(proxies, origin_log, body, token):
                 "token": entry["x_idp_token"] == token,
                 "marker": entry["marker"] not in ("-", ""),
             })
-        is_auth = lambda r: r["path"].startswith(("/assets/", ec.SEED_PREFIX))  # noqa: E731
+        is_auth = lambda r: r["path"].startswith(("/assets/", ec.SEED_PREFIX, ec.CACHED_PREFIX))  # noqa: E731
         mine = [r for r in rows if r["variant"] == v]
         storage = [r for r in mine if not is_auth(r)]
         if len(storage) != 1:
@@ -1027,6 +1034,12 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
              "`internal_only_headers: [x-internal-redirect]`, an internal route matching the header "
              "(`prefix_rewrite` `/internal-assets/` → `/bench/`, the marker removed), Envoy's native signer (as "
              "(b)) as upstream filter on the storage cluster",
+        "i": "flow D: asset-gate `role: gateway` as downstream filter: it holds the request, asks the auth "
+             "cluster out of band (`dispatch_http_call`: the client's path, `X-Original-Method`/`-URI`, cookie and "
+             "authorization; the backend answers `X-Accel-Redirect`), maps the key to the bucket, signs and lets "
+             "Envoy route the rewritten request to storage: one wasm context, no internal redirect",
+        "j": "(i) where the backend's consent carries `Cache-Control: private, max-age=300`: after the first "
+             "request the gateway's decision cache answers, no subrequest",
         "n1": "nginx `proxy_pass` to the origin (upstream `keepalive 32`, HTTP/1.1, `Connection \"\"`)",
         "n2": "nginx flow A: `location /assets/` proxied to the auth backend (answers `X-Accel-Redirect`), "
               "`location /internal-assets/ { internal; proxy_pass_request_body off; proxy_pass …/bench/; }` "
@@ -1109,6 +1122,9 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
             "f": f"upstream requests through the filter's cluster {up('origin_f')} / {n}",
             "g": f"upstream requests through the filter's cluster {up('origin_g')} / {n}",
             "h": f"internal redirects {irs}, native signing_added {sum(r['native_signed'] for r in rs)} / {n - irs}",
+            "i": f"requests_signed {sum(r['signed'] for r in rs)}, auth subrequests {sum(r['consents'] for r in rs)} / {n}",
+            "j": f"requests_signed {sum(r['signed'] for r in rs)}, decision cache hits {sum(r['cache_hits'] for r in rs)}, "
+                 f"auth subrequests {sum(r['consents'] for r in rs)} / {n}",
             "n1": f"wrk: {n} requests",
             "n2": f"wrk: {n} requests",
         }[v]
@@ -1142,6 +1158,8 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
     d_rps, d_p99 = ratio("d", "b", "rps"), ratio("d", "b", "p99")
     over_floor, config_only = pdiff("c", "g"), pratio("e", "h", "rps")
     floor_ok, config_ok = over_floor <= TARGET_FLOOR_US, config_only >= TARGET_CONFIG_ONLY
+    flow_d, flow_d_cached = pratio("i", "h", "rps"), pratio("j", "h", "rps")
+    flow_d_ok, flow_d_cached_ok = flow_d >= TARGET_FLOW_D, flow_d_cached >= TARGET_FLOW_D_CACHED
     w("### Ratios\n")
     w("*Ratio of medians* divides the two variants' medians; *paired median* is the median over rounds of the "
       "ratio within each round, and the range is that per-round ratio's smallest and largest value. The targets "
@@ -1160,6 +1178,12 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
     row("RPS (e)/(h) flow A / config-only flow A", "e", "h", "rps",
         f"≥ {TARGET_CONFIG_ONLY} (issue 12)", config_ok)
     row("RPS (e)/(n2) flow A / nginx X-Accel-Redirect", "e", "n2", "rps")
+    row("RPS (i)/(h) flow D / config-only flow A", "i", "h", "rps", f"≥ {TARGET_FLOW_D} (issue 14)", flow_d_ok)
+    row("RPS (j)/(h) flow D cached / config-only flow A", "j", "h", "rps",
+        f"≥ {TARGET_FLOW_D_CACHED} (issue 14)", flow_d_cached_ok)
+    row("RPS (i)/(e) flow D / flow A", "i", "e", "rps")
+    row("RPS (i)/(n2) flow D / nginx X-Accel-Redirect", "i", "n2", "rps")
+    row("RPS (j)/(n2) flow D cached / nginx X-Accel-Redirect", "j", "n2", "rps")
     row("RPS (h)/(n2) config-only flow A / nginx", "h", "n2", "rps")
     row("RPS (n1)/(a) nginx plain / Envoy plain", "n1", "a", "rps")
     row("p99 (c)/(b)", "c", "b", "p99")
@@ -1191,6 +1215,8 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
     drow("(e) − (h) flow A over the config-only flow", "e", "h")
     drow("(e) − (n2) flow A over nginx X-Accel-Redirect", "e", "n2")
     drow("(h) − (n2) config-only flow A over nginx", "h", "n2")
+    drow("(i) − (h) flow D over the config-only flow", "i", "h")
+    drow("(j) − (h) flow D cached over the config-only flow", "j", "h")
     w("")
     w(f"- Target (d) ≥ {TARGET_RPS:.2f}× (b) in RPS: {met(d_rps >= TARGET_RPS)} ({d_rps:.3f}×).")
     w(f"- Target (d) p99 no worse than (b): {met(d_p99 <= 1.0)} ({fmt_ms(med('d', 'p99'))} vs "
@@ -1198,7 +1224,11 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
     w(f"- Issue 12: asset-gate's signing costs at most {TARGET_FLOOR_US:.0f} µs per request over the floor "
       f"((c) − (g), paired median): {met(floor_ok)} ({over_floor:+.1f} µs; per round {paired_diff('c', 'g')} µs).")
     w(f"- Issue 12: flow A reaches at least {TARGET_CONFIG_ONLY}× the config-only flow's RPS ((e)/(h), paired "
-      f"median): {met(config_ok)} ({config_only:.3f}×; per round {paired('e', 'h', 'rps')}).\n")
+      f"median): {met(config_ok)} ({config_only:.3f}×; per round {paired('e', 'h', 'rps')}).")
+    w(f"- Issue 14: flow D reaches at least {TARGET_FLOW_D}× the config-only flow's RPS ((i)/(h), paired "
+      f"median): {met(flow_d_ok)} ({flow_d:.3f}×; per round {paired('i', 'h', 'rps')}).")
+    w(f"- Issue 14: flow D with the decision cache reaches at least {TARGET_FLOW_D_CACHED}× ((j)/(h)): "
+      f"{met(flow_d_cached_ok)} ({flow_d_cached:.3f}×; per round {paired('j', 'h', 'rps')}).\n")
 
     w("### Every round\n")
     w("*Other CPU* is the most CPU (% of one CPU) that processes outside the bench used, plus hypervisor steal, "

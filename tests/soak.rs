@@ -1123,9 +1123,13 @@ impl Stack {
             "the first header poll and credentials",
             Duration::from_secs(20),
             || {
-                let echo_ok = a
-                    .request("GET", "/echo/ready", &[], b"")
-                    .is_ok_and(|r| r.status == 200 && r.body.windows(6).any(|w| w == b"good-1"));
+                // Fresh connections, several: each worker's VM must have the
+                // headers (a kept-alive connection would ask one worker only).
+                let echo_ok = (0..8).all(|_| {
+                    Client::new(self.port("assets"))
+                        .request("GET", "/echo/ready", &[], b"")
+                        .is_ok_and(|r| r.status == 200 && r.body.windows(6).any(|w| w == b"good-1"))
+                });
                 let a_ok = a
                     .request("GET", &asset, &[("authorization", TOKEN)], b"")
                     .is_ok_and(|r| r.status == 200);
