@@ -7,7 +7,7 @@
 //! consent reads; writes pass only as granted, within the granted size.
 
 use crate::core::carry;
-use crate::core::config::{GatewayConfig, MissingCredentials, SigningConfig};
+use crate::core::config::{GatewayConfig, SigningConfig};
 use crate::core::decision_cache;
 use crate::core::gateway::{self, Consent, Permit, Refused};
 use crate::core::sigv4::{self, PresignRequest, Scope};
@@ -16,7 +16,7 @@ use crate::host::clock;
 use crate::host::http::{self, header, HeaderMap};
 use crate::host::metrics::Counter;
 use crate::host::shared::Shared;
-use crate::host::storage::{client_answer, replace_error_body};
+use crate::host::storage::{client_answer, replace_error_body, signed_rewrite};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
@@ -240,36 +240,9 @@ impl Gateway {
         } else {
             Body::None
         };
-        let now = clock::now_secs();
-        let store = shared.credentials.borrow();
-        let result = storage::prepare(
-            signing,
-            store.usable(now),
-            &request,
-            body,
-            now,
-            &mut shared.key_cache.borrow_mut(),
-        );
-        drop(store);
-        let rewrite = match result {
-            Ok(Signed::Yes(rw)) => {
-                shared.metrics.inc(Counter::RequestsSigned);
-                rw
-            }
-            Ok(Signed::NoCredentials(rw)) => {
-                shared.metrics.inc(Counter::MissingCredentials);
-                if signing.on_missing_credentials == MissingCredentials::Deny {
-                    return self.respond(
-                        503,
-                        "no valid AWS credentials are available to sign this request",
-                    );
-                }
-                rw
-            }
-            Err(reject) => {
-                shared.metrics.inc(Counter::SigningFailures);
-                return self.respond(reject.status, &reject.reason);
-            }
+        let rewrite = match signed_rewrite(&shared, signing, &request, body, clock::now_secs()) {
+            Ok(rw) => rw,
+            Err((status, reason)) => return self.respond(status, &reason),
         };
         // One write: the storage request replaces the client's whole map.
         let map = rewrite.applied_to(&request);

@@ -144,42 +144,9 @@ impl Storage {
         let Some(cfg) = shared.config.signing.as_ref() else {
             return Action::Continue;
         };
-        let store = shared.credentials.borrow();
-        let creds = store.usable(now);
-        let result = storage::prepare(
-            cfg,
-            creds,
-            headers,
-            body,
-            now,
-            &mut shared.key_cache.borrow_mut(),
-        );
-        drop(store);
-        let rewrite = match result {
-            Ok(Signed::Yes(rw)) => {
-                shared.metrics.inc(Counter::RequestsSigned);
-                rw
-            }
-            Ok(Signed::NoCredentials(rw)) => {
-                shared.metrics.inc(Counter::MissingCredentials);
-                if cfg.on_missing_credentials == MissingCredentials::Deny {
-                    return http::respond(
-                        503,
-                        "no valid AWS credentials are available to sign this request",
-                    );
-                }
-                shared.metrics.inc(Counter::RequestsUnsigned);
-                rw
-            }
-            Err(reject) => {
-                shared.metrics.inc(if reject.out_of_scope {
-                    Counter::ScopeRefused
-                } else {
-                    Counter::SigningFailures
-                });
-                log::debug!("asset-gate: request refused: {}", reject.reason);
-                return http::respond(reject.status, &reject.reason);
-            }
+        let rewrite = match signed_rewrite(shared, cfg, headers, body, now) {
+            Ok(rw) => rw,
+            Err((status, reason)) => return http::respond(status, &reason),
         };
         let applied = match how {
             Apply::Edits => apply(headers, &rewrite),
@@ -212,6 +179,55 @@ impl Storage {
             self.rewriting_error = client_answer(&self.shared, cfg, &self.kept, end_of_stream);
         }
         Action::Continue
+    }
+}
+
+/// Signs `headers` for storage with the VM's credentials and signing-key
+/// cache (flows A, C and D), counting the outcome. `Err` is the local answer
+/// to give instead: no credentials under `deny` (503), or a request that
+/// cannot or may not be signed.
+pub fn signed_rewrite(
+    shared: &Shared,
+    cfg: &SigningConfig,
+    headers: &HeaderMap,
+    body: Body,
+    now: u64,
+) -> Result<Rewrite, (u32, String)> {
+    let store = shared.credentials.borrow();
+    let result = storage::prepare(
+        cfg,
+        store.usable(now),
+        headers,
+        body,
+        now,
+        &mut shared.key_cache.borrow_mut(),
+    );
+    drop(store);
+    match result {
+        Ok(Signed::Yes(rw)) => {
+            shared.metrics.inc(Counter::RequestsSigned);
+            Ok(rw)
+        }
+        Ok(Signed::NoCredentials(rw)) => {
+            shared.metrics.inc(Counter::MissingCredentials);
+            if cfg.on_missing_credentials == MissingCredentials::Deny {
+                return Err((
+                    503,
+                    "no valid AWS credentials are available to sign this request".into(),
+                ));
+            }
+            shared.metrics.inc(Counter::RequestsUnsigned);
+            Ok(rw)
+        }
+        Err(reject) => {
+            shared.metrics.inc(if reject.out_of_scope {
+                Counter::ScopeRefused
+            } else {
+                Counter::SigningFailures
+            });
+            log::debug!("asset-gate: request refused: {}", reject.reason);
+            Err((reject.status, reject.reason))
+        }
     }
 }
 
