@@ -61,14 +61,25 @@ pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool
 }
 
 /// Ports picked by binding port 0; all are held until every one is chosen.
+/// A port is handed out once per test process: tests run in parallel
+/// threads, and the kernel may give a port just released by one test (whose
+/// server has not bound it yet) to the next (seen: two SeaweedFS on the same
+/// ports, one never ready).
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("local addr").port())
-        .collect()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut held: Vec<TcpListener> = Vec::new();
+    let mut ports = Vec::with_capacity(n);
+    while ports.len() < n {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+        let port = l.local_addr().expect("local addr").port();
+        if !given.contains(&port) {
+            given.push(port);
+            ports.push(port);
+        }
+        held.push(l);
+    }
+    ports
 }
 
 /// A child process that is killed (with its process group) when dropped.
