@@ -4,6 +4,7 @@
 //! and what it gains (the backend's kept headers, as nginx does).
 
 use crate::core::carry::{self, Edit};
+use crate::core::header_map::{Header, Pair};
 
 /// The client request headers a read consent forwards to storage (flow A):
 /// what a read needs for ranges and revalidation, nothing that could make it
@@ -54,14 +55,11 @@ pub const STORAGE_IDENTIFYING: [&str; 6] = [
 /// The request headers a read consent sends on: the pseudo-headers and the
 /// allowlisted client headers, in their order. Everything else the client
 /// sent (cookies, credentials, `x-amz-*`, `content-*`) is dropped.
-pub fn consented_headers(
-    headers: &[(String, Vec<u8>)],
-    allowed: &[String],
-) -> Vec<(String, Vec<u8>)> {
+pub fn consented_headers<'a, H: Pair>(headers: &'a [H], allowed: &[String]) -> Vec<Header<'a>> {
     headers
         .iter()
+        .map(|h| (h.name(), h.value()))
         .filter(|(k, _)| k.starts_with(':') || allowed.iter().any(|a| a == k))
-        .cloned()
         .collect()
 }
 
@@ -84,10 +82,10 @@ pub struct AnswerRules<'a> {
 /// backend's kept headers applied as nginx does (each name's first kept
 /// line replaces storage's copies, `Set-Cookie` and further lines are
 /// added). `None` when nothing changes.
-pub fn client_answer(
-    response: &[(String, Vec<u8>)],
-    rules: &AnswerRules,
-) -> Option<Vec<(String, Vec<u8>)>> {
+pub fn client_answer<'a, H: Pair>(
+    response: &'a [H],
+    rules: &AnswerRules<'a>,
+) -> Option<Vec<Header<'a>>> {
     let edits = carry::edits(rules.kept);
     let drop = |k: &str| {
         rules.hide.iter().any(|h| h == k)
@@ -95,15 +93,20 @@ pub fn client_answer(
             || edits.iter().any(|&(n, _, e)| e == Edit::Replace && n == k)
     };
     let set_type = rules.plain_error && rules.error_has_body;
-    if rules.kept.is_empty() && !set_type && !response.iter().any(|(k, _)| drop(k)) {
+    if rules.kept.is_empty() && !set_type && !response.iter().any(|h| drop(h.name())) {
         return None;
     }
-    let mut out: Vec<(String, Vec<u8>)> = Vec::with_capacity(response.len() + rules.kept.len() + 1);
-    out.extend(response.iter().filter(|(k, _)| !drop(k)).cloned());
+    let mut out: Vec<Header<'a>> = Vec::with_capacity(response.len() + rules.kept.len() + 1);
+    out.extend(
+        response
+            .iter()
+            .map(|h| (h.name(), h.value()))
+            .filter(|(k, _)| !drop(k)),
+    );
     if set_type {
-        out.push(("content-type".into(), b"text/plain; charset=utf-8".to_vec()));
+        out.push(("content-type", b"text/plain; charset=utf-8"));
     }
-    out.extend(rules.kept.iter().map(|&(n, v)| (n.to_string(), v.to_vec())));
+    out.extend(rules.kept.iter().copied());
     Some(out)
 }
 
@@ -156,7 +159,7 @@ mod tests {
             ("if-none-match", "\"e\""),
         ]);
         let kept = consented_headers(&h, &allowed);
-        let names: Vec<&str> = kept.iter().map(|(k, _)| k.as_str()).collect();
+        let names: Vec<&str> = kept.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             names,
             [":method", ":path", ":authority", "range", "if-none-match"]
@@ -207,7 +210,7 @@ mod tests {
         let out = client_answer(&storage, &rules).unwrap();
         let text: Vec<(&str, &str)> = out
             .iter()
-            .map(|(k, v)| (k.as_str(), std::str::from_utf8(v).unwrap()))
+            .map(|(k, v)| (*k, std::str::from_utf8(v).unwrap()))
             .collect();
         assert_eq!(
             text,
@@ -249,10 +252,10 @@ mod tests {
         let out = client_answer(&storage, &with_body).unwrap();
         assert_eq!(
             out,
-            answer(&[
-                (":status", "404"),
-                ("content-type", "text/plain; charset=utf-8")
-            ])
+            [
+                (":status", &b"404"[..]),
+                ("content-type", b"text/plain; charset=utf-8")
+            ]
         );
         let head = AnswerRules {
             error_has_body: false,
@@ -260,7 +263,7 @@ mod tests {
         };
         assert_eq!(
             client_answer(&storage, &head).unwrap(),
-            answer(&[(":status", "404")])
+            [(":status", &b"404"[..])]
         );
     }
 

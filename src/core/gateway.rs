@@ -6,6 +6,7 @@
 
 use crate::core::carry;
 use crate::core::config::{GatewayConfig, RedirectConfig};
+use crate::core::header_map::{first, Header, Pair};
 use crate::core::redirect;
 
 /// The subrequest names the client's request in these (nginx convention).
@@ -45,24 +46,18 @@ const WRITE_FORWARDED: [&str; 12] = [
     "x-amz-sdk-checksum-algorithm",
 ];
 
-type Headers = [(String, Vec<u8>)];
-
-fn first<'a>(h: &'a Headers, name: &str) -> Option<&'a [u8]> {
-    h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice())
-}
-
-fn first_str<'a>(h: &'a Headers, name: &str) -> Option<&'a str> {
+fn first_str<'a, H: Pair>(h: &'a [H], name: &str) -> Option<&'a str> {
     first(h, name).and_then(|v| std::str::from_utf8(v).ok())
 }
 
-fn number(h: &Headers, name: &str) -> Option<u64> {
+fn number<H: Pair>(h: &[H], name: &str) -> Option<u64> {
     first_str(h, name)?.trim().parse().ok()
 }
 
 /// The auth subrequest: a `GET` (no body) of the client's path and query,
 /// naming the original method and URI (nginx style), with the client's
 /// credential headers (values that are not UTF-8 are left out).
-pub fn subrequest<'a>(cfg: &'a GatewayConfig, client: &'a Headers) -> Vec<(&'a str, &'a str)> {
+pub fn subrequest<'a, H: Pair>(cfg: &'a GatewayConfig, client: &'a [H]) -> Vec<(&'a str, &'a str)> {
     let method = first_str(client, ":method").unwrap_or("GET");
     let uri = first_str(client, ":path").unwrap_or("/");
     let mut out = vec![
@@ -73,9 +68,9 @@ pub fn subrequest<'a>(cfg: &'a GatewayConfig, client: &'a Headers) -> Vec<(&'a s
         (ORIGINAL_URI, uri),
     ];
     for name in &cfg.forward_headers {
-        for (k, v) in client {
-            if k == name {
-                if let Ok(v) = std::str::from_utf8(v) {
+        for h in client {
+            if h.name() == name {
+                if let Ok(v) = std::str::from_utf8(h.value()) {
                     out.push((name.as_str(), v));
                 }
             }
@@ -156,8 +151,8 @@ pub struct Consent {
 /// Judges the backend's answer: `Ok(None)` is a refusal (no
 /// `X-Accel-Redirect`: the client gets the backend's answer), `Ok(Some)` a
 /// consent, `Err` an answer that names an unsafe target or is malformed.
-pub fn judge(
-    answer: &Headers,
+pub fn judge<H: Pair>(
+    answer: &[H],
     redirect_cfg: &RedirectConfig,
     cfg: &GatewayConfig,
 ) -> Result<Option<Consent>, Refused> {
@@ -186,8 +181,8 @@ pub fn judge(
     let grants = parse_grants(
         answer
             .iter()
-            .filter(|(k, _)| k == GRANT)
-            .map(|(_, v)| v.as_slice()),
+            .filter(|h| h.name() == GRANT)
+            .map(|h| h.value()),
     )?;
     let max_bytes = match first(answer, MAX_BYTES) {
         None => None,
@@ -211,7 +206,7 @@ pub fn judge(
             "a presigned redirect takes no X-Accel-Redirect query",
         ));
     }
-    let pairs = answer.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+    let pairs = answer.iter().map(|h| (h.name(), h.value()));
     let kept = carry::collect(
         pairs,
         &redirect_cfg.keep_backend_headers,
@@ -340,24 +335,30 @@ fn write_forwarded(name: &str) -> bool {
         || name.starts_with("x-amz-meta-")
 }
 
-/// The request storage gets (before mapping and signing): the client's
-/// method and pseudo-headers, the consented path with the permitted query,
-/// the read allowlist, and for a write the body's own headers. Nothing
-/// else of the client's (cookies, authorization, ACLs, copy sources).
-pub fn storage_request(
-    client: &Headers,
-    consent: &Consent,
-    permit: &Permit,
-    read_forwarded: &[String],
-) -> Vec<(String, Vec<u8>)> {
+/// The path storage gets: the consented key with the permitted query.
+pub fn storage_path(consent: &Consent, permit: &Permit) -> String {
     let mut path = consent.path.clone();
     if !permit.query.is_empty() {
         path.push('?');
         path.push_str(&permit.query);
     }
+    path
+}
+
+/// The request storage gets (before mapping and signing): the client's
+/// method and pseudo-headers, `path` (from [`storage_path`]), the read
+/// allowlist, and for a write the body's own headers. Nothing else of the
+/// client's (cookies, authorization, ACLs, copy sources).
+pub fn storage_request<'a, H: Pair>(
+    client: &'a [H],
+    path: &'a str,
+    permit: &Permit,
+    read_forwarded: &[String],
+) -> Vec<Header<'a>> {
     let mut out = Vec::with_capacity(client.len());
-    out.push((":path".to_string(), path.into_bytes()));
-    for (k, v) in client {
+    out.push((":path", path.as_bytes()));
+    for h in client {
+        let (k, v) = (h.name(), h.value());
         // Envoy's route lookup refuses a request without x-forwarded-proto
         // (its HCM sets it): the rewritten request must keep it to be
         // routed again on its new :path.
@@ -369,7 +370,7 @@ pub fn storage_request(
             read_forwarded.iter().any(|a| a == k) || (permit.write && write_forwarded(k))
         };
         if keep {
-            out.push((k.clone(), v.clone()));
+            out.push((k, v));
         }
     }
     out
@@ -378,7 +379,7 @@ pub fn storage_request(
 /// The most bytes a permitted write may stream, or the 413 its declared
 /// size earns. `x-amz-decoded-content-length` (aws-chunked) is the
 /// object's size; the framed body is then bounded by its content-length.
-pub fn upload_limit(client: &Headers, max: u64) -> Result<u64, Refused> {
+pub fn upload_limit<H: Pair>(client: &[H], max: u64) -> Result<u64, Refused> {
     let too_large = || refused(413, "the upload is larger than the auth backend allows");
     let length = number(client, "content-length");
     match number(client, "x-amz-decoded-content-length") {
@@ -390,13 +391,11 @@ pub fn upload_limit(client: &Headers, max: u64) -> Result<u64, Refused> {
 }
 
 /// The refusal's headers for the client (each value, in order).
-pub fn refusal_headers(answer: &Headers) -> Vec<(&str, &[u8])> {
+pub fn refusal_headers<H: Pair>(answer: &[H]) -> Vec<Header<'_>> {
     answer
         .iter()
-        .filter(|(k, v)| {
-            REFUSAL_HEADERS.contains(&k.as_str()) && !v.contains(&b'\n') && !v.contains(&b'\r')
-        })
-        .map(|(k, v)| (k.as_str(), v.as_slice()))
+        .map(|h| (h.name(), h.value()))
+        .filter(|(k, v)| REFUSAL_HEADERS.contains(k) && !v.contains(&b'\n') && !v.contains(&b'\r'))
         .collect()
 }
 
@@ -663,12 +662,13 @@ mod tests {
             write: true,
             query: "partNumber=1&uploadId=u".into(),
         };
-        let read: Vec<String> = crate::core::consent::READ_FORWARDED
+        let read_forwarded: Vec<String> = crate::core::consent::READ_FORWARDED
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let out = storage_request(&client, &c, &p, &read);
-        let names: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+        let path = storage_path(&c, &p);
+        let out = storage_request(&client, &path, &p, &read_forwarded);
+        let names: Vec<&str> = out.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             names,
             [
@@ -684,16 +684,13 @@ mod tests {
             ]
         );
         assert_eq!(out[0].1, b"/internal-assets/k?partNumber=1&uploadId=u");
-        let read_only = storage_request(
-            &client,
-            &c,
-            &Permit {
-                write: false,
-                query: String::new(),
-            },
-            &read,
-        );
-        let names: Vec<&str> = read_only.iter().map(|(k, _)| k.as_str()).collect();
+        let read = Permit {
+            write: false,
+            query: String::new(),
+        };
+        let read_path = storage_path(&c, &read);
+        let read_only = storage_request(&client, &read_path, &read, &read_forwarded);
+        let names: Vec<&str> = read_only.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             names,
             [

@@ -9,6 +9,7 @@ pub mod consent;
 pub mod credentials;
 pub mod decision_cache;
 pub mod gateway;
+pub mod header_map;
 pub mod headers;
 pub mod hex;
 pub mod json;

@@ -4,6 +4,7 @@
 //! the result.
 
 use crate::core::config::{valid_bucket_name, AddressingStyle, BodySigning, SigningConfig};
+use crate::core::header_map::{Header, Pair};
 use crate::core::sigv4::{
     self, Credentials, HeaderSigning, PathRules, Request, Scope, SigningKeyCache,
 };
@@ -67,13 +68,13 @@ pub enum Body<'a> {
 /// Whether a request's body must be buffered and hashed before signing:
 /// the configuration says so, and the client's own framing allows it (an
 /// `aws-chunked` upload with trailers is streamed as the client framed it).
-pub fn hashes_body(cfg: &SigningConfig, headers: &[(String, Vec<u8>)]) -> bool {
+pub fn hashes_body<H: Pair>(cfg: &SigningConfig, headers: &[H]) -> bool {
     cfg.body == BodySigning::Hash
         && !header(headers, "x-amz-content-sha256").is_some_and(|v| v.starts_with(b"STREAMING-"))
 }
 
 /// The declared `content-length`, when there is a valid one.
-pub fn declared_length(headers: &[(String, Vec<u8>)]) -> Option<u64> {
+pub fn declared_length<H: Pair>(headers: &[H]) -> Option<u64> {
     std::str::from_utf8(header(headers, "content-length")?)
         .ok()?
         .trim()
@@ -96,22 +97,23 @@ impl Rewrite {
     /// The whole request header map after the rewrite, for a host that
     /// replaces the map in one call: `headers` without the removed ones,
     /// `:path` and `:authority` replaced, the signature headers set.
-    pub fn applied_to(&self, headers: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
-        let mut out: Vec<(String, Vec<u8>)> = Vec::with_capacity(headers.len() + self.set.len());
-        for (k, v) in headers {
-            let replaced = match k.as_str() {
+    pub fn applied_to<'a, H: Pair>(&'a self, headers: &'a [H]) -> Vec<Header<'a>> {
+        let mut out: Vec<Header<'a>> = Vec::with_capacity(headers.len() + self.set.len());
+        for h in headers {
+            let k = h.name();
+            let replaced = match k {
                 ":path" => Some(self.path.as_bytes()),
                 ":authority" => Some(self.authority.as_bytes()),
                 _ => None,
             };
             if let Some(new) = replaced {
-                out.push((k.clone(), new.to_vec()));
-            } else if !self.remove.contains(&k.as_str()) && !self.set.iter().any(|(s, _)| s == k) {
-                out.push((k.clone(), v.clone()));
+                out.push((k, new));
+            } else if !self.remove.contains(&k) && !self.set.iter().any(|(s, _)| *s == k) {
+                out.push((k, h.value()));
             }
         }
         for (k, v) in &self.set {
-            out.push(((*k).to_string(), v.clone().into_bytes()));
+            out.push((k, v.as_bytes()));
         }
         out
     }
@@ -125,14 +127,14 @@ pub enum Signed {
     NoCredentials(Rewrite),
 }
 
-fn header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+fn header<'a, H: Pair>(headers: &'a [H], name: &str) -> Option<&'a [u8]> {
     headers
         .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_slice())
+        .find(|h| h.name().eq_ignore_ascii_case(name))
+        .map(|h| h.value())
 }
 
-fn header_str<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Result<&'a str, Reject> {
+fn header_str<'a, H: Pair>(headers: &'a [H], name: &str) -> Result<&'a str, Reject> {
     let raw = header(headers, name).ok_or_else(|| reject(400, format!("missing {name}")))?;
     std::str::from_utf8(raw).map_err(|_| reject(400, format!("{name} is not valid UTF-8")))
 }
@@ -238,10 +240,10 @@ fn bucket_and_key<'a>(
 }
 
 /// Prepares (and when credentials exist, signs) a request for storage.
-pub fn prepare(
+pub fn prepare<H: Pair>(
     cfg: &SigningConfig,
     creds: Option<&Credentials>,
-    headers: &[(String, Vec<u8>)],
+    headers: &[H],
     body: Body,
     unix_time: u64,
     cache: &mut SigningKeyCache,
@@ -321,7 +323,8 @@ pub fn prepare(
 
     let mut to_sign: Vec<(&str, &str)> = Vec::with_capacity(8);
     to_sign.push(("host", rewrite.authority.as_str()));
-    for (name, value) in headers {
+    for h in headers {
+        let (name, value) = (h.name(), h.value());
         let lower_is_amz = name.len() > 6 && name[..6].eq_ignore_ascii_case("x-amz-");
         if !lower_is_amz
             || CLIENT_AUTH_HEADERS
@@ -332,7 +335,7 @@ pub fn prepare(
         }
         let value = std::str::from_utf8(value)
             .map_err(|_| reject(400, format!("header {name} is not valid UTF-8")))?;
-        to_sign.push((name.as_str(), value));
+        to_sign.push((name, value));
     }
     let request = Request {
         method,
@@ -571,8 +574,8 @@ mod tests {
         let map = rw.applied_to(&h);
         let get = |n: &str| -> Vec<&[u8]> {
             map.iter()
-                .filter(|(k, _)| k == n)
-                .map(|(_, v)| v.as_slice())
+                .filter(|(k, _)| *k == n)
+                .map(|(_, v)| *v)
                 .collect()
         };
         assert_eq!(get(":path"), vec![&b"/assets/k"[..]]);

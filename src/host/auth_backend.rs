@@ -6,10 +6,11 @@
 
 use crate::core::carry;
 use crate::core::config::ForeignRedirects;
+use crate::core::header_map::Header;
 use crate::core::marker::{self, Grant};
 use crate::core::redirect::{self, Answer, Decision, Origin, Targets};
 use crate::host::clock;
-use crate::host::http::{self, header, values, HeaderMap, ACCEL_HEADER};
+use crate::host::http::{self, header, values, RawMap, ACCEL_HEADER};
 use crate::host::metrics::Counter;
 use crate::host::secret::marker_key;
 use crate::host::shared::Shared;
@@ -64,7 +65,10 @@ impl AuthBackend {
         let shared = &self.shared;
         let cfg = &shared.config.redirect;
         let map = MapType::HttpResponseHeaders;
-        let Some(headers) = http::headers(map) else {
+        let Some(raw) = RawMap::read(map) else {
+            return http::respond(502, "cannot read the auth backend's answer");
+        };
+        let Some(headers) = raw.pairs() else {
             return http::respond(502, "cannot read the auth backend's answer");
         };
         let status = header(&headers, ":status")
@@ -125,7 +129,7 @@ impl AuthBackend {
 
     /// The backend's own answer goes to the client, without the marker
     /// header or nginx's X-Accel-* control headers: only asset-gate marks.
-    fn pass_on(&self, headers: &HeaderMap) -> Action {
+    fn pass_on(&self, headers: &[Header]) -> Action {
         let marker = self.shared.config.redirect.marker_header.as_str();
         let removed = http::remove_present(MapType::HttpResponseHeaders, headers, |k| {
             k == marker || http::is_accel_control(k)
@@ -140,10 +144,10 @@ impl AuthBackend {
     /// A 303 makes Envoy follow with GET (HEAD stays HEAD) and no body, as
     /// nginx does; the marker grants a read of `path` and carries the
     /// backend's headers to keep.
-    fn redirect(&self, headers: &HeaderMap, path: &str, location: &str, accel: bool) -> Action {
+    fn redirect(&self, headers: &[Header], path: &str, location: &str, accel: bool) -> Action {
         let shared = &self.shared;
         let cfg = &shared.config.redirect;
-        let answer = headers.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+        let answer = headers.iter().copied();
         let kept = match carry::collect(answer, &cfg.keep_backend_headers, cfg.max_kept_bytes) {
             Ok(kept) => kept,
             Err(e) => {

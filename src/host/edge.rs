@@ -41,7 +41,10 @@ impl Edge {
         if !matches!(hostcalls::get_map_value_bytes(map, name), Ok(Some(_))) {
             return Action::Continue;
         }
-        let Some(headers) = http::headers(map) else {
+        let Some(raw) = http::RawMap::read(map) else {
+            return http::respond(500, "cannot read request headers");
+        };
+        let Some(headers) = raw.pairs() else {
             return http::respond(500, "cannot read request headers");
         };
         if let Err(e) = http::verify_marker(&headers, name, clock::now_secs()) {

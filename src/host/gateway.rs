@@ -10,10 +10,11 @@ use crate::core::carry;
 use crate::core::config::{GatewayConfig, SigningConfig};
 use crate::core::decision_cache;
 use crate::core::gateway::{self, Consent, Permit, Refused};
+use crate::core::header_map::Header;
 use crate::core::sigv4::{self, PresignRequest, Scope};
 use crate::core::storage::{self, Body, Signed};
 use crate::host::clock;
-use crate::host::http::{self, header, HeaderMap};
+use crate::host::http::{self, header, RawMap};
 use crate::host::metrics::Counter;
 use crate::host::shared::Shared;
 use crate::host::storage::{client_answer, replace_error_body, signed_rewrite};
@@ -29,7 +30,7 @@ const UPSTREAM_TIME: &str = "x-envoy-upstream-service-time";
 pub struct Gateway {
     shared: Rc<Shared>,
     /// The client's request headers, held while the subrequest is out.
-    request: HeaderMap,
+    request: RawMap,
     has_body: bool,
     /// The subrequest is out: no byte of the body may pass yet.
     asking: bool,
@@ -50,7 +51,7 @@ impl Gateway {
     pub fn new(shared: Rc<Shared>) -> Gateway {
         Gateway {
             shared,
-            request: Vec::new(),
+            request: RawMap::default(),
             has_body: false,
             asking: false,
             cache_key: None,
@@ -75,22 +76,28 @@ impl Gateway {
     /// Holds the request and asks the auth backend, unless this VM's
     /// decision cache already has the answer for these credentials.
     fn on_request(&mut self, cfg: &GatewayConfig) -> Action {
-        let Some(headers) = http::headers(MapType::HttpRequestHeaders) else {
+        let Some(raw) = RawMap::read(MapType::HttpRequestHeaders) else {
             return self.respond(500, "cannot read request headers");
         };
-        self.request = headers;
+        let Some(request) = raw.pairs() else {
+            return self.respond(500, "cannot read request headers");
+        };
         let cache = &cfg.decision_cache;
+        let mut key = None;
         if cache.max_age_secs > 0 && cache.max_entries > 0 {
-            let credentials = self
-                .request
+            let credentials = request
                 .iter()
-                .filter(|(k, _)| cfg.forward_headers.contains(k))
-                .map(|(k, v)| (k.as_str(), v.as_slice()));
-            let key = decision_cache::key(
-                header(&self.request, ":method").unwrap_or_default(),
-                header(&self.request, ":path").unwrap_or_default(),
+                .filter(|(k, _)| cfg.forward_headers.iter().any(|f| f == k))
+                .copied();
+            key = Some(decision_cache::key(
+                header(&request, ":method").unwrap_or_default(),
+                header(&request, ":path").unwrap_or_default(),
                 credentials,
-            );
+            ));
+        }
+        drop(request);
+        self.request = raw;
+        if let Some(key) = key {
             let hit = self
                 .shared
                 .decisions
@@ -102,14 +109,17 @@ impl Gateway {
             }
             self.cache_key = Some(key);
         }
-        let call = gateway::subrequest(cfg, &self.request);
-        match hostcalls::dispatch_http_call(
-            &cfg.auth_cluster,
-            call,
-            None,
-            vec![],
-            std::time::Duration::from_millis(cfg.auth_timeout_ms),
-        ) {
+        let dispatched = match self.request.pairs() {
+            None => return self.respond(500, "cannot read request headers"),
+            Some(request) => hostcalls::dispatch_http_call(
+                &cfg.auth_cluster,
+                gateway::subrequest(cfg, &request),
+                None,
+                vec![],
+                std::time::Duration::from_millis(cfg.auth_timeout_ms),
+            ),
+        };
+        match dispatched {
             Ok(_) => {
                 self.asking = true;
                 Action::Pause
@@ -131,7 +141,8 @@ impl Gateway {
         let Some(cfg) = shared.config.gateway.as_ref() else {
             return Action::Continue;
         };
-        let answer = hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders).unwrap_or_default();
+        let raw = RawMap::read(MapType::HttpCallResponseHeaders).unwrap_or_default();
+        let answer = raw.pairs().unwrap_or_default();
         let status: Option<u32> = header(&answer, ":status").and_then(|s| s.parse().ok());
         let from_envoy = header(&answer, UPSTREAM_TIME).is_none();
         // Fail-closed: no answer, or Envoy's own 503/504, never consents.
@@ -182,7 +193,7 @@ impl Gateway {
 
     /// The client gets the backend's status, bounded body, and its
     /// `WWW-Authenticate`, `Set-Cookie`, `Location` and `Content-Type`.
-    fn pass_refusal(&mut self, status: u32, answer: &HeaderMap, body_size: usize) -> Action {
+    fn pass_refusal(&mut self, status: u32, answer: &[Header], body_size: usize) -> Action {
         let body = hostcalls::get_buffer(
             BufferType::HttpCallResponseBody,
             0,
@@ -207,25 +218,32 @@ impl Gateway {
         let (Some(cfg), Some(signing)) = (&shared.config.gateway, &shared.config.signing) else {
             return Action::Continue;
         };
-        let method = header(&self.request, ":method").unwrap_or_default();
-        let path = header(&self.request, ":path").unwrap_or_default();
+        // The client's map is needed no more after this: the storage
+        // request replaces it, or the request ends here.
+        let raw = std::mem::take(&mut self.request);
+        let Some(client) = raw.pairs() else {
+            return self.respond(500, "cannot read request headers");
+        };
+        let method = header(&client, ":method").unwrap_or_default();
+        let path = header(&client, ":path").unwrap_or_default();
         let query = path.split_once('?').map_or("", |(_, q)| q);
-        let copy = header(&self.request, "x-amz-copy-source").is_some();
+        let copy = header(&client, "x-amz-copy-source").is_some();
         let permit = match gateway::permit(method, query, self.has_body, copy, consent) {
             Ok(p) => p,
             Err(r) => return self.refuse(Counter::ConsentViolations, r),
         };
         if permit.write {
             if let Some(max) = consent.max_bytes {
-                match gateway::upload_limit(&self.request, max) {
+                match gateway::upload_limit(&client, max) {
                     Ok(n) => self.budget = Some(n),
                     Err(r) => return self.refuse(Counter::UploadsTooLarge, r),
                 }
             }
         }
+        let storage_path = gateway::storage_path(consent, &permit);
         let request = gateway::storage_request(
-            &self.request,
-            consent,
+            &client,
+            &storage_path,
             &permit,
             &signing.forwarded_request_headers,
         );
@@ -246,15 +264,10 @@ impl Gateway {
         };
         // One write: the storage request replaces the client's whole map.
         let map = rewrite.applied_to(&request);
-        let pairs = map
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_slice()))
-            .collect();
-        if hostcalls::set_map_bytes(MapType::HttpRequestHeaders, pairs).is_err() {
+        if hostcalls::set_map_bytes(MapType::HttpRequestHeaders, map).is_err() {
             return self.respond(500, "cannot rewrite request headers");
         }
         self.kept = consent.kept.clone();
-        self.request = Vec::new();
         Action::Continue
     }
 
@@ -267,7 +280,7 @@ impl Gateway {
         signing: &SigningConfig,
         consent: &Consent,
         permit: &Permit,
-        request: &HeaderMap,
+        request: &[Header],
     ) -> Action {
         let shared = Rc::clone(&self.shared);
         let Some(p) = &cfg.presign else {

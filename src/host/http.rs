@@ -4,6 +4,7 @@
 //! calls are used, so no input can trap the VM.
 
 use crate::core::config::{FailurePolicy, Injection};
+use crate::core::header_map::{self, Header};
 use crate::core::marker::{self, Consent, MarkerError};
 use crate::core::poll::is_stale;
 use crate::host::clock;
@@ -11,7 +12,7 @@ use crate::host::metrics::Counter;
 use crate::host::secret::marker_key;
 use crate::host::shared::{Cached, Shared};
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{Action, Bytes, MapType};
+use proxy_wasm::types::{Action, MapType};
 
 /// The nginx-style header a backend uses to hand a request to storage.
 pub const ACCEL_HEADER: &str = "x-accel-redirect";
@@ -26,12 +27,12 @@ pub fn is_accel_control(name: &str) -> bool {
 /// has them: one host call per header actually there.
 pub fn remove_present(
     map: MapType,
-    present: &HeaderMap,
+    present: &[Header],
     mut drop: impl FnMut(&str) -> bool,
 ) -> Result<(), proxy_wasm::types::Status> {
     let mut done: Vec<&str> = Vec::new();
-    for (k, _) in present {
-        if !done.contains(&k.as_str()) && drop(k) {
+    for &(k, _) in present {
+        if !done.contains(&k) && drop(k) {
             hostcalls::remove_map_value(map, k)?;
             done.push(k);
         }
@@ -39,38 +40,68 @@ pub fn remove_present(
     Ok(())
 }
 
-pub type HeaderMap = Vec<(String, Bytes)>;
+/// A header map as Envoy serialised it: one host call, one buffer, read in
+/// place through [`RawMap::pairs`] (the SDK's `get_map_bytes` would copy
+/// every name and value, and trap on a status it does not expect).
+#[derive(Default)]
+pub struct RawMap(Vec<u8>);
 
-/// Reads a whole header map (one host call), logging a failure.
-pub fn headers(map: MapType) -> Option<HeaderMap> {
-    match hostcalls::get_map_bytes(map) {
-        Ok(h) => Some(h),
-        Err(s) => {
-            log::warn!("asset-gate: cannot read headers: {s:?}");
-            None
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_get_header_map_pairs(map_type: u32, data: *mut *mut u8, size: *mut usize) -> u32;
+}
+
+impl RawMap {
+    /// Reads a whole header map, logging a failure.
+    pub fn read(map: MapType) -> Option<RawMap> {
+        let mut data: *mut u8 = std::ptr::null_mut();
+        let mut size: usize = 0;
+        // SAFETY: on success the host hands over a buffer of `size` bytes it
+        // allocated through the SDK's `proxy_on_memory_allocate` (a `Vec<u8>`
+        // of that capacity, forgotten), which this `Vec` now owns and frees,
+        // as the SDK's own `get_map_bytes` does.
+        let status = unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) };
+        if status != 0 {
+            log::warn!("asset-gate: cannot read headers (status {status})");
+            return None;
         }
+        if data.is_null() {
+            return Some(RawMap(Vec::new()));
+        }
+        Some(RawMap(unsafe { Vec::from_raw_parts(data, size, size) }))
+    }
+
+    /// The map's headers, borrowed from the buffer, in Envoy's order.
+    pub fn pairs(&self) -> Option<HeaderMap<'_>> {
+        let pairs = header_map::parse(&self.0);
+        if pairs.is_none() {
+            log::warn!("asset-gate: the host's header map is malformed");
+        }
+        pairs
     }
 }
 
+pub type HeaderMap<'a> = Vec<Header<'a>>;
+
 /// The first value of `name`, if it is UTF-8.
-pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn header<'a>(headers: &[Header<'a>], name: &str) -> Option<&'a str> {
     headers
         .iter()
-        .find(|(k, _)| k == name)
-        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+        .find(|(k, _)| *k == name)
+        .and_then(|&(_, v)| std::str::from_utf8(v).ok())
 }
 
 /// Every value of `name`, in order.
-pub fn values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+pub fn values<'a>(headers: &'a [Header<'a>], name: &'a str) -> impl Iterator<Item = &'a [u8]> {
     headers
         .iter()
-        .filter(move |(k, _)| k == name)
-        .map(|(_, v)| v.as_slice())
+        .filter(move |(k, _)| *k == name)
+        .map(|&(_, v)| v)
 }
 
 /// Whether the request's `name` headers carry a marker this process issued
 /// for exactly the request's path, still valid at `now`; what it consents to.
-pub fn verify_marker(headers: &HeaderMap, name: &str, now: u64) -> Result<Consent, MarkerError> {
+pub fn verify_marker(headers: &[Header], name: &str, now: u64) -> Result<Consent, MarkerError> {
     let path = header(headers, ":path").unwrap_or_default();
     let key = marker_key();
     marker::verify_request(values(headers, name), key.as_deref(), path, now)

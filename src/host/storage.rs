@@ -8,10 +8,11 @@
 use crate::core::carry;
 use crate::core::config::{MissingCredentials, SigningConfig};
 use crate::core::consent::{self, AnswerRules};
+use crate::core::header_map::{Header, Pair};
 use crate::core::sigv4;
 use crate::core::storage::{self, Body, Rewrite, Signed};
 use crate::host::clock;
-use crate::host::http::{self, header, HeaderMap};
+use crate::host::http::{self, header, RawMap};
 use crate::host::metrics::Counter;
 use crate::host::shared::Shared;
 use proxy_wasm::hostcalls;
@@ -54,19 +55,19 @@ impl Storage {
     /// GET or HEAD, no body); the request then carries only the allowlisted
     /// client headers. Without `require_marker` (a signing edge), the
     /// client's request is signed as it is.
-    fn on_request(&mut self, headers: HeaderMap, end_of_stream: bool) -> Action {
+    fn on_request(&mut self, headers: &[Header], end_of_stream: bool) -> Action {
         let shared = Rc::clone(&self.shared);
         let Some(cfg) = shared.config.signing.as_ref() else {
             return Action::Continue;
         };
         if !cfg.require_marker {
             if end_of_stream {
-                return self.sign(&headers, Body::None, Apply::Edits, clock::now_secs());
+                return self.sign(headers, Body::None, Apply::Edits, clock::now_secs());
             }
-            if !storage::hashes_body(cfg, &headers) {
-                return self.sign(&headers, Body::Streamed, Apply::Edits, clock::now_secs());
+            if !storage::hashes_body(cfg, headers) {
+                return self.sign(headers, Body::Streamed, Apply::Edits, clock::now_secs());
             }
-            if storage::declared_length(&headers).is_some_and(|n| n > cfg.max_body_bytes as u64) {
+            if storage::declared_length(headers).is_some_and(|n| n > cfg.max_body_bytes as u64) {
                 return self.body_too_large(cfg.max_body_bytes);
             }
             // Hold the headers; Envoy buffers the body for on_http_request_body.
@@ -75,7 +76,7 @@ impl Storage {
         }
         let name = shared.config.redirect.marker_header.as_str();
         let now = clock::now_secs();
-        let consent = match http::verify_marker(&headers, name, now) {
+        let consent = match http::verify_marker(headers, name, now) {
             Ok(c) => c,
             Err(e) => {
                 shared.metrics.inc(Counter::MarkerRejected);
@@ -86,7 +87,7 @@ impl Storage {
                 );
             }
         };
-        let method = header(&headers, ":method").unwrap_or_default();
+        let method = header(headers, ":method").unwrap_or_default();
         if !consent.grant.allows(method) {
             shared.metrics.inc(Counter::ConsentViolations);
             return http::respond(405, "the backend's consent grants reads (GET, HEAD) only");
@@ -96,7 +97,7 @@ impl Storage {
             return http::respond(400, "a read consent carries no request body");
         }
         self.kept = consent.carried;
-        let consented = consent::consented_headers(&headers, &cfg.forwarded_request_headers);
+        let consented = consent::consented_headers(headers, &cfg.forwarded_request_headers);
         self.sign(&consented, Body::None, Apply::WholeMap, now)
     }
 
@@ -126,7 +127,10 @@ impl Storage {
     /// The whole body is buffered and hashed: sign with its SHA-256.
     fn sign_buffered(&mut self) -> Action {
         self.hashing = false;
-        let Some(headers) = http::headers(MapType::HttpRequestHeaders) else {
+        let Some(raw) = RawMap::read(MapType::HttpRequestHeaders) else {
+            return http::respond(500, "cannot read request headers");
+        };
+        let Some(headers) = raw.pairs() else {
             return http::respond(500, "cannot read request headers");
         };
         self.shared.metrics.inc(Counter::BodiesHashed);
@@ -139,7 +143,7 @@ impl Storage {
         )
     }
 
-    fn sign(&self, headers: &HeaderMap, body: Body, how: Apply, now: u64) -> Action {
+    fn sign(&self, headers: &[Header], body: Body, how: Apply, now: u64) -> Action {
         let shared = &self.shared;
         let Some(cfg) = shared.config.signing.as_ref() else {
             return Action::Continue;
@@ -152,12 +156,7 @@ impl Storage {
             Apply::Edits => apply(headers, &rewrite),
             Apply::WholeMap => {
                 let map = rewrite.applied_to(headers);
-                hostcalls::set_map_bytes(
-                    MapType::HttpRequestHeaders,
-                    map.iter()
-                        .map(|(k, v)| (k.as_str(), v.as_slice()))
-                        .collect(),
-                )
+                hostcalls::set_map_bytes(MapType::HttpRequestHeaders, map)
             }
         };
         if let Err(s) = applied {
@@ -186,10 +185,10 @@ impl Storage {
 /// cache (flows A, C and D), counting the outcome. `Err` is the local answer
 /// to give instead: no credentials under `deny` (503), or a request that
 /// cannot or may not be signed.
-pub fn signed_rewrite(
+pub fn signed_rewrite<H: Pair>(
     shared: &Shared,
     cfg: &SigningConfig,
-    headers: &HeaderMap,
+    headers: &[H],
     body: Body,
     now: u64,
 ) -> Result<Rewrite, (u32, String)> {
@@ -246,7 +245,8 @@ pub fn client_answer(
         return None;
     }
     let map = MapType::HttpResponseHeaders;
-    let response = http::headers(map)?;
+    let raw = RawMap::read(map)?;
+    let response = raw.pairs()?;
     let status: u32 = header(&response, ":status")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
@@ -262,11 +262,7 @@ pub fn client_answer(
         kept: &kept,
     };
     if let Some(answer) = consent::client_answer(&response, &rules) {
-        let pairs = answer
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_slice()))
-            .collect();
-        if let Err(s) = hostcalls::set_map_bytes(map, pairs) {
+        if let Err(s) = hostcalls::set_map_bytes(map, answer) {
             log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
         }
     }
@@ -297,7 +293,7 @@ enum Apply {
 }
 
 /// Applies a rewrite, skipping host calls that would change nothing.
-fn apply(headers: &HeaderMap, rewrite: &Rewrite) -> Result<(), Status> {
+fn apply(headers: &[Header], rewrite: &Rewrite) -> Result<(), Status> {
     let map = MapType::HttpRequestHeaders;
     for name in &rewrite.remove {
         hostcalls::remove_map_value(map, name)?;
@@ -319,9 +315,10 @@ impl Context for Storage {}
 impl HttpContext for Storage {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         // One read of the header map serves the guard and the signer.
-        let action = match http::headers(MapType::HttpRequestHeaders) {
+        let raw = RawMap::read(MapType::HttpRequestHeaders);
+        let action = match raw.as_ref().and_then(RawMap::pairs) {
             None => http::respond(500, "cannot read request headers"),
-            Some(headers) => self.on_request(headers, end_of_stream),
+            Some(headers) => self.on_request(&headers, end_of_stream),
         };
         if self.hashing {
             // Augment now; sign once the body is in.

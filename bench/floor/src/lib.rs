@@ -16,7 +16,7 @@ use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { floor: false }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { floor: false, raw: false }) });
 }}
 
 const AUTHORIZATION: &str =
@@ -28,6 +28,7 @@ const CONTENT_SHA256: &str = "UNSIGNED-PAYLOAD";
 
 struct Root {
     floor: bool,
+    raw: bool,
 }
 
 impl Context for Root {}
@@ -39,6 +40,10 @@ impl RootContext for Root {
         match mode(&text) {
             Some("noop") => self.floor = false,
             Some("floor") => self.floor = true,
+            Some("floor_raw") => {
+                self.floor = true;
+                self.raw = true;
+            }
             _ => {
                 proxy_wasm::hostcalls::log(
                     LogLevel::Error,
@@ -52,7 +57,9 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        if self.floor {
+        if self.raw {
+            Some(Box::new(FloorRaw))
+        } else if self.floor {
             Some(Box::new(Floor))
         } else {
             Some(Box::new(Noop))
@@ -98,6 +105,40 @@ impl HttpContext for Floor {
         let headers = self.get_http_request_headers_bytes();
         let now = self.get_current_time();
         std::hint::black_box((&headers, now));
+        self.set_http_request_header("authorization", Some(AUTHORIZATION));
+        self.set_http_request_header("x-amz-date", Some(AMZ_DATE));
+        self.set_http_request_header("x-amz-content-sha256", Some(CONTENT_SHA256));
+        Action::Continue
+    }
+}
+
+/// `floor_raw`: `floor` with the header map read as the host's serialised
+/// buffer, not deserialised into owned pairs (what the SDK's
+/// `get_map_bytes` adds on top of the host call).
+struct FloorRaw;
+
+impl Context for FloorRaw {}
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_get_header_map_pairs(map_type: u32, data: *mut *mut u8, size: *mut usize) -> u32;
+}
+
+impl HttpContext for FloorRaw {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let mut data: *mut u8 = std::ptr::null_mut();
+        let mut size: usize = 0;
+        // SAFETY: the host writes a buffer it allocated through the SDK's
+        // proxy_on_memory_allocate (a Vec of `size` bytes), which we own.
+        let buf = unsafe {
+            if proxy_get_header_map_pairs(0, &mut data, &mut size) == 0 && !data.is_null() {
+                Vec::from_raw_parts(data, size, size)
+            } else {
+                Vec::new()
+            }
+        };
+        let now = self.get_current_time();
+        std::hint::black_box((&buf, now));
         self.set_http_request_header("authorization", Some(AUTHORIZATION));
         self.set_http_request_header("x-amz-date", Some(AMZ_DATE));
         self.set_http_request_header("x-amz-content-sha256", Some(CONTENT_SHA256));
