@@ -22,6 +22,16 @@ pub fn encode_to(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// The lower-case hex of a SHA-256 digest, on the stack.
+pub fn encode32(bytes: &[u8; 32]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
+    }
+    out
+}
+
 /// The lower-case hex of `bytes`.
 pub fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);

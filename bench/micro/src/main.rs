@@ -122,8 +122,10 @@ fn fixture() -> Fixture {
         ("x-envoy-expected-rq-timeout-ms", "15000"),
         ("x-internal-redirect", marker.as_str()),
     ]);
-    let consented =
-        consent::consented_headers(&storage_request, &signing.forwarded_request_headers);
+    let consented = consent::consented_headers(&storage_request, &signing.forwarded_request_headers)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_vec()))
+        .collect();
     Fixture {
         signing,
         creds,

@@ -1,7 +1,7 @@
 //! The cryptography: SHA-256 and HMAC, the signing key (the HMAC chain over
 //! date, region and service) and the cache that saves deriving it per request.
 
-use super::{Credentials, Scope, SigV4Error};
+use super::{validate_identity, Credentials, Scope, SigV4Error, ALGORITHM};
 use crate::core::hex;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -21,6 +21,12 @@ struct CacheEntry {
     /// HMAC keyed with `key`: its two keying compressions are done once,
     /// each signature clones it.
     mac: HmacSha256,
+    /// `date/region/service/aws4_request`, the credential scope.
+    scope: String,
+    /// The second last signed in, and `mac` with that second's fixed part
+    /// of the string to sign (`AWS4-HMAC-SHA256\n<time>\n<scope>\n`)
+    /// absorbed: the signatures of one second share its compression.
+    second: Option<(u64, HmacSha256)>,
 }
 
 /// Derived signing keys cost four HMACs and only change daily, so they are cached per
@@ -83,12 +89,56 @@ impl SigningKeyCache {
         Ok(hex::encode(&mac.finalize().into_bytes()))
     }
 
+    /// The hex signature of a request whose canonical request hashes (hex)
+    /// to `request_hash`, signed at `unix_time` (`amz_date`, its SigV4
+    /// form), and the credential scope: the string to sign is never built,
+    /// its fixed part is absorbed once per second.
+    pub(super) fn sign_request_hash(
+        &mut self,
+        creds: &Credentials,
+        scope: &Scope,
+        unix_time: u64,
+        amz_date: &str,
+        request_hash: &[u8; 64],
+    ) -> Result<([u8; 64], &str), SigV4Error> {
+        let date = amz_date.get(..8).unwrap_or_default();
+        let i = self.entry_index(creds, date, scope)?;
+        let e = self.entries.get_mut(i).ok_or(SigV4Error::Hmac)?;
+        let mut mac = match &e.second {
+            Some((t, m)) if *t == unix_time => m.clone(),
+            _ => {
+                let mut m = e.mac.clone();
+                for part in [ALGORITHM, "\n", amz_date, "\n", &e.scope, "\n"] {
+                    m.update(part.as_bytes());
+                }
+                e.second = Some((unix_time, m.clone()));
+                m
+            }
+        };
+        mac.update(request_hash);
+        let signature = hex::encode32(&mac.finalize().into_bytes().into());
+        Ok((signature, &e.scope))
+    }
+
     fn entry(
         &mut self,
         creds: &Credentials,
         date: &str,
         scope: &Scope,
     ) -> Result<&CacheEntry, SigV4Error> {
+        let i = self.entry_index(creds, date, scope)?;
+        self.entries.get(i).ok_or(SigV4Error::Hmac)
+    }
+
+    /// The slot of the entry for these credentials, date and scope, made on
+    /// a miss (the only time credentials and scope are validated: an entry
+    /// holds valid ones).
+    fn entry_index(
+        &mut self,
+        creds: &Credentials,
+        date: &str,
+        scope: &Scope,
+    ) -> Result<usize, SigV4Error> {
         let date8: [u8; 8] = date
             .as_bytes()
             .try_into()
@@ -102,8 +152,9 @@ impl SigningKeyCache {
         });
         if let Some(i) = found {
             self.hits += 1;
-            return self.entries.get(i).ok_or(SigV4Error::Hmac);
+            return Ok(i);
         }
+        validate_identity(creds, scope)?;
         let key = derive_signing_key(&creds.secret_access_key, date, scope.region, scope.service)?;
         self.misses += 1;
         let entry = CacheEntry {
@@ -114,6 +165,8 @@ impl SigningKeyCache {
             secret: creds.secret_access_key.clone(),
             key,
             mac: <HmacSha256 as Mac>::new_from_slice(&key).map_err(|_| SigV4Error::Hmac)?,
+            scope: super::credential_scope(date, scope),
+            second: None,
         };
         let slot = if self.entries.len() < CACHE_SLOTS {
             self.entries.push(entry);
@@ -126,7 +179,7 @@ impl SigningKeyCache {
             slot
         };
         self.next = (slot + 1) % CACHE_SLOTS;
-        self.entries.get(slot).ok_or(SigV4Error::Hmac)
+        Ok(slot)
     }
 }
 
@@ -185,6 +238,53 @@ fn hmac(key: &[u8], data: &[u8]) -> Result<[u8; 32], SigV4Error> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_second_signs_as_its_string_to_sign_would() {
+        use super::super::{amz_date, credential_scope, string_to_sign, Credentials, Scope};
+        let creds = Credentials {
+            access_key_id: "AKID".into(),
+            secret_access_key: "secret".into(),
+            session_token: None,
+        };
+        let scope = Scope {
+            region: "eu-west-1",
+            service: "s3",
+        };
+        let mut cache = SigningKeyCache::new();
+        // The same second twice (the absorbed prefix reused), the next
+        // second, the next day, and back: each as the plain string to sign.
+        for (t, creq) in [
+            (1_700_000_000, "GET\n/a"),
+            (1_700_000_000, "GET\n/b"),
+            (1_700_000_001, "GET\n/b"),
+            (1_700_086_400, "GET\n/b"),
+            (1_700_000_001, "GET\n/c"),
+        ] {
+            let date = amz_date(t).unwrap();
+            let hash = hex::encode32(&sha256(creq.as_bytes()));
+            let (sig, scope_str) = cache
+                .sign_request_hash(&creds, &scope, t, &date, &hash)
+                .unwrap();
+            let expected_scope = credential_scope(&date[..8], &scope);
+            assert_eq!(scope_str, expected_scope);
+            let sts = string_to_sign(&date, &expected_scope, creq);
+            let mut plain = SigningKeyCache::new();
+            let want = plain
+                .signature_hex(&creds, &date[..8], &scope, sts.as_bytes())
+                .unwrap();
+            assert_eq!(std::str::from_utf8(&sig).unwrap(), want, "at {t}");
+        }
+        // Bad credentials are refused when their entry would be made.
+        let bad = Credentials {
+            access_key_id: "A/B".into(),
+            ..creds
+        };
+        let date = amz_date(1_700_000_000).unwrap();
+        assert!(cache
+            .sign_request_hash(&bad, &scope, 1_700_000_000, &date, &[b'0'; 64])
+            .is_err());
+    }
 
     #[test]
     fn payload_hasher_equals_the_one_shot_hash() {

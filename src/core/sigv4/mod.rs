@@ -245,7 +245,7 @@ pub fn sign_headers(
     cache: &mut SigningKeyCache,
 ) -> Result<Vec<(&'static str, String)>, SigV4Error> {
     let rules = PathRules::for_service(scope.service);
-    sign_headers_with(req, creds, scope, rules, unix_time, opts, cache).map(|s| s.headers)
+    sign_parts(req, creds, scope, rules, unix_time, opts, cache).map(|s| s.headers)
 }
 
 /// Presigns `req` with the path rules of `scope.service` and returns the complete new query
@@ -284,10 +284,38 @@ pub fn sign_headers_with(
     opts: &HeaderSigning,
     cache: &mut SigningKeyCache,
 ) -> Result<HeaderSignature, SigV4Error> {
-    validate_common(req, creds, scope, opts.payload_hash)?;
+    let parts = sign_parts(req, creds, scope, rules, unix_time, opts, cache)?;
+    // The string to sign is rebuilt here only: signing hashes its parts.
     let amz_date = amz_date(unix_time)?;
-    let date = amz_date.get(..8).unwrap_or_default();
+    let scope_str = credential_scope(amz_date.get(..8).unwrap_or_default(), scope);
+    Ok(HeaderSignature {
+        string_to_sign: string_to_sign(&amz_date, &scope_str, &parts.canonical_request),
+        headers: parts.headers,
+        canonical_request: parts.canonical_request,
+        signed_headers: parts.signed_headers,
+        signature: String::from_utf8_lossy(&parts.signature).into_owned(),
+    })
+}
 
+/// What header signing makes; the string to sign is never built.
+struct SignedParts {
+    headers: Vec<(&'static str, String)>,
+    canonical_request: String,
+    signed_headers: String,
+    signature: [u8; 64],
+}
+
+fn sign_parts(
+    req: &Request,
+    creds: &Credentials,
+    scope: &Scope,
+    rules: PathRules,
+    unix_time: u64,
+    opts: &HeaderSigning,
+    cache: &mut SigningKeyCache,
+) -> Result<SignedParts, SigV4Error> {
+    validate_request(req, creds, opts.payload_hash)?;
+    let amz_date = amz_date(unix_time)?;
     let token = creds.session_token.as_deref();
     let mut extra: Vec<(&str, &str)> = Vec::with_capacity(3);
     extra.push(("x-amz-date", &amz_date));
@@ -321,15 +349,14 @@ pub fn sign_headers_with(
     creq.push_str(&signed_headers);
     creq.push('\n');
     creq.push_str(opts.payload_hash);
-    let scope_str = credential_scope(date, scope);
-    let sts = string_to_sign(&amz_date, &scope_str, &creq);
-    let signature = cache.signature_hex(creds, date, scope, sts.as_bytes())?;
-
+    let request_hash = crate::core::hex::encode32(&key::sha256(creq.as_bytes()));
+    let (signature, scope_str) =
+        cache.sign_request_hash(creds, scope, unix_time, &amz_date, &request_hash)?;
     let authorization = authorization(
         &creds.access_key_id,
-        &scope_str,
+        scope_str,
         &signed_headers,
-        &signature,
+        std::str::from_utf8(&signature).unwrap_or_default(),
     );
     let mut out: Vec<(&'static str, String)> = Vec::with_capacity(4);
     out.push(("x-amz-date", amz_date));
@@ -340,10 +367,9 @@ pub fn sign_headers_with(
         out.push(("x-amz-security-token", t.to_owned()));
     }
     out.push(("authorization", authorization));
-    Ok(HeaderSignature {
+    Ok(SignedParts {
         headers: out,
         canonical_request: creq,
-        string_to_sign: sts,
         signed_headers,
         signature,
     })
@@ -361,7 +387,7 @@ pub fn presign_with(
     opts: &Presigning,
     cache: &mut SigningKeyCache,
 ) -> Result<Presigned, SigV4Error> {
-    validate_common(req, creds, scope, opts.payload_hash)?;
+    validate_request(req, creds, opts.payload_hash)?;
     if opts.expires_secs == 0 || opts.expires_secs > MAX_PRESIGN_EXPIRES_SECS {
         return Err(SigV4Error::InvalidExpires {
             secs: opts.expires_secs,
@@ -431,15 +457,31 @@ fn authorization(key_id: &str, scope: &str, signed: &str, signature: &str) -> St
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-fn validate_common(
+/// What each request must get right (the credentials and scope are checked
+/// once, when the signing-key cache makes their entry: [`validate_identity`]).
+fn validate_request(
     req: &Request,
     creds: &Credentials,
-    scope: &Scope,
     payload_hash: &str,
 ) -> Result<(), SigV4Error> {
     if !is_token(req.method) {
         return Err(SigV4Error::InvalidMethod);
     }
+    if let Some(token) = &creds.session_token {
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(SigV4Error::InvalidCredentials {
+                reason: "session token is empty or not printable ASCII",
+            });
+        }
+    }
+    if payload_hash.is_empty() || !payload_hash.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(SigV4Error::InvalidPayloadHash);
+    }
+    Ok(())
+}
+
+/// The credentials and scope a signing key is derived for.
+pub(super) fn validate_identity(creds: &Credentials, scope: &Scope) -> Result<(), SigV4Error> {
     if !is_scope_part(scope.region) {
         return Err(SigV4Error::InvalidScope { field: "region" });
     }
@@ -461,16 +503,6 @@ fn validate_common(
         return Err(SigV4Error::InvalidCredentials {
             reason: "secret access key is empty",
         });
-    }
-    if let Some(token) = &creds.session_token {
-        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(SigV4Error::InvalidCredentials {
-                reason: "session token is empty or not printable ASCII",
-            });
-        }
-    }
-    if payload_hash.is_empty() || !payload_hash.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(SigV4Error::InvalidPayloadHash);
     }
     Ok(())
 }
