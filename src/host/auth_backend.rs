@@ -82,8 +82,10 @@ impl AuthBackend {
             flagged: header(&headers, &cfg.marker_header)
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
         };
-        // The TLS check costs a host call: only for answers that may redirect.
-        let scheme = if accel.is_some() || status == 307 {
+        // The TLS check costs a host call: only for answers that may redirect
+        // a request whose :scheme says https (otherwise the answer is http).
+        let https = self.scheme.eq_ignore_ascii_case("https");
+        let scheme = if https && (accel.is_some() || status == 307) {
             redirect::redirect_scheme(downstream_tls(), &self.scheme)
         } else {
             "http"
