@@ -20,13 +20,15 @@ Two Envoy processes:
   b     Envoy's native `envoy.filters.http.aws_request_signing`, upstream filter
   c     asset-gate `storage` role (require_marker false), upstream filter
   d     (c) + a downstream asset-gate `edge` role with `augment_headers`
-  e     flow A: downstream `edge`, `auth_backend` upstream on the auth cluster
-        (the backend answers `X-Accel-Redirect`), internal redirect, `storage`
-        upstream on the storage cluster
+  e     flow A as envoy/assets.yaml ships it: Envoy's custom_response for
+        declined redirects (no wasm filter on the listener), `auth_backend`
+        upstream on the auth cluster (the backend answers `X-Accel-Redirect`),
+        internal redirect, `storage` upstream on the storage cluster
   f     the wasm floor's `noop` module (bench/floor: proxy-wasm Rust SDK, every
         callback the SDK's default `Continue`), upstream filter
   g     the wasm floor's `floor` module: reads the header map once, reads the
         clock, sets 3 constant SigV4 headers (the host calls a signer needs)
+  k     (g) with the header map read in place (`floor_raw`), not copied by the SDK
   h     the seed article's config-only flow A, no wasm: the auth backend
         answers `307` + `x-internal-redirect: true` + an absolute `Location`
         on this listener; `internal_redirect_policy` (307, copy the marker,
@@ -141,7 +143,7 @@ def asset_gate(name, wasm, config, filter_name="asset_gate"):
 
 
 def floor_filter(name, wasm, mode):
-    """The wasm floor (bench/floor) in mode `noop` or `floor`; every placement shares the VM `bench_floor`."""
+    """The wasm floor (bench/floor) in mode `noop`, `floor` or `floor_raw`; every placement shares the VM `bench_floor`."""
     return {
         "name": "bench_floor",
         "typed_config": {
@@ -192,7 +194,6 @@ def storage_role(creds, region, buckets=None, require_marker=True):
     return {"role": "storage", "signing": signing}
 
 
-EDGE = {"role": "edge"}
 CACHED_PREFIX = "/cached-assets/"
 
 
@@ -217,7 +218,25 @@ def gateway_role(creds, region, auth_cluster):
         },
     }
 EDGE_FILTER = "asset_gate_edge"
+DECLINED_FILTER = "asset_gate_declined"
 AUTH = {"role": "auth_backend"}
+
+
+def shipped_declined_filter():
+    """envoy/assets.yaml's `asset_gate_declined` listener filter (Envoy's custom_response answering a
+    redirect Envoy did not follow), as shipped: flow A's only filter before the router."""
+    import os
+    import yaml
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "envoy", "assets.yaml")) as f:
+        shipped = yaml.safe_load(f)
+    for listener in shipped["static_resources"]["listeners"]:
+        for chain in listener["filter_chains"]:
+            for net in chain["filters"]:
+                for http in net["typed_config"].get("http_filters", []):
+                    if http["name"] == DECLINED_FILTER:
+                        return http
+    raise SystemExit("envoy/assets.yaml has no asset_gate_declined filter")
 
 
 def augment_role(interval):
@@ -304,9 +323,10 @@ def flow_a_routes(auth_cluster, storage_cluster, timeout):
             "name": internal,
             "match": {"prefix": "/internal-assets/", "headers": [{"name": MARKER, "present_match": True}]},
             "route": {"cluster": storage_cluster, "timeout": timeout},
-            # As the shipped configs: the edge role is off on the internal route.
-            "typed_per_filter_config": {EDGE_FILTER: {
-                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}},
+            # As the shipped configs: the listener's filter is off on the internal route.
+            "typed_per_filter_config": {name: {
+                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
+                for name in (EDGE_FILTER, DECLINED_FILTER)},
         },
         {
             "name": f"{auth_cluster}_assets",
@@ -379,6 +399,7 @@ def to_cluster(cluster_name, timeout):
 def bench_config(wasm, floor_wasm, origin_port, s3_port, creds, region, poll_interval):
     ag = lambda name, cfg, filter_name="asset_gate": asset_gate(name, wasm, cfg, filter_name)  # noqa: E731
     fl = lambda name, mode: floor_filter(name, floor_wasm, mode)  # noqa: E731
+    declined = shipped_declined_filter()
     sign_edge = storage_role(creds, region, require_marker=False)
     mapped = storage_role(creds, region, buckets=[{"prefix": "/internal-assets/", "bucket": "bench"}])
     mapped_s3 = storage_role(creds, region, buckets=[
@@ -391,17 +412,18 @@ def bench_config(wasm, floor_wasm, origin_port, s3_port, creds, region, poll_int
         listener("b", hcm("b", to_cluster("origin_b", t))),
         listener("c", hcm("c", to_cluster("origin_c", t))),
         listener("d", hcm("d", to_cluster("origin_d", t), [ag("bench_d_edge", augment_role(poll_interval))])),
-        listener("e", hcm("e", flow_a_routes("auth_e", "storage_e", t), [ag("bench_e_edge", EDGE, EDGE_FILTER)])),
+        listener("e", hcm("e", flow_a_routes("auth_e", "storage_e", t), [declined])),
         listener("f", hcm("f", to_cluster("origin_f", t))),
         listener("i", hcm("i", to_cluster("origin_i", t), [ag("bench_i_gateway", gateway_role(creds, region, "auth_i"))])),
         listener("j", hcm("j", to_cluster("origin_j", t), [ag("bench_j_gateway", gateway_role(creds, region, "auth_j"))])),
         listener("g", hcm("g", to_cluster("origin_g", t))),
+        listener("k", hcm("k", to_cluster("origin_k", t))),
         listener("h", hcm("h", seed_flow_routes("auth_h", "storage_h", t, [("", "bench")]),
                           extra_route_config=SEED_ROUTE_CONFIG)),
         listener("a_s3", hcm("a_s3", to_cluster("s3_a", big))),
         listener("b_s3", hcm("b_s3", to_cluster("s3_b", big))),
         listener("c_s3", hcm("c_s3", to_cluster("s3_c", big))),
-        listener("e_s3", hcm("e_s3", flow_a_routes("auth_e_s3", "storage_e_s3", big), [ag("bench_e_s3_edge", EDGE, EDGE_FILTER)])),
+        listener("e_s3", hcm("e_s3", flow_a_routes("auth_e_s3", "storage_e_s3", big), [declined])),
         listener("h_s3", hcm("h_s3", seed_flow_routes("auth_h_s3", "storage_h_s3", big, [
             (f"{PRIVATE_BUCKET}/", PRIVATE_BUCKET), ("", "bench")]), extra_route_config=SEED_ROUTE_CONFIG)),
     ]
@@ -418,6 +440,7 @@ def bench_config(wasm, floor_wasm, origin_port, s3_port, creds, region, poll_int
         cluster("origin_j", origin_port),
         cluster("auth_j", origin_port),
         cluster("origin_g", origin_port, [fl("bench_g_floor", "floor")]),
+        cluster("origin_k", origin_port, [fl("bench_k_floor", "floor_raw")]),
         cluster("auth_h", origin_port),
         cluster("storage_h", origin_port, [native_signer(creds, region)]),
         cluster("sidecar", origin_port),

@@ -79,9 +79,10 @@ VARIANTS = [
     ("b", "native aws_request_signing"),
     ("c", "asset-gate signing"),
     ("d", "asset-gate signing + header augmentation"),
-    ("e", "asset-gate flow A (edge + auth_backend + storage)"),
+    ("e", "asset-gate flow A (auth_backend + storage)"),
     ("f", "no-op proxy-wasm filter"),
     ("g", "wasm floor (host calls of a signer)"),
+    ("k", "wasm floor, header map read in place"),
     ("h", "config-only flow A (seed article, native signer)"),
     ("i", "asset-gate flow D (gateway: auth subrequest, then signed storage request)"),
     ("j", "asset-gate flow D, decision cache hit"),
@@ -89,14 +90,14 @@ VARIANTS = [
     ("n2", "nginx X-Accel-Redirect"),
 ]
 PATHS = {"a": ec.OBJECT_PATH, "b": ec.OBJECT_PATH, "c": ec.OBJECT_PATH, "d": ec.OBJECT_PATH, "e": ec.ASSET_PATH,
-         "f": ec.OBJECT_PATH, "g": ec.OBJECT_PATH, "h": ec.SEED_ASSET_PATH, "i": ec.ASSET_PATH,
+         "f": ec.OBJECT_PATH, "g": ec.OBJECT_PATH, "k": ec.OBJECT_PATH, "h": ec.SEED_ASSET_PATH, "i": ec.ASSET_PATH,
          "j": ec.CACHED_PREFIX + "obj.bin", "n1": ec.OBJECT_PATH,
          "n2": ec.ASSET_PATH}
 NGINX_VARIANTS = ("n1", "n2")
 TWO_HOPS = ("e", "h", "i", "n2")  # an auth request, then the storage request
 # What storage receives: a SigV4 signature, the floor's constant headers, or nothing.
 SIGNED = ("b", "c", "d", "e", "h", "i", "j")
-FLOOR_SIGNED = ("g",)
+FLOOR_SIGNED = ("g", "k")
 TARGET_RPS = 1.05  # (d) / (b)
 TARGET_FLOOR_US = 5.0  # issue 12: (c) - (g), Envoy CPU µs per request, paired median
 TARGET_CONFIG_ONLY = 0.8  # issue 12: RPS (e) / (h), paired median
@@ -1018,7 +1019,8 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
         "c": "asset-gate `role: storage` (`require_marker: false`, static credentials) as upstream filter",
         "d": "(c) + asset-gate `role: edge` with `augment_headers: true` as downstream filter "
              f"(provider polled every 60 s; {info['injected_desc']} injected per request)",
-        "e": "flow A: asset-gate `edge` downstream, `auth_backend` upstream on the auth cluster "
+        "e": "flow A as `envoy/assets.yaml` ships it: no wasm filter on the listener (Envoy's `custom_response` "
+             "answers a redirect Envoy did not follow), `auth_backend` upstream on the auth cluster "
              "(backend answers `X-Accel-Redirect`), internal redirect, `storage` upstream (marker verified, "
              "bucket mapping, signing)",
         "f": "the wasm floor's `noop` module (bench/floor, proxy-wasm Rust SDK; the HTTP context overrides "
@@ -1027,6 +1029,9 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
              "map once (`get_map_bytes`), reads the clock, and sets `authorization` (209 bytes), `x-amz-date` "
              "and `x-amz-content-sha256` (16 bytes each) to constants (`set_map_value`): the host calls a SigV4 "
              "signer needs, no computing",
+        "k": "the wasm floor's `floor_raw` module: (g) with the header map read as the host's serialised buffer "
+             "(`proxy_get_header_map_pairs` called directly), not copied into owned pairs by the SDK's "
+             "`get_map_bytes`: (g) − (k) is what that copy costs, the way asset-gate reads header maps since #12",
         "h": "the seed article's config-only flow A, no wasm: the auth backend answers an empty `307` with "
              "`x-internal-redirect: true` and `Location: http://<this listener's authority>/internal-assets/obj.bin`; "
              "route `internal_redirect_policy` (`redirect_response_codes: [307]`, "
@@ -1121,6 +1126,7 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
                  f"{irs}, requests_signed {sum(r['signed'] for r in rs)} / {n - irs}",
             "f": f"upstream requests through the filter's cluster {up('origin_f')} / {n}",
             "g": f"upstream requests through the filter's cluster {up('origin_g')} / {n}",
+            "k": f"upstream requests through the filter's cluster {up('origin_k')} / {n}",
             "h": f"internal redirects {irs}, native signing_added {sum(r['native_signed'] for r in rs)} / {n - irs}",
             "i": f"requests_signed {sum(r['signed'] for r in rs)}, auth subrequests {sum(r['consents'] for r in rs)} / {n}",
             "j": f"requests_signed {sum(r['signed'] for r in rs)}, decision cache hits {sum(r['cache_hits'] for r in rs)}, "
@@ -1211,6 +1217,8 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
     drow("(c) − (a) asset-gate signing over plain", "c", "a")
     drow("**(c) − (g) asset-gate signing over the floor**", "c", "g", f"≤ {TARGET_FLOOR_US:.0f} µs (issue 12)", floor_ok)
     drow("(g) − (f) the floor's host calls over the no-op", "g", "f")
+    drow("(g) − (k) the SDK's copy of the header map (isolating variant)", "g", "k")
+    drow("(c) − (k) asset-gate signing over the floor without that copy", "c", "k")
     drow("(c) − (b) asset-gate signing over the native signer", "c", "b")
     drow("(e) − (h) flow A over the config-only flow", "e", "h")
     drow("(e) − (n2) flow A over nginx X-Accel-Redirect", "e", "n2")

@@ -10,6 +10,9 @@
 //!   what it signs), reads the clock, and
 //!   sets `authorization`, `x-amz-date` and `x-amz-content-sha256` to
 //!   constants of realistic lengths (about 200, 16 and 16 bytes).
+//! - `floor_raw`: `floor` with the header map read as the host's serialised
+//!   buffer (`proxy_get_header_map_pairs` called directly), not copied into
+//!   owned pairs: `floor` minus `floor_raw` is what the SDK's copy costs.
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
@@ -47,7 +50,7 @@ impl RootContext for Root {
             _ => {
                 proxy_wasm::hostcalls::log(
                     LogLevel::Error,
-                    &format!("bench_floor: configuration {text:?}: expected noop or floor"),
+                    &format!("bench_floor: configuration {text:?}: expected noop, floor or floor_raw"),
                 )
                 .ok();
                 return false;
