@@ -301,8 +301,10 @@ pub fn prepare<H: Pair>(
         sigv4::EMPTY_PAYLOAD_SHA256
     };
 
+    // The path is signed from the rewrite's own copy (no second one).
+    let path_len = path.len();
     let full_path = if query.is_empty() {
-        path.clone()
+        path
     } else {
         concat(&[&path, "?", &query])
     };
@@ -339,7 +341,7 @@ pub fn prepare<H: Pair>(
     }
     let request = Request {
         method,
-        path: &path,
+        path: rewrite.path.get(..path_len).unwrap_or_default(),
         query: &query,
         headers: &to_sign,
     };

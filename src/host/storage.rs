@@ -8,7 +8,7 @@
 use crate::core::carry;
 use crate::core::config::{MissingCredentials, SigningConfig};
 use crate::core::consent::{self, AnswerRules};
-use crate::core::header_map::{Header, Pair};
+use crate::core::header_map::Header;
 use crate::core::sigv4;
 use crate::core::storage::{self, Body, Rewrite, Signed};
 use crate::host::clock;
@@ -185,10 +185,10 @@ impl Storage {
 /// cache (flows A, C and D), counting the outcome. `Err` is the local answer
 /// to give instead: no credentials under `deny` (503), or a request that
 /// cannot or may not be signed.
-pub fn signed_rewrite<H: Pair>(
+pub fn signed_rewrite(
     shared: &Shared,
     cfg: &SigningConfig,
-    headers: &[H],
+    headers: &[Header],
     body: Body,
     now: u64,
 ) -> Result<Rewrite, (u32, String)> {

@@ -35,6 +35,8 @@ struct CacheEntry {
 #[derive(Default)]
 pub struct SigningKeyCache {
     entries: Vec<CacheEntry>,
+    /// The last second's `x-amz-date`, written once per second.
+    last_date: Option<(u64, String)>,
     next: usize,
     hits: u64,
     misses: u64,
@@ -87,6 +89,18 @@ impl SigningKeyCache {
         let mut mac = self.entry(creds, date, scope)?.mac.clone();
         mac.update(string_to_sign);
         Ok(hex::encode(&mac.finalize().into_bytes()))
+    }
+
+    /// `x-amz-date` for `unix_time` (most requests share their second's).
+    pub(super) fn amz_date(&mut self, unix_time: u64) -> Result<String, SigV4Error> {
+        match &self.last_date {
+            Some((t, d)) if *t == unix_time => Ok(d.clone()),
+            _ => {
+                let d = super::amz_date(unix_time)?;
+                self.last_date = Some((unix_time, d.clone()));
+                Ok(d)
+            }
+        }
     }
 
     /// The hex signature of a request whose canonical request hashes (hex)
@@ -262,6 +276,7 @@ mod tests {
             (1_700_000_001, "GET\n/c"),
         ] {
             let date = amz_date(t).unwrap();
+            assert_eq!(cache.amz_date(t).unwrap(), date, "at {t}");
             let hash = hex::encode32(&sha256(creq.as_bytes()));
             let (sig, scope_str) = cache
                 .sign_request_hash(&creds, &scope, t, &date, &hash)

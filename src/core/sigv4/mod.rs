@@ -315,16 +315,20 @@ fn sign_parts(
     cache: &mut SigningKeyCache,
 ) -> Result<SignedParts, SigV4Error> {
     validate_request(req, creds, opts.payload_hash)?;
-    let amz_date = amz_date(unix_time)?;
+    let amz_date = cache.amz_date(unix_time)?;
     let token = creds.session_token.as_deref();
-    let mut extra: Vec<(&str, &str)> = Vec::with_capacity(3);
-    extra.push(("x-amz-date", &amz_date));
+    // The headers signing adds, on the stack (at most three).
+    let mut added = [("x-amz-date", amz_date.as_str()), ("", ""), ("", "")];
+    let mut n_added = 1;
     if opts.add_content_sha256_header {
-        extra.push(("x-amz-content-sha256", opts.payload_hash));
+        added[n_added] = ("x-amz-content-sha256", opts.payload_hash);
+        n_added += 1;
     }
     if let (Some(t), true) = (token, opts.session_token_signed) {
-        extra.push(("x-amz-security-token", t));
+        added[n_added] = ("x-amz-security-token", t);
+        n_added += 1;
     }
+    let extra = added.get(..n_added).unwrap_or_default();
     let skip = |name: &str| {
         name.eq_ignore_ascii_case("authorization")
             || name.eq_ignore_ascii_case("x-amz-date")
@@ -344,7 +348,7 @@ fn sign_parts(
         creq.push_str(&canonical_query(req.query)?);
     }
     creq.push('\n');
-    let signed_headers = push_canonical_headers(&mut creq, req.headers, &extra, skip)?;
+    let signed_headers = push_canonical_headers(&mut creq, req.headers, extra, skip)?;
     creq.push('\n');
     creq.push_str(&signed_headers);
     creq.push('\n');
