@@ -20,10 +20,9 @@ Two Envoy processes:
   b     Envoy's native `envoy.filters.http.aws_request_signing`, upstream filter
   c     asset-gate `storage` role (require_marker false), upstream filter
   d     (c) + a downstream asset-gate `edge` role with `augment_headers`
-  e     flow A as envoy/assets.yaml ships it: Envoy's custom_response for
-        declined redirects (no wasm filter on the listener), `auth_backend`
-        upstream on the auth cluster (the backend answers `X-Accel-Redirect`),
-        internal redirect, `storage` upstream on the storage cluster
+  e     flow A: downstream `edge`, `auth_backend` upstream on the auth cluster
+        (the backend answers `X-Accel-Redirect`), internal redirect, `storage`
+        upstream on the storage cluster
   f     the wasm floor's `noop` module (bench/floor: proxy-wasm Rust SDK, every
         callback the SDK's default `Continue`), upstream filter
   g     the wasm floor's `floor` module: reads the header map once, reads the
@@ -194,6 +193,7 @@ def storage_role(creds, region, buckets=None, require_marker=True):
     return {"role": "storage", "signing": signing}
 
 
+EDGE = {"role": "edge"}
 CACHED_PREFIX = "/cached-assets/"
 
 
@@ -218,25 +218,7 @@ def gateway_role(creds, region, auth_cluster):
         },
     }
 EDGE_FILTER = "asset_gate_edge"
-DECLINED_FILTER = "asset_gate_declined"
 AUTH = {"role": "auth_backend"}
-
-
-def shipped_declined_filter():
-    """envoy/assets.yaml's `asset_gate_declined` listener filter (Envoy's custom_response answering a
-    redirect Envoy did not follow), as shipped: flow A's only filter before the router."""
-    import os
-    import yaml
-    here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "..", "envoy", "assets.yaml")) as f:
-        shipped = yaml.safe_load(f)
-    for listener in shipped["static_resources"]["listeners"]:
-        for chain in listener["filter_chains"]:
-            for net in chain["filters"]:
-                for http in net["typed_config"].get("http_filters", []):
-                    if http["name"] == DECLINED_FILTER:
-                        return http
-    raise SystemExit("envoy/assets.yaml has no asset_gate_declined filter")
 
 
 def augment_role(interval):
@@ -323,10 +305,9 @@ def flow_a_routes(auth_cluster, storage_cluster, timeout):
             "name": internal,
             "match": {"prefix": "/internal-assets/", "headers": [{"name": MARKER, "present_match": True}]},
             "route": {"cluster": storage_cluster, "timeout": timeout},
-            # As the shipped configs: the listener's filter is off on the internal route.
-            "typed_per_filter_config": {name: {
-                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
-                for name in (EDGE_FILTER, DECLINED_FILTER)},
+            # As the shipped configs: the edge role is off on the internal route.
+            "typed_per_filter_config": {EDGE_FILTER: {
+                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}},
         },
         {
             "name": f"{auth_cluster}_assets",
@@ -399,7 +380,6 @@ def to_cluster(cluster_name, timeout):
 def bench_config(wasm, floor_wasm, origin_port, s3_port, creds, region, poll_interval):
     ag = lambda name, cfg, filter_name="asset_gate": asset_gate(name, wasm, cfg, filter_name)  # noqa: E731
     fl = lambda name, mode: floor_filter(name, floor_wasm, mode)  # noqa: E731
-    declined = shipped_declined_filter()
     sign_edge = storage_role(creds, region, require_marker=False)
     mapped = storage_role(creds, region, buckets=[{"prefix": "/internal-assets/", "bucket": "bench"}])
     mapped_s3 = storage_role(creds, region, buckets=[
@@ -412,7 +392,7 @@ def bench_config(wasm, floor_wasm, origin_port, s3_port, creds, region, poll_int
         listener("b", hcm("b", to_cluster("origin_b", t))),
         listener("c", hcm("c", to_cluster("origin_c", t))),
         listener("d", hcm("d", to_cluster("origin_d", t), [ag("bench_d_edge", augment_role(poll_interval))])),
-        listener("e", hcm("e", flow_a_routes("auth_e", "storage_e", t), [declined])),
+        listener("e", hcm("e", flow_a_routes("auth_e", "storage_e", t), [ag("bench_e_edge", EDGE, EDGE_FILTER)])),
         listener("f", hcm("f", to_cluster("origin_f", t))),
         listener("i", hcm("i", to_cluster("origin_i", t), [ag("bench_i_gateway", gateway_role(creds, region, "auth_i"))])),
         listener("j", hcm("j", to_cluster("origin_j", t), [ag("bench_j_gateway", gateway_role(creds, region, "auth_j"))])),
@@ -423,7 +403,7 @@ def bench_config(wasm, floor_wasm, origin_port, s3_port, creds, region, poll_int
         listener("a_s3", hcm("a_s3", to_cluster("s3_a", big))),
         listener("b_s3", hcm("b_s3", to_cluster("s3_b", big))),
         listener("c_s3", hcm("c_s3", to_cluster("s3_c", big))),
-        listener("e_s3", hcm("e_s3", flow_a_routes("auth_e_s3", "storage_e_s3", big), [declined])),
+        listener("e_s3", hcm("e_s3", flow_a_routes("auth_e_s3", "storage_e_s3", big), [ag("bench_e_s3_edge", EDGE, EDGE_FILTER)])),
         listener("h_s3", hcm("h_s3", seed_flow_routes("auth_h_s3", "storage_h_s3", big, [
             (f"{PRIVATE_BUCKET}/", PRIVATE_BUCKET), ("", "bench")]), extra_route_config=SEED_ROUTE_CONFIG)),
     ]

@@ -79,7 +79,7 @@ VARIANTS = [
     ("b", "native aws_request_signing"),
     ("c", "asset-gate signing"),
     ("d", "asset-gate signing + header augmentation"),
-    ("e", "asset-gate flow A (auth_backend + storage)"),
+    ("e", "asset-gate flow A (edge + auth_backend + storage)"),
     ("f", "no-op proxy-wasm filter"),
     ("g", "wasm floor (host calls of a signer)"),
     ("k", "wasm floor, header map read in place"),
@@ -1019,8 +1019,7 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
         "c": "asset-gate `role: storage` (`require_marker: false`, static credentials) as upstream filter",
         "d": "(c) + asset-gate `role: edge` with `augment_headers: true` as downstream filter "
              f"(provider polled every 60 s; {info['injected_desc']} injected per request)",
-        "e": "flow A as `envoy/assets.yaml` ships it: no wasm filter on the listener (Envoy's `custom_response` "
-             "answers a redirect Envoy did not follow), `auth_backend` upstream on the auth cluster "
+        "e": "flow A: asset-gate `edge` downstream, `auth_backend` upstream on the auth cluster "
              "(backend answers `X-Accel-Redirect`), internal redirect, `storage` upstream (marker verified, "
              "bucket mapping, signing)",
         "f": "the wasm floor's `noop` module (bench/floor, proxy-wasm Rust SDK; the HTTP context overrides "

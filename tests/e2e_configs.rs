@@ -73,11 +73,7 @@ fn every_shipped_envoy_config_validates() {
 fn validation_catches_a_broken_asset_gate_config() {
     // The check above must be able to fail: a typo in a shipped filter config.
     let yaml = std::fs::read_to_string(repo().join("envoy/assets.yaml")).unwrap();
-    let broken = yaml.replacen(
-        "\"role\": \"auth_backend\"",
-        "\"role\": \"auth_backend\", \"rolle\": 1",
-        1,
-    );
+    let broken = yaml.replacen("\"role\": \"edge\"", "\"role\": \"edge\", \"rolle\": 1", 1);
     assert_ne!(broken, yaml);
     let err = validate("broken.yaml", &broken).expect_err("a broken config must not validate");
     assert!(err.contains("rolle"), "{err}");

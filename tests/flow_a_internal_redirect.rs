@@ -63,7 +63,6 @@ impl Flow {
                 filter_config(&json!({"role": "auth_backend", "redirect": redirect_config()})),
             ),
             ("STORAGE_CONFIG", filter_config(&storage_config)),
-            ("DECLINED_FILTER", shipped_declined_filter()),
             ("TLS_CERT", cert.display().to_string()),
             ("TLS_KEY", key.display().to_string()),
         ];

@@ -398,22 +398,6 @@ pub fn render(template: &str, vars: Vars) -> String {
     out
 }
 
-/// The `asset_gate_declined` filter (Envoy's custom_response answering a
-/// redirect Envoy did not follow) exactly as envoy/assets.yaml ships it, for
-/// the test configurations' `${DECLINED_FILTER}`: the tests run the shipped
-/// block, not a copy of it.
-pub fn shipped_declined_filter() -> String {
-    let shipped = std::fs::read_to_string(repo().join("envoy/assets.yaml")).unwrap();
-    let start = shipped
-        .find("          - name: asset_gate_declined\n")
-        .expect("envoy/assets.yaml has the asset_gate_declined filter");
-    let end = start
-        + shipped[start..]
-            .find("          - name: envoy.filters.http.router")
-            .expect("the router follows asset_gate_declined");
-    shipped[start..end].to_string()
-}
-
 /// A filter configuration as a YAML scalar (a JSON string is valid YAML).
 pub fn filter_config(v: &Value) -> String {
     serde_json::to_string(&v.to_string()).expect("json string")
