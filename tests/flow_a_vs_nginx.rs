@@ -348,6 +348,24 @@ fn a_redirect_envoy_declines_is_a_clear_error() {
             .placement_stat("asset_gate_edge", "redirects_declined"),
         1
     );
+    // A route without internal_redirect_policy: the marked 303 comes back
+    // without a body to blame: 502, nothing leaked, storage never asked.
+    gate.relay.clear();
+    let r = request(
+        "GET",
+        &gate.envoy.url("assets", &format!("/unfollowed/{HELLO}")),
+        &["-H", TOKEN],
+    );
+    let v = view(&r);
+    assert_eq!(v.status, 502, "{}", v.summary());
+    assert!(r.text().contains("did not follow"), "{}", r.text());
+    assert!(v.leaked.is_empty(), "{}", v.summary());
+    assert!(gate.relay.requests().is_empty());
+    assert_eq!(
+        gate.envoy
+            .placement_stat("asset_gate_edge", "redirects_declined"),
+        2
+    );
     both.oracle.storage.assert_unchanged();
 }
 
