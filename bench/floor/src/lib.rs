@@ -50,7 +50,9 @@ impl RootContext for Root {
             _ => {
                 proxy_wasm::hostcalls::log(
                     LogLevel::Error,
-                    &format!("bench_floor: configuration {text:?}: expected noop, floor or floor_raw"),
+                    &format!(
+                        "bench_floor: configuration {text:?}: expected noop, floor or floor_raw"
+                    ),
                 )
                 .ok();
                 return false;
@@ -106,13 +108,18 @@ impl HttpContext for Floor {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         // One read of the whole map, as a signer reads the headers it signs.
         let headers = self.get_http_request_headers_bytes();
-        let now = self.get_current_time();
-        std::hint::black_box((&headers, now));
-        self.set_http_request_header("authorization", Some(AUTHORIZATION));
-        self.set_http_request_header("x-amz-date", Some(AMZ_DATE));
-        self.set_http_request_header("x-amz-content-sha256", Some(CONTENT_SHA256));
-        Action::Continue
+        clock_and_signature(self, &headers)
     }
+}
+
+/// What follows a signer's header read: the clock, three header writes.
+fn clock_and_signature<T: HttpContext, R>(ctx: &T, read: &R) -> Action {
+    let now = ctx.get_current_time();
+    std::hint::black_box((read, now));
+    ctx.set_http_request_header("authorization", Some(AUTHORIZATION));
+    ctx.set_http_request_header("x-amz-date", Some(AMZ_DATE));
+    ctx.set_http_request_header("x-amz-content-sha256", Some(CONTENT_SHA256));
+    Action::Continue
 }
 
 /// `floor_raw`: `floor` with the header map read as the host's serialised
@@ -140,11 +147,6 @@ impl HttpContext for FloorRaw {
                 Vec::new()
             }
         };
-        let now = self.get_current_time();
-        std::hint::black_box((&buf, now));
-        self.set_http_request_header("authorization", Some(AUTHORIZATION));
-        self.set_http_request_header("x-amz-date", Some(AMZ_DATE));
-        self.set_http_request_header("x-amz-content-sha256", Some(CONTENT_SHA256));
-        Action::Continue
+        clock_and_signature(self, &buf)
     }
 }
