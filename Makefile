@@ -70,11 +70,27 @@ $(VENV_STAMP):
 ## build: release wasm, shrunk with wasm-opt -Oz into dist/. `cargo build`
 ## silently drops `lto` for a crate that is also an rlib (rust-lang/cargo#9672);
 ## `cargo rustc --crate-type cdylib` links the module with fat LTO.
+##
+## Envoy enters the VM for every callback the module exports, even where the
+## SDK's default does nothing (proxy_on_log and proxy_on_done: two entries per
+## HTTP context). wasm-metadce keeps only WASM_EXPORTS, the callbacks asset-gate
+## handles; tests/architecture.rs checks the built module against this list and
+## that no context implements a callback that is not on it.
+WASM_EXPORTS  := memory _initialize proxy_abi_version_0_2_1 proxy_on_memory_allocate \
+                 proxy_on_vm_start proxy_on_configure proxy_on_tick proxy_on_http_call_response \
+                 proxy_on_context_create proxy_on_delete \
+                 proxy_on_request_headers proxy_on_request_body proxy_on_request_trailers \
+                 proxy_on_response_headers proxy_on_response_body
+WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int
 build: .wasm-target-ok .wasm-opt-ok
 	cargo rustc --lib --release --target $(TARGET) --crate-type cdylib
 	@mkdir -p dist
-	wasm-opt -Oz --converge --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
-	  --strip-debug --strip-producers $(RAW_WASM) -o $(WASM).tmp && mv $(WASM).tmp $(WASM)
+	@{ printf '[{"name":"envoy","root":true,"reaches":['; printf '"%s",' $(WASM_EXPORTS) | sed 's/,$$//'; \
+	   printf ']}'; printf ',{"name":"%s","export":"%s"}' $(foreach e,$(WASM_EXPORTS),$(e) $(e)); \
+	   printf ']\n'; } > $(WASM).exports.json
+	wasm-metadce $(WASM_FEATURES) --graph-file $(WASM).exports.json $(RAW_WASM) -o $(WASM).tmp >/dev/null
+	wasm-opt -Oz --converge $(WASM_FEATURES) --strip-debug --strip-producers $(WASM).tmp -o $(WASM).tmp \
+	  && mv $(WASM).tmp $(WASM) && rm -f $(WASM).exports.json
 	@echo "wasm size: $$(stat -c %s $(WASM)) bytes ($(WASM))"
 
 ## test: everything, ending with cargo's test summary.
