@@ -7,7 +7,7 @@
 
 use crate::core::carry;
 use crate::core::config::{MissingCredentials, SigningConfig};
-use crate::core::consent::{self, AnswerRules};
+use crate::core::consent::{self, AnswerEdit, AnswerRules};
 use crate::core::header_map::Header;
 use crate::core::sigv4;
 use crate::core::storage::{self, Body, Rewrite, Signed};
@@ -169,7 +169,7 @@ impl Storage {
 
     /// Storage's answer: identifying headers hidden, an error's body (S3 XML
     /// naming bucket and key) replaced by a short plain text, as configured,
-    /// and the backend's kept headers applied; one read, at most one write.
+    /// and the backend's kept headers applied; one read, one host call per edit.
     fn on_response(&mut self, end_of_stream: bool) -> Action {
         let Some(cfg) = self.shared.config.signing.as_ref() else {
             return Action::Continue;
@@ -232,8 +232,8 @@ pub fn signed_rewrite(
 
 /// Storage's answer as the client sees it (flows A and D): identifying
 /// headers hidden, an error's body headers dropped, the backend's `kept`
-/// headers (`carry` encoding) applied; one read and at most one write of the
-/// map. Returns the status of an error whose body `replace_error_body` must
+/// headers (`carry` encoding) applied; one read of the map, then one host
+/// call per edit. Returns the status of an error whose body `replace_error_body` must
 /// replace.
 pub fn client_answer(
     shared: &Shared,
@@ -261,8 +261,13 @@ pub fn client_answer(
         error_has_body: !end_of_stream,
         kept: &kept,
     };
-    if let Some(answer) = consent::client_answer(&response, &rules) {
-        if let Err(s) = hostcalls::set_map_bytes(map, answer) {
+    for edit in consent::client_answer(&response, &rules).unwrap_or_default() {
+        let done = match edit {
+            AnswerEdit::Remove(name) => hostcalls::remove_map_value(map, name),
+            AnswerEdit::Set(name, value) => hostcalls::set_map_value_bytes(map, name, Some(value)),
+            AnswerEdit::Add(name, value) => hostcalls::add_map_value_bytes(map, name, value),
+        };
+        if let Err(s) = done {
             log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
         }
     }
