@@ -134,9 +134,75 @@ fn header<'a, H: Pair>(headers: &'a [H], name: &str) -> Option<&'a [u8]> {
         .map(|h| h.value())
 }
 
-fn header_str<'a, H: Pair>(headers: &'a [H], name: &str) -> Result<&'a str, Reject> {
-    let raw = header(headers, name).ok_or_else(|| reject(400, format!("missing {name}")))?;
+fn required<'a>(value: Option<&'a [u8]>, name: &str) -> Result<&'a str, Reject> {
+    let raw = value.ok_or_else(|| reject(400, format!("missing {name}")))?;
     std::str::from_utf8(raw).map_err(|_| reject(400, format!("{name} is not valid UTF-8")))
+}
+
+/// What signing reads of the request headers, found in one pass (each name
+/// compared with the few it can be, not every header with every name).
+struct Read<'a> {
+    method: Option<&'a [u8]>,
+    path: Option<&'a [u8]>,
+    authority: Option<&'a [u8]>,
+    content_sha256: Option<&'a [u8]>,
+    /// Which of [`CLIENT_AUTH_HEADERS`] the client sent (bit `i` for entry `i`).
+    client_auth: u8,
+    /// The client's other `x-amz-*` headers, signed as they are.
+    amz: Vec<(&'a str, &'a [u8])>,
+}
+
+impl<'a> Read<'a> {
+    fn of<H: Pair>(headers: &'a [H]) -> Read<'a> {
+        let mut r = Read {
+            method: None,
+            path: None,
+            authority: None,
+            content_sha256: None,
+            client_auth: 0,
+            amz: Vec::new(),
+        };
+        for h in headers {
+            let (name, value) = (h.name(), h.value());
+            let first = |slot: &mut Option<&'a [u8]>| {
+                if slot.is_none() {
+                    *slot = Some(value);
+                }
+            };
+            if name.starts_with(':') {
+                if name.eq_ignore_ascii_case(":method") {
+                    first(&mut r.method);
+                } else if name.eq_ignore_ascii_case(":path") {
+                    first(&mut r.path);
+                } else if name.eq_ignore_ascii_case(":authority") {
+                    first(&mut r.authority);
+                }
+            } else {
+                let amz = name.len() > 6
+                    && name
+                        .as_bytes()
+                        .get(..6)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(b"x-amz-"));
+                if !amz && name.len() != "authorization".len() {
+                    continue;
+                }
+                match CLIENT_AUTH_HEADERS
+                    .iter()
+                    .position(|a| a.eq_ignore_ascii_case(name))
+                {
+                    Some(i) => {
+                        r.client_auth |= 1 << i;
+                        if CLIENT_AUTH_HEADERS.get(i) == Some(&"x-amz-content-sha256") {
+                            first(&mut r.content_sha256);
+                        }
+                    }
+                    None if amz => r.amz.push((name, value)),
+                    None => {}
+                }
+            }
+        }
+        r
+    }
 }
 
 /// Maps the request path to the storage path and authority.
@@ -248,9 +314,10 @@ pub fn prepare<H: Pair>(
     unix_time: u64,
     cache: &mut SigningKeyCache,
 ) -> Result<Signed, Reject> {
-    let method = header_str(headers, ":method")?;
-    let full_path = header_str(headers, ":path")?;
-    let authority = header_str(headers, ":authority")?;
+    let read = Read::of(headers);
+    let method = required(read.method, ":method")?;
+    let full_path = required(read.path, ":path")?;
+    let authority = required(read.authority, ":authority")?;
     let (path, query) = full_path.split_once('?').unwrap_or((full_path, ""));
     if !path.starts_with('/') {
         return Err(reject(400, "the request path must start with '/'"));
@@ -265,7 +332,7 @@ pub fn prepare<H: Pair>(
     // SeaweedFS and others re-encode them (`%40`); with `%40` on the wire both
     // agree. A raw `+` goes out as `%2B`: a plus, as it was signed.
     let path = if is_s3 {
-        sigv4::canonical_uri(&path, PathRules::S3)
+        sigv4::into_canonical_uri(path, PathRules::S3)
             .map_err(|e| reject(400, format!("cannot sign this request: {e}")))?
     } else {
         path
@@ -281,7 +348,7 @@ pub fn prepare<H: Pair>(
             })?;
     }
 
-    let client_hash = header(headers, "x-amz-content-sha256").unwrap_or_default();
+    let client_hash = read.content_sha256.unwrap_or_default();
     let payload_hash = if let Body::Hashed(h) = body {
         h
     } else if is_s3 {
@@ -314,8 +381,9 @@ pub fn prepare<H: Pair>(
         // Only what the client actually sent (one host call each).
         remove: CLIENT_AUTH_HEADERS
             .iter()
-            .filter(|h| header(headers, h).is_some())
-            .copied()
+            .enumerate()
+            .filter(|&(i, _)| read.client_auth & (1 << i) != 0)
+            .map(|(_, h)| *h)
             .collect(),
         set: Vec::new(),
     };
@@ -323,18 +391,9 @@ pub fn prepare<H: Pair>(
         return Ok(Signed::NoCredentials(rewrite));
     };
 
-    let mut to_sign: Vec<(&str, &str)> = Vec::with_capacity(8);
+    let mut to_sign: Vec<(&str, &str)> = Vec::with_capacity(1 + read.amz.len());
     to_sign.push(("host", rewrite.authority.as_str()));
-    for h in headers {
-        let (name, value) = (h.name(), h.value());
-        let lower_is_amz = name.len() > 6 && name[..6].eq_ignore_ascii_case("x-amz-");
-        if !lower_is_amz
-            || CLIENT_AUTH_HEADERS
-                .iter()
-                .any(|h| h.eq_ignore_ascii_case(name))
-        {
-            continue;
-        }
+    for &(name, value) in &read.amz {
         let value = std::str::from_utf8(value)
             .map_err(|_| reject(400, format!("header {name} is not valid UTF-8")))?;
         to_sign.push((name, value));

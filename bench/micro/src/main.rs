@@ -30,6 +30,11 @@ const NOW: u64 = 1_795_320_000;
 const SECRET: [u8; marker::SECRET_LEN] = [0x5a; marker::SECRET_LEN];
 const PATH: &str = "/internal-assets/photos/2026/1.jpg";
 
+/// A signing edge (flow C) as `make bench`'s variant (c) configures it.
+const SIGNING_EDGE_CONFIG: &str = r#"{"role": "storage", "signing": {"region": "us-east-1",
+    "require_marker": false,
+    "credentials": {"source": "static", "access_key_id": "AKIDEXAMPLE",
+                    "secret_access_key": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}}}"#;
 const STORAGE_CONFIG: &str = r#"{
   "role": "storage",
   "redirect": {"internal_prefixes": ["/internal-assets/"]},
@@ -555,6 +560,27 @@ fn main() {
     // Flow C: a signing edge signs the client's request as it is (all headers).
     r.piece("storage_prepare_flow_c", || {
         prepare(&f, &f.storage_request, &mut cache)
+    });
+
+    // Flow C as `make bench`'s variant (c) signs: the request wrk sends
+    // (Host only) with the headers Envoy adds, no bucket mapping
+    // (host.mjs's scenario c replays the same through the whole module).
+    let edge_cfg = Config::parse(SIGNING_EDGE_CONFIG.as_bytes(), &NoEnv).expect("edge config");
+    let edge = edge_cfg.signing.expect("signing");
+    let bench_c = owned(&[
+        (":authority", "127.0.0.1:10001"),
+        (":path", "/bench/obj.bin"),
+        (":method", "GET"),
+        (":scheme", "http"),
+        ("x-forwarded-proto", "http"),
+        ("x-request-id", "2f0c5d1e-8a4b-4c3e-9f1a-6b7d8e9f0a1b"),
+        ("x-envoy-expected-rq-timeout-ms", "15000"),
+    ]);
+    r.piece("storage_prepare_bench_c", || {
+        match storage::prepare(&edge, Some(&f.creds), &bench_c, Body::None, NOW, &mut cache) {
+            Ok(Signed::Yes(rw)) => rw.set.iter().map(|(_, v)| v.len() as u64).sum::<u64>(),
+            other => panic!("not signed: {other:?}"),
+        }
     });
 
     // ---- where the signing time goes (experiment b) ----

@@ -93,6 +93,20 @@ pub fn canonical_uri(path: &str, rules: PathRules) -> Result<String, SigV4Error>
     Ok(out)
 }
 
+/// The canonical URI of a wire path under `rules`, reusing `path` when it
+/// already is one (an S3 path of unreserved bytes and `/`, the common case).
+pub fn into_canonical_uri(path: String, rules: PathRules) -> Result<String, SigV4Error> {
+    if rules == PathRules::S3 && path.starts_with('/') && is_plain_s3_path(&path) {
+        return Ok(path);
+    }
+    canonical_uri(&path, rules)
+}
+
+/// Only unreserved bytes and `/`: an S3 path that is its own canonical form.
+fn is_plain_s3_path(path: &str) -> bool {
+    path.bytes().all(|b| b == b'/' || is_unreserved(b))
+}
+
 /// Appends the canonical URI of `path` to `out` (the canonical request is
 /// built in one buffer).
 pub(super) fn push_canonical_uri(
@@ -112,7 +126,7 @@ pub(super) fn push_canonical_uri(
     match rules {
         // Only unreserved bytes and `/`: already canonical (the common case,
         // and what `storage::prepare` hands over after canonicalising once).
-        PathRules::S3 if path.bytes().all(|b| b == b'/' || is_unreserved(b)) => {
+        PathRules::S3 if is_plain_s3_path(path) => {
             out.push_str(path);
         }
         PathRules::S3 => {
@@ -324,13 +338,33 @@ fn push_lowercase(out: &mut String, s: &str) {
 }
 
 /// Appends `value` without leading/trailing spaces and with runs of spaces collapsed.
+/// One pass over the bytes (`str::find("  ")` builds a substring searcher
+/// per value: the largest part of canonicalising headers, callgrind).
+/// Every cut is next to an ASCII space, so it is a char boundary.
 fn push_trimmed(out: &mut String, value: &str) {
-    let mut rest = value.trim_matches(' ');
-    while let Some(at) = rest.find("  ") {
-        out.push_str(rest.get(..=at).unwrap_or_default());
-        rest = rest.get(at..).unwrap_or_default().trim_start_matches(' ');
+    let b = value.as_bytes();
+    let space = |i: usize| b.get(i) == Some(&b' ');
+    let mut end = b.len();
+    while end > 0 && space(end - 1) {
+        end -= 1;
     }
-    out.push_str(rest);
+    let mut i = 0;
+    while i < end && space(i) {
+        i += 1;
+    }
+    let mut run = i;
+    while i < end {
+        if space(i) && space(i + 1) {
+            out.push_str(value.get(run..=i).unwrap_or_default());
+            while space(i) {
+                i += 1;
+            }
+            run = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(value.get(run..end).unwrap_or_default());
 }
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";

@@ -25,7 +25,7 @@ mod time;
 
 pub use canonical::{
     canonical_headers, canonical_query, canonical_request, canonical_uri, credential_scope,
-    string_to_sign, CanonicalHeaders,
+    into_canonical_uri, string_to_sign, CanonicalHeaders,
 };
 pub use key::{derive_signing_key, hmac_hex, sha256_hex, PayloadHasher, SigningKeyCache};
 pub use presign::{presigned_query, PresignRequest};
