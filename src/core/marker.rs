@@ -164,17 +164,80 @@ pub fn verify(
     Ok(Consent { grant, carried })
 }
 
+/// How many issued markers a VM remembers: a marker is verified moments
+/// after it is issued, on the same worker, so a few dozen cover the
+/// requests in flight; older ones are verified by their MAC.
+pub const RECENT_MARKERS: usize = 32;
+
+/// Markers this VM issued lately. The auth_backend and storage placements of
+/// one Envoy share the VM (same `vm_id`, same worker), so the storage role
+/// usually verifies a marker it can recognise byte for byte: a comparison
+/// instead of recomputing the MAC (two SHA-256 blocks, hex and parsing).
+/// Recognising one is exactly as strict as `verify`: the same bytes, issued
+/// for the same path, not expired. Anything else takes `verify`.
+#[derive(Debug, Default)]
+pub struct Recent {
+    entries: Vec<Issued>,
+    next: usize,
+}
+
+#[derive(Debug)]
+struct Issued {
+    marker: String,
+    path: String,
+    expires_at: u64,
+    consent: Consent,
+}
+
+impl Recent {
+    /// Remembers a marker just issued for `path` (what `issue` was given).
+    pub fn remember(&mut self, marker: &str, path: &str, expires_at: u64, consent: Consent) {
+        let entry = Issued {
+            marker: marker.to_owned(),
+            path: path.to_owned(),
+            expires_at,
+            consent,
+        };
+        if self.entries.len() < RECENT_MARKERS {
+            self.entries.push(entry);
+        } else if let Some(slot) = self.entries.get_mut(self.next) {
+            *slot = entry;
+        }
+        self.next = (self.next + 1) % RECENT_MARKERS;
+    }
+
+    /// The consent of a remembered marker: same path (public), then the same
+    /// bytes compared in constant time, not expired.
+    pub fn recall(&self, marker: &[u8], path: &str, now: u64) -> Option<Consent> {
+        self.entries
+            .iter()
+            .find(|e| e.path == path && same_bytes(e.marker.as_bytes(), marker))
+            .filter(|e| now <= e.expires_at)
+            .map(|e| e.consent.clone())
+    }
+}
+
+/// Equality whose time does not depend on where the inputs differ.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Checks the marker headers of a request: exactly one, valid for `path`.
-/// `key` is `None` when the shared secret could not be read.
+/// `key` is `None` when the shared secret could not be read; `recent` are
+/// the markers this VM issued lately (recognised without their MAC).
 pub fn verify_request<'a>(
     mut values: impl Iterator<Item = &'a [u8]>,
     key: Option<&MarkerKey>,
+    recent: &Recent,
     path: &str,
     now: u64,
 ) -> Result<Consent, MarkerError> {
     let first = values.next().ok_or(MarkerError::Missing)?;
     if values.next().is_some() {
         return Err(MarkerError::Duplicated);
+    }
+    if let Some(consent) = recent.recall(first, path, now) {
+        return Ok(consent);
     }
     verify(key.ok_or(MarkerError::NoSecret)?, first, path, now)
 }
@@ -289,18 +352,37 @@ mod tests {
     fn request_needs_exactly_one_valid_marker() {
         let m = read("/p", 1000);
         let one = [m.as_bytes()];
-        assert!(verify_request(one.iter().copied(), Some(&SECRET()), "/p", 1000).is_ok());
+        assert!(verify_request(
+            one.iter().copied(),
+            Some(&SECRET()),
+            &Recent::default(),
+            "/p",
+            1000
+        )
+        .is_ok());
         assert_eq!(
-            verify_request([].iter().copied(), Some(&SECRET()), "/p", 1000),
+            verify_request(
+                [].iter().copied(),
+                Some(&SECRET()),
+                &Recent::default(),
+                "/p",
+                1000
+            ),
             Err(MarkerError::Missing)
         );
         let two = [m.as_bytes(), m.as_bytes()];
         assert_eq!(
-            verify_request(two.iter().copied(), Some(&SECRET()), "/p", 1000),
+            verify_request(
+                two.iter().copied(),
+                Some(&SECRET()),
+                &Recent::default(),
+                "/p",
+                1000
+            ),
             Err(MarkerError::Duplicated)
         );
         assert_eq!(
-            verify_request(one.iter().copied(), None, "/p", 1000),
+            verify_request(one.iter().copied(), None, &Recent::default(), "/p", 1000),
             Err(MarkerError::NoSecret)
         );
     }
@@ -339,6 +421,62 @@ mod tests {
             proptest::prop_assert_eq!(verify(&SECRET(), m.as_bytes(), &path, 0).map(|c| c.carried), Ok(marker.clone()));
             let other = format!("{path}x");
             proptest::prop_assert!(verify(&SECRET(), m.as_bytes(), &other, 0).is_err());
+        }
+    }
+
+    #[test]
+    fn a_remembered_marker_is_recognised_only_as_verify_would_accept_it() {
+        let carried = b"cache-control: private\n".to_vec();
+        let m = issue(&SECRET(), "/p", Grant::Read, &carried, 1000, 30);
+        let consent = Consent {
+            grant: Grant::Read,
+            carried: carried.clone(),
+        };
+        let mut recent = Recent::default();
+        recent.remember(&m, "/p", 1030, consent.clone());
+        // Recognised without the key: no MAC is computed.
+        let no_key = |marker: &[u8], path: &str, now: u64| {
+            verify_request([marker].into_iter(), None, &recent, path, now)
+        };
+        assert_eq!(no_key(m.as_bytes(), "/p", 1030), Ok(consent.clone()));
+        // Another path, an expired one, or other bytes: not recognised.
+        assert_eq!(no_key(m.as_bytes(), "/q", 1000), Err(MarkerError::NoSecret));
+        assert_eq!(no_key(m.as_bytes(), "/p", 1031), Err(MarkerError::NoSecret));
+        let mut forged = m.clone().into_bytes();
+        let last = forged.len() - 1;
+        forged[last] = if forged[last] == b'0' { b'1' } else { b'0' };
+        assert_eq!(no_key(&forged, "/p", 1000), Err(MarkerError::NoSecret));
+        // With the key, the misses are what verify says of them.
+        let with_key = |marker: &[u8], path: &str, now: u64| {
+            verify_request([marker].into_iter(), Some(&SECRET()), &recent, path, now)
+        };
+        assert_eq!(with_key(&forged, "/p", 1000), Err(MarkerError::BadMac));
+        assert_eq!(
+            with_key(m.as_bytes(), "/p", 1031),
+            Err(MarkerError::Expired)
+        );
+        assert_eq!(with_key(m.as_bytes(), "/q", 1000), Err(MarkerError::BadMac));
+    }
+
+    #[test]
+    fn recent_markers_are_bounded_and_the_oldest_go_first() {
+        let mut recent = Recent::default();
+        let issued: Vec<String> = (0..RECENT_MARKERS + 3)
+            .map(|i| {
+                let m = issue(&SECRET(), "/p", Grant::Read, b"", 1000 + i as u64, 30);
+                let consent = Consent {
+                    grant: Grant::Read,
+                    carried: vec![],
+                };
+                recent.remember(&m, "/p", 1030 + i as u64, consent);
+                m
+            })
+            .collect();
+        assert_eq!(recent.entries.len(), RECENT_MARKERS);
+        assert!(recent.recall(issued[0].as_bytes(), "/p", 1000).is_none());
+        assert!(recent.recall(issued[2].as_bytes(), "/p", 1000).is_none());
+        for m in &issued[3..] {
+            assert!(recent.recall(m.as_bytes(), "/p", 1000).is_some());
         }
     }
 }

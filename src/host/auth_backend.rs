@@ -7,12 +7,12 @@
 use crate::core::carry;
 use crate::core::config::ForeignRedirects;
 use crate::core::header_map::Header;
-use crate::core::marker::{self, Grant};
+use crate::core::marker::{self, Consent, Grant};
 use crate::core::redirect::{self, Answer, Decision, Origin, Targets};
 use crate::host::clock;
 use crate::host::http::{self, header, values, RawMap, ACCEL_HEADER};
 use crate::host::metrics::Counter;
-use crate::host::secret::marker_key;
+use crate::host::secret::{marker_key, remember_issued};
 use crate::host::shared::Shared;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
@@ -166,6 +166,7 @@ impl AuthBackend {
         };
         let now = clock::now_secs();
         let mark = marker::issue(&key, path, Grant::Read, &kept, now, cfg.marker_ttl_secs);
+        let expires_at = now.saturating_add(cfg.marker_ttl_secs);
         let answer = vec![
             (":status", "303"),
             ("location", location),
@@ -174,6 +175,11 @@ impl AuthBackend {
         if hostcalls::set_map(MapType::HttpResponseHeaders, answer).is_err() {
             return http::respond(502, "cannot rewrite the auth backend's answer");
         }
+        let consent = Consent {
+            grant: Grant::Read,
+            carried: kept,
+        };
+        remember_issued(&mark, path, expires_at, consent);
         shared.metrics.inc(if accel {
             Counter::RedirectsConverted
         } else {

@@ -9,7 +9,7 @@ use crate::core::marker::{self, Consent, MarkerError};
 use crate::core::poll::is_stale;
 use crate::host::clock;
 use crate::host::metrics::Counter;
-use crate::host::secret::marker_key;
+use crate::host::secret::{marker_key, with_recent};
 use crate::host::shared::{Cached, Shared};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{Action, MapType};
@@ -104,7 +104,9 @@ pub fn values<'a>(headers: &'a [Header<'a>], name: &'a str) -> impl Iterator<Ite
 pub fn verify_marker(headers: &[Header], name: &str, now: u64) -> Result<Consent, MarkerError> {
     let path = header(headers, ":path").unwrap_or_default();
     let key = marker_key();
-    marker::verify_request(values(headers, name), key.as_deref(), path, now)
+    with_recent(|recent| {
+        marker::verify_request(values(headers, name), key.as_deref(), recent, path, now)
+    })
 }
 
 /// Ends the request here with a short plain-text answer.

@@ -1,8 +1,9 @@
 //! The per-process marker secret, generated once and kept in proxy-wasm
 //! shared data so that every VM with the same `vm_id` (every worker thread,
-//! every placement) issues and verifies markers with the same key.
+//! every placement) issues and verifies markers with the same key; and the
+//! markers this VM issued lately, which it recognises without their MAC.
 
-use crate::core::marker::{MarkerKey, SECRET_LEN};
+use crate::core::marker::{Consent, MarkerKey, Recent, SECRET_LEN};
 use proxy_wasm::hostcalls;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -10,6 +11,19 @@ use std::rc::Rc;
 thread_local! {
     /// This VM's copy of the keyed secret, once shared data had one.
     static KEYED: RefCell<Option<Rc<MarkerKey>>> = const { RefCell::new(None) };
+    /// Markers issued by this VM's auth_backend placements, for its storage
+    /// placements (every placement of a VM runs on its thread).
+    static RECENT: RefCell<Recent> = RefCell::new(Recent::default());
+}
+
+/// Remembers a marker this VM just issued (see `core::marker::Recent`).
+pub fn remember_issued(marker: &str, path: &str, expires_at: u64, consent: Consent) {
+    RECENT.with(|r| r.borrow_mut().remember(marker, path, expires_at, consent));
+}
+
+/// Runs `f` with the markers this VM issued lately.
+pub fn with_recent<T>(f: impl FnOnce(&Recent) -> T) -> T {
+    RECENT.with(|r| f(&r.borrow()))
 }
 
 /// The marker key, keyed into HMAC once per VM. A VM caches only a secret
