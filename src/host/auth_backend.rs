@@ -45,17 +45,15 @@ impl AuthBackend {
         }
     }
 
-    /// Remembers where the client's request was going (two small reads:
-    /// cheaper than the whole map).
+    /// Remembers where the client's request was going (one read of the map:
+    /// cheaper than two lookups, callgrind).
     fn remember_origin(&mut self) -> Action {
-        let read = |name| {
-            hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
-                .ok()
-                .flatten()
-                .and_then(|v| String::from_utf8(v).ok())
-        };
-        self.authority = read(":authority").unwrap_or_default();
-        self.scheme = read(":scheme").unwrap_or_else(|| "http".to_string());
+        let raw = RawMap::read(MapType::HttpRequestHeaders);
+        let headers = raw.as_ref().and_then(RawMap::pairs).unwrap_or_default();
+        self.authority = header(&headers, ":authority")
+            .unwrap_or_default()
+            .to_owned();
+        self.scheme = header(&headers, ":scheme").unwrap_or("http").to_owned();
         Action::Continue
     }
 
