@@ -305,6 +305,73 @@ pub(super) fn push_canonical_headers(
     Ok(signed)
 }
 
+/// The canonical headers of the common request, `host` and the headers
+/// signing adds, written in their known order without sorting or
+/// allocating: `None` when `input` is anything but one `host` header or
+/// `extra` is not (a subset of) `x-amz-date`, `x-amz-content-sha256`,
+/// `x-amz-security-token` in that order. Same result and same errors as
+/// [`push_canonical_headers`] (tests below compare the two).
+pub(super) fn push_host_only_headers(
+    block: &mut String,
+    input: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> Option<Result<&'static str, SigV4Error>> {
+    const SIGNED: [&str; 4] = [
+        "host;x-amz-date",
+        "host;x-amz-content-sha256;x-amz-date",
+        "host;x-amz-date;x-amz-security-token",
+        "host;x-amz-content-sha256;x-amz-date;x-amz-security-token",
+    ];
+    let [(name, host)] = input else { return None };
+    if !name.eq_ignore_ascii_case("host") {
+        return None;
+    }
+    let (date, rest) = extra.split_first()?;
+    let (hash, token) = match rest {
+        [] => (None, None),
+        [("x-amz-content-sha256", h)] => (Some(*h), None),
+        [("x-amz-security-token", t)] => (None, Some(*t)),
+        [("x-amz-content-sha256", h), ("x-amz-security-token", t)] => (Some(*h), Some(*t)),
+        _ => return None,
+    };
+    if date.0 != "x-amz-date" {
+        return None;
+    }
+    let values = [Some(*host), hash, Some(date.1), token];
+    if let Some(bad) = values.iter().flatten().position(|v| !is_header_value(v)) {
+        let names = [
+            "host",
+            "x-amz-content-sha256",
+            "x-amz-date",
+            "x-amz-security-token",
+        ];
+        let present = names.iter().zip(values).filter_map(|(n, v)| v.map(|_| *n));
+        let name = present.clone().nth(bad).unwrap_or_default().to_owned();
+        return Some(Err(SigV4Error::InvalidHeaderValue { name }));
+    }
+    if host.trim_matches(' ').is_empty() {
+        return Some(Err(SigV4Error::MissingHost));
+    }
+    block.push_str("host:");
+    push_trimmed(block, host);
+    block.push('\n');
+    if let Some(h) = hash {
+        block.push_str("x-amz-content-sha256:");
+        push_trimmed(block, h);
+        block.push('\n');
+    }
+    block.push_str("x-amz-date:");
+    push_trimmed(block, date.1);
+    block.push('\n');
+    if let Some(t) = token {
+        block.push_str("x-amz-security-token:");
+        push_trimmed(block, t);
+        block.push('\n');
+    }
+    let i = usize::from(hash.is_some()) + 2 * usize::from(token.is_some());
+    Some(Ok(SIGNED.get(i).copied().unwrap_or_default()))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Character classes and encoding
 
@@ -522,6 +589,46 @@ mod tests {
                 proptest::prop_assert_eq!(d, encoded_by_bytes(&decoded));
             }
         }
+    }
+
+    #[test]
+    fn the_host_only_block_is_the_sorted_block() {
+        let hosts = ["example.com", " a  b ", "h:8080", "", "  ", "bad\u{1}"];
+        let hashes = [None, Some("UNSIGNED-PAYLOAD")];
+        let tokens = [None, Some("tok/+="), Some("bad\nline")];
+        for host in hosts {
+            for hash in hashes {
+                for token in tokens {
+                    let mut extra = vec![("x-amz-date", "20261202T000000Z")];
+                    extra.extend(hash.map(|h| ("x-amz-content-sha256", h)));
+                    extra.extend(token.map(|t| ("x-amz-security-token", t)));
+                    for name in ["host", "Host"] {
+                        let input = [(name, host)];
+                        let mut fast = String::from("GET\n");
+                        let got = push_host_only_headers(&mut fast, &input, &extra)
+                            .expect("host-only case");
+                        let mut slow = String::from("GET\n");
+                        let want = push_canonical_headers(&mut slow, &input, &extra, |_| false);
+                        match (got, want) {
+                            (Ok(a), Ok(b)) => {
+                                assert_eq!(a, b);
+                                assert_eq!(fast, slow);
+                            }
+                            (got, want) => assert_eq!(got.map(str::to_owned), want),
+                        }
+                    }
+                }
+            }
+        }
+        // Anything else takes the general path.
+        let extra = [("x-amz-date", "d")];
+        let two = [("host", "h"), ("x-amz-meta-a", "1")];
+        assert!(push_host_only_headers(&mut String::new(), &two, &extra).is_none());
+        let other = [("x-host", "h")];
+        assert!(push_host_only_headers(&mut String::new(), &other, &extra).is_none());
+        let reordered = [("x-amz-content-sha256", "h"), ("x-amz-date", "d")];
+        let host = [("host", "h")];
+        assert!(push_host_only_headers(&mut String::new(), &host, &reordered).is_none());
     }
 
     #[test]

@@ -33,8 +33,9 @@ pub use time::{amz_date, civil_from_unix, CivilDateTime};
 
 use canonical::{
     build_canonical_headers, encode_component, is_token, join_pairs, push_canonical_headers,
-    push_canonical_uri, push_query_pairs,
+    push_canonical_uri, push_host_only_headers, push_query_pairs,
 };
+use std::borrow::Cow;
 use std::fmt;
 
 /// Payload hash for bodies that are streamed and therefore not hashed (S3 accepts it over TLS
@@ -292,7 +293,7 @@ pub fn sign_headers_with(
         string_to_sign: string_to_sign(&amz_date, &scope_str, &parts.canonical_request),
         headers: parts.headers,
         canonical_request: parts.canonical_request,
-        signed_headers: parts.signed_headers,
+        signed_headers: parts.signed_headers.into_owned(),
         signature: String::from_utf8_lossy(&parts.signature).into_owned(),
     })
 }
@@ -301,7 +302,7 @@ pub fn sign_headers_with(
 struct SignedParts {
     headers: Vec<(&'static str, String)>,
     canonical_request: String,
-    signed_headers: String,
+    signed_headers: Cow<'static, str>,
     signature: [u8; 64],
 }
 
@@ -348,7 +349,10 @@ fn sign_parts(
         creq.push_str(&canonical_query(req.query)?);
     }
     creq.push('\n');
-    let signed_headers = push_canonical_headers(&mut creq, req.headers, extra, skip)?;
+    let signed_headers = match push_host_only_headers(&mut creq, req.headers, extra) {
+        Some(signed) => Cow::Borrowed(signed?),
+        None => Cow::Owned(push_canonical_headers(&mut creq, req.headers, extra, skip)?),
+    };
     creq.push('\n');
     creq.push_str(&signed_headers);
     creq.push('\n');
