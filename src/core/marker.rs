@@ -191,9 +191,9 @@ struct Issued {
 
 impl Recent {
     /// Remembers a marker just issued for `path` (what `issue` was given).
-    pub fn remember(&mut self, marker: &str, path: &str, expires_at: u64, consent: Consent) {
+    pub fn remember(&mut self, marker: String, path: &str, expires_at: u64, consent: Consent) {
         let entry = Issued {
-            marker: marker.to_owned(),
+            marker,
             path: path.to_owned(),
             expires_at,
             consent,
@@ -433,7 +433,7 @@ mod tests {
             carried: carried.clone(),
         };
         let mut recent = Recent::default();
-        recent.remember(&m, "/p", 1030, consent.clone());
+        recent.remember(m.clone(), "/p", 1030, consent.clone());
         // Recognised without the key: no MAC is computed.
         let no_key = |marker: &[u8], path: &str, now: u64| {
             verify_request([marker].into_iter(), None, &recent, path, now)
@@ -468,7 +468,7 @@ mod tests {
                     grant: Grant::Read,
                     carried: vec![],
                 };
-                recent.remember(&m, "/p", 1030 + i as u64, consent);
+                recent.remember(m.clone(), "/p", 1030 + i as u64, consent);
                 m
             })
             .collect();

@@ -322,6 +322,11 @@ pub fn accel_path(value: &[u8]) -> Result<String, PathError> {
     let mut out = String::with_capacity(value.len() + 16);
     for seg in rest.split(|&b| b == b'/') {
         out.push('/');
+        // Unreserved bytes only (most keys): decoded and encoded, the same.
+        if seg.iter().all(|&b| is_unreserved(b)) {
+            out.push_str(std::str::from_utf8(seg).unwrap_or_default());
+            continue;
+        }
         let decoded = decode_lenient(seg);
         if decoded.iter().any(|&b| b < 0x20 || b == 0x7f) {
             return Err(PathError::ControlCharacter);
@@ -362,7 +367,7 @@ pub fn decide(answer: &Answer, origin: &Origin, targets: &Targets) -> Decision {
     {
         Ok(_) => Decision::Internal {
             path: path.to_string(),
-            location: format!("{}://{}{path}", origin.scheme, origin.authority),
+            location: [origin.scheme, "://", origin.authority, path].concat(),
         },
         Err(PathError::NotInternal) => Decision::Foreign,
         Err(e) => Decision::Unsafe(e),

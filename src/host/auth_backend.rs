@@ -177,7 +177,7 @@ impl AuthBackend {
             grant: Grant::Read,
             carried: kept,
         };
-        remember_issued(&mark, path, expires_at, consent);
+        remember_issued(mark, path, expires_at, consent);
         shared.metrics.inc(if accel {
             Counter::RedirectsConverted
         } else {

@@ -17,7 +17,7 @@ thread_local! {
 }
 
 /// Remembers a marker this VM just issued (see `core::marker::Recent`).
-pub fn remember_issued(marker: &str, path: &str, expires_at: u64, consent: Consent) {
+pub fn remember_issued(marker: String, path: &str, expires_at: u64, consent: Consent) {
     RECENT.with(|r| r.borrow_mut().remember(marker, path, expires_at, consent));
 }
 
