@@ -56,20 +56,31 @@ pub fn parse(buf: &[u8]) -> Option<Vec<Header<'_>>> {
         return None;
     }
     let mut out = Vec::with_capacity(count);
-    let mut take = |len: usize| -> Option<&[u8]> {
-        let end = data.checked_add(len)?;
-        let bytes = buf.get(data..end)?;
-        if buf.get(end) != Some(&0) {
-            return None;
-        }
-        data = end + 1;
-        Some(bytes)
-    };
+    // Names are UTF-8 checked once for the whole buffer when it all is (one
+    // call instead of one per header); a map with other bytes in a value is
+    // checked name by name.
+    let start = data;
+    let text = buf.get(start..).and_then(|b| std::str::from_utf8(b).ok());
     for i in 0..count {
         let name_len = u32_at(4 + i * 8)?;
         let value_len = u32_at(8 + i * 8)?;
-        let name = std::str::from_utf8(take(name_len)?).ok()?;
-        out.push((name, take(value_len)?));
+        let name_at = data;
+        let name_end = name_at.checked_add(name_len)?;
+        if buf.get(name_end) != Some(&0) {
+            return None;
+        }
+        let name = match text {
+            Some(t) => t.get(name_at - start..name_end - start)?,
+            None => std::str::from_utf8(buf.get(name_at..name_end)?).ok()?,
+        };
+        let value_at = name_end + 1;
+        let value_end = value_at.checked_add(value_len)?;
+        let value = buf.get(value_at..value_end)?;
+        if buf.get(value_end) != Some(&0) {
+            return None;
+        }
+        data = value_end + 1;
+        out.push((name, value));
     }
     Some(out)
 }

@@ -4,6 +4,17 @@
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
+/// Both digits of every byte: one lookup a byte instead of two.
+const PAIRS: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        t[b] = [DIGITS[b >> 4], DIGITS[b & 15]];
+        b += 1;
+    }
+    t
+};
+
 /// Appends the lower-case hex of `bytes` to `out`, written as bytes into a
 /// buffer sized up front (pushing a `char` per digit was the slow part).
 pub fn encode_to(out: &mut String, bytes: &[u8]) {
@@ -13,8 +24,7 @@ pub fn encode_to(out: &mut String, bytes: &[u8]) {
     let mut buf = [0u8; 64];
     for chunk in bytes.chunks(32) {
         for (pair, &b) in buf.chunks_exact_mut(2).zip(chunk) {
-            pair[0] = DIGITS[usize::from(b >> 4)];
-            pair[1] = DIGITS[usize::from(b & 15)];
+            pair.copy_from_slice(&PAIRS[usize::from(b)]);
         }
         let text = buf.get(..chunk.len() * 2).unwrap_or_default();
         // Only ASCII digits went in, so this never falls back.
@@ -25,9 +35,10 @@ pub fn encode_to(out: &mut String, bytes: &[u8]) {
 /// The lower-case hex of a SHA-256 digest, on the stack.
 pub fn encode32(bytes: &[u8; 32]) -> [u8; 64] {
     let mut out = [0u8; 64];
-    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 15)];
+    for (i, &b) in bytes.iter().enumerate() {
+        let [hi, lo] = PAIRS[usize::from(b)];
+        out[2 * i] = hi;
+        out[2 * i + 1] = lo;
     }
     out
 }

@@ -17,5 +17,6 @@ pub mod marker;
 pub mod poll;
 pub mod redirect;
 pub mod scope;
+pub mod sha256;
 pub mod sigv4;
 pub mod storage;

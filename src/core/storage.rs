@@ -3,6 +3,8 @@
 //! Pure: the storage role's HTTP context feeds it the header map and applies
 //! the result.
 
+use std::borrow::Cow;
+
 use crate::core::config::{valid_bucket_name, AddressingStyle, BodySigning, SigningConfig};
 use crate::core::header_map::{Header, Pair};
 use crate::core::sigv4::{
@@ -82,18 +84,19 @@ pub fn declared_length<H: Pair>(headers: &[H]) -> Option<u64> {
         .ok()
 }
 
-/// The changes to apply to the request headers.
+/// The changes to apply to the request headers. The path and authority are
+/// borrowed from the request (or the configuration) when signing keeps them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rewrite {
-    pub path: String,
-    pub authority: String,
+pub struct Rewrite<'a> {
+    pub path: Cow<'a, str>,
+    pub authority: Cow<'a, str>,
     /// Headers to remove before `set` is applied.
     pub remove: Vec<&'static str>,
     /// Headers to set (replacing any existing value).
     pub set: Vec<(&'static str, String)>,
 }
 
-impl Rewrite {
+impl Rewrite<'_> {
     /// The whole request header map after the rewrite, for a host that
     /// replaces the map in one call: `headers` without the removed ones,
     /// `:path` and `:authority` replaced, the signature headers set.
@@ -121,10 +124,10 @@ impl Rewrite {
 
 /// Whether the request was signed, or forwarded unsigned by policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Signed {
-    Yes(Rewrite),
+pub enum Signed<'a> {
+    Yes(Rewrite<'a>),
     /// No usable credentials: the caller applies `on_missing_credentials`.
-    NoCredentials(Rewrite),
+    NoCredentials(Rewrite<'a>),
 }
 
 fn header<'a, H: Pair>(headers: &'a [H], name: &str) -> Option<&'a [u8]> {
@@ -140,7 +143,8 @@ fn required<'a>(value: Option<&'a [u8]>, name: &str) -> Result<&'a str, Reject> 
 }
 
 /// What signing reads of the request headers, found in one pass (each name
-/// compared with the few it can be, not every header with every name).
+/// compared with the few it can be, not every header with every name; names
+/// exactly, as Envoy's maps are lowercase).
 struct Read<'a> {
     method: Option<&'a [u8]>,
     path: Option<&'a [u8]>,
@@ -170,26 +174,18 @@ impl<'a> Read<'a> {
                 }
             };
             if name.starts_with(':') {
-                if name.eq_ignore_ascii_case(":method") {
-                    first(&mut r.method);
-                } else if name.eq_ignore_ascii_case(":path") {
-                    first(&mut r.path);
-                } else if name.eq_ignore_ascii_case(":authority") {
-                    first(&mut r.authority);
+                match name {
+                    ":method" => first(&mut r.method),
+                    ":path" => first(&mut r.path),
+                    ":authority" => first(&mut r.authority),
+                    _ => {}
                 }
             } else {
-                let amz = name.len() > 6
-                    && name
-                        .as_bytes()
-                        .get(..6)
-                        .is_some_and(|p| p.eq_ignore_ascii_case(b"x-amz-"));
-                if !amz && name.len() != "authorization".len() {
+                let amz = name.len() > 6 && name.starts_with("x-amz-");
+                if !amz && name != "authorization" {
                     continue;
                 }
-                match CLIENT_AUTH_HEADERS
-                    .iter()
-                    .position(|a| a.eq_ignore_ascii_case(name))
-                {
+                match CLIENT_AUTH_HEADERS.iter().position(|a| *a == name) {
                     Some(i) => {
                         r.client_auth |= 1 << i;
                         if CLIENT_AUTH_HEADERS.get(i) == Some(&"x-amz-content-sha256") {
@@ -206,15 +202,15 @@ impl<'a> Read<'a> {
 }
 
 /// Maps the request path to the storage path and authority.
-fn map_target(
-    cfg: &SigningConfig,
-    path: &str,
-    authority: &str,
-) -> Result<(String, String), Reject> {
-    let (bucket, key): (Option<&str>, String) = if cfg.buckets.is_empty() {
+fn map_target<'a>(
+    cfg: &'a SigningConfig,
+    path: &'a str,
+    authority: &'a str,
+) -> Result<(Cow<'a, str>, Cow<'a, str>), Reject> {
+    let (bucket, key): (Option<&str>, Cow<'a, str>) = if cfg.buckets.is_empty() {
         match cfg.addressing_style {
             // Path-style requests already name the bucket; keep them as they are.
-            AddressingStyle::Path => (None, path.to_string()),
+            AddressingStyle::Path => (None, Cow::Borrowed(path)),
             AddressingStyle::Virtual => {
                 let rest = &path[1..];
                 let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
@@ -224,7 +220,7 @@ fn map_target(
                         "the first path segment is not a valid bucket name",
                     ));
                 }
-                (Some(bucket), key.to_string())
+                (Some(bucket), Cow::Borrowed(key))
             }
         }
     } else {
@@ -239,18 +235,20 @@ fn map_target(
             .map_err(|e| reject(400, format!("unsafe object key: {e}")))?;
         (
             Some(mapping.bucket.as_str()),
-            concat(&[&mapping.key_prefix, rest]),
+            Cow::Owned(concat(&[&mapping.key_prefix, rest])),
         )
     };
     let endpoint = cfg.endpoint.as_deref().unwrap_or(authority);
     Ok(match (bucket, cfg.addressing_style) {
-        (None, _) => (key, endpoint.to_string()),
-        (Some(bucket), AddressingStyle::Path) => {
-            (concat(&["/", bucket, "/", &key]), endpoint.to_string())
-        }
-        (Some(bucket), AddressingStyle::Virtual) => {
-            (concat(&["/", &key]), concat(&[bucket, ".", endpoint]))
-        }
+        (None, _) => (key, Cow::Borrowed(endpoint)),
+        (Some(bucket), AddressingStyle::Path) => (
+            Cow::Owned(concat(&["/", bucket, "/", &key])),
+            Cow::Borrowed(endpoint),
+        ),
+        (Some(bucket), AddressingStyle::Virtual) => (
+            Cow::Owned(concat(&["/", &key])),
+            Cow::Owned(concat(&[bucket, ".", endpoint])),
+        ),
     })
 }
 
@@ -306,14 +304,14 @@ fn bucket_and_key<'a>(
 }
 
 /// Prepares (and when credentials exist, signs) a request for storage.
-pub fn prepare<H: Pair>(
-    cfg: &SigningConfig,
+pub fn prepare<'a, H: Pair>(
+    cfg: &'a SigningConfig,
     creds: Option<&Credentials>,
-    headers: &[H],
+    headers: &'a [H],
     body: Body,
     unix_time: u64,
     cache: &mut SigningKeyCache,
-) -> Result<Signed, Reject> {
+) -> Result<Signed<'a>, Reject> {
     let read = Read::of(headers);
     let method = required(read.method, ":method")?;
     let full_path = required(read.path, ":path")?;
@@ -373,7 +371,7 @@ pub fn prepare<H: Pair>(
     let full_path = if query.is_empty() {
         path
     } else {
-        concat(&[&path, "?", &query])
+        Cow::Owned(concat(&[&path, "?", &query]))
     };
     let mut rewrite = Rewrite {
         path: full_path,
@@ -391,18 +389,27 @@ pub fn prepare<H: Pair>(
         return Ok(Signed::NoCredentials(rewrite));
     };
 
-    let mut to_sign: Vec<(&str, &str)> = Vec::with_capacity(1 + read.amz.len());
-    to_sign.push(("host", rewrite.authority.as_str()));
-    for &(name, value) in &read.amz {
-        let value = std::str::from_utf8(value)
-            .map_err(|_| reject(400, format!("header {name} is not valid UTF-8")))?;
-        to_sign.push((name, value));
+    // Most requests sign only the host: no list to allocate.
+    let host = [("host", &*rewrite.authority)];
+    let mut with_amz: Vec<(&str, &str)> = Vec::new();
+    if !read.amz.is_empty() {
+        with_amz.reserve(1 + read.amz.len());
+        with_amz.extend(host);
+        for &(name, value) in &read.amz {
+            let value = std::str::from_utf8(value)
+                .map_err(|_| reject(400, format!("header {name} is not valid UTF-8")))?;
+            with_amz.push((name, value));
+        }
     }
     let request = Request {
         method,
         path: rewrite.path.get(..path_len).unwrap_or_default(),
         query: &query,
-        headers: &to_sign,
+        headers: if with_amz.is_empty() {
+            &host
+        } else {
+            &with_amz
+        },
     };
     let scope = Scope {
         region: &cfg.region,
@@ -456,7 +463,16 @@ mod tests {
         h
     }
 
-    fn run(c: &SigningConfig, h: &[(String, Vec<u8>)]) -> Result<Signed, Reject> {
+    fn owned(rw: Rewrite<'_>) -> Rewrite<'static> {
+        Rewrite {
+            path: Cow::Owned(rw.path.into_owned()),
+            authority: Cow::Owned(rw.authority.into_owned()),
+            remove: rw.remove,
+            set: rw.set,
+        }
+    }
+
+    fn run(c: &SigningConfig, h: &[(String, Vec<u8>)]) -> Result<Signed<'static>, Reject> {
         prepare(
             c,
             Some(&creds()),
@@ -465,6 +481,10 @@ mod tests {
             1_700_000_000,
             &mut SigningKeyCache::default(),
         )
+        .map(|s| match s {
+            Signed::Yes(rw) => Signed::Yes(owned(rw)),
+            Signed::NoCredentials(rw) => Signed::NoCredentials(owned(rw)),
+        })
     }
 
     fn signed(r: Result<Signed, Reject>) -> Rewrite {
@@ -699,10 +719,11 @@ mod tests {
         // Only S3 gets the header; the hash is in the signature either way.
         assert!(set_value(&rw, "x-amz-content-sha256").is_none());
         let s3 = cfg(r#","body":"hash""#);
+        let plain = headers("/b/k", &[]);
         let rw = match prepare(
             &s3,
             Some(&creds()),
-            &headers("/b/k", &[]),
+            &plain,
             Body::Hashed(hash),
             1_700_000_000,
             &mut SigningKeyCache::default(),
@@ -754,10 +775,11 @@ mod tests {
     fn session_token_is_sent_and_signed() {
         let mut cr = creds();
         cr.session_token = Some("TOKEN".into());
+        let (c, h) = (cfg(""), headers("/b/k", &[]));
         let rw = match prepare(
-            &cfg(""),
+            &c,
             Some(&cr),
-            &headers("/b/k", &[]),
+            &h,
             Body::None,
             1_700_000_000,
             &mut SigningKeyCache::default(),
@@ -777,14 +799,8 @@ mod tests {
             "/b/k",
             &[("authorization", "AWS4-HMAC-SHA256 client's own")],
         );
-        let r = prepare(
-            &cfg(""),
-            None,
-            &h,
-            Body::None,
-            0,
-            &mut SigningKeyCache::default(),
-        );
+        let c = cfg("");
+        let r = prepare(&c, None, &h, Body::None, 0, &mut SigningKeyCache::default());
         match r {
             Ok(Signed::NoCredentials(rw)) => {
                 assert!(rw.set.is_empty());

@@ -301,7 +301,7 @@ impl Gateway {
         let path = mapped
             .path
             .split_once('?')
-            .map_or(mapped.path.as_str(), |(p, _)| p);
+            .map_or(&*mapped.path, |(p, _)| p);
         let mut params: Vec<(&str, &str)> = vec![];
         if !permit.write {
             if let Some(d) = &consent.disposition {

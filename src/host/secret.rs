@@ -38,7 +38,7 @@ pub fn marker_key() -> Option<Rc<MarkerKey>> {
         Some(s) => (s, true),
         None => (marker_secret()?, false),
     };
-    let key = Rc::new(MarkerKey::new(&secret)?);
+    let key = Rc::new(MarkerKey::new(&secret));
     if found {
         KEYED.with(|c| *c.borrow_mut() = Some(Rc::clone(&key)));
     }

@@ -185,13 +185,13 @@ impl Storage {
 /// cache (flows A, C and D), counting the outcome. `Err` is the local answer
 /// to give instead: no credentials under `deny` (503), or a request that
 /// cannot or may not be signed.
-pub fn signed_rewrite(
+pub fn signed_rewrite<'a>(
     shared: &Shared,
-    cfg: &SigningConfig,
-    headers: &[Header],
+    cfg: &'a SigningConfig,
+    headers: &'a [Header<'a>],
     body: Body,
     now: u64,
-) -> Result<Rewrite, (u32, String)> {
+) -> Result<Rewrite<'a>, (u32, String)> {
     let store = shared.credentials.borrow();
     let result = storage::prepare(
         cfg,
@@ -303,10 +303,10 @@ fn apply(headers: &[Header], rewrite: &Rewrite) -> Result<(), Status> {
     for name in &rewrite.remove {
         hostcalls::remove_map_value(map, name)?;
     }
-    if header(headers, ":path") != Some(rewrite.path.as_str()) {
+    if header(headers, ":path") != Some(&*rewrite.path) {
         hostcalls::set_map_value(map, ":path", Some(&rewrite.path))?;
     }
-    if header(headers, ":authority") != Some(rewrite.authority.as_str()) {
+    if header(headers, ":authority") != Some(&*rewrite.authority) {
         hostcalls::set_map_value(map, ":authority", Some(&rewrite.authority))?;
     }
     for (name, value) in &rewrite.set {

@@ -106,7 +106,7 @@ fn fixture() -> Fixture {
         ("x-envoy-upstream-service-time", "2"),
     ]);
     let carried = collect(&auth, &answer);
-    let key = MarkerKey::new(&SECRET).expect("key");
+    let key = MarkerKey::new(&SECRET);
     let marker = marker::issue(&key, PATH, Grant::Read, &carried, NOW, 30);
     let storage_request = owned(&[
         (":authority", "cdn.example.com"),

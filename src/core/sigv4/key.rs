@@ -3,11 +3,9 @@
 
 use super::{validate_identity, Credentials, Scope, SigV4Error, ALGORITHM};
 use crate::core::hex;
-use hmac::{Hmac, Mac};
+use crate::core::sha256::{self, HmacKey, State};
 use sha2::{Digest, Sha256};
 use std::fmt;
-
-type HmacSha256 = Hmac<Sha256>;
 
 const CACHE_SLOTS: usize = 4;
 
@@ -18,15 +16,23 @@ struct CacheEntry {
     access_key_id: String,
     secret: String,
     key: [u8; 32],
-    /// HMAC keyed with `key`: its two keying compressions are done once,
-    /// each signature clones it.
-    mac: HmacSha256,
+    /// HMAC keyed with `key`: its two keying compressions are done once.
+    mac: HmacKey,
     /// `date/region/service/aws4_request`, the credential scope.
     scope: String,
-    /// The second last signed in, and `mac` with that second's fixed part
-    /// of the string to sign (`AWS4-HMAC-SHA256\n<time>\n<scope>\n`)
-    /// absorbed: the signatures of one second share its compression.
-    second: Option<(u64, HmacSha256)>,
+    /// The second last signed in, with that second's fixed part of the
+    /// string to sign (`AWS4-HMAC-SHA256\n<time>\n<scope>\n`) absorbed: the
+    /// signatures of one second share its compression.
+    second: Option<Second>,
+}
+
+/// The inner HMAC state after a second's fixed prefix, and the prefix's
+/// bytes past its last whole block.
+struct Second {
+    unix_time: u64,
+    inner: State,
+    rest: [u8; 64],
+    rest_len: usize,
 }
 
 /// Derived signing keys cost four HMACs and only change daily, so they are cached per
@@ -37,6 +43,8 @@ pub struct SigningKeyCache {
     entries: Vec<CacheEntry>,
     /// The last second's `x-amz-date`, written once per second.
     last_date: Option<(u64, String)>,
+    /// The buffer the last canonical request was built in, kept for the next.
+    scratch: String,
     next: usize,
     hits: u64,
     misses: u64,
@@ -86,9 +94,23 @@ impl SigningKeyCache {
         scope: &Scope,
         string_to_sign: &[u8],
     ) -> Result<String, SigV4Error> {
-        let mut mac = self.entry(creds, date, scope)?.mac.clone();
-        mac.update(string_to_sign);
-        Ok(hex::encode(&mac.finalize().into_bytes()))
+        let mac = self.entry(creds, date, scope)?.mac.sign(string_to_sign);
+        Ok(hex::encode(&mac))
+    }
+
+    /// An empty buffer for a canonical request (the last one's, reused).
+    pub(super) fn take_buffer(&mut self) -> String {
+        let mut b = std::mem::take(&mut self.scratch);
+        b.clear();
+        b
+    }
+
+    /// Keeps `buffer` for the next canonical request, unless an unusually
+    /// large request grew it (a VM keeps no more than a few KiB for this).
+    pub(super) fn keep_buffer(&mut self, buffer: String) {
+        if buffer.capacity() <= 4096 {
+            self.scratch = buffer;
+        }
     }
 
     /// `x-amz-date` for `unix_time` (most requests share their second's).
@@ -118,20 +140,28 @@ impl SigningKeyCache {
         let date = amz_date.get(..8).unwrap_or_default();
         let i = self.entry_index(creds, date, scope)?;
         let e = self.entries.get_mut(i).ok_or(SigV4Error::Hmac)?;
-        let mut mac = match &e.second {
-            Some((t, m)) if *t == unix_time => m.clone(),
-            _ => {
-                let mut m = e.mac.clone();
-                for part in [ALGORITHM, "\n", amz_date, "\n", &e.scope, "\n"] {
-                    m.update(part.as_bytes());
-                }
-                e.second = Some((unix_time, m.clone()));
-                m
-            }
+        let second = match &e.second {
+            Some(s) if s.unix_time == unix_time => s,
+            _ => e
+                .second
+                .insert(second_prefix(&e.mac, unix_time, amz_date, &e.scope)),
         };
-        mac.update(request_hash);
-        let signature = hex::encode32(&mac.finalize().into_bytes().into());
-        Ok((signature, &e.scope))
+        // The prefix's last bytes and the request hash: at most 127 bytes.
+        let mut tail = [0u8; 128];
+        let n = second.rest_len + request_hash.len();
+        if let (Some(r), Some(h)) = (
+            tail.get_mut(..second.rest_len),
+            second.rest.get(..second.rest_len),
+        ) {
+            r.copy_from_slice(h);
+        }
+        if let Some(t) = tail.get_mut(second.rest_len..n) {
+            t.copy_from_slice(request_hash);
+        }
+        let mac = e
+            .mac
+            .sign_resumed(second.inner, tail.get(..n).unwrap_or_default());
+        Ok((hex::encode32(&mac), &e.scope))
     }
 
     fn entry(
@@ -178,7 +208,7 @@ impl SigningKeyCache {
             access_key_id: creds.access_key_id.clone(),
             secret: creds.secret_access_key.clone(),
             key,
-            mac: <HmacSha256 as Mac>::new_from_slice(&key).map_err(|_| SigV4Error::Hmac)?,
+            mac: HmacKey::new(&key),
             scope: super::credential_scope(date, scope),
             second: None,
         };
@@ -197,9 +227,30 @@ impl SigningKeyCache {
     }
 }
 
+/// The string to sign's part shared by one second's signatures, absorbed
+/// into the inner state of `mac`.
+fn second_prefix(mac: &HmacKey, unix_time: u64, amz_date: &str, scope: &str) -> Second {
+    let mut prefix = String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 3);
+    for part in [ALGORITHM, "\n", amz_date, "\n", scope, "\n"] {
+        prefix.push_str(part);
+    }
+    let mut inner = mac.inner;
+    let left = inner.absorb(prefix.as_bytes());
+    let mut rest = [0u8; 64];
+    if let Some(r) = rest.get_mut(..left.len()) {
+        r.copy_from_slice(left);
+    }
+    Second {
+        unix_time,
+        inner,
+        rest,
+        rest_len: left.len(),
+    }
+}
+
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
-    Sha256::digest(data).into()
+    sha256::digest(data)
 }
 
 /// Lowercase hex SHA-256, the digest format SigV4 uses everywhere.
@@ -233,21 +284,19 @@ pub fn derive_signing_key(
     let mut first = Vec::with_capacity(4 + secret.len());
     first.extend_from_slice(b"AWS4");
     first.extend_from_slice(secret.as_bytes());
-    let k_date = hmac(&first, date.as_bytes())?;
-    let k_region = hmac(&k_date, region.as_bytes())?;
-    let k_service = hmac(&k_region, service.as_bytes())?;
-    hmac(&k_service, b"aws4_request")
+    let k_date = hmac(&first, date.as_bytes());
+    let k_region = hmac(&k_date, region.as_bytes());
+    let k_service = hmac(&k_region, service.as_bytes());
+    Ok(hmac(&k_service, b"aws4_request"))
 }
 
 /// Lowercase hex HMAC-SHA256 of `data` under the signing key: the signature.
 pub fn hmac_hex(key: &[u8], data: &[u8]) -> Result<String, SigV4Error> {
-    hmac(key, data).map(|m| hex::encode(&m))
+    Ok(hex::encode(&hmac(key, data)))
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Result<[u8; 32], SigV4Error> {
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).map_err(|_| SigV4Error::Hmac)?;
-    mac.update(data);
-    Ok(mac.finalize().into_bytes().into())
+fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    HmacKey::new(key).sign(data)
 }
 
 #[cfg(test)]
