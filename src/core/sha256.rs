@@ -48,22 +48,23 @@ impl State {
     pub fn finish(mut self, data: &[u8]) -> [u8; 32] {
         let tail = self.absorb(data);
         let bits = (self.len + tail.len() as u64).wrapping_mul(8);
-        let mut last = [0u8; 2 * BLOCK];
-        let used = if tail.len() < BLOCK - 8 {
-            BLOCK
-        } else {
-            2 * BLOCK
-        };
-        if let Some(t) = last.get_mut(..tail.len()) {
+        // The tail, 0x80, zeros and the length in bits: one block, or two
+        // when the tail leaves no room for the length.
+        let mut block = [0u8; BLOCK];
+        if let Some(t) = block.get_mut(..tail.len()) {
             t.copy_from_slice(tail);
         }
-        if let Some(b) = last.get_mut(tail.len()) {
+        if let Some(b) = block.get_mut(tail.len()) {
             *b = 0x80;
         }
-        if let Some(l) = last.get_mut(used - 8..used) {
+        if tail.len() >= BLOCK - 8 {
+            self.absorb(&block);
+            block = [0u8; BLOCK];
+        }
+        if let Some(l) = block.get_mut(BLOCK - 8..) {
             l.copy_from_slice(&bits.to_be_bytes());
         }
-        self.absorb(last.get(..used).unwrap_or_default());
+        self.absorb(&block);
         let mut out = [0u8; 32];
         for (o, h) in out.chunks_exact_mut(4).zip(self.h) {
             o.copy_from_slice(&h.to_be_bytes());

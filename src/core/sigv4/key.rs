@@ -189,10 +189,10 @@ impl SigningKeyCache {
             .map_err(|_| SigV4Error::InvalidScope { field: "date" })?;
         let found = self.entries.iter().position(|e| {
             e.date == date8
-                && e.region == scope.region
-                && e.service == scope.service
-                && e.access_key_id == creds.access_key_id
-                && e.secret == creds.secret_access_key
+                && same(&e.region, scope.region)
+                && same(&e.service, scope.service)
+                && same(&e.access_key_id, &creds.access_key_id)
+                && same(&e.secret, &creds.secret_access_key)
         });
         if let Some(i) = found {
             self.hits += 1;
@@ -248,6 +248,19 @@ fn second_prefix(mac: &HmacKey, unix_time: u64, amz_date: &str, scope: &str) -> 
     }
 }
 
+/// String equality eight bytes at a time: every signature matches its
+/// cache entry's identity, and `==` calls `memcmp`, a byte loop in wasm.
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or_default());
+    let (mut x, mut y) = (a.chunks_exact(8), b.chunks_exact(8));
+    (&mut x).zip(&mut y).all(|(p, q)| word(p) == word(q))
+        && x.remainder().iter().zip(y.remainder()).all(|(p, q)| p == q)
+}
+
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     sha256::digest(data)
@@ -301,6 +314,31 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn same_is_string_equality() {
+        let words = [
+            "",
+            "a",
+            "us-east-1",
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(super::same(a, b), a == b, "{a:?} {b:?}");
+            }
+            // one byte changed anywhere, the length kept
+            for i in 0..a.len() {
+                let mut c = a.as_bytes().to_vec();
+                c[i] ^= 1;
+                assert!(
+                    !super::same(a, std::str::from_utf8(&c).unwrap()),
+                    "{a:?} at {i}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn a_second_signs_as_its_string_to_sign_would() {
