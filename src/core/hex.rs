@@ -32,13 +32,29 @@ pub fn encode_to(out: &mut String, bytes: &[u8]) {
     }
 }
 
-/// The lower-case hex of a SHA-256 digest, on the stack.
+/// [`PAIRS`] as little-endian words, for writing eight digits at once.
+const PAIR_WORDS: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        t[b] = u16::from_le_bytes(PAIRS[b]);
+        b += 1;
+    }
+    t
+};
+
+/// The lower-case hex of a SHA-256 digest, on the stack: four bytes'
+/// digits stored as one word (a byte at a time was 12 instructions a byte
+/// under V8; every signature writes two of these).
 pub fn encode32(bytes: &[u8; 32]) -> [u8; 64] {
     let mut out = [0u8; 64];
-    for (i, &b) in bytes.iter().enumerate() {
-        let [hi, lo] = PAIRS[usize::from(b)];
-        out[2 * i] = hi;
-        out[2 * i + 1] = lo;
+    for (k, four) in bytes.chunks_exact(4).enumerate() {
+        // A range of constant length: the copy is one eight-byte store.
+        if let (&[a, b, c, d], Some(digits)) = (four, out.get_mut(8 * k..8 * k + 8)) {
+            let pair = |x: u8| u64::from(PAIR_WORDS[usize::from(x)]);
+            let word = pair(a) | pair(b) << 16 | pair(c) << 32 | pair(d) << 48;
+            digits.copy_from_slice(&word.to_le_bytes());
+        }
     }
     out
 }
@@ -110,6 +126,12 @@ mod tests {
             proptest::prop_assert_eq!(encode(&bytes), ::hex::encode(&bytes));
             proptest::prop_assert_eq!(decode(&encode(&bytes)), Some(bytes));
             proptest::prop_assert_eq!(decode(&text), ::hex::decode(&text).ok());
+        }
+
+        #[test]
+        fn a_digest_agrees_with_the_hex_crate(digest in proptest::array::uniform32(proptest::num::u8::ANY)) {
+            let want = ::hex::encode(digest);
+            proptest::prop_assert_eq!(&encode32(&digest)[..], want.as_bytes());
         }
     }
 }

@@ -204,10 +204,13 @@ impl Recent {
     }
 
     /// The consent of a remembered marker: same path (public), then the same
-    /// bytes compared in constant time, not expired.
+    /// bytes compared in constant time, not expired. Newest first: the
+    /// marker asked for is almost always the one issued last, and every
+    /// entry for a popular path would otherwise be compared before it.
     pub fn recall(&self, marker: &[u8], path: &str, now: u64) -> Option<Consent> {
-        self.entries
-            .iter()
+        let n = self.entries.len();
+        (0..n)
+            .filter_map(|back| self.entries.get((self.next + 2 * n - 1 - back) % n))
             .find(|e| e.path == path && same_bytes(e.marker.as_bytes(), marker))
             .filter(|e| now <= e.expires_at)
             .map(|e| e.consent.clone())
@@ -457,6 +460,22 @@ mod tests {
 
     #[test]
     fn recent_markers_are_bounded_and_the_oldest_go_first() {
+        // Before the ring is full, every marker is found too.
+        let mut few = Recent::default();
+        let consent = || Consent {
+            grant: Grant::Read,
+            carried: vec![],
+        };
+        let some: Vec<String> = (0..3)
+            .map(|i| issue(&SECRET(), "/p", Grant::Read, b"", 1000 + i, 30))
+            .collect();
+        for m in &some {
+            few.remember(m.clone(), "/p", 1030, consent());
+        }
+        for m in &some {
+            assert!(few.recall(m.as_bytes(), "/p", 1000).is_some());
+        }
+        assert!(few.recall(b"v1.other", "/p", 1000).is_none());
         let mut recent = Recent::default();
         let issued: Vec<String> = (0..RECENT_MARKERS + 3)
             .map(|i| {
@@ -470,6 +489,8 @@ mod tests {
             })
             .collect();
         assert_eq!(recent.entries.len(), RECENT_MARKERS);
+        // Newest first over the ring, whichever slot is next.
+        assert_eq!(recent.next, 3);
         assert!(recent.recall(issued[0].as_bytes(), "/p", 1000).is_none());
         assert!(recent.recall(issued[2].as_bytes(), "/p", 1000).is_none());
         for m in &issued[3..] {
