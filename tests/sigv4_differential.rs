@@ -395,7 +395,7 @@ fn agrees_with_aws_sigv4() {
         let (theirs, _, _) = aws_sign(&case, SignatureLocation::Headers);
         let mut ours_sorted: Vec<(String, String)> = ours
             .iter()
-            .map(|(n, v)| (n.to_string(), v.clone()))
+            .map(|(n, v)| (n.to_string(), v.to_owned()))
             .collect();
         let mut theirs_sorted = theirs.clone();
         ours_sorted.sort();

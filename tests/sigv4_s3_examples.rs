@@ -193,7 +193,7 @@ fn check_header_example(ex: &Example, path: &str, query: &str) {
             ),
         ),
     ];
-    assert_eq!(headers, expected, "{name}");
+    assert_eq!(headers.to_vec(), expected, "{name}");
 }
 
 #[test]

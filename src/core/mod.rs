@@ -3,6 +3,7 @@
 //! arguments and is unit-tested natively beside its code. Nothing here
 //! imports the proxy-wasm SDK or the host layer (tests/architecture.rs checks).
 
+pub mod ascii;
 pub mod carry;
 pub mod config;
 pub mod consent;

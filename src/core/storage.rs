@@ -5,10 +5,11 @@
 
 use std::borrow::Cow;
 
+use crate::core::ascii;
 use crate::core::config::{valid_bucket_name, AddressingStyle, BodySigning, SigningConfig};
 use crate::core::header_map::{Header, Pair};
 use crate::core::sigv4::{
-    self, Credentials, HeaderSigning, PathRules, Request, Scope, SigningKeyCache,
+    self, Credentials, HeaderSigning, PathRules, Request, Scope, SignatureHeaders, SigningKeyCache,
 };
 
 /// Request headers a client may send that only the signer may set.
@@ -90,10 +91,15 @@ pub fn declared_length<H: Pair>(headers: &[H]) -> Option<u64> {
 pub struct Rewrite<'a> {
     pub path: Cow<'a, str>,
     pub authority: Cow<'a, str>,
+    /// Whether `path` and `authority` differ from the request's (a host
+    /// that applies edits skips the ones that would change nothing).
+    pub path_changed: bool,
+    pub authority_changed: bool,
     /// Headers to remove before `set` is applied.
     pub remove: Vec<&'static str>,
-    /// Headers to set (replacing any existing value).
-    pub set: Vec<(&'static str, String)>,
+    /// The signature's headers to set (replacing any existing value); `None`
+    /// for a request forwarded unsigned.
+    pub set: Option<SignatureHeaders<'a>>,
 }
 
 impl Rewrite<'_> {
@@ -101,7 +107,7 @@ impl Rewrite<'_> {
     /// replaces the map in one call: `headers` without the removed ones,
     /// `:path` and `:authority` replaced, the signature headers set.
     pub fn applied_to<'a, H: Pair>(&'a self, headers: &'a [H]) -> Vec<Header<'a>> {
-        let mut out: Vec<Header<'a>> = Vec::with_capacity(headers.len() + self.set.len());
+        let mut out: Vec<Header<'a>> = Vec::with_capacity(headers.len() + 4);
         for h in headers {
             let k = h.name();
             let replaced = match k {
@@ -111,11 +117,11 @@ impl Rewrite<'_> {
             };
             if let Some(new) = replaced {
                 out.push((k, new));
-            } else if !self.remove.contains(&k) && !self.set.iter().any(|(s, _)| *s == k) {
+            } else if !self.remove.contains(&k) && !self.set.as_ref().is_some_and(|s| s.sets(k)) {
                 out.push((k, h.value()));
             }
         }
-        for (k, v) in &self.set {
+        for (k, v) in self.set.iter().flat_map(SignatureHeaders::iter) {
             out.push((k, v.as_bytes()));
         }
         out
@@ -173,7 +179,7 @@ impl<'a> Read<'a> {
                     *slot = Some(value);
                 }
             };
-            if name.starts_with(':') {
+            if ascii::starts_with(name, b':') {
                 match name {
                     ":method" => first(&mut r.method),
                     ":path" => first(&mut r.path),
@@ -181,7 +187,7 @@ impl<'a> Read<'a> {
                     _ => {}
                 }
             } else {
-                let amz = name.len() > 6 && name.starts_with("x-amz-");
+                let amz = matches!(name.as_bytes(), [b'x', b'-', b'a', b'm', b'z', b'-', _, ..]);
                 if !amz && name != "authorization" {
                     continue;
                 }
@@ -213,7 +219,7 @@ fn map_target<'a>(
             AddressingStyle::Path => (None, Cow::Borrowed(path)),
             AddressingStyle::Virtual => {
                 let rest = &path[1..];
-                let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+                let (bucket, key) = ascii::split_once(rest, b'/').unwrap_or((rest, ""));
                 if !valid_bucket_name(bucket) {
                     return Err(reject(
                         400,
@@ -286,7 +292,7 @@ fn bucket_and_key<'a>(
     match cfg.addressing_style {
         AddressingStyle::Path => {
             let rest = path.strip_prefix('/').unwrap_or(path);
-            match rest.split_once('/') {
+            match ascii::split_once(rest, b'/') {
                 Some((b, k)) => (Some(b), k),
                 None if rest.is_empty() => (None, ""),
                 None => (Some(rest), ""),
@@ -308,21 +314,21 @@ pub fn prepare<'a, H: Pair>(
     cfg: &'a SigningConfig,
     creds: Option<&Credentials>,
     headers: &'a [H],
-    body: Body,
+    body: Body<'a>,
     unix_time: u64,
     cache: &mut SigningKeyCache,
 ) -> Result<Signed<'a>, Reject> {
     let read = Read::of(headers);
     let method = required(read.method, ":method")?;
-    let full_path = required(read.path, ":path")?;
-    let authority = required(read.authority, ":authority")?;
-    let (path, query) = full_path.split_once('?').unwrap_or((full_path, ""));
-    if !path.starts_with('/') {
+    let wire_path = required(read.path, ":path")?;
+    let wire_authority = required(read.authority, ":authority")?;
+    let (path, query) = ascii::split_once(wire_path, b'?').unwrap_or((wire_path, ""));
+    if !ascii::starts_with(path, b'/') {
         return Err(reject(400, "the request path must start with '/'"));
     }
-    let (path, authority) = map_target(cfg, path, authority)?;
+    let (path, authority) = map_target(cfg, path, wire_authority)?;
     let query = strip_presign_params(query);
-    let is_s3 = PathRules::for_service(&cfg.service) == PathRules::S3;
+    let is_s3 = cfg.path_rules == PathRules::S3;
     // S3: send the path in its canonical form (each segment decoded and encoded
     // once; the same key), so that the path on the wire is the path signed,
     // whichever way storage canonicalises it. AWS S3 signs characters a client
@@ -374,6 +380,8 @@ pub fn prepare<'a, H: Pair>(
         Cow::Owned(concat(&[&path, "?", &query]))
     };
     let mut rewrite = Rewrite {
+        path_changed: *full_path != *wire_path,
+        authority_changed: *authority != *wire_authority,
         path: full_path,
         authority,
         // Only what the client actually sent (one host call each).
@@ -383,7 +391,7 @@ pub fn prepare<'a, H: Pair>(
             .filter(|&(i, _)| read.client_auth & (1 << i) != 0)
             .map(|(_, h)| *h)
             .collect(),
-        set: Vec::new(),
+        set: None,
     };
     let Some(creds) = creds else {
         return Ok(Signed::NoCredentials(rewrite));
@@ -420,11 +428,19 @@ pub fn prepare<'a, H: Pair>(
         add_content_sha256_header: is_s3,
         session_token_signed: true,
     };
-    let set = sigv4::sign_headers(&request, creds, &scope, unix_time, &opts, cache)
-        .map_err(|e| reject(400, format!("cannot sign this request: {e}")))?;
+    let set = sigv4::sign_headers_under(
+        &request,
+        creds,
+        &scope,
+        cfg.path_rules,
+        unix_time,
+        &opts,
+        cache,
+    )
+    .map_err(|e| reject(400, format!("cannot sign this request: {e}")))?;
     // Headers about to be set need no removal first.
-    rewrite.remove.retain(|h| !set.iter().any(|(k, _)| k == h));
-    rewrite.set = set;
+    rewrite.remove.retain(|h| !set.sets(h));
+    rewrite.set = Some(set);
     Ok(Signed::Yes(rewrite))
 }
 
@@ -468,7 +484,8 @@ mod tests {
             path: Cow::Owned(rw.path.into_owned()),
             authority: Cow::Owned(rw.authority.into_owned()),
             remove: rw.remove,
-            set: rw.set,
+            set: rw.set.map(SignatureHeaders::into_owned),
+            ..rw
         }
     }
 
@@ -497,8 +514,9 @@ mod tests {
     fn set_value<'a>(rw: &'a Rewrite, name: &str) -> Option<&'a str> {
         rw.set
             .iter()
+            .flat_map(SignatureHeaders::iter)
             .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     #[test]
@@ -803,7 +821,7 @@ mod tests {
         let r = prepare(&c, None, &h, Body::None, 0, &mut SigningKeyCache::default());
         match r {
             Ok(Signed::NoCredentials(rw)) => {
-                assert!(rw.set.is_empty());
+                assert!(rw.set.is_none());
                 // forwarded unsigned, never with the client's own auth
                 assert_eq!(rw.remove, vec!["authorization"]);
             }

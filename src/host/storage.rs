@@ -153,7 +153,7 @@ impl Storage {
             Err((status, reason)) => return http::respond(status, &reason),
         };
         let applied = match how {
-            Apply::Edits => apply(headers, &rewrite),
+            Apply::Edits => apply(&rewrite),
             Apply::WholeMap => {
                 let map = rewrite.applied_to(headers);
                 hostcalls::set_map_bytes(MapType::HttpRequestHeaders, map)
@@ -189,7 +189,7 @@ pub fn signed_rewrite<'a>(
     shared: &Shared,
     cfg: &'a SigningConfig,
     headers: &'a [Header<'a>],
-    body: Body,
+    body: Body<'a>,
     now: u64,
 ) -> Result<Rewrite<'a>, (u32, String)> {
     let store = shared.credentials.borrow();
@@ -298,19 +298,21 @@ enum Apply {
 }
 
 /// Applies a rewrite, skipping host calls that would change nothing.
-fn apply(headers: &[Header], rewrite: &Rewrite) -> Result<(), Status> {
+fn apply(rewrite: &Rewrite) -> Result<(), Status> {
     let map = MapType::HttpRequestHeaders;
     for name in &rewrite.remove {
         hostcalls::remove_map_value(map, name)?;
     }
-    if header(headers, ":path") != Some(&*rewrite.path) {
+    if rewrite.path_changed {
         hostcalls::set_map_value(map, ":path", Some(&rewrite.path))?;
     }
-    if header(headers, ":authority") != Some(&*rewrite.authority) {
+    if rewrite.authority_changed {
         hostcalls::set_map_value(map, ":authority", Some(&rewrite.authority))?;
     }
-    for (name, value) in &rewrite.set {
-        hostcalls::set_map_value(map, name, Some(value))?;
+    if let Some(set) = &rewrite.set {
+        for (name, value) in set.iter() {
+            hostcalls::set_map_value(map, name, Some(value))?;
+        }
     }
     Ok(())
 }

@@ -306,6 +306,9 @@ impl fmt::Debug for CredentialsConfig {
 pub struct SigningConfig {
     pub region: String,
     pub service: String,
+    /// How `service` canonicalises paths, decided once (S3 signs a path as
+    /// stored, other services normalise it).
+    pub path_rules: crate::core::sigv4::PathRules,
     pub endpoint: Option<String>,
     pub addressing_style: AddressingStyle,
     pub buckets: Vec<BucketMapping>,

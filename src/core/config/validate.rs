@@ -500,8 +500,8 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
             "must be a lowercase header name",
         ));
     }
-    let is_s3 = crate::core::sigv4::PathRules::for_service(&raw.service)
-        == crate::core::sigv4::PathRules::S3;
+    let path_rules = crate::core::sigv4::PathRules::for_service(&raw.service);
+    let is_s3 = path_rules == crate::core::sigv4::PathRules::S3;
     let body = raw.body.unwrap_or(if is_s3 {
         BodySigning::Stream
     } else {
@@ -557,6 +557,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         plain_errors: raw.plain_errors.unwrap_or(raw.require_marker),
         region,
         service: raw.service,
+        path_rules,
         endpoint: raw.endpoint,
         addressing_style: raw.addressing_style,
         buckets,

@@ -5,6 +5,7 @@
 
 use super::key::sha256;
 use super::{PathRules, Scope, SigV4Error, ALGORITHM};
+use crate::core::ascii;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -99,7 +100,7 @@ pub fn into_canonical_uri(
     path: Cow<'_, str>,
     rules: PathRules,
 ) -> Result<Cow<'_, str>, SigV4Error> {
-    if rules == PathRules::S3 && path.starts_with('/') && is_plain_s3_path(&path) {
+    if rules == PathRules::S3 && ascii::starts_with(&path, b'/') && is_plain_s3_path(&path) {
         return Ok(path);
     }
     canonical_uri(&path, rules).map(Cow::Owned)
@@ -117,7 +118,7 @@ pub(super) fn push_canonical_uri(
     path: &str,
     rules: PathRules,
 ) -> Result<(), SigV4Error> {
-    if !path.starts_with('/') {
+    if !ascii::starts_with(path, b'/') {
         return Err(SigV4Error::PathNotAbsolute);
     }
     // Only unreserved bytes and `/`: already canonical (the common case, and
@@ -203,7 +204,7 @@ pub(super) fn push_query_pairs(
         if piece.is_empty() {
             continue;
         }
-        let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
+        let (k, v) = ascii::split_once(piece, b'=').unwrap_or((piece, ""));
         let mut key = String::with_capacity(k.len());
         decode_encode(k, true, "query", &mut key)?;
         let mut value = String::with_capacity(v.len());
@@ -310,19 +311,20 @@ pub(super) fn push_canonical_headers(
 }
 
 /// The canonical headers of the common request, `host` and the headers
-/// signing adds, written in their known order without sorting or
-/// allocating: `None` when `input` is anything but one `host` header or
-/// `extra` is not (a subset of) `x-amz-date`, `x-amz-content-sha256`,
-/// `x-amz-security-token` in that order. Same result and same errors as
-/// [`push_canonical_headers`] for the values `validate_request` lets through
-/// (tests below compare the two).
+/// signing adds (`x-amz-date`, and `x-amz-content-sha256`,
+/// `x-amz-security-token` when given), written in their known order without
+/// sorting or allocating: `None` when `input` is anything but one `host`
+/// header. Same result and same errors as [`push_canonical_headers`] for the
+/// values `validate_request` lets through (tests below compare the two).
 // `push_str` of one-byte strings: `push(char)` encodes UTF-8 through a
 // call at opt-level z (callgrind under V8).
 #[allow(clippy::single_char_add_str)]
 pub(super) fn push_host_only_headers(
     block: &mut String,
     input: &[(&str, &str)],
-    extra: &[(&str, &str)],
+    date: &str,
+    hash: Option<&str>,
+    token: Option<&str>,
 ) -> Option<Result<&'static str, SigV4Error>> {
     const SIGNED: [&str; 4] = [
         "host;x-amz-date",
@@ -331,47 +333,42 @@ pub(super) fn push_host_only_headers(
         "host;x-amz-content-sha256;x-amz-date;x-amz-security-token",
     ];
     let [(name, host)] = input else { return None };
-    if !name.eq_ignore_ascii_case("host") {
-        return None;
-    }
-    let (date, rest) = extra.split_first()?;
-    let (hash, token) = match rest {
-        [] => (None, None),
-        [("x-amz-content-sha256", h)] => (Some(*h), None),
-        [("x-amz-security-token", t)] => (None, Some(*t)),
-        [("x-amz-content-sha256", h), ("x-amz-security-token", t)] => (Some(*h), Some(*t)),
-        _ => return None,
-    };
-    if date.0 != "x-amz-date" {
+    // `host` in any case, four bytes at once: a byte ORed with 0x20 is one
+    // of these lowercase letters only if it was that letter in either case.
+    let is_host = matches!(name.as_bytes(), &[a, b, c, d]
+        if u32::from_le_bytes([a, b, c, d]) | 0x2020_2020 == u32::from_le_bytes(*b"host"));
+    if !is_host {
         return None;
     }
     // The date is signing's own digits; the payload hash and the token were
     // checked as printable ASCII (`validate_request`): only the host can
     // hold what a header value may not, or spaces to trim.
-    if !is_header_value(host) {
-        return Some(Err(SigV4Error::InvalidHeaderValue {
-            name: "host".to_owned(),
-        }));
-    }
-    if host.trim_matches(' ').is_empty() {
-        return Some(Err(SigV4Error::MissingHost));
-    }
     block.push_str("host:");
-    push_trimmed(block, host);
-    block.push_str("\n");
+    if host.is_empty() || !all_in(host, NO_SPACE_VALUE) {
+        if !is_header_value(host) {
+            return Some(Err(SigV4Error::InvalidHeaderValue {
+                name: "host".to_owned(),
+            }));
+        }
+        if host.trim_matches(' ').is_empty() {
+            return Some(Err(SigV4Error::MissingHost));
+        }
+        push_trimmed(block, host);
+    } else {
+        block.push_str(host);
+    }
+    // Each line's newline goes out with the next line's name.
     if let Some(h) = hash {
-        block.push_str("x-amz-content-sha256:");
+        block.push_str("\nx-amz-content-sha256:");
         block.push_str(h);
-        block.push_str("\n");
     }
-    block.push_str("x-amz-date:");
-    block.push_str(date.1);
-    block.push_str("\n");
+    block.push_str("\nx-amz-date:");
+    block.push_str(date);
     if let Some(t) = token {
-        block.push_str("x-amz-security-token:");
+        block.push_str("\nx-amz-security-token:");
         block.push_str(t);
-        block.push_str("\n");
     }
+    block.push_str("\n");
     let i = usize::from(hash.is_some()) + 2 * usize::from(token.is_some());
     Some(Ok(SIGNED.get(i).copied().unwrap_or_default()))
 }
@@ -397,6 +394,8 @@ fn is_header_value(s: &str) -> bool {
 const UNRESERVED: u8 = 1;
 const SLASH: u8 = 2;
 const HEADER_VALUE: u8 = 4;
+/// A header value byte that is not a space: such a value needs no trimming.
+const NO_SPACE_VALUE: u8 = 8;
 const PLAIN_PATH: u8 = UNRESERVED | SLASH;
 const CLASSES: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -411,6 +410,9 @@ const CLASSES: [u8; 256] = {
         }
         if c == b'\t' || (c >= 0x20 && c != 0x7f) {
             t[b] |= HEADER_VALUE;
+            if c != b' ' {
+                t[b] |= NO_SPACE_VALUE;
+            }
         }
         b += 1;
     }
@@ -641,13 +643,14 @@ mod tests {
         for host in hosts {
             for hash in hashes {
                 for token in tokens {
-                    let mut extra = vec![("x-amz-date", "20261202T000000Z")];
+                    let date = "20261202T000000Z";
+                    let mut extra = vec![("x-amz-date", date)];
                     extra.extend(hash.map(|h| ("x-amz-content-sha256", h)));
                     extra.extend(token.map(|t| ("x-amz-security-token", t)));
-                    for name in ["host", "Host"] {
+                    for name in ["host", "Host", "HOST"] {
                         let input = [(name, host)];
                         let mut fast = String::from("GET\n");
-                        let got = push_host_only_headers(&mut fast, &input, &extra)
+                        let got = push_host_only_headers(&mut fast, &input, date, hash, token)
                             .expect("host-only case");
                         let mut slow = String::from("GET\n");
                         let want = push_canonical_headers(&mut slow, &input, &extra, |_| false);
@@ -662,15 +665,17 @@ mod tests {
                 }
             }
         }
-        // Anything else takes the general path.
-        let extra = [("x-amz-date", "d")];
-        let two = [("host", "h"), ("x-amz-meta-a", "1")];
-        assert!(push_host_only_headers(&mut String::new(), &two, &extra).is_none());
-        let other = [("x-host", "h")];
-        assert!(push_host_only_headers(&mut String::new(), &other, &extra).is_none());
-        let reordered = [("x-amz-content-sha256", "h"), ("x-amz-date", "d")];
-        let host = [("host", "h")];
-        assert!(push_host_only_headers(&mut String::new(), &host, &reordered).is_none());
+        // Anything else takes the general path; only the letters of `host`
+        // in either case are `host`.
+        let only = |input: &[(&str, &str)]| {
+            push_host_only_headers(&mut String::new(), input, "d", None, None).is_none()
+        };
+        assert!(only(&[("host", "h"), ("x-amz-meta-a", "1")]));
+        assert!(only(&[("x-host", "h")]));
+        assert!(only(&[("hos", "h")]));
+        for near in ["hos\u{0}", "(ost", "hOs\u{14}", "h\u{f}st", "HOS4"] {
+            assert!(only(&[(near, "h")]), "{near:?}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::core::hex;
 use crate::core::sha256::{self, HmacKey, State};
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::rc::Rc;
 
 const CACHE_SLOTS: usize = 4;
 
@@ -20,6 +21,8 @@ struct CacheEntry {
     mac: HmacKey,
     /// `date/region/service/aws4_request`, the credential scope.
     scope: String,
+    /// `Authorization`'s start up to the signed names ([`super::credential_prefix`]).
+    credential: String,
     /// The second last signed in, with that second's fixed part of the
     /// string to sign (`AWS4-HMAC-SHA256\n<time>\n<scope>\n`) absorbed: the
     /// signatures of one second share its compression.
@@ -41,8 +44,9 @@ struct Second {
 #[derive(Default)]
 pub struct SigningKeyCache {
     entries: Vec<CacheEntry>,
-    /// The last second's `x-amz-date`, written once per second.
-    last_date: Option<(u64, String)>,
+    /// The last second's `x-amz-date`, written once per second and shared
+    /// by that second's signatures.
+    last_date: Option<(u64, Rc<str>)>,
     /// The buffer the last canonical request was built in, kept for the next.
     scratch: String,
     next: usize,
@@ -114,12 +118,12 @@ impl SigningKeyCache {
     }
 
     /// `x-amz-date` for `unix_time` (most requests share their second's).
-    pub(super) fn amz_date(&mut self, unix_time: u64) -> Result<String, SigV4Error> {
+    pub(super) fn amz_date(&mut self, unix_time: u64) -> Result<Rc<str>, SigV4Error> {
         match &self.last_date {
-            Some((t, d)) if *t == unix_time => Ok(d.clone()),
+            Some((t, d)) if *t == unix_time => Ok(Rc::clone(d)),
             _ => {
-                let d = super::amz_date(unix_time)?;
-                self.last_date = Some((unix_time, d.clone()));
+                let d: Rc<str> = super::amz_date(unix_time)?.into();
+                self.last_date = Some((unix_time, Rc::clone(&d)));
                 Ok(d)
             }
         }
@@ -127,8 +131,9 @@ impl SigningKeyCache {
 
     /// The hex signature of a request whose canonical request hashes (hex)
     /// to `request_hash`, signed at `unix_time` (`amz_date`, its SigV4
-    /// form), and the credential scope: the string to sign is never built,
-    /// its fixed part is absorbed once per second.
+    /// form), and the entry's `Authorization` start (up to the signed
+    /// names): the string to sign is never built, its fixed part is
+    /// absorbed once per second.
     pub(super) fn sign_request_hash(
         &mut self,
         creds: &Credentials,
@@ -161,7 +166,7 @@ impl SigningKeyCache {
         let mac = e
             .mac
             .sign_resumed(second.inner, tail.get(..n).unwrap_or_default());
-        Ok((hex::encode32(&mac), &e.scope))
+        Ok((hex::encode32(&mac), &e.credential))
     }
 
     fn entry(
@@ -188,7 +193,7 @@ impl SigningKeyCache {
             .try_into()
             .map_err(|_| SigV4Error::InvalidScope { field: "date" })?;
         let found = self.entries.iter().position(|e| {
-            e.date == date8
+            u64::from_ne_bytes(e.date) == u64::from_ne_bytes(date8)
                 && same(&e.region, scope.region)
                 && same(&e.service, scope.service)
                 && same(&e.access_key_id, &creds.access_key_id)
@@ -201,6 +206,7 @@ impl SigningKeyCache {
         validate_identity(creds, scope)?;
         let key = derive_signing_key(&creds.secret_access_key, date, scope.region, scope.service)?;
         self.misses += 1;
+        let scope_str = super::credential_scope(date, scope);
         let entry = CacheEntry {
             date: date8,
             region: scope.region.to_owned(),
@@ -209,7 +215,8 @@ impl SigningKeyCache {
             secret: creds.secret_access_key.clone(),
             key,
             mac: HmacKey::new(&key),
-            scope: super::credential_scope(date, scope),
+            credential: super::credential_prefix(&creds.access_key_id, &scope_str),
+            scope: scope_str,
             second: None,
         };
         let slot = if self.entries.len() < CACHE_SLOTS {
@@ -363,13 +370,16 @@ mod tests {
             (1_700_000_001, "GET\n/c"),
         ] {
             let date = amz_date(t).unwrap();
-            assert_eq!(cache.amz_date(t).unwrap(), date, "at {t}");
+            assert_eq!(&*cache.amz_date(t).unwrap(), date, "at {t}");
             let hash = hex::encode32(&sha256(creq.as_bytes()));
-            let (sig, scope_str) = cache
+            let (sig, credential) = cache
                 .sign_request_hash(&creds, &scope, t, &date, &hash)
                 .unwrap();
             let expected_scope = credential_scope(&date[..8], &scope);
-            assert_eq!(scope_str, expected_scope);
+            assert_eq!(
+                credential,
+                format!("AWS4-HMAC-SHA256 Credential=AKID/{expected_scope}, SignedHeaders=")
+            );
             let sts = string_to_sign(&date, &expected_scope, creq);
             let mut plain = SigningKeyCache::new();
             let want = plain

@@ -37,6 +37,7 @@ use canonical::{
 };
 use std::borrow::Cow;
 use std::fmt;
+use std::rc::Rc;
 
 /// Payload hash for bodies that are streamed and therefore not hashed (S3 accepts it over TLS
 /// and from trusted proxies; asset-gate never buffers bodies).
@@ -206,6 +207,85 @@ pub struct Presigning<'a> {
     pub session_token_signed: bool,
 }
 
+/// The headers a header signature sets, in the order the caller sets them:
+/// `x-amz-date`, `x-amz-content-sha256` (if requested), `x-amz-security-token`
+/// (if the credentials have a token), `authorization`. Built without copying
+/// what already exists (the payload hash is the caller's, the date the
+/// second's): a signature allocates only its `Authorization` value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureHeaders<'a> {
+    amz_date: Rc<str>,
+    content_sha256: Option<Cow<'a, str>>,
+    session_token: Option<String>,
+    authorization: String,
+}
+
+impl SignatureHeaders<'_> {
+    /// (lowercase name, value) pairs, in the order above.
+    pub fn iter(&self) -> SignatureHeadersIter<'_> {
+        SignatureHeadersIter {
+            headers: self,
+            next: 0,
+        }
+    }
+
+    /// Whether signing sets `name` (lowercase). Asked of every header of a
+    /// rewritten map: most start with neither `a` nor `x` and are not
+    /// compared at all.
+    pub fn sets(&self, name: &str) -> bool {
+        matches!(name.as_bytes().first(), Some(b'a' | b'x')) && self.iter().any(|(k, _)| k == name)
+    }
+
+    /// The same headers, owning the payload hash.
+    pub fn into_owned(self) -> SignatureHeaders<'static> {
+        SignatureHeaders {
+            amz_date: self.amz_date,
+            content_sha256: self.content_sha256.map(|h| Cow::Owned(h.into_owned())),
+            session_token: self.session_token,
+            authorization: self.authorization,
+        }
+    }
+
+    /// The pairs as owned strings (callers that keep them past the request).
+    pub fn to_vec(&self) -> Vec<(&'static str, String)> {
+        self.iter().map(|(k, v)| (k, v.to_owned())).collect()
+    }
+}
+
+/// [`SignatureHeaders::iter`]: a counter over the four, not an iterator
+/// chain (`flatten` over options cost more than the pairs under V8).
+pub struct SignatureHeadersIter<'h> {
+    headers: &'h SignatureHeaders<'h>,
+    next: u8,
+}
+
+impl<'h> Iterator for SignatureHeadersIter<'h> {
+    type Item = (&'static str, &'h str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let h = self.headers;
+        loop {
+            self.next += 1;
+            let pair = match self.next {
+                1 => Some(("x-amz-date", &*h.amz_date)),
+                2 => h
+                    .content_sha256
+                    .as_deref()
+                    .map(|v| ("x-amz-content-sha256", v)),
+                3 => h
+                    .session_token
+                    .as_deref()
+                    .map(|v| ("x-amz-security-token", v)),
+                4 => Some(("authorization", h.authorization.as_str())),
+                _ => return None,
+            };
+            if pair.is_some() {
+                return pair;
+            }
+        }
+    }
+}
+
 /// Result of header signing, with the intermediate strings for debugging and tests.
 #[derive(Clone, Debug)]
 pub struct HeaderSignature {
@@ -237,15 +317,29 @@ pub struct Presigned {
 /// Returns the headers the caller must set (lowercase names), in this order: `x-amz-date`,
 /// `x-amz-content-sha256` (if requested), `x-amz-security-token` (if the credentials have a
 /// token), `authorization`.
-pub fn sign_headers(
+pub fn sign_headers<'p>(
     req: &Request,
     creds: &Credentials,
     scope: &Scope,
     unix_time: u64,
-    opts: &HeaderSigning,
+    opts: &HeaderSigning<'p>,
     cache: &mut SigningKeyCache,
-) -> Result<Vec<(&'static str, String)>, SigV4Error> {
+) -> Result<SignatureHeaders<'p>, SigV4Error> {
     let rules = PathRules::for_service(scope.service);
+    sign_headers_under(req, creds, scope, rules, unix_time, opts, cache)
+}
+
+/// [`sign_headers`] with the path rules of `scope.service` decided by the
+/// caller (once, with its configuration).
+pub fn sign_headers_under<'p>(
+    req: &Request,
+    creds: &Credentials,
+    scope: &Scope,
+    rules: PathRules,
+    unix_time: u64,
+    opts: &HeaderSigning<'p>,
+    cache: &mut SigningKeyCache,
+) -> Result<SignatureHeaders<'p>, SigV4Error> {
     let parts = sign_parts(req, creds, scope, rules, unix_time, opts, cache)?;
     cache.keep_buffer(parts.canonical_request);
     Ok(parts.headers)
@@ -293,7 +387,7 @@ pub fn sign_headers_with(
     let scope_str = credential_scope(amz_date.get(..8).unwrap_or_default(), scope);
     Ok(HeaderSignature {
         string_to_sign: string_to_sign(&amz_date, &scope_str, &parts.canonical_request),
-        headers: parts.headers,
+        headers: parts.headers.to_vec(),
         canonical_request: parts.canonical_request,
         signed_headers: parts.signed_headers.into_owned(),
         signature: String::from_utf8_lossy(&parts.signature).into_owned(),
@@ -301,8 +395,8 @@ pub fn sign_headers_with(
 }
 
 /// What header signing makes; the string to sign is never built.
-struct SignedParts {
-    headers: Vec<(&'static str, String)>,
+struct SignedParts<'p> {
+    headers: SignatureHeaders<'p>,
     canonical_request: String,
     signed_headers: Cow<'static, str>,
     signature: [u8; 64],
@@ -311,20 +405,20 @@ struct SignedParts {
 // `push_str` of one-byte strings: `push(char)` encodes UTF-8 through a
 // call at opt-level z (callgrind under V8).
 #[allow(clippy::single_char_add_str)]
-fn sign_parts(
+fn sign_parts<'p>(
     req: &Request,
     creds: &Credentials,
     scope: &Scope,
     rules: PathRules,
     unix_time: u64,
-    opts: &HeaderSigning,
+    opts: &HeaderSigning<'p>,
     cache: &mut SigningKeyCache,
-) -> Result<SignedParts, SigV4Error> {
+) -> Result<SignedParts<'p>, SigV4Error> {
     validate_request(req, creds, opts.payload_hash)?;
     let amz_date = cache.amz_date(unix_time)?;
     let token = creds.session_token.as_deref();
     // The headers signing adds, on the stack (at most three).
-    let mut added = [("x-amz-date", amz_date.as_str()), ("", ""), ("", "")];
+    let mut added = [("x-amz-date", &*amz_date), ("", ""), ("", "")];
     let mut n_added = 1;
     if opts.add_content_sha256_header {
         added[n_added] = ("x-amz-content-sha256", opts.payload_hash);
@@ -348,12 +442,22 @@ fn sign_parts(
     creq.push_str(req.method);
     creq.push_str("\n");
     push_canonical_uri(&mut creq, req.path, rules)?;
-    creq.push_str("\n");
-    if !req.query.is_empty() {
+    if req.query.is_empty() {
+        creq.push_str("\n\n");
+    } else {
+        creq.push_str("\n");
         creq.push_str(&canonical_query(req.query)?);
+        creq.push_str("\n");
     }
-    creq.push_str("\n");
-    let signed_headers = match push_host_only_headers(&mut creq, req.headers, extra) {
+    let hash = opts.add_content_sha256_header.then_some(opts.payload_hash);
+    let host_only = push_host_only_headers(
+        &mut creq,
+        req.headers,
+        &amz_date,
+        hash,
+        token.filter(|_| opts.session_token_signed),
+    );
+    let signed_headers = match host_only {
         Some(signed) => Cow::Borrowed(signed?),
         None => Cow::Owned(push_canonical_headers(&mut creq, req.headers, extra, skip)?),
     };
@@ -362,25 +466,23 @@ fn sign_parts(
     creq.push_str("\n");
     creq.push_str(opts.payload_hash);
     let request_hash = crate::core::hex::encode32(&key::sha256(creq.as_bytes()));
-    let (signature, scope_str) =
+    let (signature, credential) =
         cache.sign_request_hash(creds, scope, unix_time, &amz_date, &request_hash)?;
     let authorization = authorization(
-        &creds.access_key_id,
-        scope_str,
+        credential,
         &signed_headers,
         std::str::from_utf8(&signature).unwrap_or_default(),
     );
-    let mut out: Vec<(&'static str, String)> = Vec::with_capacity(4);
-    out.push(("x-amz-date", amz_date));
-    if opts.add_content_sha256_header {
-        out.push(("x-amz-content-sha256", opts.payload_hash.to_owned()));
-    }
-    if let Some(t) = token {
-        out.push(("x-amz-security-token", t.to_owned()));
-    }
-    out.push(("authorization", authorization));
+    let headers = SignatureHeaders {
+        amz_date,
+        content_sha256: opts
+            .add_content_sha256_header
+            .then_some(Cow::Borrowed(opts.payload_hash)),
+        session_token: token.map(str::to_owned),
+        authorization,
+    };
     Ok(SignedParts {
-        headers: out,
+        headers,
         canonical_request: creq,
         signed_headers,
         signature,
@@ -448,25 +550,31 @@ pub fn presign_with(
     })
 }
 
-/// `AWS4-HMAC-SHA256 Credential=<id>/<scope>, SignedHeaders=<names>, Signature=<hex>`,
+/// `AWS4-HMAC-SHA256 Credential=<id>/<scope>, SignedHeaders=<names>, Signature=<hex>`
+/// from the signing key's [`credential_prefix`] (everything up to the names),
 /// built without `format!` (measurable under V8, bench/micro).
-// `push_str` of one-byte strings: `push(char)` encodes UTF-8 through a
-// call at opt-level z (callgrind under V8).
-#[allow(clippy::single_char_add_str)]
-fn authorization(key_id: &str, scope: &str, signed: &str, signature: &str) -> String {
-    const PARTS: [&str; 3] = [" Credential=", ", SignedHeaders=", ", Signature="];
-    let len = ALGORITHM.len() + PARTS.iter().map(|p| p.len()).sum::<usize>();
-    let mut s = String::with_capacity(len + key_id.len() + 1 + scope.len() + signed.len() + 64);
-    s.push_str(ALGORITHM);
-    s.push_str(PARTS[0]);
-    s.push_str(key_id);
-    s.push_str("/");
-    s.push_str(scope);
-    s.push_str(PARTS[1]);
+fn authorization(credential: &str, signed: &str, signature: &str) -> String {
+    const SIGNATURE: &str = ", Signature=";
+    let mut s = String::with_capacity(credential.len() + signed.len() + SIGNATURE.len() + 64);
+    s.push_str(credential);
     s.push_str(signed);
-    s.push_str(PARTS[2]);
+    s.push_str(SIGNATURE);
     s.push_str(signature);
     s
+}
+
+/// `AWS4-HMAC-SHA256 Credential=<id>/<scope>, SignedHeaders=`: the part of
+/// every `Authorization` value a signing key's cache entry shares.
+fn credential_prefix(key_id: &str, scope: &str) -> String {
+    [
+        ALGORITHM,
+        " Credential=",
+        key_id,
+        "/",
+        scope,
+        ", SignedHeaders=",
+    ]
+    .concat()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -570,6 +678,7 @@ mod tests {
             &OPTS,
             &mut SigningKeyCache::new(),
         )
+        .map(|h| h.to_vec())
     }
 
     #[test]
@@ -808,7 +917,8 @@ mod tests {
             &OPTS,
             &mut SigningKeyCache::new(),
         )
-        .unwrap_or_default();
+        .unwrap()
+        .to_vec();
         let names: Vec<&str> = out.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,
