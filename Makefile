@@ -106,7 +106,7 @@ lint:
 ## bench: side-by-side benchmarks (not part of `make test`); writes bench/RESULTS.md.
 ## Also builds the wasm floor (bench/floor, its own crate, not shipped) and
 ## runs the nginx peers (nginx-light from setup).
-bench: setup build .wrk-ok .nginx-ok
+bench: setup build .wrk-ok .nginx-ok .valgrind-ok
 	cargo build --release --target $(TARGET) --manifest-path bench/floor/Cargo.toml --target-dir target/bench-floor
 	cargo bench --bench signer | tee bench/signer.txt
 	BENCH_FLOOR_WASM=$(CURDIR)/target/bench-floor/$(TARGET)/release/bench_floor.wasm $(VENV)/bin/python bench/run.py

@@ -94,20 +94,21 @@ def count(envoy_pid, port, path, n, work):
     return total / n, jit / n, bad
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--wasm", default=os.path.join(ROOT, "dist/asset_gate.wasm"))
-    p.add_argument("--floor", default=os.environ.get("BENCH_FLOOR_WASM", os.path.join(
-        ROOT, "target/bench-floor/wasm32-wasip1/release/bench_floor.wasm")))
-    p.add_argument("--requests", type=int, default=300)
-    p.add_argument("variants", nargs="*", default=["a", "f", "g", "k", "b", "c", "h", "e", "i", "j"])
-    args = p.parse_args()
+VARIANTS = ["a", "f", "g", "k", "b", "c", "h", "e", "i", "j"]
+
+
+def measure(wasm, floor, requests, variants, on_row=None):
+    """[(variant, instructions per request, of which wasm, non-200 answers)]
+    for `variants`, counted in one Envoy under callgrind; `on_row` sees each
+    row as it is counted."""
     work = tempfile.mkdtemp(prefix="instructions-")
     procs = R.Procs()
+    envoy = None
+    rows = []
     try:
         origin = R.Envoy(procs, work, "origin", ec.origin_config(
             "x" * 4096, json.dumps({"x-idp-token": "t"}), os.path.join(work, "origin.log")))
-        cfg = ec.bench_config(args.wasm, args.floor, origin.ports["origin"], 1, R.CREDS, R.REGION, "60s")
+        cfg = ec.bench_config(wasm, floor, origin.ports["origin"], 1, R.CREDS, R.REGION, "60s")
         ports = {}
         for i, listener in enumerate(cfg["static_resources"]["listeners"]):
             listener["address"]["socket_address"]["port_value"] = BASE_PORT + i
@@ -131,18 +132,38 @@ def main():
                 if envoy.poll() is not None or time.time() > deadline:
                     raise SystemExit(f"Envoy under valgrind did not start: {work}/envoy.log")
                 time.sleep(1)
-        print(f"module: {args.wasm} ({os.path.getsize(args.wasm)} bytes); {args.requests} requests each")
-        print(f"{'variant':8} {'instructions/request':>21} {'of which wasm (JIT)':>20} {'non-200':>8}")
-        for v in args.variants:
-            total, jit, bad = count(envoy.pid, ports[v], PATHS[v], args.requests, work)
-            print(f"({v}){'':5} {total:>21,.0f} {jit:>20,.0f} {bad:>8}", flush=True)
+        for v in variants:
+            row = (v, *count(envoy.pid, ports[v], PATHS[v], requests, work))
+            rows.append(row)
+            if on_row:
+                on_row(row)
+        return rows
     finally:
         try:
-            envoy.terminate()
-            envoy.wait(60)
+            if envoy:
+                envoy.terminate()
+                envoy.wait(60)
         except Exception:  # noqa: BLE001 - best effort
             pass
         procs.stop_all()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--wasm", default=os.path.join(ROOT, "dist/asset_gate.wasm"))
+    p.add_argument("--floor", default=os.environ.get("BENCH_FLOOR_WASM", os.path.join(
+        ROOT, "target/bench-floor/wasm32-wasip1/release/bench_floor.wasm")))
+    p.add_argument("--requests", type=int, default=300)
+    p.add_argument("variants", nargs="*", default=VARIANTS)
+    args = p.parse_args()
+    print(f"module: {args.wasm} ({os.path.getsize(args.wasm)} bytes); {args.requests} requests each")
+    print(f"{'variant':8} {'instructions/request':>21} {'of which wasm (JIT)':>20} {'non-200':>8}")
+
+    def show(row):
+        v, total, jit, bad = row
+        print(f"({v}){'':5} {total:>21,.0f} {jit:>20,.0f} {bad:>8}", flush=True)
+
+    measure(args.wasm, args.floor, args.requests, args.variants, show)
 
 
 if __name__ == "__main__":

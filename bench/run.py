@@ -27,6 +27,8 @@ Settings (environment variables; defaults in brackets):
   BENCH_STREAM_ROUNDS [3]  BENCH_OUTPUT [bench/RESULTS.md]
   BENCH_KEEP [0] (1 keeps the Envoy configs and logs, not the data, in /tmp)
   BENCH_FLOOR_WASM [target/bench-floor/wasm32-wasip1/release/bench_floor.wasm]
+  BENCH_INSTRUCTIONS [300] requests per variant counted under callgrind
+    after the load (bench/instructions.py; 0 skips it)
   ASSET_GATE_NGINX [/usr/sbin/nginx]
 The machine may be shared. A round during which other processes used more
 than BENCH_QUIET_PCT [25] % of a CPU (or the hypervisor stole it) counts as
@@ -34,7 +36,7 @@ disturbed: it is reported but repeated (at most BENCH_EXTRA_ROUNDS [3] times),
 and before a repeat the harness waits for quiet (BENCH_QUIET_WAIT [60]
 seconds in all).
 Python standard library plus PyYAML and boto3 from the project venv; wrk;
-nginx (Debian nginx-light, installed by `make setup`).
+nginx (Debian nginx-light, installed by `make setup`); valgrind.
 """
 import ctypes
 import datetime
@@ -136,6 +138,7 @@ S = {
     "extra_rounds": setting("BENCH_EXTRA_ROUNDS", 3),
     "quiet_wait": setting("BENCH_QUIET_WAIT", 60),
     "keep": setting("BENCH_KEEP", 0),
+    "instructions": setting("BENCH_INSTRUCTIONS", 300),
     "output": setting("BENCH_OUTPUT", os.path.join(HERE, "RESULTS.md")),
 }
 
@@ -799,6 +802,10 @@ def run(procs, work, started):
     log("Envoy under test is ready; waiting for the first header-provider poll")
     wait_for("the first header-provider poll", 10,
              lambda: gate(envoy.stats(), {}, "header_polls_ok") >= 1, envoy.proc, envoy.log_path)
+    # A poll counted is one VM's; the worker's VM takes its own first poll on
+    # its own tick: wait until (d)'s requests carry the provider's headers.
+    wait_for("(d) to inject the provider's headers", 15,
+             lambda: provider_headers_reach_origin(proxies["d"], origin_log, token), envoy.proc, envoy.log_path)
 
     log("correctness probes")
     probes = check_origin(proxies, origin_log, body.encode(), token)
@@ -845,6 +852,8 @@ def run(procs, work, started):
     if S["stream_mib"]:
         stream = streaming(procs, work, envoy, weed)
 
+    instr = count_instructions()
+
     with open(envoy.log_path, errors="replace") as f:
         info["envoy_log_problems"] = [l.rstrip() for l in f
                                       if re.search(r"\[(error|critical)\]|panicked|wasm.*(fail|abort)", l)]
@@ -852,7 +861,66 @@ def run(procs, work, started):
     with open(nginx.log_path, errors="replace") as f:
         info["nginx_log_problems"] = [l.rstrip() for l in f if re.search(r"\[(error|crit|alert|emerg)\]", l)]
     info["elapsed"] = time.time() - started
-    return render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, stream)
+    return render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, stream, instr)
+
+
+def count_instructions():
+    """Instructions per request of the same module under callgrind
+    (bench/instructions.py): the run's repeatable figures beside its timed
+    ones. `None` when skipped, the reason as a string when it failed."""
+    if not S["instructions"]:
+        return None
+    if shutil.which("valgrind") is None:
+        return "valgrind not found (`make bench` installs it)"
+    import instructions  # noqa: E402 - it imports this module
+
+    log(f"instructions per request under callgrind ({S['instructions']} requests per variant)")
+    try:
+        return instructions.measure(WASM_SRC, FLOOR_SRC, S["instructions"], instructions.VARIANTS)
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - reported, the timed run stands
+        return f"counting failed: {e}"
+
+
+def render_instructions(w, instr):
+    """The run's callgrind counts: what each variant executes per request,
+    and the differences the timed targets are about, in instructions."""
+    w("### Instructions per request (callgrind, the same module)\n")
+    if instr is None:
+        w("Not counted (`BENCH_INSTRUCTIONS=0`).\n")
+        return
+    if isinstance(instr, str):
+        w(f"Not counted: {instr}.\n")
+        return
+    n = {v: (total, jit, bad) for v, total, jit, bad in instr}
+    w(f"After the load rounds, a second Envoy runs the same listeners under `valgrind --tool=callgrind` "
+      f"(bench/instructions.py): per variant a wrk warm-up, then {S['instructions']} sequential requests "
+      "counted. These counts repeat between runs (the wasm share to within 1 %, Envoy's own part to about "
+      "±4,000), unlike the timings above, which move with the neighbours.\n")
+    w("| variant | instructions per request | of which wasm (JIT) | non-200 |")
+    w("|---|---:|---:|---:|")
+    for v, (total, jit, bad) in n.items():
+        w(f"| ({v}) | {total:,.0f} | {jit:,.0f} | {bad} |")
+    w("")
+    pairs = [("c", "g", "asset-gate signing over the floor"), ("c", "b", "asset-gate signing over the native signer"),
+             ("e", "h", "flow A over the config-only flow"), ("i", "h", "flow D over the config-only flow")]
+    w("| difference | instructions per request | of which wasm |")
+    w("|---|---:|---:|")
+    for x, y, what in pairs:
+        if x in n and y in n:
+            w(f"| ({x}) − ({y}) {what} | {n[x][0] - n[y][0]:+,.0f} | {n[x][1] - n[y][1]:+,.0f} |")
+    w("")
+    w("Instructions do not convert to the µs above at one fixed rate: the µs include the kernel's share of "
+      "each request (its sockets), which callgrind does not count, and instructions differ in cost.\n")
+
+
+def provider_headers_reach_origin(proxy, origin_log, token):
+    """Whether a request through (d) reaches the origin with the provider's
+    token (asked once per call; the origin logs it as probe `d-ready`)."""
+    http(proxy.url("d", PATHS["d"]), {"x-bench-probe": "d-ready"})
+    time.sleep(0.3)  # the origin flushes its access log every 100 ms
+    with open(origin_log) as f:
+        entries = [json.loads(line) for line in f]
+    return any(e.get("probe") == "d-ready" and e.get("x_idp_token") == token for e in entries)
 
 
 def check_origin(proxies, origin_log, body, token):
@@ -986,7 +1054,7 @@ def streaming(procs, work, envoy, weed):
 
 # ---------------------------------------------------------------- report
 
-def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, stream):
+def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, stream, instr=None):
     m = info["machine"]
     med = lambda v, k: statistics.median(r[k] for r in rounds[v])  # noqa: E731
     L = []
@@ -1236,6 +1304,8 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
       f"median): {met(flow_d_ok)} ({flow_d:.3f}×; per round {paired('i', 'h', 'rps')}).")
     w(f"- Issue 14: flow D with the decision cache reaches at least {TARGET_FLOW_D_CACHED}× ((j)/(h)): "
       f"{met(flow_d_cached_ok)} ({flow_d_cached:.3f}×; per round {paired('j', 'h', 'rps')}).\n")
+
+    render_instructions(w, instr)
 
     w("### Every round\n")
     w("*Other CPU* is the most CPU (% of one CPU) that processes outside the bench used, plus hypervisor steal, "
