@@ -635,7 +635,15 @@ mod tests {
 
     #[test]
     fn the_host_only_block_is_the_sorted_block() {
-        let hosts = ["example.com", " a  b ", "h:8080", "", "  ", "bad\u{1}"];
+        let hosts = [
+            "example.com",
+            " a  b ",
+            "h:8080",
+            "",
+            "  ",
+            "bad\u{1}",
+            "a\tb",
+        ];
         let hashes = [None, Some("UNSIGNED-PAYLOAD")];
         // Hash and token as `validate_request` lets them through (printable
         // ASCII); it refuses others before either path runs.
