@@ -229,6 +229,15 @@ fn validation_rejects_broken_manifests() {
             "WasmPlugin/asset-gate-files-gateway loads the module the patch mounts",
             false,
         ),
+        // Flow D's WasmPlugin without its port match would gate every
+        // listener of the ingress gateway.
+        (
+            "istio/gateway/wasmplugin-gateway.yaml",
+            "  match:\n  - mode: CLIENT\n    ports:\n    - number: 8443\n",
+            "",
+            "the gateway role runs on its own listener port only",
+            false,
+        ),
         // The sidecar mount and the path the filters load no longer agree.
         (
             "istio/base/wasm-volume-patch.yaml",

@@ -346,6 +346,7 @@ def check_consistency(where, docs, wasm_bytes, report):
             url = d["spec"].get("url", "")
             paths = {url[len("file://"):]} if url.startswith("file://") else set()
             check_selector(name, (d["spec"].get("selector") or {}).get("matchLabels"), paths)
+            check_gateway_scope(name, d, report)
             cluster = (d["spec"].get("pluginConfig") or {}).get("header_providing_service_cluster")
             if cluster:
                 report.check("%s: the header provider %s is a mesh Service of the kustomization" % (name, cluster),
@@ -353,6 +354,19 @@ def check_consistency(where, docs, wasm_bytes, report):
                              "a WasmPlugin cannot add clusters: use outbound|<port>||<service>.<ns>.svc.cluster.local "
                              "of a Service here; Services: %s" % [doc_name(s) for s in services])
     return services
+
+
+def check_gateway_scope(name, plugin, report):
+    """A WasmPlugin with the gateway role (flow D) must name its listener
+    port: without `match`, it gates every listener of the proxy and sends
+    every app's cookies and tokens to the auth backend."""
+    if (plugin["spec"].get("pluginConfig") or {}).get("role") != "gateway":
+        return
+    ports = [p.get("number") for m in plugin["spec"].get("match") or [] for p in m.get("ports") or []]
+    report.check("%s: the gateway role runs on its own listener port only" % name,
+                 bool(ports) and all(ports),
+                 "a flow D WasmPlugin without match.ports gates every listener of the proxy "
+                 "and forwards every app's credentials to the auth backend")
 
 
 def mesh_service_port(cluster, services):
@@ -798,6 +812,7 @@ def check_standalone(root, standalone, version, report):
                                      "selector %s, gateway labels %s" % (sel, labels))
                         report.check("%s %s loads the module the patch mounts (%s)" % (w, doc_name(ef), sorted(paths)),
                                      url.startswith("file://") and url[len("file://"):] in paths, "loads %s" % url)
+                        check_gateway_scope("%s %s" % (w, doc_name(ef)), ef, report)
                         continue
                     if kind_of(ef) != ("networking.istio.io/v1alpha3", "EnvoyFilter"):
                         continue
