@@ -115,6 +115,7 @@ struct Stack {
     /// Access key ids of the requests that reached storage, in order.
     storage_keys: Arc<Mutex<Vec<String>>>,
     tokens: tempfile::TempDir,
+    _token_server: (Nginx, tempfile::TempDir),
     moto: u16,
     base: (String, String),
     _procs: Vec<Proc>,
@@ -225,25 +226,29 @@ fn start() -> Stack {
             text.drain(..keep);
         }
     });
-    // The token files, served as a sidecar would serve them.
+    // The token files, served as the documented sidecar serves them: nginx
+    // on a Unix socket that only Envoy and the sidecar share, reached through
+    // a cluster with a `pipe` address (no TCP port another process could use).
     let tokens = tempfile::tempdir().unwrap();
-    let token_port = free_ports(1)[0];
-    procs.push(Proc::spawn(
-        "token-server",
-        Command::new("python3")
-            .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
-            .arg(tokens.path())
-            .arg(token_port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    ));
+    let sockets = tempfile::tempdir().unwrap();
+    for dir in [tokens.path(), sockets.path()] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let token_socket = sockets.path().join("token.sock");
+    let token_server = Nginx::start(
+        include_str!("nginx/token_sidecar.conf"),
+        &[
+            ("SOCKET", token_socket.display().to_string()),
+            ("TOKENS", tokens.path().display().to_string()),
+        ],
+    );
     let stack_tokens = |name: &str, v: &str| write_atomically(&tokens.path().join(name), v);
     stack_tokens("eks-pod-identity-token", "pod-token-1");
     stack_tokens(
         "token",
         &jwt("system:serviceaccount:web:asset-gate", now() + 3600),
     );
-    wait_port("token server", token_port);
 
     let issue = |session: &str| {
         run_json(&[
@@ -296,7 +301,7 @@ fn start() -> Stack {
         ("STORAGE_PORT", storage_port.to_string()),
         ("IMDS_PORT", imds.port.to_string()),
         ("CREDS_PORT", creds.port.to_string()),
-        ("TOKEN_PORT", token_port.to_string()),
+        ("TOKEN_SOCKET", token_socket.display().to_string()),
         ("STS_PORT", relay_port.to_string()),
         ("DOWN_PORT", closed.to_string()),
         (
@@ -333,6 +338,7 @@ fn start() -> Stack {
         relay_port,
         storage_keys,
         tokens,
+        _token_server: (token_server, sockets),
         moto,
         base,
         _procs: procs,
