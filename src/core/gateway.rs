@@ -376,17 +376,48 @@ pub fn storage_request<'a, H: Pair>(
     out
 }
 
-/// The most bytes a permitted write may stream, or the 413 its declared
-/// size earns. `x-amz-decoded-content-length` (aws-chunked) is the
-/// object's size; the framed body is then bounded by its content-length.
+/// An upload over its grant (declared, or counted while streaming).
+pub fn too_large() -> Refused {
+    refused(413, "the upload is larger than the auth backend allows")
+}
+
+/// Whether the body is S3's `aws-chunked` framing (the object's size is then
+/// `x-amz-decoded-content-length`, not the body's).
+fn aws_chunked<H: Pair>(client: &[H]) -> bool {
+    first(client, "x-amz-content-sha256").is_some_and(|v| v.starts_with(b"STREAMING-"))
+        || client.iter().any(|h| {
+            h.name() == "content-encoding"
+                && h.value()
+                    .windows(11)
+                    .any(|w| w.eq_ignore_ascii_case(b"aws-chunked"))
+        })
+}
+
+/// The most body bytes a permitted write may stream under a grant of `max`,
+/// or the 413 its declared size earns. A plain body is bounded by the grant
+/// itself, whatever it says about decoding. An `aws-chunked` body declares
+/// its object size in `x-amz-decoded-content-length` (which must be within
+/// the grant); its framing (chunk sizes, line ends, trailers) may add
+/// `decoded / 16 + 4096` bytes: 64 KiB chunks need 10 bytes each, so the
+/// budget is never more than `max + max / 16 + 4096`.
 pub fn upload_limit<H: Pair>(client: &[H], max: u64) -> Result<u64, Refused> {
-    let too_large = || refused(413, "the upload is larger than the auth backend allows");
-    let length = number(client, "content-length");
-    match number(client, "x-amz-decoded-content-length") {
-        Some(decoded) if decoded > max => Err(too_large()),
-        Some(_) => Ok(length.unwrap_or(max.saturating_add(max / 16 + 65536))),
-        None if length.is_some_and(|n| n > max) => Err(too_large()),
-        None => Ok(max),
+    let budget = if aws_chunked(client) {
+        let decoded = number(client, "x-amz-decoded-content-length").ok_or_else(|| {
+            refused(
+                400,
+                "an aws-chunked upload declares x-amz-decoded-content-length",
+            )
+        })?;
+        if decoded > max {
+            return Err(too_large());
+        }
+        decoded.saturating_add(decoded / 16 + 4096)
+    } else {
+        max
+    };
+    match number(client, "content-length") {
+        Some(n) if n > budget => Err(too_large()),
+        _ => Ok(budget),
     }
 }
 
@@ -713,16 +744,41 @@ mod tests {
             413
         );
         assert_eq!(upload_limit(&h(&[]), 10), Ok(10));
-        let chunked = h(&[
-            ("content-length", "200"),
-            ("x-amz-decoded-content-length", "10"),
+        // A plain body's decoded-length claim changes nothing.
+        let claim = ("x-amz-decoded-content-length", "10");
+        let plain = h(&[("content-length", "5000"), claim]);
+        assert_eq!(upload_limit(&plain, 100).unwrap_err().status, 413);
+        assert_eq!(upload_limit(&h(&[claim]), 100), Ok(100));
+        // aws-chunked (either marker): the decoded length is the object's,
+        // the framing gets decoded / 16 + 4096 bytes, no more.
+        for marker in [
+            ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+            ("content-encoding", "gzip, AWS-Chunked"),
+        ] {
+            let framed = |len: &'static str, decoded: &'static str| {
+                upload_limit(
+                    &h(&[
+                        marker,
+                        ("content-length", len),
+                        ("x-amz-decoded-content-length", decoded),
+                    ]),
+                    1600,
+                )
+            };
+            assert_eq!(framed("1700", "1600"), Ok(1600 + 100 + 4096));
+            assert_eq!(framed("5796", "1600"), Ok(5796));
+            assert_eq!(framed("5797", "1600").unwrap_err().status, 413);
+            assert_eq!(framed("200", "1601").unwrap_err().status, 413);
+            assert_eq!(upload_limit(&h(&[marker]), 1600).unwrap_err().status, 400);
+            let unframed = upload_limit(&h(&[marker, ("x-amz-decoded-content-length", "10")]), 10);
+            assert_eq!(unframed, Ok(10 + 4096));
+        }
+        // Never more than the grant plus the bounded overhead.
+        let huge = h(&[
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", "18446744073709551615"),
         ]);
-        assert_eq!(upload_limit(&chunked, 10), Ok(200));
-        let over = h(&[
-            ("content-length", "200"),
-            ("x-amz-decoded-content-length", "11"),
-        ]);
-        assert_eq!(upload_limit(&over, 10).unwrap_err().status, 413);
+        assert_eq!(upload_limit(&huge, u64::MAX), Ok(u64::MAX));
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub struct Gateway {
     cache_key: Option<decision_cache::Key>,
     /// The backend's headers for storage's answer (`carry` encoding).
     kept: Vec<u8>,
-    /// A granted upload's byte budget, and the bytes streamed so far.
+    /// A granted upload's byte budget, and the bytes streamed so far
+    /// (those Envoy held while the backend was asked included).
     budget: Option<u64>,
     streamed: u64,
     /// This context answered itself: its response callbacks leave it alone.
@@ -235,7 +236,8 @@ impl Gateway {
         if permit.write {
             if let Some(max) = consent.max_bytes {
                 match gateway::upload_limit(&client, max) {
-                    Ok(n) => self.budget = Some(n),
+                    Ok(n) if self.streamed <= n => self.budget = Some(n),
+                    Ok(_) => return self.refuse(Counter::UploadsTooLarge, gateway::too_large()),
                     Err(r) => return self.refuse(Counter::UploadsTooLarge, r),
                 }
             }
@@ -383,7 +385,10 @@ impl HttpContext for Gateway {
         // Envoy holds the body while the headers are paused, unless the
         // plugin sets allow_on_headers_stop_iteration: then a Continue here
         // would release the request before the backend's answer.
+        // Paused, `body_size` is all Envoy holds so far; those bytes pass on
+        // with the resumed request, unseen here, so they count now.
         if self.asking {
+            self.streamed = body_size as u64;
             return Action::Pause;
         }
         let Some(budget) = self.budget else {
@@ -392,8 +397,7 @@ impl HttpContext for Gateway {
         self.streamed += body_size as u64;
         if self.streamed > budget {
             self.budget = None;
-            self.shared.metrics.inc(Counter::UploadsTooLarge);
-            return self.respond(413, "the upload is larger than the auth backend allows");
+            return self.refuse(Counter::UploadsTooLarge, gateway::too_large());
         }
         Action::Continue
     }

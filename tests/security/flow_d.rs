@@ -1,1 +1,254 @@
-//! (tests to come)
+//! Flow D (the gateway role): a grant lets through exactly what it says.
+//! Each case runs in real Envoy against SeaweedFS enforcing SigV4, with a
+//! recording relay in front of storage, so "storage never received it" is
+//! what storage was actually sent, not inferred from a status.
+
+use crate::support::oracle::{RecordingProxy, SeenRequest};
+use crate::support::*;
+use serde_json::{json, Value};
+
+const TEMPLATE: &str = include_str!("../envoy/gateway.yaml");
+const BUCKET: &str = "vault";
+const TOKEN: &str = "Authorization: Bearer demo-token";
+const TOO_LARGE: &str = "the upload is larger than the auth backend allows";
+
+struct Stack {
+    envoy: Envoy,
+    _auth: Backend,
+    relay: RecordingProxy,
+    s3: S3,
+    id: Identity,
+    dir: tempfile::TempDir,
+}
+
+fn filter(s3: &S3, id: &Identity, gateway: &Value) -> String {
+    filter_config(&json!({
+        "role": "gateway",
+        "gateway": gateway,
+        "redirect": {"internal_prefixes": ["/internal-assets/"]},
+        "signing": {
+            "region": "us-east-1",
+            "endpoint": s3.authority(),
+            "buckets": [{"prefix": "/internal-assets/", "bucket": BUCKET}],
+            "credentials": {"source": "static", "access_key_id": id.access_key, "secret_access_key": id.secret_key},
+        },
+    }))
+}
+
+impl Stack {
+    /// SeaweedFS behind a recording relay, the gateway backend with `rules`
+    /// (keys under `slow/` answer after 1 s), and Envoy: listener `gateway`
+    /// with `gateway` settings, `gateway_cached` with `cached` (one worker:
+    /// the decision cache is per VM).
+    fn start(rules: Value, gateway: Value, cached: Value) -> Stack {
+        let id = Identity::admin("AKIDSECFLOWD", "security-flow-d-secret");
+        let s3 = S3::start(&[BUCKET], vec![id.clone()]);
+        let relay = RecordingProxy::start(s3.port);
+        let auth = Backend::start(
+            "gateway",
+            json!({
+                "client_prefix": "/assets/",
+                "tokens": ["demo-token", "other-token"],
+                "rules": rules,
+                "cache_prefix": "cached/",
+                "cache_max_age": 60,
+                "slow_prefix": "slow/",
+                "slow_s": 1,
+                "anonymous_status": 401,
+            }),
+        );
+        let main = filter(&s3, &id, &gateway);
+        let vars = vec![
+            ("WASM", wasm().display().to_string()),
+            ("AUTH_PORT", auth.port.to_string()),
+            ("DOWN_PORT", free_ports(1)[0].to_string()),
+            ("STORAGE_PORT", relay.port.to_string()),
+            ("GATEWAY_CONFIG", main.clone()),
+            ("DOWN_CONFIG", main),
+            ("CACHED_CONFIG", filter(&s3, &id, &cached)),
+        ];
+        let envoy = Envoy::start(
+            TEMPLATE,
+            &vars,
+            EnvoyOptions {
+                concurrency: 1,
+                ..Default::default()
+            },
+        );
+        Stack {
+            envoy,
+            _auth: auth,
+            relay,
+            s3,
+            id,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn call(&self, path: &str, args: &[&str]) -> Response {
+        self.call_on("gateway", path, args)
+    }
+
+    fn call_on(&self, listener: &str, path: &str, args: &[&str]) -> Response {
+        let url = self.envoy.url(listener, path);
+        let mut all = args.to_vec();
+        all.push(&url);
+        curl(&all)
+    }
+
+    /// A file with `body` in this stack's temp dir (for `-T` / `@file`).
+    fn file(&self, name: &str, body: &[u8]) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p.display().to_string()
+    }
+
+    /// The object as SeaweedFS has it (signed by curl, not by asset-gate).
+    fn stored(&self, key: &str) -> Response {
+        self.s3
+            .signed_curl(&self.id, &[], &format!("/{BUCKET}/{key}"))
+    }
+
+    /// Every request storage was sent for `key` (any query).
+    fn seen(&self, key: &str) -> Vec<SeenRequest> {
+        let path = format!("/{BUCKET}/{key}");
+        self.relay
+            .requests()
+            .into_iter()
+            .filter(|r| r.target == path || r.target.starts_with(&format!("{path}?")))
+            .collect()
+    }
+
+    fn fail(&self, what: &str) -> String {
+        format!(
+            "{what}\n--- envoy log ---\n{}\n--- seaweedfs log ---\n{}",
+            tail(&self.envoy.log(), 30),
+            tail(&self.s3.log(), 10)
+        )
+    }
+}
+
+/// An `aws-chunked` body (no chunk signatures) of `data` in chunks of
+/// `chunk` bytes, with an `x-amz-checksum-crc32` trailer of `crc32`.
+fn aws_chunked(data: &[u8], chunk: usize, crc32: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for c in data.chunks(chunk) {
+        out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        out.extend_from_slice(c);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("0\r\nx-amz-checksum-crc32:{crc32}\r\n\r\n").as_bytes());
+    out
+}
+
+const AWS_CHUNKED: [&str; 6] = [
+    "-H",
+    "x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    "-H",
+    "content-encoding: aws-chunked",
+    "-H",
+    "x-amz-trailer: x-amz-checksum-crc32",
+];
+/// CRC32 (base64) of 90 bytes `r`, as an SDK's trailer carries it.
+const CRC32_90R: &str = "THIuKg==";
+
+/// Asserts a refused upload: its status and text, and that storage kept
+/// no object (and was sent no complete body) for `key`.
+fn assert_not_stored(stack: &Stack, key: &str, r: &Response, status: u16, text: &str) {
+    assert_eq!(r.status, status, "{key}: {}", stack.fail(&r.text()));
+    assert!(r.text().contains(text), "{key}: {}", r.text());
+    assert_eq!(stack.stored(key).status, 404, "{key} was stored");
+}
+
+#[test]
+fn an_upload_limit_counts_the_decoded_length_only_for_aws_chunked_bodies() {
+    let stack = Stack::start(
+        json!([
+            {"prefix": "limited/", "grant": "PUT", "max_bytes": 100},
+            {"prefix": "slow/limited/", "grant": "PUT", "max_bytes": 100},
+        ]),
+        json!({"auth_timeout": "5s", "decision_cache": {"max_age": "0s"}}),
+        json!({}),
+    );
+    let big = stack.file("big", &[b'x'; 5000]);
+    let decoded_10 = "x-amz-decoded-content-length: 10";
+    // A plain 5000-byte body over a 100-byte grant: 413 before storage.
+    let r = stack.call("/assets/limited/plain.bin", &["-H", TOKEN, "-T", &big]);
+    assert_not_stored(&stack, "limited/plain.bin", &r, 413, TOO_LARGE);
+    assert!(stack.seen("limited/plain.bin").is_empty());
+    // The same body claiming a 10-byte decoded length: a plain body is
+    // bounded by its own length, whatever it says about decoding.
+    let r = stack.call(
+        "/assets/limited/decoded.bin",
+        &["-H", TOKEN, "-H", decoded_10, "-T", &big],
+    );
+    assert_not_stored(&stack, "limited/decoded.bin", &r, 413, TOO_LARGE);
+    assert!(
+        stack.seen("limited/decoded.bin").is_empty(),
+        "storage received the over-limit upload"
+    );
+    // 60 KB chunked (no content-length) with the claim: cut while
+    // streaming, nothing stored.
+    let sixty = stack.file("sixty", &[b'y'; 60_000]);
+    let r = stack.call(
+        "/assets/limited/chunked.bin",
+        &[
+            "-H",
+            TOKEN,
+            "-H",
+            decoded_10,
+            "-H",
+            "Transfer-Encoding: chunked",
+            "-T",
+            &sixty,
+        ],
+    );
+    assert_not_stored(&stack, "limited/chunked.bin", &r, 413, TOO_LARGE);
+    assert!(
+        stack
+            .seen("limited/chunked.bin")
+            .iter()
+            .all(|s| s.body_len < 60_000),
+        "storage received the whole chunked body"
+    );
+    // A real aws-chunked body whose framing carries far more than its
+    // declared decoded length: over the framed budget, 413.
+    let framed = stack.file("framed", &aws_chunked(&[b'z'; 60_000], 8192, "AAAAAA=="));
+    let mut args = vec!["-H", TOKEN, "-H", decoded_10];
+    args.extend(AWS_CHUNKED);
+    args.extend(["-X", "PUT", "--data-binary"]);
+    let at = format!("@{framed}");
+    args.push(&at);
+    let r = stack.call("/assets/limited/framed.bin", &args);
+    assert_not_stored(&stack, "limited/framed.bin", &r, 413, TOO_LARGE);
+    assert!(stack.seen("limited/framed.bin").is_empty());
+    args.extend(["-H", "Transfer-Encoding: chunked"]);
+    let r = stack.call("/assets/limited/framed-chunked.bin", &args);
+    assert_not_stored(&stack, "limited/framed-chunked.bin", &r, 413, TOO_LARGE);
+    // Bytes that arrive while the backend is still deciding count too
+    // (no `Expect: 100-continue`: the body follows the headers at once).
+    let early = ["-H", "Expect:", "-H", "Transfer-Encoding: chunked"];
+    let r = stack.call(
+        "/assets/slow/limited/early.bin",
+        &[&["-H", TOKEN, "-T", &big][..], &early].concat(),
+    );
+    assert_not_stored(&stack, "slow/limited/early.bin", &r, 413, TOO_LARGE);
+    // Within the grant: a plain body, an early one, and a real aws-chunked one.
+    let ninety = stack.file("ninety", &[b'n'; 90]);
+    for key in ["limited/ok.bin", "slow/limited/ok.bin"] {
+        let r = stack.call(
+            &format!("/assets/{key}"),
+            &[&["-H", TOKEN, "-T", &ninety][..], &early].concat(),
+        );
+        assert_eq!(r.status, 200, "{key}: {}", stack.fail(&r.text()));
+        assert_eq!(stack.stored(key).body, [b'n'; 90]);
+    }
+    let real = stack.file("real", &aws_chunked(&[b'r'; 90], 64, CRC32_90R));
+    let real_at = format!("@{real}");
+    let mut args = vec!["-H", TOKEN, "-H", "x-amz-decoded-content-length: 90"];
+    args.extend(AWS_CHUNKED);
+    args.extend(["-X", "PUT", "--data-binary", &real_at]);
+    let r = stack.call("/assets/limited/aws-chunked.bin", &args);
+    assert_eq!(r.status, 200, "{}", stack.fail(&r.text()));
+    assert_eq!(stack.stored("limited/aws-chunked.bin").body, [b'r'; 90]);
+}
