@@ -276,6 +276,11 @@ fn multipart_query(method: &str, query: &str) -> bool {
     }
 }
 
+/// Whether an UploadPart's query names part 1.
+fn one_part(query: &str) -> bool {
+    param(query, "partNumber").and_then(|n| n.parse::<u32>().ok()) == Some(1)
+}
+
 /// Whether the consent lets this client request through, and as what. A
 /// read consent never carries a write; a grant covers only its methods (a
 /// plain `PUT`/`DELETE` of the key, or the S3 multipart calls).
@@ -309,6 +314,14 @@ pub fn permit(
             write: false,
             query: consent.query.clone(),
         }),
+        // Under an upload limit the object is one part (re-uploads replace
+        // it): each call is bounded, their sum would not be.
+        "PUT" if multipart && consent.max_bytes.is_some() && !one_part(client_query) => {
+            Err(refused(
+                403,
+                "under an upload limit a multipart upload has one part (partNumber=1)",
+            ))
+        }
         "PUT" | "POST" | "DELETE" if multipart => {
             write(g.multipart, "the consent grants no multipart upload here")
         }
@@ -667,6 +680,28 @@ mod tests {
                 "{m} {q}"
             );
         }
+    }
+
+    #[test]
+    fn under_an_upload_limit_a_multipart_upload_has_one_part() {
+        let mut mp = consent(Grants {
+            multipart: true,
+            ..Default::default()
+        });
+        mp.max_bytes = Some(10);
+        for q in ["partNumber=1&uploadId=u", "uploadId=u&partNumber=001"] {
+            assert!(permit("PUT", q, true, false, &mp).unwrap().write, "{q}");
+        }
+        for q in ["partNumber=2&uploadId=u", "partNumber=0&uploadId=u"] {
+            let e = permit("PUT", q, true, false, &mp).unwrap_err();
+            assert_eq!(e.status, 403, "{q}");
+            assert!(e.reason.contains("one part"), "{q}");
+        }
+        for (m, q) in [("POST", "uploads"), ("POST", "uploadId=u")] {
+            assert!(permit(m, q, true, false, &mp).unwrap().write, "{m} {q}");
+        }
+        mp.max_bytes = None;
+        assert!(permit("PUT", "partNumber=2&uploadId=u", true, false, &mp).is_ok());
     }
 
     #[test]

@@ -252,3 +252,92 @@ fn an_upload_limit_counts_the_decoded_length_only_for_aws_chunked_bodies() {
     assert_eq!(r.status, 200, "{}", stack.fail(&r.text()));
     assert_eq!(stack.stored("limited/aws-chunked.bin").body, [b'r'; 90]);
 }
+
+const BOTO3_MULTIPART: &str = r#"
+import json, sys
+import boto3, botocore
+from botocore.config import Config
+a = json.loads(sys.argv[1])
+def add_token(request, **kw):
+    request.headers["Authorization"] = "Bearer demo-token"
+cfg = Config(signature_version=botocore.UNSIGNED, s3={"addressing_style": "path"}, retries={"max_attempts": 1})
+gw = boto3.client("s3", endpoint_url=a["gateway"], region_name="us-east-1", config=cfg)
+gw.meta.events.register("before-send.s3.*", add_token)
+part = (5 << 20) + 1024
+up = gw.create_multipart_upload(Bucket="assets", Key=a["key"])
+done, statuses = [], []
+for i in (1, 2, 3):
+    try:
+        r = gw.upload_part(Bucket="assets", Key=a["key"], UploadId=up["UploadId"], PartNumber=i, Body=bytes([i]) * part)
+        done.append({"PartNumber": i, "ETag": r["ETag"]})
+        statuses.append(200)
+    except botocore.exceptions.ClientError as e:
+        statuses.append(e.response["ResponseMetadata"]["HTTPStatusCode"])
+gw.complete_multipart_upload(Bucket="assets", Key=a["key"], UploadId=up["UploadId"], MultipartUpload={"Parts": done})
+direct = boto3.client("s3", endpoint_url=a["s3"], region_name="us-east-1",
+                      aws_access_key_id=a["ak"], aws_secret_access_key=a["sk"])
+size = direct.head_object(Bucket=a["bucket"], Key=a["key"])["ContentLength"]
+print(json.dumps({"parts": statuses, "size": size}))
+"#;
+
+#[test]
+fn an_upload_limit_bounds_the_object_multipart_included() {
+    let part: u64 = (5 << 20) + 1024;
+    let stack = Stack::start(
+        json!([
+            {"prefix": "mp/", "grant": "multipart", "max_bytes": part},
+            {"prefix": "open/", "grant": "multipart"},
+        ]),
+        json!({"decision_cache": {"max_age": "0s"}}),
+        json!({}),
+    );
+    let run = |key: &str| -> Value {
+        let args = json!({
+            "gateway": stack.envoy.url("gateway", ""),
+            "s3": stack.s3.url(""),
+            "bucket": BUCKET,
+            "key": key,
+            "ak": stack.id.access_key,
+            "sk": stack.id.secret_key,
+        });
+        let out = std::process::Command::new(venv_bin("python"))
+            .args(["-c", BOTO3_MULTIPART, &args.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            stack.fail(&String::from_utf8_lossy(&out.stderr))
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // Three parts of 5 MiB + 1 KiB under a grant of 5 MiB + 1 KiB: the
+    // first is the object; the others are refused before storage.
+    let limited = run("mp/big.bin");
+    assert_eq!(limited["parts"], json!([200, 403, 403]), "{limited}");
+    assert_eq!(limited["size"], json!(part), "{limited}");
+    let parts: Vec<String> = stack
+        .seen("mp/big.bin")
+        .iter()
+        .filter(|s| s.method == "PUT")
+        .map(|s| s.target.clone())
+        .collect();
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    let query = parts[0].split_once('?').unwrap().1;
+    assert!(query.split('&').any(|p| p == "partNumber=1"), "{parts:?}");
+    let r = stack.call(
+        "/assets/mp/big.bin?partNumber=2&uploadId=x",
+        &["-H", TOKEN, "-X", "PUT", "--data-binary", "x"],
+    );
+    assert_eq!(r.status, 403);
+    assert!(
+        r.text()
+            .contains("under an upload limit a multipart upload has one part"),
+        "{}",
+        r.text()
+    );
+    // Without a limit, multipart is unchanged.
+    let open = run("open/big.bin");
+    assert_eq!(open["parts"], json!([200, 200, 200]), "{open}");
+    assert_eq!(open["size"], json!(3 * part), "{open}");
+}
