@@ -148,15 +148,18 @@ pub struct Consent {
     pub content_type: Option<String>,
 }
 
-/// Judges the backend's answer: `Ok(None)` is a refusal (no
+/// Judges the backend's answer: `Ok(None)` is a refusal (not a 2xx, or no
 /// `X-Accel-Redirect`: the client gets the backend's answer), `Ok(Some)` a
 /// consent, `Err` an answer that names an unsafe target or is malformed.
+/// As nginx's `auth_request`, only a 2xx consents: a 401/403 that also names
+/// a target is still a refusal.
 pub fn judge<H: Pair>(
     answer: &[H],
     redirect_cfg: &RedirectConfig,
     cfg: &GatewayConfig,
 ) -> Result<Option<Consent>, Refused> {
-    let Some(accel) = first(answer, ACCEL_REDIRECT) else {
+    let ok = first(answer, ":status").is_some_and(|s| s.len() == 3 && s[0] == b'2');
+    let Some(accel) = first(answer, ACCEL_REDIRECT).filter(|_| ok) else {
         return Ok(None);
     };
     // Flow A's rules: nginx's decoding, an internal prefix, a safe key.
@@ -522,12 +525,26 @@ mod tests {
             assert_eq!(e.status, 404, "{bad}");
         }
         assert_eq!(judged(&[(":status", "403")], "{}"), Ok(None));
+        // Only a 2xx consents, as with nginx's auth_request.
+        for status in ["401", "403", "302", "500", "20", ""] {
+            let a = [
+                (":status", status),
+                ("x-accel-redirect", "/internal-assets/a"),
+            ];
+            assert_eq!(judged(&a, "{}"), Ok(None), "{status}");
+        }
+        let a = [
+            (":status", "204"),
+            ("x-accel-redirect", "/internal-assets/a"),
+        ];
+        assert!(judged(&a, "{}").unwrap().is_some());
     }
 
     #[test]
     fn grants_limits_and_presign_are_parsed_fail_closed() {
         let c = judged(
             &[
+                (":status", "200"),
                 ("x-accel-redirect", "/internal-assets/u/a"),
                 ("x-accel-grant", "put, Multipart"),
                 ("x-accel-grant", "GET"),
@@ -541,6 +558,7 @@ mod tests {
         assert_eq!(c.max_bytes, Some(100));
         let e = judged(
             &[
+                (":status", "200"),
                 ("x-accel-redirect", "/internal-assets/a"),
                 ("x-accel-grant", "PATCH"),
             ],
@@ -550,6 +568,7 @@ mod tests {
         assert_eq!(e.status, 502);
         let e = judged(
             &[
+                (":status", "200"),
                 ("x-accel-redirect", "/internal-assets/a"),
                 ("x-accel-max-bytes", "lots"),
             ],
@@ -559,6 +578,7 @@ mod tests {
         assert_eq!(e.status, 502);
         // Presigning must be configured before an answer can ask for it.
         let ask = [
+            (":status", "200"),
             ("x-accel-redirect", "/internal-assets/a"),
             ("x-accel-presign", "1"),
         ];
@@ -568,7 +588,10 @@ mod tests {
             .unwrap();
         assert!(p.presign);
         let always = judged(
-            &[("x-accel-redirect", "/internal-assets/a")],
+            &[
+                (":status", "200"),
+                ("x-accel-redirect", "/internal-assets/a"),
+            ],
             r#"{"presign":{"base_url":"http://s3","always":true}}"#,
         )
         .unwrap()

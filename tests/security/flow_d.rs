@@ -103,6 +103,15 @@ impl Stack {
         p.display().to_string()
     }
 
+    /// Puts an object straight into SeaweedFS (signed by curl).
+    fn seed(&self, key: &str, body: &[u8]) {
+        let f = self.file("seed", body);
+        let r = self
+            .s3
+            .signed_curl(&self.id, &["-T", &f], &format!("/{BUCKET}/{key}"));
+        assert_eq!(r.status, 200, "seed {key}: {}", r.text());
+    }
+
     /// The object as SeaweedFS has it (signed by curl, not by asset-gate).
     fn stored(&self, key: &str) -> Response {
         self.s3
@@ -340,4 +349,51 @@ fn an_upload_limit_bounds_the_object_multipart_included() {
     let open = run("open/big.bin");
     assert_eq!(open["parts"], json!([200, 200, 200]), "{open}");
     assert_eq!(open["size"], json!(3 * part), "{open}");
+}
+
+#[test]
+fn only_a_2xx_answer_consents() {
+    let stack = Stack::start(
+        json!([
+            {"prefix": "refused/", "status": 403, "body": "no access to this one\n"},
+            {"prefix": "login/", "status": 401, "body": "log in\n",
+             "headers": {"www-authenticate": "Bearer realm=\"x\""}},
+            {"prefix": "redirected/", "status": 302, "headers": {"location": "/login"}},
+            {"prefix": "created/", "status": 204},
+        ]),
+        json!({"decision_cache": {"max_age": "0s"}}),
+        json!({}),
+    );
+    for key in [
+        "refused/a.txt",
+        "login/a.txt",
+        "redirected/a.txt",
+        "created/a.txt",
+    ] {
+        stack.seed(key, b"consented bytes\n");
+    }
+    // A refusal that also names an X-Accel-Redirect stays a refusal: the
+    // client gets the backend's status and body, storage nothing.
+    for (key, status, text) in [
+        ("refused/a.txt", 403, "no access to this one\n"),
+        ("login/a.txt", 401, "log in\n"),
+        ("redirected/a.txt", 302, ""),
+    ] {
+        let r = stack.call(&format!("/assets/{key}"), &["-H", TOKEN]);
+        assert_eq!(r.status, status, "{key}: {}", stack.fail(&r.text()));
+        assert_eq!(r.text(), text, "{key}");
+        assert!(stack.seen(key).is_empty(), "storage was asked for {key}");
+    }
+    let r = stack.call("/assets/login/a.txt", &["-H", TOKEN]);
+    assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"x\""));
+    assert_eq!(
+        stack
+            .call("/assets/redirected/a.txt", &["-H", TOKEN])
+            .header("location"),
+        Some("/login")
+    );
+    // Any 2xx consents.
+    let r = stack.call("/assets/created/a.txt", &["-H", TOKEN]);
+    assert_eq!(r.status, 200, "{}", stack.fail(&r.text()));
+    assert_eq!(r.text(), "consented bytes\n");
 }
