@@ -20,6 +20,8 @@ pub const GRANT: &str = "x-accel-grant";
 pub const MAX_BYTES: &str = "x-accel-max-bytes";
 /// `1`: answer a redirect to a presigned storage URL instead of streaming.
 pub const PRESIGN: &str = "x-accel-presign";
+/// The `Content-Type` a granted upload is stored with, whatever the client says.
+pub const CONTENT_TYPE: &str = "x-accel-content-type";
 
 /// The most of a refusal's body the client gets.
 pub const MAX_REFUSAL_BODY: usize = 4096;
@@ -146,6 +148,8 @@ pub struct Consent {
     /// For a presigned read: `response-content-disposition` / `-type`.
     pub disposition: Option<String>,
     pub content_type: Option<String>,
+    /// The type a granted upload is stored with (`X-Accel-Content-Type`).
+    pub upload_type: Option<String>,
 }
 
 /// Judges the backend's answer: `Ok(None)` is a refusal (not a 2xx, or no
@@ -222,6 +226,21 @@ pub fn judge<H: Pair>(
             .filter(|v| !v.is_empty())
             .map(str::to_string)
     };
+    // A media type as a client would send it (a presigned PUT signs it):
+    // visible ASCII, single inner spaces, a `/`.
+    let upload_type = text(CONTENT_TYPE);
+    let pinned_ok = |t: &String| {
+        t.len() <= 256
+            && t.contains('/')
+            && !t.contains("  ")
+            && t.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+    };
+    if first(answer, CONTENT_TYPE).is_some() && !upload_type.as_ref().is_some_and(pinned_ok) {
+        return Err(refused(
+            502,
+            "bad X-Accel-Content-Type from the auth backend",
+        ));
+    }
     Ok(Some(Consent {
         path: path.to_string(),
         query: query.to_string(),
@@ -231,6 +250,7 @@ pub fn judge<H: Pair>(
         kept,
         disposition: text("content-disposition"),
         content_type: text("content-type"),
+        upload_type,
     }))
 }
 
@@ -361,18 +381,37 @@ pub fn storage_path(consent: &Consent, permit: &Permit) -> String {
     path
 }
 
+/// The type the backend pinned, when this call sets the stored object's
+/// type: a plain `PUT` or the `POST ?uploads` that starts a multipart upload.
+pub fn pinned_type<'c>(method: &str, permit: &Permit, consent: &'c Consent) -> Option<&'c str> {
+    let creates = match method {
+        "PUT" => permit.query.is_empty(),
+        "POST" => params_are(&permit.query, &["uploads"]),
+        _ => false,
+    };
+    consent
+        .upload_type
+        .as_deref()
+        .filter(|_| permit.write && creates)
+}
+
 /// The request storage gets (before mapping and signing): the client's
 /// method and pseudo-headers, `path` (from [`storage_path`]), the read
-/// allowlist, and for a write the body's own headers. Nothing else of the
+/// allowlist, and for a write the body's own headers, its `content-type`
+/// replaced by `pinned` (from [`pinned_type`]). Nothing else of the
 /// client's (cookies, authorization, ACLs, copy sources).
 pub fn storage_request<'a, H: Pair>(
     client: &'a [H],
     path: &'a str,
     permit: &Permit,
     read_forwarded: &[String],
+    pinned: Option<&'a str>,
 ) -> Vec<Header<'a>> {
-    let mut out = Vec::with_capacity(client.len());
+    let mut out = Vec::with_capacity(client.len() + 1);
     out.push((":path", path.as_bytes()));
+    if let Some(t) = pinned {
+        out.push(("content-type", t.as_bytes()));
+    }
     for h in client {
         let (k, v) = (h.name(), h.value());
         // Envoy's route lookup refuses a request without x-forwarded-proto
@@ -382,6 +421,8 @@ pub fn storage_request<'a, H: Pair>(
             k != ":path"
         } else if k == "x-forwarded-proto" {
             true
+        } else if k == "content-type" && pinned.is_some() {
+            false
         } else {
             read_forwarded.iter().any(|a| a == k) || (permit.write && write_forwarded(k))
         };
@@ -435,6 +476,41 @@ pub fn upload_limit<H: Pair>(client: &[H], max: u64) -> Result<u64, Refused> {
         Some(n) if n > budget => Err(too_large()),
         _ => Ok(budget),
     }
+}
+
+/// The headers a presigned `PUT` signs besides `host` (sorted): its
+/// `content-length` when the grant has a limit, so storage refuses another
+/// size, and its `content-type`, the pinned one (the client must declare
+/// it: a redirect cannot change what the client sends) or the client's.
+/// `Ok(None)`: under a limit, an undeclared size or an aws-chunked body
+/// streams instead (only the gateway can count it).
+pub fn presigned_put<'a, H: Pair>(
+    client: &'a [H],
+    consent: &'a Consent,
+) -> Result<Option<Vec<(&'static str, &'a str)>>, Refused> {
+    let mut out = Vec::with_capacity(2);
+    if consent.max_bytes.is_some() {
+        match first_str(client, "content-length") {
+            Some(n) if !aws_chunked(client) => out.push(("content-length", n.trim())),
+            _ => return Ok(None),
+        }
+    }
+    let declared = first_str(client, "content-type").map(str::trim);
+    match consent.upload_type.as_deref() {
+        Some(t) if declared != Some(t) => {
+            return Err(refused(
+                415,
+                "the auth backend pins this upload's Content-Type; declare it",
+            ))
+        }
+        Some(t) => out.push(("content-type", t)),
+        None => {
+            if let Some(t) = declared.filter(|t| !t.is_empty()) {
+                out.push(("content-type", t));
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 /// The refusal's headers for the client (each value, in order).
@@ -609,6 +685,7 @@ mod tests {
             kept: vec![],
             disposition: None,
             content_type: None,
+            upload_type: None,
         }
     }
 
@@ -756,7 +833,7 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         let path = storage_path(&c, &p);
-        let out = storage_request(&client, &path, &p, &read_forwarded);
+        let out = storage_request(&client, &path, &p, &read_forwarded, None);
         let names: Vec<&str> = out.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             names,
@@ -778,7 +855,7 @@ mod tests {
             query: String::new(),
         };
         let read_path = storage_path(&c, &read);
-        let read_only = storage_request(&client, &read_path, &read, &read_forwarded);
+        let read_only = storage_request(&client, &read_path, &read, &read_forwarded, None);
         let names: Vec<&str> = read_only.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             names,
@@ -837,6 +914,112 @@ mod tests {
             ("x-amz-decoded-content-length", "18446744073709551615"),
         ]);
         assert_eq!(upload_limit(&huge, u64::MAX), Ok(u64::MAX));
+    }
+
+    #[test]
+    fn a_backend_pins_an_uploads_type() {
+        let pin = |v: &str| {
+            let a = [
+                (":status", "200"),
+                ("x-accel-redirect", "/internal-assets/a"),
+                ("x-accel-content-type", v),
+            ];
+            judged(&a, "{}").map(|c| c.unwrap().upload_type)
+        };
+        assert_eq!(pin("image/png"), Ok(Some("image/png".into())));
+        let with_charset = "text/plain; charset=utf-8";
+        assert_eq!(pin(with_charset), Ok(Some(with_charset.into())));
+        for bad in ["", "png", "text/plain;  x=1", "image/p\u{e9}ng", "a/b\tc"] {
+            assert_eq!(pin(bad).unwrap_err().status, 502, "{bad:?}");
+        }
+        let mut c = consent(Grants {
+            put: true,
+            multipart: true,
+            ..Default::default()
+        });
+        c.upload_type = Some("image/png".into());
+        let w = |q: &str| Permit {
+            write: true,
+            query: q.into(),
+        };
+        // Only the calls that set the stored type carry it.
+        assert_eq!(pinned_type("PUT", &w(""), &c), Some("image/png"));
+        assert_eq!(pinned_type("POST", &w("uploads"), &c), Some("image/png"));
+        for (m, q) in [
+            ("PUT", "partNumber=1&uploadId=u"),
+            ("POST", "uploadId=u"),
+            ("DELETE", ""),
+        ] {
+            assert_eq!(pinned_type(m, &w(q), &c), None, "{m} {q}");
+        }
+        let read = Permit {
+            write: false,
+            query: String::new(),
+        };
+        assert_eq!(pinned_type("GET", &read, &c), None);
+        // The client's type is replaced, once.
+        let client = h(&[
+            (":method", "PUT"),
+            ("content-type", "text/html"),
+            ("content-length", "3"),
+        ]);
+        let out = storage_request(
+            &client,
+            "/internal-assets/k",
+            &w(""),
+            &[],
+            Some("image/png"),
+        );
+        let types: Vec<&[u8]> = out
+            .iter()
+            .filter(|(k, _)| *k == "content-type")
+            .map(|(_, v)| *v)
+            .collect();
+        assert_eq!(types, [&b"image/png"[..]]);
+    }
+
+    #[test]
+    fn a_presigned_put_signs_its_type_and_limited_length() {
+        let mut c = consent(Grants {
+            put: true,
+            ..Default::default()
+        });
+        let client = h(&[("content-length", "50"), ("content-type", "text/plain")]);
+        assert_eq!(
+            presigned_put(&client, &c),
+            Ok(Some(vec![("content-type", "text/plain")]))
+        );
+        assert_eq!(presigned_put(&h(&[]), &c), Ok(Some(vec![])));
+        c.max_bytes = Some(100);
+        assert_eq!(
+            presigned_put(&client, &c),
+            Ok(Some(vec![
+                ("content-length", "50"),
+                ("content-type", "text/plain")
+            ]))
+        );
+        // Under a limit, an undeclared or aws-chunked size streams.
+        let chunked = h(&[("transfer-encoding", "chunked")]);
+        assert_eq!(presigned_put(&chunked, &c), Ok(None));
+        let aws = h(&[
+            ("content-length", "50"),
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", "20"),
+        ]);
+        assert_eq!(presigned_put(&aws, &c), Ok(None));
+        // A pinned type: the client must declare exactly it.
+        c.upload_type = Some("image/png".into());
+        assert_eq!(presigned_put(&client, &c).unwrap_err().status, 415);
+        let untyped = h(&[("content-length", "50")]);
+        assert_eq!(presigned_put(&untyped, &c).unwrap_err().status, 415);
+        let png = h(&[("content-length", "50"), ("content-type", "image/png")]);
+        assert_eq!(
+            presigned_put(&png, &c),
+            Ok(Some(vec![
+                ("content-length", "50"),
+                ("content-type", "image/png")
+            ]))
+        );
     }
 
     #[test]

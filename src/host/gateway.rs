@@ -248,12 +248,23 @@ impl Gateway {
             &storage_path,
             &permit,
             &signing.forwarded_request_headers,
+            gateway::pinned_type(method, &permit, consent),
         );
-        // Presigned: reads and plain PUTs. Multipart calls, DELETE and
-        // size-limited uploads (asset-gate counts their bytes) stream.
-        let plain = !permit.write || (permit.query.is_empty() && consent.max_bytes.is_none());
-        if consent.presign && plain && method != "DELETE" {
-            return self.presign(cfg, signing, consent, &permit, &request);
+        // Presigned: reads and plain PUTs (their type and limited length
+        // signed). Multipart calls, DELETE and size-limited uploads of an
+        // undeclared size (asset-gate counts their bytes) stream.
+        if consent.presign && method != "DELETE" {
+            let upload = match (permit.write, permit.query.is_empty()) {
+                (false, _) => Some(Vec::new()),
+                (true, false) => None,
+                (true, true) => match gateway::presigned_put(&client, consent) {
+                    Ok(h) => h,
+                    Err(r) => return self.refuse(Counter::ConsentViolations, r),
+                },
+            };
+            if let Some(upload) = upload {
+                return self.presign(cfg, signing, consent, &permit, &request, &upload);
+            }
         }
         let body = if self.has_body {
             Body::Streamed
@@ -283,6 +294,7 @@ impl Gateway {
         consent: &Consent,
         permit: &Permit,
         request: &[Header],
+        upload: &[(&str, &str)],
     ) -> Action {
         let shared = Rc::clone(&self.shared);
         let Some(p) = &cfg.presign else {
@@ -313,7 +325,8 @@ impl Gateway {
                 params.push(("response-content-type", t));
             }
         }
-        let headers = [("host", host)];
+        let mut headers = upload.to_vec();
+        headers.push(("host", host));
         let store = shared.credentials.borrow();
         let Some(creds) = store.usable(now) else {
             shared.metrics.inc(Counter::MissingCredentials);

@@ -40,10 +40,15 @@ impl Stack {
     /// (keys under `slow/` answer after 1 s), and Envoy: listener `gateway`
     /// with `gateway` settings, `gateway_cached` with `cached` (one worker:
     /// the decision cache is per VM).
-    fn start(rules: Value, gateway: Value, cached: Value) -> Stack {
+    /// A `gateway.presign` presigns URLs to the relay (so storage's view
+    /// of presigned requests is recorded too).
+    fn start(rules: Value, mut gateway: Value, cached: Value) -> Stack {
         let id = Identity::admin("AKIDSECFLOWD", "security-flow-d-secret");
         let s3 = S3::start(&[BUCKET], vec![id.clone()]);
         let relay = RecordingProxy::start(s3.port);
+        if let Some(p) = gateway.get_mut("presign") {
+            p["base_url"] = json!(format!("http://127.0.0.1:{}", relay.port));
+        }
         let auth = Backend::start(
             "gateway",
             json!({
@@ -396,4 +401,129 @@ fn only_a_2xx_answer_consents() {
     let r = stack.call("/assets/created/a.txt", &["-H", TOKEN]);
     assert_eq!(r.status, 200, "{}", stack.fail(&r.text()));
     assert_eq!(r.text(), "consented bytes\n");
+}
+
+#[test]
+fn a_granted_upload_stores_the_type_and_size_the_grant_says() {
+    let stack = Stack::start(
+        json!([
+            {"prefix": "pinned/", "grant": "PUT, multipart",
+             "headers": {"x-accel-content-type": "image/png"}},
+            {"prefix": "limited/", "grant": "PUT", "max_bytes": 100},
+            {"prefix": "uploads/", "grant": "PUT"},
+        ]),
+        json!({"presign": {"base_url": "relay", "expires": "300s"}, "decision_cache": {"max_age": "0s"}}),
+        json!({}),
+    );
+    let html = stack.file("html", b"<script>alert(1)</script>");
+    let fifty = stack.file("fifty", &[b'f'; 50]);
+    let big = stack.file("big", &[b'b'; 5000]);
+    let stored_type = |key: &str| {
+        let r = stack.stored(key);
+        assert_eq!(r.status, 200, "{key}: {}", r.text());
+        r.header("content-type").unwrap_or_default().to_string()
+    };
+    let sent_types = |key: &str| -> Vec<String> {
+        stack
+            .seen(key)
+            .iter()
+            .filter(|s| s.method != "GET" && s.method != "HEAD")
+            .map(|s| s.header("content-type").unwrap_or_default().to_string())
+            .collect()
+    };
+    // Streamed: the pinned type replaces the client's.
+    let r = stack.call(
+        "/assets/pinned/a.png",
+        &["-H", TOKEN, "-H", "Content-Type: text/html", "-T", &html],
+    );
+    assert_eq!(r.status, 200, "{}", stack.fail(&r.text()));
+    assert_eq!(stored_type("pinned/a.png"), "image/png");
+    assert_eq!(sent_types("pinned/a.png"), ["image/png"]);
+    // The multipart upload's start carries it too.
+    let r = stack.call(
+        "/assets/pinned/mp.png?uploads",
+        &["-H", TOKEN, "-H", "Content-Type: text/html", "-X", "POST"],
+    );
+    assert_eq!(r.status, 200, "{}", stack.fail(&r.text()));
+    assert_eq!(sent_types("pinned/mp.png"), ["image/png"]);
+    // Presigned: a redirect cannot change what the client sends, so the
+    // client must declare the pinned type (nothing reaches storage before).
+    let r = stack.call(
+        "/assets/presigned/pinned/b.png",
+        &["-H", TOKEN, "-H", "Content-Type: text/html", "-T", &html],
+    );
+    assert_eq!(r.status, 415, "{}", stack.fail(&r.text()));
+    assert!(
+        r.text().contains("pins this upload's Content-Type"),
+        "{}",
+        r.text()
+    );
+    assert!(stack.seen("pinned/b.png").is_empty());
+    let r = stack.call(
+        "/assets/presigned/pinned/b.png",
+        &["-H", TOKEN, "-H", "Content-Type: image/png", "-T", &html],
+    );
+    assert_eq!(r.status, 307, "{}", stack.fail(&r.text()));
+    let url = r.header("location").unwrap().to_string();
+    assert!(
+        url.contains("X-Amz-SignedHeaders=content-type%3Bhost&"),
+        "{url}"
+    );
+    let put = |url: &str, file: &str, ty: &str| {
+        curl(&["-T", file, "-H", &format!("Content-Type: {ty}"), url]).status
+    };
+    assert_eq!(put(&url, &html, "text/html"), 403);
+    assert_eq!(put(&url, &html, "image/png"), 200);
+    assert_eq!(stored_type("pinned/b.png"), "image/png");
+    // Presigned under a limit: the declared size is signed, so the URL
+    // takes that size and type only (reusable until it expires).
+    let r = stack.call(
+        "/assets/presigned/limited/c.txt",
+        &["-H", TOKEN, "-H", "Content-Type: text/plain", "-T", &fifty],
+    );
+    assert_eq!(r.status, 307, "{}", stack.fail(&r.text()));
+    let url = r.header("location").unwrap().to_string();
+    assert!(
+        url.contains("X-Amz-Expires=300&X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost&"),
+        "{url}"
+    );
+    assert_eq!(put(&url, &big, "text/plain"), 403, "another size");
+    assert_eq!(put(&url, &fifty, "text/html"), 403, "another type");
+    assert_eq!(put(&url, &fifty, "text/plain"), 200);
+    assert_eq!(
+        put(&url, &fifty, "text/plain"),
+        200,
+        "reusable until it expires"
+    );
+    assert_eq!(stack.stored("limited/c.txt").body, [b'f'; 50]);
+    // Over the limit: 413 before any URL; an undeclared size streams,
+    // counted by the gateway.
+    let r = stack.call(
+        "/assets/presigned/limited/d.txt",
+        &["-H", TOKEN, "-T", &big],
+    );
+    assert_eq!(r.status, 413, "{}", r.text());
+    let r = stack.call(
+        "/assets/presigned/limited/e.txt",
+        &[
+            "-H",
+            TOKEN,
+            "-H",
+            "Transfer-Encoding: chunked",
+            "-T",
+            &fifty,
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", stack.fail(&r.text()));
+    assert_eq!(stack.stored("limited/e.txt").body, [b'f'; 50]);
+    // No limit and no pin: the client's declared type is signed.
+    let r = stack.call(
+        "/assets/presigned/uploads/f.txt",
+        &["-H", TOKEN, "-H", "Content-Type: text/plain", "-T", &fifty],
+    );
+    assert_eq!(r.status, 307, "{}", stack.fail(&r.text()));
+    let url = r.header("location").unwrap().to_string();
+    assert_eq!(put(&url, &fifty, "text/html"), 403);
+    assert_eq!(put(&url, &fifty, "text/plain"), 200);
+    assert_eq!(stored_type("uploads/f.txt"), "text/plain");
 }
