@@ -152,6 +152,15 @@ pub struct Consent {
     pub upload_type: Option<String>,
 }
 
+impl Consent {
+    /// About the bytes it takes in the decision cache.
+    pub fn size(&self) -> usize {
+        let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
+        let strings = self.path.len() + self.query.len() + self.kept.len();
+        strings + text(&self.disposition) + text(&self.content_type) + text(&self.upload_type) + 160
+    }
+}
+
 /// Judges the backend's answer: `Ok(None)` is a refusal (not a 2xx, or no
 /// `X-Accel-Redirect`: the client gets the backend's answer), `Ok(Some)` a
 /// consent, `Err` an answer that names an unsafe target or is malformed.

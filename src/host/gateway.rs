@@ -182,6 +182,7 @@ impl Gateway {
                     shared.decisions.borrow_mut().put(
                         key,
                         consent.clone(),
+                        consent.size(),
                         now.saturating_add(age * 1000),
                         now,
                         cache.max_entries,

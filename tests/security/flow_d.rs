@@ -10,11 +10,12 @@ use serde_json::{json, Value};
 const TEMPLATE: &str = include_str!("../envoy/gateway.yaml");
 const BUCKET: &str = "vault";
 const TOKEN: &str = "Authorization: Bearer demo-token";
+const OTHER_TOKEN: &str = "Authorization: Bearer other-token";
 const TOO_LARGE: &str = "the upload is larger than the auth backend allows";
 
 struct Stack {
     envoy: Envoy,
-    _auth: Backend,
+    auth: Backend,
     relay: RecordingProxy,
     s3: S3,
     id: Identity,
@@ -82,7 +83,7 @@ impl Stack {
         );
         Stack {
             envoy,
-            _auth: auth,
+            auth,
             relay,
             s3,
             id,
@@ -526,4 +527,36 @@ fn a_granted_upload_stores_the_type_and_size_the_grant_says() {
     assert_eq!(put(&url, &fifty, "text/html"), 403);
     assert_eq!(put(&url, &fifty, "text/plain"), 200);
     assert_eq!(stored_type("uploads/f.txt"), "text/plain");
+}
+
+#[test]
+fn one_credential_cannot_take_the_decision_cache_from_everyone_else() {
+    let stack = Stack::start(
+        json!([]),
+        json!({"decision_cache": {"max_age": "0s"}}),
+        json!({"decision_cache": {"max_age": "60s", "max_entries": 16}}),
+    );
+    stack.seed("cached/a.txt", b"cached\n");
+    let get = |path: &str, token: &str| stack.call_on("gateway_cached", path, &["-H", token]);
+    // One credential asks for 40 distinct query strings (each a decision the
+    // backend lets the gateway cache).
+    for n in 0..40 {
+        let r = get(&format!("/assets/cached/a.txt?n={n}"), OTHER_TOKEN);
+        assert_eq!(r.status, 200, "{}", stack.fail(&r.text()));
+    }
+    // Another credential's decision is still cached, and served from it.
+    let hits = stack.auth.hits();
+    for _ in 0..3 {
+        assert_eq!(get("/assets/cached/a.txt", TOKEN).status, 200);
+    }
+    assert_eq!(
+        stack.auth.hits(),
+        hits + 1,
+        "a full cache kept no decision for the second credential"
+    );
+    // The first credential's own most recent decisions are kept (it
+    // replaces its own soonest-expiring ones).
+    let hits = stack.auth.hits();
+    assert_eq!(get("/assets/cached/a.txt?n=39", OTHER_TOKEN).status, 200);
+    assert_eq!(stack.auth.hits(), hits);
 }
