@@ -447,16 +447,12 @@ pub fn too_large() -> Refused {
     refused(413, "the upload is larger than the auth backend allows")
 }
 
-/// Whether the body is S3's `aws-chunked` framing (the object's size is then
-/// `x-amz-decoded-content-length`, not the body's).
+/// Whether storage decodes the body as S3's `aws-chunked` framing (the
+/// object's size is then `x-amz-decoded-content-length`, not the body's):
+/// it does for a `STREAMING-` payload hash only (`Content-Encoding:
+/// aws-chunked` alone leaves a plain body, stored as sent).
 fn aws_chunked<H: Pair>(client: &[H]) -> bool {
     first(client, "x-amz-content-sha256").is_some_and(|v| v.starts_with(b"STREAMING-"))
-        || client.iter().any(|h| {
-            h.name() == "content-encoding"
-                && h.value()
-                    .windows(11)
-                    .any(|w| w.eq_ignore_ascii_case(b"aws-chunked"))
-        })
 }
 
 /// The most body bytes a permitted write may stream under a grant of `max`,
@@ -464,8 +460,9 @@ fn aws_chunked<H: Pair>(client: &[H]) -> bool {
 /// itself, whatever it says about decoding. An `aws-chunked` body declares
 /// its object size in `x-amz-decoded-content-length` (which must be within
 /// the grant); its framing (chunk sizes, line ends, trailers) may add
-/// `decoded / 16 + 4096` bytes: 64 KiB chunks need 10 bytes each, so the
-/// budget is never more than `max + max / 16 + 4096`.
+/// `decoded / 64 + 512` bytes (64 KiB chunks need about 10 bytes each, a
+/// checksum trailer under 100), so the budget is never more than
+/// `max + max / 64 + 512`.
 pub fn upload_limit<H: Pair>(client: &[H], max: u64) -> Result<u64, Refused> {
     let budget = if aws_chunked(client) {
         let decoded = number(client, "x-amz-decoded-content-length").ok_or_else(|| {
@@ -477,7 +474,7 @@ pub fn upload_limit<H: Pair>(client: &[H], max: u64) -> Result<u64, Refused> {
         if decoded > max {
             return Err(too_large());
         }
-        decoded.saturating_add(decoded / 16 + 4096)
+        decoded.saturating_add(decoded / 64 + 512)
     } else {
         max
     };
@@ -893,11 +890,11 @@ mod tests {
         let plain = h(&[("content-length", "5000"), claim]);
         assert_eq!(upload_limit(&plain, 100).unwrap_err().status, 413);
         assert_eq!(upload_limit(&h(&[claim]), 100), Ok(100));
-        // aws-chunked (either marker): the decoded length is the object's,
-        // the framing gets decoded / 16 + 4096 bytes, no more.
+        // aws-chunked: the decoded length is the object's, the framing
+        // gets decoded / 64 + 512 bytes, no more.
         for marker in [
             ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
-            ("content-encoding", "gzip, AWS-Chunked"),
+            ("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
         ] {
             let framed = |len: &'static str, decoded: &'static str| {
                 upload_limit(
@@ -909,17 +906,24 @@ mod tests {
                     1600,
                 )
             };
-            assert_eq!(framed("1700", "1600"), Ok(1600 + 100 + 4096));
-            assert_eq!(framed("5796", "1600"), Ok(5796));
-            assert_eq!(framed("5797", "1600").unwrap_err().status, 413);
+            assert_eq!(framed("1700", "1600"), Ok(1600 + 25 + 512));
+            assert_eq!(framed("2137", "1600"), Ok(2137));
+            assert_eq!(framed("2138", "1600").unwrap_err().status, 413);
             assert_eq!(framed("200", "1601").unwrap_err().status, 413);
             assert_eq!(upload_limit(&h(&[marker]), 1600).unwrap_err().status, 400);
             let unframed = upload_limit(&h(&[marker, ("x-amz-decoded-content-length", "10")]), 10);
-            assert_eq!(unframed, Ok(10 + 4096));
+            assert_eq!(unframed, Ok(10 + 512));
         }
+        // Content-Encoding alone does not make storage decode: a plain body.
+        let encoded = h(&[
+            ("content-encoding", "aws-chunked"),
+            ("content-length", "101"),
+            claim,
+        ]);
+        assert_eq!(upload_limit(&encoded, 100).unwrap_err().status, 413);
         // Never more than the grant plus the bounded overhead.
         let huge = h(&[
-            ("content-encoding", "aws-chunked"),
+            ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
             ("x-amz-decoded-content-length", "18446744073709551615"),
         ]);
         assert_eq!(upload_limit(&huge, u64::MAX), Ok(u64::MAX));
@@ -1012,7 +1016,7 @@ mod tests {
         assert_eq!(presigned_put(&chunked, &c), Ok(None));
         let aws = h(&[
             ("content-length", "50"),
-            ("content-encoding", "aws-chunked"),
+            ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
             ("x-amz-decoded-content-length", "20"),
         ]);
         assert_eq!(presigned_put(&aws, &c), Ok(None));

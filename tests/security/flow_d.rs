@@ -240,6 +240,37 @@ fn an_upload_limit_counts_the_decoded_length_only_for_aws_chunked_bodies() {
     args.extend(["-H", "Transfer-Encoding: chunked"]);
     let r = stack.call("/assets/limited/framed-chunked.bin", &args);
     assert_not_stored(&stack, "limited/framed-chunked.bin", &r, 413, TOO_LARGE);
+    // Framing that carries more than the declared decoded length within the
+    // framing allowance (100 + 1 + 512): storage refuses the mismatch.
+    let lying = stack.file("lying", &aws_chunked(&[b'l'; 400], 400, "AAAAAA=="));
+    let lying_at = format!("@{lying}");
+    let mut args = vec!["-H", TOKEN, "-H", "x-amz-decoded-content-length: 100"];
+    args.extend(AWS_CHUNKED);
+    args.extend(["-X", "PUT", "--data-binary", &lying_at]);
+    let r = stack.call("/assets/limited/lying.bin", &args);
+    assert_ne!(r.status, 200, "{}", stack.fail(&r.text()));
+    let stored = stack.stored("limited/lying.bin");
+    assert!(
+        stored.status == 404 || stored.body.len() <= 100,
+        "{} bytes stored under a 100-byte grant",
+        stored.body.len()
+    );
+    // Content-Encoding: aws-chunked alone leaves a plain body: bounded by
+    // the grant itself.
+    let r = stack.call(
+        "/assets/limited/encoded.bin",
+        &[
+            "-H",
+            TOKEN,
+            "-H",
+            decoded_10,
+            "-H",
+            "Content-Encoding: aws-chunked",
+            "-T",
+            &big,
+        ],
+    );
+    assert_not_stored(&stack, "limited/encoded.bin", &r, 413, TOO_LARGE);
     // Bytes that arrive while the backend is still deciding count too
     // (no `Expect: 100-continue`: the body follows the headers at once).
     let early = ["-H", "Expect:", "-H", "Transfer-Encoding: chunked"];
