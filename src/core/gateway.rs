@@ -20,6 +20,8 @@ pub const GRANT: &str = "x-accel-grant";
 pub const MAX_BYTES: &str = "x-accel-max-bytes";
 /// `1`: answer a redirect to a presigned storage URL instead of streaming.
 pub const PRESIGN: &str = "x-accel-presign";
+/// The `Content-Type` a granted upload is stored with, whatever the client says.
+pub const CONTENT_TYPE: &str = "x-accel-content-type";
 
 /// The most of a refusal's body the client gets.
 pub const MAX_REFUSAL_BODY: usize = 4096;
@@ -146,17 +148,31 @@ pub struct Consent {
     /// For a presigned read: `response-content-disposition` / `-type`.
     pub disposition: Option<String>,
     pub content_type: Option<String>,
+    /// The type a granted upload is stored with (`X-Accel-Content-Type`).
+    pub upload_type: Option<String>,
 }
 
-/// Judges the backend's answer: `Ok(None)` is a refusal (no
+impl Consent {
+    /// About the bytes it takes in the decision cache.
+    pub fn size(&self) -> usize {
+        let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
+        let strings = self.path.len() + self.query.len() + self.kept.len();
+        strings + text(&self.disposition) + text(&self.content_type) + text(&self.upload_type) + 160
+    }
+}
+
+/// Judges the backend's answer: `Ok(None)` is a refusal (not a 2xx, or no
 /// `X-Accel-Redirect`: the client gets the backend's answer), `Ok(Some)` a
 /// consent, `Err` an answer that names an unsafe target or is malformed.
+/// As nginx's `auth_request`, only a 2xx consents: a 401/403 that also names
+/// a target is still a refusal.
 pub fn judge<H: Pair>(
     answer: &[H],
     redirect_cfg: &RedirectConfig,
     cfg: &GatewayConfig,
 ) -> Result<Option<Consent>, Refused> {
-    let Some(accel) = first(answer, ACCEL_REDIRECT) else {
+    let ok = first(answer, ":status").is_some_and(|s| s.len() == 3 && s[0] == b'2');
+    let Some(accel) = first(answer, ACCEL_REDIRECT).filter(|_| ok) else {
         return Ok(None);
     };
     // Flow A's rules: nginx's decoding, an internal prefix, a safe key.
@@ -219,6 +235,21 @@ pub fn judge<H: Pair>(
             .filter(|v| !v.is_empty())
             .map(str::to_string)
     };
+    // A media type as a client would send it (a presigned PUT signs it):
+    // visible ASCII, single inner spaces, a `/`.
+    let upload_type = text(CONTENT_TYPE);
+    let pinned_ok = |t: &String| {
+        t.len() <= 256
+            && t.contains('/')
+            && !t.contains("  ")
+            && t.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+    };
+    if first(answer, CONTENT_TYPE).is_some() && !upload_type.as_ref().is_some_and(pinned_ok) {
+        return Err(refused(
+            502,
+            "bad X-Accel-Content-Type from the auth backend",
+        ));
+    }
     Ok(Some(Consent {
         path: path.to_string(),
         query: query.to_string(),
@@ -228,6 +259,7 @@ pub fn judge<H: Pair>(
         kept,
         disposition: text("content-disposition"),
         content_type: text("content-type"),
+        upload_type,
     }))
 }
 
@@ -276,6 +308,11 @@ fn multipart_query(method: &str, query: &str) -> bool {
     }
 }
 
+/// Whether an UploadPart's query names part 1.
+fn one_part(query: &str) -> bool {
+    param(query, "partNumber").and_then(|n| n.parse::<u32>().ok()) == Some(1)
+}
+
 /// Whether the consent lets this client request through, and as what. A
 /// read consent never carries a write; a grant covers only its methods (a
 /// plain `PUT`/`DELETE` of the key, or the S3 multipart calls).
@@ -309,6 +346,14 @@ pub fn permit(
             write: false,
             query: consent.query.clone(),
         }),
+        // Under an upload limit the object is one part (re-uploads replace
+        // it): each call is bounded, their sum would not be.
+        "PUT" if multipart && consent.max_bytes.is_some() && !one_part(client_query) => {
+            Err(refused(
+                403,
+                "under an upload limit a multipart upload has one part (partNumber=1)",
+            ))
+        }
         "PUT" | "POST" | "DELETE" if multipart => {
             write(g.multipart, "the consent grants no multipart upload here")
         }
@@ -345,18 +390,37 @@ pub fn storage_path(consent: &Consent, permit: &Permit) -> String {
     path
 }
 
+/// The type the backend pinned, when this call sets the stored object's
+/// type: a plain `PUT` or the `POST ?uploads` that starts a multipart upload.
+pub fn pinned_type<'c>(method: &str, permit: &Permit, consent: &'c Consent) -> Option<&'c str> {
+    let creates = match method {
+        "PUT" => permit.query.is_empty(),
+        "POST" => params_are(&permit.query, &["uploads"]),
+        _ => false,
+    };
+    consent
+        .upload_type
+        .as_deref()
+        .filter(|_| permit.write && creates)
+}
+
 /// The request storage gets (before mapping and signing): the client's
 /// method and pseudo-headers, `path` (from [`storage_path`]), the read
-/// allowlist, and for a write the body's own headers. Nothing else of the
+/// allowlist, and for a write the body's own headers, its `content-type`
+/// replaced by `pinned` (from [`pinned_type`]). Nothing else of the
 /// client's (cookies, authorization, ACLs, copy sources).
 pub fn storage_request<'a, H: Pair>(
     client: &'a [H],
     path: &'a str,
     permit: &Permit,
     read_forwarded: &[String],
+    pinned: Option<&'a str>,
 ) -> Vec<Header<'a>> {
-    let mut out = Vec::with_capacity(client.len());
+    let mut out = Vec::with_capacity(client.len() + 1);
     out.push((":path", path.as_bytes()));
+    if let Some(t) = pinned {
+        out.push(("content-type", t.as_bytes()));
+    }
     for h in client {
         let (k, v) = (h.name(), h.value());
         // Envoy's route lookup refuses a request without x-forwarded-proto
@@ -366,6 +430,8 @@ pub fn storage_request<'a, H: Pair>(
             k != ":path"
         } else if k == "x-forwarded-proto" {
             true
+        } else if k == "content-type" && pinned.is_some() {
+            false
         } else {
             read_forwarded.iter().any(|a| a == k) || (permit.write && write_forwarded(k))
         };
@@ -376,18 +442,81 @@ pub fn storage_request<'a, H: Pair>(
     out
 }
 
-/// The most bytes a permitted write may stream, or the 413 its declared
-/// size earns. `x-amz-decoded-content-length` (aws-chunked) is the
-/// object's size; the framed body is then bounded by its content-length.
+/// An upload over its grant (declared, or counted while streaming).
+pub fn too_large() -> Refused {
+    refused(413, "the upload is larger than the auth backend allows")
+}
+
+/// Whether storage decodes the body as S3's `aws-chunked` framing (the
+/// object's size is then `x-amz-decoded-content-length`, not the body's):
+/// it does for a `STREAMING-` payload hash only (`Content-Encoding:
+/// aws-chunked` alone leaves a plain body, stored as sent).
+fn aws_chunked<H: Pair>(client: &[H]) -> bool {
+    first(client, "x-amz-content-sha256").is_some_and(|v| v.starts_with(b"STREAMING-"))
+}
+
+/// The most body bytes a permitted write may stream under a grant of `max`,
+/// or the 413 its declared size earns. A plain body is bounded by the grant
+/// itself, whatever it says about decoding. An `aws-chunked` body declares
+/// its object size in `x-amz-decoded-content-length` (which must be within
+/// the grant); its framing (chunk sizes, line ends, trailers) may add
+/// `decoded / 64 + 512` bytes (64 KiB chunks need about 10 bytes each, a
+/// checksum trailer under 100), so the budget is never more than
+/// `max + max / 64 + 512`.
 pub fn upload_limit<H: Pair>(client: &[H], max: u64) -> Result<u64, Refused> {
-    let too_large = || refused(413, "the upload is larger than the auth backend allows");
-    let length = number(client, "content-length");
-    match number(client, "x-amz-decoded-content-length") {
-        Some(decoded) if decoded > max => Err(too_large()),
-        Some(_) => Ok(length.unwrap_or(max.saturating_add(max / 16 + 65536))),
-        None if length.is_some_and(|n| n > max) => Err(too_large()),
-        None => Ok(max),
+    let budget = if aws_chunked(client) {
+        let decoded = number(client, "x-amz-decoded-content-length").ok_or_else(|| {
+            refused(
+                400,
+                "an aws-chunked upload declares x-amz-decoded-content-length",
+            )
+        })?;
+        if decoded > max {
+            return Err(too_large());
+        }
+        decoded.saturating_add(decoded / 64 + 512)
+    } else {
+        max
+    };
+    match number(client, "content-length") {
+        Some(n) if n > budget => Err(too_large()),
+        _ => Ok(budget),
     }
+}
+
+/// The headers a presigned `PUT` signs besides `host` (sorted): its
+/// `content-length` when the grant has a limit, so storage refuses another
+/// size, and its `content-type`, the pinned one (the client must declare
+/// it: a redirect cannot change what the client sends) or the client's.
+/// `Ok(None)`: under a limit, an undeclared size or an aws-chunked body
+/// streams instead (only the gateway can count it).
+pub fn presigned_put<'a, H: Pair>(
+    client: &'a [H],
+    consent: &'a Consent,
+) -> Result<Option<Vec<(&'static str, &'a str)>>, Refused> {
+    let mut out = Vec::with_capacity(2);
+    if consent.max_bytes.is_some() {
+        match first_str(client, "content-length") {
+            Some(n) if !aws_chunked(client) => out.push(("content-length", n.trim())),
+            _ => return Ok(None),
+        }
+    }
+    let declared = first_str(client, "content-type").map(str::trim);
+    match consent.upload_type.as_deref() {
+        Some(t) if declared != Some(t) => {
+            return Err(refused(
+                415,
+                "the auth backend pins this upload's Content-Type; declare it",
+            ))
+        }
+        Some(t) => out.push(("content-type", t)),
+        None => {
+            if let Some(t) = declared.filter(|t| !t.is_empty()) {
+                out.push(("content-type", t));
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 /// The refusal's headers for the client (each value, in order).
@@ -478,12 +607,26 @@ mod tests {
             assert_eq!(e.status, 404, "{bad}");
         }
         assert_eq!(judged(&[(":status", "403")], "{}"), Ok(None));
+        // Only a 2xx consents, as with nginx's auth_request.
+        for status in ["401", "403", "302", "500", "20", ""] {
+            let a = [
+                (":status", status),
+                ("x-accel-redirect", "/internal-assets/a"),
+            ];
+            assert_eq!(judged(&a, "{}"), Ok(None), "{status}");
+        }
+        let a = [
+            (":status", "204"),
+            ("x-accel-redirect", "/internal-assets/a"),
+        ];
+        assert!(judged(&a, "{}").unwrap().is_some());
     }
 
     #[test]
     fn grants_limits_and_presign_are_parsed_fail_closed() {
         let c = judged(
             &[
+                (":status", "200"),
                 ("x-accel-redirect", "/internal-assets/u/a"),
                 ("x-accel-grant", "put, Multipart"),
                 ("x-accel-grant", "GET"),
@@ -497,6 +640,7 @@ mod tests {
         assert_eq!(c.max_bytes, Some(100));
         let e = judged(
             &[
+                (":status", "200"),
                 ("x-accel-redirect", "/internal-assets/a"),
                 ("x-accel-grant", "PATCH"),
             ],
@@ -506,6 +650,7 @@ mod tests {
         assert_eq!(e.status, 502);
         let e = judged(
             &[
+                (":status", "200"),
                 ("x-accel-redirect", "/internal-assets/a"),
                 ("x-accel-max-bytes", "lots"),
             ],
@@ -515,6 +660,7 @@ mod tests {
         assert_eq!(e.status, 502);
         // Presigning must be configured before an answer can ask for it.
         let ask = [
+            (":status", "200"),
             ("x-accel-redirect", "/internal-assets/a"),
             ("x-accel-presign", "1"),
         ];
@@ -524,7 +670,10 @@ mod tests {
             .unwrap();
         assert!(p.presign);
         let always = judged(
-            &[("x-accel-redirect", "/internal-assets/a")],
+            &[
+                (":status", "200"),
+                ("x-accel-redirect", "/internal-assets/a"),
+            ],
             r#"{"presign":{"base_url":"http://s3","always":true}}"#,
         )
         .unwrap()
@@ -542,6 +691,7 @@ mod tests {
             kept: vec![],
             disposition: None,
             content_type: None,
+            upload_type: None,
         }
     }
 
@@ -639,6 +789,28 @@ mod tests {
     }
 
     #[test]
+    fn under_an_upload_limit_a_multipart_upload_has_one_part() {
+        let mut mp = consent(Grants {
+            multipart: true,
+            ..Default::default()
+        });
+        mp.max_bytes = Some(10);
+        for q in ["partNumber=1&uploadId=u", "uploadId=u&partNumber=001"] {
+            assert!(permit("PUT", q, true, false, &mp).unwrap().write, "{q}");
+        }
+        for q in ["partNumber=2&uploadId=u", "partNumber=0&uploadId=u"] {
+            let e = permit("PUT", q, true, false, &mp).unwrap_err();
+            assert_eq!(e.status, 403, "{q}");
+            assert!(e.reason.contains("one part"), "{q}");
+        }
+        for (m, q) in [("POST", "uploads"), ("POST", "uploadId=u")] {
+            assert!(permit(m, q, true, false, &mp).unwrap().write, "{m} {q}");
+        }
+        mp.max_bytes = None;
+        assert!(permit("PUT", "partNumber=2&uploadId=u", true, false, &mp).is_ok());
+    }
+
+    #[test]
     fn storage_gets_the_consented_key_and_only_allowlisted_headers() {
         let client = h(&[
             (":method", "PUT"),
@@ -667,7 +839,7 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         let path = storage_path(&c, &p);
-        let out = storage_request(&client, &path, &p, &read_forwarded);
+        let out = storage_request(&client, &path, &p, &read_forwarded, None);
         let names: Vec<&str> = out.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             names,
@@ -689,7 +861,7 @@ mod tests {
             query: String::new(),
         };
         let read_path = storage_path(&c, &read);
-        let read_only = storage_request(&client, &read_path, &read, &read_forwarded);
+        let read_only = storage_request(&client, &read_path, &read, &read_forwarded, None);
         let names: Vec<&str> = read_only.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             names,
@@ -713,16 +885,154 @@ mod tests {
             413
         );
         assert_eq!(upload_limit(&h(&[]), 10), Ok(10));
-        let chunked = h(&[
-            ("content-length", "200"),
-            ("x-amz-decoded-content-length", "10"),
+        // A plain body's decoded-length claim changes nothing.
+        let claim = ("x-amz-decoded-content-length", "10");
+        let plain = h(&[("content-length", "5000"), claim]);
+        assert_eq!(upload_limit(&plain, 100).unwrap_err().status, 413);
+        assert_eq!(upload_limit(&h(&[claim]), 100), Ok(100));
+        // aws-chunked: the decoded length is the object's, the framing
+        // gets decoded / 64 + 512 bytes, no more.
+        for marker in [
+            ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+            ("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+        ] {
+            let framed = |len: &'static str, decoded: &'static str| {
+                upload_limit(
+                    &h(&[
+                        marker,
+                        ("content-length", len),
+                        ("x-amz-decoded-content-length", decoded),
+                    ]),
+                    1600,
+                )
+            };
+            assert_eq!(framed("1700", "1600"), Ok(1600 + 25 + 512));
+            assert_eq!(framed("2137", "1600"), Ok(2137));
+            assert_eq!(framed("2138", "1600").unwrap_err().status, 413);
+            assert_eq!(framed("200", "1601").unwrap_err().status, 413);
+            assert_eq!(upload_limit(&h(&[marker]), 1600).unwrap_err().status, 400);
+            let unframed = upload_limit(&h(&[marker, ("x-amz-decoded-content-length", "10")]), 10);
+            assert_eq!(unframed, Ok(10 + 512));
+        }
+        // Content-Encoding alone does not make storage decode: a plain body.
+        let encoded = h(&[
+            ("content-encoding", "aws-chunked"),
+            ("content-length", "101"),
+            claim,
         ]);
-        assert_eq!(upload_limit(&chunked, 10), Ok(200));
-        let over = h(&[
-            ("content-length", "200"),
-            ("x-amz-decoded-content-length", "11"),
+        assert_eq!(upload_limit(&encoded, 100).unwrap_err().status, 413);
+        // Never more than the grant plus the bounded overhead.
+        let huge = h(&[
+            ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+            ("x-amz-decoded-content-length", "18446744073709551615"),
         ]);
-        assert_eq!(upload_limit(&over, 10).unwrap_err().status, 413);
+        assert_eq!(upload_limit(&huge, u64::MAX), Ok(u64::MAX));
+    }
+
+    #[test]
+    fn a_backend_pins_an_uploads_type() {
+        let pin = |v: &str| {
+            let a = [
+                (":status", "200"),
+                ("x-accel-redirect", "/internal-assets/a"),
+                ("x-accel-content-type", v),
+            ];
+            judged(&a, "{}").map(|c| c.unwrap().upload_type)
+        };
+        assert_eq!(pin("image/png"), Ok(Some("image/png".into())));
+        let with_charset = "text/plain; charset=utf-8";
+        assert_eq!(pin(with_charset), Ok(Some(with_charset.into())));
+        for bad in ["", "png", "text/plain;  x=1", "image/p\u{e9}ng", "a/b\tc"] {
+            assert_eq!(pin(bad).unwrap_err().status, 502, "{bad:?}");
+        }
+        let mut c = consent(Grants {
+            put: true,
+            multipart: true,
+            ..Default::default()
+        });
+        c.upload_type = Some("image/png".into());
+        let w = |q: &str| Permit {
+            write: true,
+            query: q.into(),
+        };
+        // Only the calls that set the stored type carry it.
+        assert_eq!(pinned_type("PUT", &w(""), &c), Some("image/png"));
+        assert_eq!(pinned_type("POST", &w("uploads"), &c), Some("image/png"));
+        for (m, q) in [
+            ("PUT", "partNumber=1&uploadId=u"),
+            ("POST", "uploadId=u"),
+            ("DELETE", ""),
+        ] {
+            assert_eq!(pinned_type(m, &w(q), &c), None, "{m} {q}");
+        }
+        let read = Permit {
+            write: false,
+            query: String::new(),
+        };
+        assert_eq!(pinned_type("GET", &read, &c), None);
+        // The client's type is replaced, once.
+        let client = h(&[
+            (":method", "PUT"),
+            ("content-type", "text/html"),
+            ("content-length", "3"),
+        ]);
+        let out = storage_request(
+            &client,
+            "/internal-assets/k",
+            &w(""),
+            &[],
+            Some("image/png"),
+        );
+        let types: Vec<&[u8]> = out
+            .iter()
+            .filter(|(k, _)| *k == "content-type")
+            .map(|(_, v)| *v)
+            .collect();
+        assert_eq!(types, [&b"image/png"[..]]);
+    }
+
+    #[test]
+    fn a_presigned_put_signs_its_type_and_limited_length() {
+        let mut c = consent(Grants {
+            put: true,
+            ..Default::default()
+        });
+        let client = h(&[("content-length", "50"), ("content-type", "text/plain")]);
+        assert_eq!(
+            presigned_put(&client, &c),
+            Ok(Some(vec![("content-type", "text/plain")]))
+        );
+        assert_eq!(presigned_put(&h(&[]), &c), Ok(Some(vec![])));
+        c.max_bytes = Some(100);
+        assert_eq!(
+            presigned_put(&client, &c),
+            Ok(Some(vec![
+                ("content-length", "50"),
+                ("content-type", "text/plain")
+            ]))
+        );
+        // Under a limit, an undeclared or aws-chunked size streams.
+        let chunked = h(&[("transfer-encoding", "chunked")]);
+        assert_eq!(presigned_put(&chunked, &c), Ok(None));
+        let aws = h(&[
+            ("content-length", "50"),
+            ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+            ("x-amz-decoded-content-length", "20"),
+        ]);
+        assert_eq!(presigned_put(&aws, &c), Ok(None));
+        // A pinned type: the client must declare exactly it.
+        c.upload_type = Some("image/png".into());
+        assert_eq!(presigned_put(&client, &c).unwrap_err().status, 415);
+        let untyped = h(&[("content-length", "50")]);
+        assert_eq!(presigned_put(&untyped, &c).unwrap_err().status, 415);
+        let png = h(&[("content-length", "50"), ("content-type", "image/png")]);
+        assert_eq!(
+            presigned_put(&png, &c),
+            Ok(Some(vec![
+                ("content-length", "50"),
+                ("content-type", "image/png")
+            ]))
+        );
     }
 
     #[test]

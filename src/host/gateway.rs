@@ -38,7 +38,8 @@ pub struct Gateway {
     cache_key: Option<decision_cache::Key>,
     /// The backend's headers for storage's answer (`carry` encoding).
     kept: Vec<u8>,
-    /// A granted upload's byte budget, and the bytes streamed so far.
+    /// A granted upload's byte budget, and the bytes streamed so far
+    /// (those Envoy held while the backend was asked included).
     budget: Option<u64>,
     streamed: u64,
     /// This context answered itself: its response callbacks leave it alone.
@@ -181,6 +182,7 @@ impl Gateway {
                     shared.decisions.borrow_mut().put(
                         key,
                         consent.clone(),
+                        consent.size(),
                         now.saturating_add(age * 1000),
                         now,
                         cache.max_entries,
@@ -235,7 +237,8 @@ impl Gateway {
         if permit.write {
             if let Some(max) = consent.max_bytes {
                 match gateway::upload_limit(&client, max) {
-                    Ok(n) => self.budget = Some(n),
+                    Ok(n) if self.streamed <= n => self.budget = Some(n),
+                    Ok(_) => return self.refuse(Counter::UploadsTooLarge, gateway::too_large()),
                     Err(r) => return self.refuse(Counter::UploadsTooLarge, r),
                 }
             }
@@ -246,12 +249,23 @@ impl Gateway {
             &storage_path,
             &permit,
             &signing.forwarded_request_headers,
+            gateway::pinned_type(method, &permit, consent),
         );
-        // Presigned: reads and plain PUTs. Multipart calls, DELETE and
-        // size-limited uploads (asset-gate counts their bytes) stream.
-        let plain = !permit.write || (permit.query.is_empty() && consent.max_bytes.is_none());
-        if consent.presign && plain && method != "DELETE" {
-            return self.presign(cfg, signing, consent, &permit, &request);
+        // Presigned: reads and plain PUTs (their type and limited length
+        // signed). Multipart calls, DELETE and size-limited uploads of an
+        // undeclared size (asset-gate counts their bytes) stream.
+        if consent.presign && method != "DELETE" {
+            let upload = match (permit.write, permit.query.is_empty()) {
+                (false, _) => Some(Vec::new()),
+                (true, false) => None,
+                (true, true) => match gateway::presigned_put(&client, consent) {
+                    Ok(h) => h,
+                    Err(r) => return self.refuse(Counter::ConsentViolations, r),
+                },
+            };
+            if let Some(upload) = upload {
+                return self.presign(cfg, signing, consent, &permit, &request, &upload);
+            }
         }
         let body = if self.has_body {
             Body::Streamed
@@ -281,6 +295,7 @@ impl Gateway {
         consent: &Consent,
         permit: &Permit,
         request: &[Header],
+        upload: &[(&str, &str)],
     ) -> Action {
         let shared = Rc::clone(&self.shared);
         let Some(p) = &cfg.presign else {
@@ -311,7 +326,8 @@ impl Gateway {
                 params.push(("response-content-type", t));
             }
         }
-        let headers = [("host", host)];
+        let mut headers = upload.to_vec();
+        headers.push(("host", host));
         let store = shared.credentials.borrow();
         let Some(creds) = store.usable(now) else {
             shared.metrics.inc(Counter::MissingCredentials);
@@ -383,7 +399,10 @@ impl HttpContext for Gateway {
         // Envoy holds the body while the headers are paused, unless the
         // plugin sets allow_on_headers_stop_iteration: then a Continue here
         // would release the request before the backend's answer.
+        // Paused, `body_size` is all Envoy holds so far; those bytes pass on
+        // with the resumed request, unseen here, so they count now.
         if self.asking {
+            self.streamed = body_size as u64;
             return Action::Pause;
         }
         let Some(budget) = self.budget else {
@@ -392,8 +411,7 @@ impl HttpContext for Gateway {
         self.streamed += body_size as u64;
         if self.streamed > budget {
             self.budget = None;
-            self.shared.metrics.inc(Counter::UploadsTooLarge);
-            return self.respond(413, "the upload is larger than the auth backend allows");
+            return self.refuse(Counter::UploadsTooLarge, gateway::too_large());
         }
         Action::Continue
     }

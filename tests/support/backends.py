@@ -136,7 +136,8 @@ DEFAULTS = {
         "internal_prefix": "/internal-assets/",
         "presign_prefix": "presigned/",
         "denied_keys": ["secret.txt"],
-        # [{"prefix": "uploads/", "grant": "PUT, multipart", "max_bytes": null}]
+        # [{"prefix": "uploads/", "grant": "PUT, multipart", "max_bytes": null}]; a rule
+        # may also set "status", "body" and "headers" of the consent's answer
         "rules": [{"prefix": "uploads/", "grant": "PUT, multipart", "max_bytes": None}],
         "cache_prefix": None,
         "cache_max_age": 60,
@@ -348,11 +349,18 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(403, "access denied by the demo auth backend (%s)\n" % method,
                               content_type="text/plain")
         headers = {"x-accel-redirect": conf["internal_prefix"] + key}
+        status, answer_body = 200, b""
         for rule in conf["rules"]:
             if key.startswith(rule["prefix"]):
-                headers["x-accel-grant"] = rule["grant"]
+                if rule.get("grant"):
+                    headers["x-accel-grant"] = rule["grant"]
                 if rule.get("max_bytes") is not None:
                     headers["x-accel-max-bytes"] = str(rule["max_bytes"])
+                # Optional: the answer's status and body (a refusal that still
+                # names an X-Accel-Redirect), and extra headers.
+                status = rule.get("status", 200)
+                answer_body = rule.get("body", "").encode()
+                headers.update(rule.get("headers", {}))
                 break
         if presign:
             headers["x-accel-presign"] = "1"
@@ -360,7 +368,7 @@ class Handler(BaseHTTPRequestHandler):
             headers["cache-control"] = "private, max-age=%d" % conf["cache_max_age"]
         headers.update(conf["headers"])
         # No Content-Type: like nginx, a presigned read would carry it.
-        self._raw_answer(200, list(headers.items()) + [("content-length", "0")])
+        self._raw_answer(status, list(headers.items()) + [("content-length", str(len(answer_body)))], answer_body)
 
     # ---- framework fixtures (rack, symfony, seed) -------------------------------
 

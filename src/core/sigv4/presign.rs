@@ -50,7 +50,13 @@ pub fn presigned_query(
         if name.is_empty() || !lower || *name <= last {
             return Err(SigV4Error::InvalidHeaderName);
         }
-        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        // Values are signed as given: already canonical (no outer or
+        // repeated spaces), e.g. `text/plain; charset=utf-8`.
+        let canonical = value.trim() == *value && !value.contains("  ");
+        if value.is_empty()
+            || !canonical
+            || !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+        {
             return Err(SigV4Error::InvalidHeaderValue {
                 name: name.to_string(),
             });
@@ -190,6 +196,43 @@ mod tests {
             ..req
         };
         assert!(presigned_query(&bad, &creds(None), &SCOPE, 0, 60, &mut cache).is_err());
+        // A type with an inner space signs as the canonical presigner does;
+        // a value that is not already canonical is refused.
+        let typed = [
+            ("content-length", "5"),
+            ("content-type", "text/plain; charset=utf-8"),
+            ("host", "h"),
+        ];
+        let req = PresignRequest {
+            headers: &typed,
+            ..req
+        };
+        let q = presigned_query(&req, &creds(None), &SCOPE, 0, 60, &mut cache).unwrap();
+        let canonical = super::super::presign_query(
+            &super::super::Request {
+                method: "PUT",
+                path: "/b/k",
+                query: "",
+                headers: &typed,
+            },
+            &creds(None),
+            &SCOPE,
+            0,
+            60,
+            UNSIGNED_PAYLOAD,
+            &mut cache,
+        )
+        .unwrap();
+        let sig = |s: &str| s.rsplit_once("X-Amz-Signature=").unwrap().1.to_string();
+        assert_eq!(sig(&q), sig(&canonical));
+        for value in [" text/plain", "text/plain ", "text/plain;  a=b"] {
+            let odd = [("content-type", value), ("host", "h")];
+            let bad = PresignRequest {
+                headers: &odd,
+                ..req
+            };
+            assert!(presigned_query(&bad, &creds(None), &SCOPE, 0, 60, &mut cache).is_err());
+        }
         let injected = [("host", "h\r\nx: y")];
         let bad = PresignRequest {
             headers: &injected,
