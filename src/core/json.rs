@@ -65,12 +65,53 @@ impl Map {
         self.0.is_empty()
     }
 
-    /// Adds a member; a key already there gets the new value.
+    /// Adds a member; a key already there gets the new value. One scan per
+    /// call: the parser builds objects with [`Map::from_members`] instead.
     pub fn insert(&mut self, key: String, value: Value) {
         match self.0.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => self.0.push((key, value)),
         }
+    }
+
+    /// The map of an object's members in document order, in O(n log n)
+    /// (one `insert` per member would be quadratic in a hostile answer's
+    /// key count): a repeated key keeps its first place and its last value.
+    fn from_members(mut members: Vec<(String, Value)>) -> Map {
+        let n = members.len();
+        if n < 2 {
+            return Map(members);
+        }
+        // Member indices by key, equal keys in document order.
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_unstable_by(|&a, &b| members[a].0.cmp(&members[b].0).then(a.cmp(&b)));
+        let mut repeated = vec![false; n];
+        let mut any = false;
+        for pair in order.windows(2) {
+            if members[pair[0]].0 == members[pair[1]].0 {
+                repeated[pair[1]] = true;
+                any = true;
+            }
+        }
+        if !any {
+            return Map(members);
+        }
+        // Each run of one key: its last value moves to its first place.
+        let mut start = 0;
+        while start < n {
+            let mut end = start + 1;
+            while end < n && repeated[order[end]] {
+                end += 1;
+            }
+            if end - start > 1 {
+                let value = std::mem::replace(&mut members[order[end - 1]].1, Value::Null);
+                members[order[start]].1 = value;
+            }
+            start = end;
+        }
+        let mut kept = repeated.iter();
+        members.retain(|_| !kept.next().copied().unwrap_or(false));
+        Map(members)
     }
 }
 
@@ -229,11 +270,11 @@ impl Parser<'_> {
             return Err(self.err("nested too deeply"));
         }
         self.at += 1; // {
-        let mut map = Map::new();
+        let mut members = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.at += 1;
-            return Ok(Value::Object(map));
+            return Ok(Value::Object(Map::new()));
         }
         loop {
             self.skip_ws();
@@ -247,13 +288,13 @@ impl Parser<'_> {
             }
             self.at += 1;
             let v = self.value(depth)?;
-            map.insert(key, v);
+            members.push((key, v));
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.at += 1,
                 Some(b'}') => {
                     self.at += 1;
-                    return Ok(Value::Object(map));
+                    return Ok(Value::Object(Map::from_members(members)));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
             }
@@ -585,6 +626,27 @@ mod tests {
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["a", "b"]);
         assert_eq!(v.get("a").and_then(Value::as_u64), Some(3));
+    }
+
+    #[test]
+    fn many_keys_and_repeats_match_serde_json() {
+        // Keys out of order, repeated two and three times, far apart.
+        let mut text = String::from("{");
+        for i in 0..3000u32 {
+            let key = (i * 7919) % 1000;
+            text.push_str(&format!("\"k{key}\":{i},"));
+        }
+        text.push_str("\"last\":true}");
+        let ours = parse(text.as_bytes()).unwrap();
+        let object = ours.as_object().unwrap();
+        assert_eq!(object.len(), 1001);
+        let first: Vec<&String> = object.keys().take(3).collect();
+        assert_eq!(first, ["k0", "k919", "k838"]);
+        let theirs: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for (k, v) in object.iter() {
+            assert_eq!(v.as_u64(), theirs[k.as_str()].as_u64(), "{k}");
+        }
+        assert_eq!(ours.get("k0").and_then(Value::as_u64), Some(2000));
     }
 
     #[test]
