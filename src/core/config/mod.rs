@@ -130,6 +130,9 @@ pub struct AugmentConfig {
     pub max_body_bytes: usize,
     pub failure_policy: FailurePolicy,
     pub injection: Injection,
+    /// Credentials, `x-envoy-*` and `x-amz-*` names the provider may set
+    /// (`header_allow_sensitive`); any other such name refuses its answer.
+    pub allow_sensitive: Vec<String>,
 }
 
 /// A bucket mapping: requests under `prefix` go to `bucket`, key = `key_prefix` + rest.

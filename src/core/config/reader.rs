@@ -102,6 +102,7 @@ pub(super) struct RawConfig {
     pub(super) header_max_body_bytes: Option<usize>,
     pub(super) header_failure_policy: FailurePolicy,
     pub(super) header_injection: Injection,
+    pub(super) header_allow_sensitive: Vec<String>,
 }
 
 /// Reads the configuration's bytes (empty means `{}`) into raw settings.
@@ -341,6 +342,7 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "header_max_body_bytes",
             "header_failure_policy",
             "header_injection",
+            "header_allow_sensitive",
         ],
     )?;
     let redirect = match r.child(
@@ -425,6 +427,7 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
                 ],
             )?
             .unwrap_or_default(),
+        header_allow_sensitive: r.strings("header_allow_sensitive")?.unwrap_or_default(),
     })
 }
 

@@ -24,6 +24,30 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
     if raw.role == Role::Storage && signing.is_none() {
         return Err(err("signing", "required when role is \"storage\""));
     }
+    if let Some(a) = &augment {
+        // Injected after signing, a provider header would reach storage
+        // unsigned (or break the signature).
+        if raw.role == Role::Storage {
+            return Err(err(
+                "augment_headers",
+                "not read with role \"storage\": provider headers would reach storage unsigned",
+            ));
+        }
+        // On the auth backend's request a provider credential is the
+        // credential the backend judges.
+        if raw.role == Role::AuthBackend {
+            if let Some(i) = a
+                .allow_sensitive
+                .iter()
+                .position(|n| crate::core::headers::is_credential(n))
+            {
+                return Err(err(
+                    &format!("header_allow_sensitive[{i}]"),
+                    "a credential header may not be injected with role \"auth_backend\": it would decide who is authorised",
+                ));
+            }
+        }
+    }
     let gateway = match (raw.role, raw.gateway) {
         (Role::Gateway, g) => {
             if signing.is_none() {
@@ -292,7 +316,26 @@ fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, ConfigErro
         max_body_bytes,
         failure_policy: raw.header_failure_policy,
         injection: raw.header_injection,
+        allow_sensitive: allow_sensitive(&raw.header_allow_sensitive)?,
     }))
+}
+
+/// `header_allow_sensitive`: lowercase names that need the operator's
+/// permission (credentials, `x-envoy-*`, `x-amz-*`), never framing or
+/// Envoy's own `x-envoy-internal`.
+fn allow_sensitive(names: &[String]) -> Result<Vec<String>, ConfigError> {
+    for (i, n) in names.iter().enumerate() {
+        let ok = valid_header_name(n)
+            && crate::core::headers::needs_permission(n)
+            && crate::core::headers::validate_header(n, "", &[], &[n]).is_ok();
+        if !ok {
+            return Err(err(
+                &format!("header_allow_sensitive[{i}]"),
+                "must be a lowercase authorization, cookie, proxy-authorization, x-envoy-* or x-amz-* header name (other names need no permission)",
+            ));
+        }
+    }
+    Ok(names.to_vec())
 }
 
 pub(super) fn is_token(s: &str) -> bool {
@@ -940,6 +983,14 @@ mod tests {
         assert_eq!(a.expiry_ms, 1000);
         assert_eq!(a.failure_policy, FailurePolicy::Deny);
         assert_eq!(a.injection, Injection::KeepExisting);
+        assert!(a.allow_sensitive.is_empty());
+        let a = parse(
+            r#"{"role": "auth_backend", "augment_headers": true, "header_allow_sensitive": ["x-envoy-retry-on"]}"#,
+        )
+        .unwrap()
+        .augment
+        .unwrap();
+        assert_eq!(a.allow_sensitive, ["x-envoy-retry-on"]);
         for (cfg, field) in [
             (
                 r#"{"augment_headers": true, "header_cache_expiry": "0s"}"#,
@@ -970,6 +1021,26 @@ mod tests {
                 "header_failure_policy",
             ),
             (r#"{"augment_headers": "yes"}"#, "augment_headers"),
+            (
+                r#"{"augment_headers": true, "header_allow_sensitive": ["x-tenant"]}"#,
+                "header_allow_sensitive[0]",
+            ),
+            (
+                r#"{"augment_headers": true, "header_allow_sensitive": ["cookie", "Authorization"]}"#,
+                "header_allow_sensitive[1]",
+            ),
+            (
+                r#"{"augment_headers": true, "header_allow_sensitive": ["x-envoy-internal"]}"#,
+                "header_allow_sensitive[0]",
+            ),
+            (
+                r#"{"role": "auth_backend", "augment_headers": true, "header_allow_sensitive": ["x-amz-meta-a", "cookie"]}"#,
+                "header_allow_sensitive[1]",
+            ),
+            (
+                r#"{"role": "storage", "augment_headers": true, "signing": {"region": "r"}}"#,
+                "augment_headers",
+            ),
         ] {
             let e = parse(cfg).unwrap_err();
             assert_eq!(e.field, field, "{cfg}: {e}");
