@@ -332,6 +332,9 @@ pub struct SigningConfig {
     /// Storage error bodies (S3 XML naming bucket and key) become a short
     /// plain-text error with the same status.
     pub plain_errors: bool,
+    /// Storage's `x-amz-*` response headers a consented answer keeps (the
+    /// others go: `x-amz-meta-*` is the uploader's).
+    pub expose_amz_headers: Vec<String>,
     /// How request bodies are signed (`Stream` for S3 by default, `Hash`
     /// for every other service).
     pub body: BodySigning,

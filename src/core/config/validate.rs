@@ -543,6 +543,16 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
             "must be a lowercase header name",
         ));
     }
+    if let Some(i) = raw
+        .expose_amz_headers
+        .iter()
+        .position(|n| !valid_header_name(n) || !n.starts_with("x-amz-"))
+    {
+        return Err(err(
+            &format!("signing.expose_amz_headers[{i}]"),
+            "must be a lowercase x-amz-* header name",
+        ));
+    }
     let path_rules = crate::core::sigv4::PathRules::for_service(&raw.service);
     let is_s3 = path_rules == crate::core::sigv4::PathRules::S3;
     let body = raw.body.unwrap_or(if is_s3 {
@@ -598,6 +608,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         forwarded_request_headers: forwarded,
         hide_response_headers: hide,
         plain_errors: raw.plain_errors.unwrap_or(raw.require_marker),
+        expose_amz_headers: raw.expose_amz_headers,
         region,
         service: raw.service,
         path_rules,
@@ -887,6 +898,10 @@ mod tests {
             (
                 r#"{"signing":{"region":"r","hide_response_headers":["Bad Name"]}}"#,
                 "signing.hide_response_headers[0]",
+            ),
+            (
+                r#"{"signing":{"region":"r","expose_amz_headers":["x-amz-version-id","etag"]}}"#,
+                "signing.expose_amz_headers[1]",
             ),
             (
                 r#"{"signing":{"region":"r","plain_errors":"yes"}}"#,
