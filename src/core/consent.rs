@@ -207,16 +207,24 @@ pub fn client_answer<'a, H: Pair>(
 /// mapping are asset-gate's; the client knows its own path, and keeps the
 /// `UploadId` and `ETag` it needs.
 pub fn scrub_xml(body: &[u8]) -> Vec<u8> {
-    let mut out = body.to_vec();
-    for name in ["Location", "Bucket", "Key"] {
-        let open = ["<", name, ">"].concat();
-        let close = ["</", name, ">"].concat();
-        while let Some(start) = find(&out, open.as_bytes()) {
-            let Some(end) = find(&out[start..], close.as_bytes()) else {
-                break;
-            };
-            out.drain(start..start + end + close.len());
+    const NAMED: [(&[u8], &[u8]); 3] = [
+        (b"<Location>", b"</Location>"),
+        (b"<Bucket>", b"</Bucket>"),
+        (b"<Key>", b"</Key>"),
+    ];
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    'scan: while let Some((&b, tail)) = rest.split_first() {
+        for (open, close) in NAMED {
+            if rest.starts_with(open) {
+                if let Some(end) = find(rest, close) {
+                    rest = &rest[end + close.len()..];
+                    continue 'scan;
+                }
+            }
         }
+        out.push(b);
+        rest = tail;
     }
     out
 }
