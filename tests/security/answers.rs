@@ -335,13 +335,18 @@ fn a_header_provider_never_decides_who_is_authorised() {
     let r = flow.get(&["-H", TOKEN]);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.body, b"cookie-gated asset\n");
+}
 
-    // Retry headers from the provider would multiply every denied request.
-    flow.provider.control(json!({"body": {
+/// Envoy obeys `x-envoy-*` request headers a filter adds: a provider's
+/// retry headers would turn each denied request into six backend calls.
+#[test]
+fn a_header_provider_never_steers_envoy() {
+    let flow = FlowA::start(json!({
         "x-envoy-retry-on": "retriable-status-codes",
         "x-envoy-retriable-status-codes": "403",
         "x-envoy-max-retries": "5",
-    }}));
+        "x-tenant": "acme",
+    }));
     flow.polled();
     let hits = flow.auth.hits();
     for _ in 0..5 {
@@ -351,5 +356,42 @@ fn a_header_provider_never_decides_who_is_authorised() {
         flow.auth.hits() - hits,
         5,
         "the provider's x-envoy-* headers made Envoy retry"
+    );
+    assert!(flow.envoy.gate_stat("header_polls_failed_invalid_header") >= 1);
+}
+
+/// Injected after signing, a provider's headers would reach storage
+/// unsigned: the storage role refuses `augment_headers` at load.
+#[test]
+fn the_storage_role_refuses_header_augmentation() {
+    let storage = json!({
+        "role": "storage",
+        "augment_headers": true,
+        "signing": {"region": "us-east-1", "endpoint": "127.0.0.1:1",
+                    "credentials": {"source": "static", "access_key_id": "AK", "secret_access_key": "SK"}},
+    });
+    let redirect = json!({"role": "edge"});
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed_cert(certs.path());
+    let vars = vec![
+        ("WASM", wasm().display().to_string()),
+        ("AUTH_PORT", "1".to_string()),
+        ("ECHO_PORT", "1".to_string()),
+        ("STORAGE_PORT", "1".to_string()),
+        ("EDGE_CONFIG", filter_config(&redirect)),
+        (
+            "AUTH_CONFIG",
+            filter_config(&json!({"role": "auth_backend"})),
+        ),
+        ("STORAGE_CONFIG", filter_config(&storage)),
+        ("TLS_CERT", cert.display().to_string()),
+        ("TLS_KEY", key.display().to_string()),
+    ];
+    let (code, log) = Envoy::start_expect_failure(ASSETS, &vars);
+    assert_ne!(code, Some(0));
+    assert!(
+        log.contains("field `augment_headers`"),
+        "{}",
+        tail(&log, 20)
     );
 }
