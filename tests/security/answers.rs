@@ -232,6 +232,11 @@ struct FlowA {
 
 impl FlowA {
     fn start(provider_body: Value) -> FlowA {
+        FlowA::start_with(provider_body, json!({}))
+    }
+
+    /// `edge` settings are added to the edge's configuration.
+    fn start_with(provider_body: Value, edge_extra: Value) -> FlowA {
         let id = Identity::admin("AKIDANSWERSA", "answers-a-secret");
         let s3 = S3::start(&["assets"], vec![id.clone()]);
         let storage = CountingProxy::start(s3.port);
@@ -261,6 +266,10 @@ impl FlowA {
             "header_providing_service_timeout": "500ms",
             "header_backoff_cap": "1s",
         });
+        let mut edge = edge;
+        for (k, v) in edge_extra.as_object().unwrap() {
+            edge[k] = v.clone();
+        }
         let certs = tempfile::tempdir().unwrap();
         let (cert, key) = self_signed_cert(certs.path());
         // assets.yaml with the provider's cluster added.
@@ -335,6 +344,25 @@ fn a_header_provider_never_decides_who_is_authorised() {
     let r = flow.get(&["-H", TOKEN]);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.body, b"cookie-gated asset\n");
+}
+
+/// An operator may let a provider set a credential (for an upstream that
+/// needs one), but the provider's never replaces the client's own.
+#[test]
+fn an_allowed_provider_credential_never_replaces_the_clients() {
+    let flow = FlowA::start_with(
+        json!({"authorization": "Bearer demo-token"}),
+        json!({"header_allow_sensitive": ["authorization"], "header_injection": "overwrite"}),
+    );
+    wait_until("the provider's token", Duration::from_secs(10), || {
+        flow.envoy.gate_stat("headers_injected") >= 1 || flow.get(&[]).status == 200
+    });
+    let r = flow.get(&["-H", "Authorization: Bearer wrong-token"]);
+    assert_eq!(
+        (r.status, r.text()),
+        (403, "access denied by the demo auth backend\n".to_string()),
+        "the provider's token replaced the client's"
+    );
 }
 
 /// Envoy obeys `x-envoy-*` request headers a filter adds: a provider's
