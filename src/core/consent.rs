@@ -71,11 +71,11 @@ const PASSIVE: [&str; 11] = [
 
 /// Whether a `content-type` value is passive (parameters ignored).
 pub fn is_passive(content_type: &[u8]) -> bool {
-    let essence = content_type
-        .split(|&b| b == b';')
-        .next()
-        .unwrap_or_default()
-        .trim_ascii();
+    let end = content_type
+        .iter()
+        .position(|&b| b == b';')
+        .unwrap_or(content_type.len());
+    let essence = content_type[..end].trim_ascii();
     let is = |t: &str| essence.eq_ignore_ascii_case(t.as_bytes());
     let under =
         |p: &str| essence.len() > p.len() && essence[..p.len()].eq_ignore_ascii_case(p.as_bytes());
