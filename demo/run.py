@@ -6,6 +6,7 @@ Ports (environment variables, defaults):
   ASSET_GATE_ASSETS_PORT  10000  assets flow listener
   ASSET_GATE_EDGE_PORT    10001  S3 signing edge listener
   ASSET_GATE_GATEWAY_PORT 10002  flow D gateway listener
+  ASSET_GATE_HEADERS_PORT 10003  flow B header augmentation listener
   ASSET_GATE_ADMIN_PORT   9901   Envoy admin
   ASSET_GATE_S3_PORT      8333   SeaweedFS S3 API
   ASSET_GATE_AUTH_PORT    8081   demo auth backend
@@ -77,7 +78,8 @@ def render_envoy(ports, wasm):
         text = f.read().replace("localhost:8333", "localhost:%d" % ports["s3"])
         cfg = yaml.safe_load(text.replace("127.0.0.1:8333", "127.0.0.1:%d" % ports["s3"]))
     cfg["admin"]["address"]["socket_address"]["port_value"] = ports["admin"]
-    listener_ports = {"assets": ports["assets"], "signing_edge": ports["edge"], "gateway": ports["gateway"]}
+    listener_ports = {"assets": ports["assets"], "signing_edge": ports["edge"], "gateway": ports["gateway"],
+                      "headers": ports["headers"]}
     for listener in cfg["static_resources"]["listeners"]:
         listener["address"]["socket_address"]["port_value"] = listener_ports[listener["name"]]
     cluster_ports = {"auth_backend": ports["auth"], "storage": ports["s3"], "s3_edge": ports["s3"],
@@ -110,6 +112,7 @@ def main():
         "assets": port("ASSET_GATE_ASSETS_PORT", 10000),
         "edge": port("ASSET_GATE_EDGE_PORT", 10001),
         "gateway": port("ASSET_GATE_GATEWAY_PORT", 10002),
+        "headers": port("ASSET_GATE_HEADERS_PORT", 10003),
         "admin": port("ASSET_GATE_ADMIN_PORT", 9901),
         "s3": port("ASSET_GATE_S3_PORT", 8333),
         "auth": port("ASSET_GATE_AUTH_PORT", 8081),
@@ -186,6 +189,7 @@ def main():
                                 "--disable-hot-restart", "--concurrency", "2", "--log-level", "info"], env=env)
         wait_http(f"http://127.0.0.1:{ports['admin']}/ready", "Envoy", ok=lambda s: s == 200)
         a, e, adm, g, s3 = ports["assets"], ports["edge"], ports["admin"], ports["gateway"], ports["s3"]
+        h = ports["headers"]
         print(f"""
 asset-gate demo is up (logs in {work}). Try:
 
@@ -197,8 +201,8 @@ asset-gate demo is up (logs in {work}). Try:
   curl -i -H 'x-internal-redirect: true' http://localhost:{a}/internal-assets/hello.txt  # spoof: 404
   curl -i -H 'Authorization: Bearer demo-token' 'http://localhost:{a}/assets/%2e%2e/hello.txt'  # unsafe: 404
 
-  # header augmentation: the provider's headers (x-idp-token, x-tenant) on every request
-  curl -s http://localhost:{a}/echo/
+  # header augmentation (its own listener): the provider's headers (x-idp-token, x-tenant) on every request
+  curl -s http://localhost:{h}/echo/
 
   # signing edge: S3 clients with no credentials at all
   curl -i http://localhost:{e}/{BUCKET}/hello.txt

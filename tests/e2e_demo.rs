@@ -12,9 +12,10 @@ use support::*;
 
 #[test]
 fn demo_comes_up_and_its_printed_commands_work() {
-    let p = free_ports(9);
+    let p = free_ports(10);
     let (assets, edge, admin, s3, auth) = (p[0], p[1], p[2], p[3], p[4]);
     let (provider, echo, gateway, gateway_auth) = (p[5], p[6], p[7], p[8]);
+    let headers = p[9];
     let mut demo = Proc::spawn(
         "demo",
         Command::new(venv_bin("python"))
@@ -28,6 +29,7 @@ fn demo_comes_up_and_its_printed_commands_work() {
             .env("ASSET_GATE_ECHO_PORT", echo.to_string())
             .env("ASSET_GATE_GATEWAY_PORT", gateway.to_string())
             .env("ASSET_GATE_GATEWAY_AUTH_PORT", gateway_auth.to_string())
+            .env("ASSET_GATE_HEADERS_PORT", headers.to_string())
             .env("ASSET_GATE_WASM", wasm())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit()),
@@ -98,7 +100,7 @@ fn demo_comes_up_and_its_printed_commands_work() {
 
     // header augmentation (the first poll happens within a tick of start-up)
     wait_until("provider headers", Duration::from_secs(10), || {
-        curl(&[&url(assets, "/echo/")])
+        curl(&[&url(headers, "/echo/")])
             .text()
             .contains("demo-idp-token")
     });

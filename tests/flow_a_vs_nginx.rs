@@ -132,6 +132,44 @@ fn expected_from_nginx(nginx: &ClientView, backend: &Response) -> ClientView {
             v.headers.extend(lines);
         }
     }
+    // asset-gate's answer safety: storage's caching becomes private unless
+    // the backend sent its own; an active type the backend did not pick
+    // becomes an attachment.
+    let sent = |name: &str| backend.headers.iter().any(|(k, _)| k == name);
+    let mut set = |name: &str, value: &str| {
+        v.headers.retain(|(k, _)| k != name);
+        v.headers.push((name.to_string(), value.to_string()));
+    };
+    if !sent("cache-control") {
+        set("cache-control", "private");
+    }
+    let passive = |t: &str| {
+        let t = t
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "text/plain",
+            "application/json",
+            "application/octet-stream",
+        ]
+        .contains(&t.as_str())
+            || ["video/", "audio/", "font/"]
+                .iter()
+                .any(|p| t.starts_with(p))
+    };
+    let content_type = nginx.all("content-type").first().map(|t| t.to_string());
+    if matches!(nginx.status, 200 | 206)
+        && !sent("content-disposition")
+        && !content_type.as_deref().is_some_and(passive)
+    {
+        set("content-disposition", "attachment");
+    }
     v
 }
 

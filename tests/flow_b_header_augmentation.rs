@@ -25,6 +25,8 @@ fn augment(extra: Value) -> Value {
         "header_cache_expiry": "1s",
         "header_providing_service_timeout": "500ms",
         "header_backoff_cap": "2s",
+        // The test provider sets a bearer token for the upstream.
+        "header_allow_sensitive": ["authorization"],
     });
     for (k, v) in extra.as_object().unwrap() {
         c[k] = v.clone();

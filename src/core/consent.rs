@@ -52,6 +52,36 @@ pub const STORAGE_IDENTIFYING: [&str; 6] = [
     "seaweed-x-amz-etag",
 ];
 
+/// Media types a browser shows without running anything of the file's
+/// (an allowlist: HTML, SVG, XML, JavaScript, PDF and anything unknown are
+/// active); `video/*`, `audio/*` and `font/*` are passive too.
+const PASSIVE: [&str; 11] = [
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/apng",
+    "image/bmp",
+    "image/x-icon",
+    "text/plain",
+    "application/json",
+    "application/octet-stream",
+];
+
+/// Whether a `content-type` value is passive (parameters ignored).
+pub fn is_passive(content_type: &[u8]) -> bool {
+    let end = content_type
+        .iter()
+        .position(|&b| b == b';')
+        .unwrap_or(content_type.len());
+    let essence = content_type[..end].trim_ascii();
+    let is = |t: &str| essence.eq_ignore_ascii_case(t.as_bytes());
+    let under =
+        |p: &str| essence.len() > p.len() && essence[..p.len()].eq_ignore_ascii_case(p.as_bytes());
+    PASSIVE.iter().any(|t| is(t)) || under("video/") || under("audio/") || under("font/")
+}
+
 /// The request headers a read consent sends on: the pseudo-headers and the
 /// allowlisted client headers, in their order. Everything else the client
 /// sent (cookies, credentials, `x-amz-*`, `content-*`) is dropped.
@@ -75,6 +105,16 @@ pub struct AnswerRules<'a> {
     pub error_has_body: bool,
     /// The backend's kept headers from the marker (`carry::parse`).
     pub kept: &'a [(&'a str, &'a [u8])],
+    /// A consented answer (flows A and D): `nosniff`; storage's caching
+    /// becomes `private` unless the backend kept a `cache-control`; an
+    /// active type in a `200`/`206` becomes an attachment in a sandbox
+    /// unless the backend kept a `content-type` or `content-disposition`;
+    /// storage's `x-amz-*` headers go but for `expose`.
+    pub consented: bool,
+    /// Storage's `x-amz-*` response headers a consented answer keeps.
+    pub expose: &'a [String],
+    /// The body is rewritten by [`scrub_xml`]: its `content-length` goes.
+    pub scrub: bool,
 }
 
 /// One change to storage's answer, as the host applies it.
@@ -99,11 +139,29 @@ pub fn client_answer<'a, H: Pair>(
     rules: &AnswerRules<'a>,
 ) -> Option<Vec<AnswerEdit<'a>>> {
     let kept = carry::edits(rules.kept);
-    let replaced = |k: &str| kept.iter().any(|&(n, _, e)| e == Edit::Replace && n == k);
+    let kept_has = |k: &str| kept.iter().any(|&(n, _, _)| n == k);
+    let safe = rules.consented;
+    let value = |k: &str| response.iter().find(|h| h.name() == k).map(|h| h.value());
+    // Storage answered with the object (or part of it) in an active type
+    // the backend did not choose: the uploader's, served as an attachment.
+    let active = safe
+        && matches!(value(":status"), Some(b"200" | b"206"))
+        && !kept_has("content-type")
+        && !kept_has("content-disposition")
+        && !value("content-type").is_some_and(is_passive);
+    let private = safe && !kept_has("cache-control");
+    let ours = |k: &str| {
+        (safe && k == "x-content-type-options")
+            || (private && k == "cache-control")
+            || (active && (k == "content-disposition" || k == "content-security-policy"))
+    };
+    let replaced = |k: &str| ours(k) || kept.iter().any(|&(n, _, e)| e == Edit::Replace && n == k);
     let set_type = rules.plain_error && rules.error_has_body;
     let dropped = |k: &str| {
         rules.hide.iter().any(|h| h == k)
             || (rules.plain_error && (k == "content-length" || k == "content-type"))
+            || (safe && k.starts_with("x-amz-") && !rules.expose.iter().any(|e| e == k))
+            || (rules.scrub && k == "content-length")
             || replaced(k)
     };
     let lines = |k: &str| response.iter().filter(|h| h.name() == k).count();
@@ -124,6 +182,16 @@ pub fn client_answer<'a, H: Pair>(
             b"text/plain; charset=utf-8",
         ));
     }
+    if safe {
+        out.push(AnswerEdit::Set("x-content-type-options", b"nosniff"));
+    }
+    if private {
+        out.push(AnswerEdit::Set("cache-control", b"private"));
+    }
+    if active {
+        out.push(AnswerEdit::Set("content-disposition", b"attachment"));
+        out.push(AnswerEdit::Set("content-security-policy", b"sandbox"));
+    }
     for (name, value, edit) in kept {
         out.push(match edit {
             Edit::Replace => AnswerEdit::Set(name, value),
@@ -131,6 +199,38 @@ pub fn client_answer<'a, H: Pair>(
         });
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// S3's XML answer to a consented `POST` (a multipart upload's initiation
+/// or completion) without the elements that name where the object lives
+/// (`Location`, `Bucket`, `Key`): storage's endpoint, bucket and key
+/// mapping are asset-gate's; the client knows its own path, and keeps the
+/// `UploadId` and `ETag` it needs.
+pub fn scrub_xml(body: &[u8]) -> Vec<u8> {
+    const NAMED: [(&[u8], &[u8]); 3] = [
+        (b"<Location>", b"</Location>"),
+        (b"<Bucket>", b"</Bucket>"),
+        (b"<Key>", b"</Key>"),
+    ];
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    'scan: while let Some((&b, tail)) = rest.split_first() {
+        for (open, close) in NAMED {
+            if rest.starts_with(open) {
+                if let Some(end) = find(rest, close) {
+                    rest = &rest[end + close.len()..];
+                    continue 'scan;
+                }
+            }
+        }
+        out.push(b);
+        rest = tail;
+    }
+    out
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A short plain-text body for a storage error, so that S3's XML (which
@@ -344,6 +444,126 @@ mod tests {
                 ("cache-control", "private"),
                 ("link", "<b>")
             ]
+        );
+    }
+
+    #[test]
+    fn a_consented_answer_is_never_the_uploaders_active_or_public_content() {
+        let expose = vec!["x-amz-version-id".to_string()];
+        let storage = answer(&[
+            (":status", "200"),
+            ("content-type", "text/html; charset=utf-8"),
+            ("cache-control", "public, max-age=86400"),
+            ("x-amz-meta-owner", "eve"),
+            ("x-amz-version-id", "v1"),
+            ("etag", "\"e\""),
+        ]);
+        let rules = AnswerRules {
+            consented: true,
+            expose: &expose,
+            ..AnswerRules::default()
+        };
+        let edits = client_answer(&storage, &rules).unwrap();
+        assert_eq!(
+            applied(&storage, &edits),
+            [
+                (":status", "200"),
+                ("content-type", "text/html; charset=utf-8"),
+                ("x-amz-version-id", "v1"),
+                ("etag", "\"e\""),
+                ("x-content-type-options", "nosniff"),
+                ("cache-control", "private"),
+                ("content-disposition", "attachment"),
+                ("content-security-policy", "sandbox"),
+            ]
+        );
+        // The backend chose: its disposition and caching stand, no sandbox.
+        let kept: Vec<(&str, &[u8])> = vec![
+            ("content-disposition", b"inline"),
+            ("cache-control", b"public, max-age=60"),
+        ];
+        let backend = AnswerRules {
+            kept: &kept,
+            ..rules
+        };
+        let edits = client_answer(&storage, &backend).unwrap();
+        let got = applied(&storage, &edits);
+        assert!(got.contains(&("content-disposition", "inline")), "{got:?}");
+        assert!(got.contains(&("cache-control", "public, max-age=60")));
+        assert!(!got.iter().any(|(k, _)| *k == "content-security-policy"));
+        // A passive type, a 304 or an error is shown as it is.
+        for (status, ty) in [
+            ("200", "image/png"),
+            ("206", "Video/MP4"),
+            ("304", "text/html"),
+        ] {
+            let storage = answer(&[(":status", status), ("content-type", ty)]);
+            let got = applied(&storage, &client_answer(&storage, &rules).unwrap());
+            assert!(
+                !got.iter().any(|(k, _)| *k == "content-disposition"),
+                "{status} {ty}"
+            );
+            assert!(got.contains(&("x-content-type-options", "nosniff")));
+        }
+        // No type at all is active.
+        let storage = answer(&[(":status", "200")]);
+        let got = applied(&storage, &client_answer(&storage, &rules).unwrap());
+        assert!(
+            got.contains(&("content-disposition", "attachment")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn passive_types_are_an_allowlist() {
+        for t in [
+            "image/png",
+            "IMAGE/JPEG ; q=1",
+            "audio/ogg",
+            "font/woff2",
+            "text/plain; charset=utf-8",
+            "application/octet-stream",
+        ] {
+            assert!(is_passive(t.as_bytes()), "{t}");
+        }
+        for t in [
+            "text/html",
+            "image/svg+xml",
+            "application/xml",
+            "text/javascript",
+            "application/pdf",
+            "video/",
+            "",
+            "text/plain-ish",
+            "application/xhtml+xml",
+        ] {
+            assert!(!is_passive(t.as_bytes()), "{t}");
+        }
+    }
+
+    #[test]
+    fn multipart_answers_lose_bucket_key_and_location() {
+        let complete = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Location>http://10.0.0.5:8333/vault/uploads/mp.bin</Location><Bucket>vault</Bucket><Key>uploads/mp.bin</Key><ETag>&#34;abc-1&#34;</ETag></CompleteMultipartUploadResult>";
+        assert_eq!(
+            String::from_utf8(scrub_xml(complete)).unwrap(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><ETag>&#34;abc-1&#34;</ETag></CompleteMultipartUploadResult>"
+        );
+        let initiate = b"<InitiateMultipartUploadResult><Bucket>vault</Bucket><Key>a</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>";
+        assert_eq!(
+            scrub_xml(initiate),
+            b"<InitiateMultipartUploadResult><UploadId>u1</UploadId></InitiateMultipartUploadResult>"
+        );
+        // Unclosed or absent elements: left as they are, no panic.
+        assert_eq!(scrub_xml(b"<Bucket>x"), b"<Bucket>x");
+        assert_eq!(scrub_xml(b""), b"");
+        let storage = answer(&[(":status", "200"), ("content-length", "312")]);
+        let rules = AnswerRules {
+            scrub: true,
+            ..AnswerRules::default()
+        };
+        assert_eq!(
+            client_answer(&storage, &rules).unwrap(),
+            [AnswerEdit::Remove("content-length")]
         );
     }
 

@@ -26,6 +26,20 @@ const FORBIDDEN: [&str; 12] = [
     "x-envoy-internal",
 ];
 
+/// Whether `name` (lowercase) carries a client's credentials: a provider's
+/// value there would decide who the auth backend lets in.
+pub fn is_credential(name: &str) -> bool {
+    matches!(name, "authorization" | "cookie" | "proxy-authorization")
+}
+
+/// Whether a provider may set `name` (lowercase) only when the operator
+/// lists it in `header_allow_sensitive`: credentials, `x-envoy-*` (Envoy
+/// obeys them: retries, timeouts, upstream choice) and `x-amz-*` (storage
+/// obeys them).
+pub fn needs_permission(name: &str) -> bool {
+    is_credential(name) || name.starts_with("x-envoy-") || name.starts_with("x-amz-")
+}
+
 /// Why a provider answer was refused. Messages name headers, never values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderError {
@@ -89,17 +103,23 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Validates one header; returns the lowercased name.
+/// Validates one header; returns the lowercased name. A name that
+/// [`needs_permission`] passes only if `allowed` lists it.
 pub fn validate_header(
     name: &str,
     value: &str,
     reserved: &[&str],
+    allowed: &[&str],
 ) -> Result<String, ProviderError> {
     if name.is_empty() || !name.bytes().all(is_token_byte) {
         return Err(ProviderError::InvalidName);
     }
     let lower = name.to_ascii_lowercase();
-    if FORBIDDEN.contains(&lower.as_str()) || reserved.contains(&lower.as_str()) {
+    let l = lower.as_str();
+    if FORBIDDEN.contains(&l)
+        || reserved.contains(&l)
+        || (needs_permission(l) && !allowed.contains(&l))
+    {
         return Err(ProviderError::Forbidden { name: lower });
     }
     if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
@@ -110,12 +130,14 @@ pub fn validate_header(
 
 /// Parses and validates a provider answer. `status` is `None` when the call
 /// got no response. `reserved` are further names the caller owns (e.g. the
-/// internal-redirect marker). The result is sorted by name.
+/// internal-redirect marker); `allowed` the sensitive names the operator
+/// lets the provider set. The result is sorted by name.
 pub fn parse_answer(
     status: Option<u32>,
     body: &[u8],
     max_body: usize,
     reserved: &[&str],
+    allowed: &[&str],
 ) -> Result<Vec<(String, String)>, ProviderError> {
     let status = status.ok_or(ProviderError::NoResponse)?;
     if !(200..300).contains(&status) {
@@ -139,7 +161,7 @@ pub fn parse_answer(
             };
             return Err(ProviderError::NotString { name });
         };
-        let name = validate_header(name, value, reserved)?;
+        let name = validate_header(name, value, reserved, allowed)?;
         headers.push((name, value.to_string()));
     }
     headers.sort_unstable();
@@ -201,6 +223,7 @@ mod tests {
             body.as_bytes(),
             DEFAULT_MAX_BODY,
             &["x-internal-redirect"],
+            &["authorization"],
         )
     }
 
@@ -243,6 +266,41 @@ mod tests {
     }
 
     #[test]
+    fn sensitive_names_need_the_operators_permission() {
+        let open = |body: &str, allowed: &[&str]| {
+            parse_answer(Some(200), body.as_bytes(), 1024, &[], allowed)
+        };
+        for name in [
+            "authorization",
+            "Cookie",
+            "proxy-authorization",
+            "x-envoy-retry-on",
+            "X-Envoy-Upstream-Rq-Timeout-Ms",
+            "x-amz-security-token",
+            "x-amz-copy-source",
+        ] {
+            let body = format!(r#"{{"x-tenant":"acme","{name}":"v"}}"#);
+            let e = open(&body, &[]).unwrap_err();
+            assert_eq!(
+                e,
+                ProviderError::Forbidden {
+                    name: name.to_ascii_lowercase()
+                },
+                "{name}"
+            );
+            let lower = name.to_ascii_lowercase();
+            assert_eq!(open(&body, &[&lower]).unwrap().len(), 2, "{name}");
+        }
+        // Permission for one name is not permission for another.
+        assert!(open(r#"{"cookie":"s=1"}"#, &["authorization"]).is_err());
+        // Framing and the marker stay forbidden whatever is allowed.
+        assert!(open(r#"{"host":"h"}"#, &["host"]).is_err());
+        assert!(open(r#"{"x-envoy-internal":"true"}"#, &["x-envoy-internal"]).is_err());
+        assert!(is_credential("cookie") && !is_credential("x-tenant"));
+        assert!(!needs_permission("x-tenant") && !needs_permission("x-idp-token"));
+    }
+
+    #[test]
     fn errors_never_contain_values() {
         let e = parse(r#"{"authorization":"Bearer SECRET\n"}"#).unwrap_err();
         assert!(!e.to_string().contains("SECRET"), "{e}");
@@ -254,17 +312,17 @@ mod tests {
     #[test]
     fn status_size_and_missing_response() {
         assert_eq!(
-            parse_answer(Some(500), b"{}", 10, &[]),
+            parse_answer(Some(500), b"{}", 10, &[], &[]),
             Err(ProviderError::Status(500))
         );
-        assert_eq!(parse_answer(Some(204), b"{}", 10, &[]), Ok(vec![]));
+        assert_eq!(parse_answer(Some(204), b"{}", 10, &[], &[]), Ok(vec![]));
         assert_eq!(
-            parse_answer(None, b"", 10, &[]).unwrap_err().reason(),
+            parse_answer(None, b"", 10, &[], &[]).unwrap_err().reason(),
             "timeout"
         );
         let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(100));
         assert_eq!(
-            parse_answer(Some(200), big.as_bytes(), 50, &[]),
+            parse_answer(Some(200), big.as_bytes(), 50, &[], &[]),
             Err(ProviderError::Oversize { limit: 50 })
         );
         let many: Vec<String> = (0..=MAX_HEADERS)
@@ -288,9 +346,9 @@ mod tests {
         /// non-reserved headers.
         #[test]
         fn arbitrary_answers_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
-            if let Ok(h) = parse_answer(Some(200), &body, 1024, &["x-internal-redirect"]) {
+            if let Ok(h) = parse_answer(Some(200), &body, 1024, &["x-internal-redirect"], &[]) {
                 for (k, v) in &h {
-                    proptest::prop_assert!(validate_header(k, v, &["x-internal-redirect"]).is_ok());
+                    proptest::prop_assert!(validate_header(k, v, &["x-internal-redirect"], &[]).is_ok());
                 }
             }
             let _ = decode_cache(&body);
@@ -302,9 +360,9 @@ mod tests {
         fn json_objects_are_judged_as_a_whole(pairs in proptest::collection::vec(("[ -~]{0,12}", "[ -~\t\r\n]{0,12}"), 0..6)) {
             let map: serde_json::Map<String, serde_json::Value> = pairs.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
             let body = serde_json::Value::Object(map.clone()).to_string();
-            match parse_answer(Some(200), body.as_bytes(), 1 << 16, &[]) {
+            match parse_answer(Some(200), body.as_bytes(), 1 << 16, &[], &[]) {
                 Ok(h) => proptest::prop_assert_eq!(h.len(), map.len()),
-                Err(_) => proptest::prop_assert!(map.iter().any(|(k, v)| validate_header(k, v.as_str().unwrap_or_default(), &[]).is_err())),
+                Err(_) => proptest::prop_assert!(map.iter().any(|(k, v)| validate_header(k, v.as_str().unwrap_or_default(), &[], &[]).is_err())),
             }
         }
     }

@@ -65,12 +65,73 @@ impl Map {
         self.0.is_empty()
     }
 
-    /// Adds a member; a key already there gets the new value.
+    /// Adds a member; a key already there gets the new value. One scan per
+    /// call: the parser builds objects with [`Map::from_members`] instead.
     pub fn insert(&mut self, key: String, value: Value) {
         match self.0.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => self.0.push((key, value)),
         }
+    }
+
+    /// The map of an object's members in document order, in O(n log n)
+    /// (one `insert` per member would be quadratic in a hostile answer's
+    /// key count): a repeated key keeps its first place and its last value.
+    fn from_members(mut members: Vec<(String, Value)>) -> Map {
+        let n = members.len();
+        if n < 2 {
+            return Map(members);
+        }
+        // Member indices by key, equal keys in document order.
+        let mut order: Vec<usize> = (0..n).collect();
+        heap_sort(&mut order, &members);
+        // Each run of one key: the later members' values move, in document
+        // order, to its first member; the later members go.
+        let mut repeated = vec![false; n];
+        let mut first = order[0];
+        for &at in &order[1..] {
+            if members[at].0 == members[first].0 {
+                members[first].1 = std::mem::replace(&mut members[at].1, Value::Null);
+                repeated[at] = true;
+            } else {
+                first = at;
+            }
+        }
+        let mut kept = repeated.iter();
+        members.retain(|_| !kept.next().copied().unwrap_or(false));
+        Map(members)
+    }
+}
+
+/// Whether member `a` goes before member `b`: by key, then document order.
+fn before(members: &[(String, Value)], a: usize, b: usize) -> bool {
+    (members[a].0.as_str(), a) < (members[b].0.as_str(), b)
+}
+
+/// Sorts member indices with [`before`]: a heap sort, O(n log n) and a few
+/// hundred bytes of code (the standard sorts cost the module about 5 KB).
+fn heap_sort(order: &mut [usize], members: &[(String, Value)]) {
+    let sift = |order: &mut [usize], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            break;
+        }
+        if child + 1 < end && before(members, order[child], order[child + 1]) {
+            child += 1;
+        }
+        if !before(members, order[root], order[child]) {
+            break;
+        }
+        order.swap(root, child);
+        root = child;
+    };
+    let n = order.len();
+    for start in (0..n / 2).rev() {
+        sift(order, start, n);
+    }
+    for end in (1..n).rev() {
+        order.swap(0, end);
+        sift(order, 0, end);
     }
 }
 
@@ -229,11 +290,11 @@ impl Parser<'_> {
             return Err(self.err("nested too deeply"));
         }
         self.at += 1; // {
-        let mut map = Map::new();
+        let mut members = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.at += 1;
-            return Ok(Value::Object(map));
+            return Ok(Value::Object(Map::new()));
         }
         loop {
             self.skip_ws();
@@ -247,13 +308,13 @@ impl Parser<'_> {
             }
             self.at += 1;
             let v = self.value(depth)?;
-            map.insert(key, v);
+            members.push((key, v));
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.at += 1,
                 Some(b'}') => {
                     self.at += 1;
-                    return Ok(Value::Object(map));
+                    return Ok(Value::Object(Map::from_members(members)));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
             }
@@ -585,6 +646,27 @@ mod tests {
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["a", "b"]);
         assert_eq!(v.get("a").and_then(Value::as_u64), Some(3));
+    }
+
+    #[test]
+    fn many_keys_and_repeats_match_serde_json() {
+        // Keys out of order, repeated two and three times, far apart.
+        let mut text = String::from("{");
+        for i in 0..3000u32 {
+            let key = (i * 7919) % 1000;
+            text.push_str(&format!("\"k{key}\":{i},"));
+        }
+        text.push_str("\"last\":true}");
+        let ours = parse(text.as_bytes()).unwrap();
+        let object = ours.as_object().unwrap();
+        assert_eq!(object.len(), 1001);
+        let first: Vec<&String> = object.keys().take(3).collect();
+        assert_eq!(first, ["k0", "k919", "k838"]);
+        let theirs: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for (k, v) in object.iter() {
+            assert_eq!(v.as_u64(), theirs[k.as_str()].as_u64(), "{k}");
+        }
+        assert_eq!(ours.get("k0").and_then(Value::as_u64), Some(2000));
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub struct Gateway {
     replied: bool,
     /// A storage error whose body is being replaced by a plain text.
     rewriting_error: Option<u32>,
+    /// The request is a POST (a multipart call): its XML answer is scrubbed.
+    post: bool,
 }
 
 impl Gateway {
@@ -61,6 +63,7 @@ impl Gateway {
             streamed: 0,
             replied: false,
             rewriting_error: None,
+            post: false,
         }
     }
 
@@ -227,6 +230,7 @@ impl Gateway {
             return self.respond(500, "cannot read request headers");
         };
         let method = header(&client, ":method").unwrap_or_default();
+        self.post = method == "POST";
         let path = header(&client, ":path").unwrap_or_default();
         let query = path.split_once('?').map_or("", |(_, q)| q);
         let copy = header(&client, "x-amz-copy-source").is_some();
@@ -420,16 +424,17 @@ impl HttpContext for Gateway {
         if !self.replied {
             if let Some(cfg) = self.shared.config.signing.as_ref() {
                 // As the storage role answers in flow A.
-                self.rewriting_error = client_answer(&self.shared, cfg, &self.kept, end_of_stream);
+                self.rewriting_error =
+                    client_answer(&self.shared, cfg, &self.kept, end_of_stream, self.post);
             }
         }
         Action::Continue
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if let Some(status) = self.rewriting_error {
-            replace_error_body(status, body_size, end_of_stream);
+        match self.rewriting_error {
+            Some(status) => replace_error_body(status, body_size, end_of_stream),
+            None => Action::Continue,
         }
-        Action::Continue
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::core::config::{FailurePolicy, Injection};
 use crate::core::header_map::{self, Header};
+use crate::core::headers;
 use crate::core::marker::{self, Consent, MarkerError};
 use crate::core::poll::is_stale;
 use crate::host::clock;
@@ -155,9 +156,10 @@ fn inject_headers(shared: &Shared) -> Option<Action> {
     };
     let map = MapType::HttpRequestHeaders;
     for (name, value) in injected {
-        if cfg.injection == Injection::KeepExisting
-            && matches!(hostcalls::get_map_value_bytes(map, name), Ok(Some(_)))
-        {
+        // A client's own credentials are never replaced: the provider's
+        // would decide who is authorised.
+        let keep = cfg.injection == Injection::KeepExisting || headers::is_credential(name);
+        if keep && matches!(hostcalls::get_map_value_bytes(map, name), Ok(Some(_))) {
             continue;
         }
         if hostcalls::set_map_value(map, name, Some(value)).is_err() {

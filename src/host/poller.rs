@@ -23,6 +23,8 @@ pub enum Kind {
         expiry_ms: u64,
         max_body: usize,
         reserved: Vec<String>,
+        /// Sensitive names the provider may set (`header_allow_sensitive`).
+        allowed: Vec<String>,
     },
     Credentials {
         max_interval_ms: u64,
@@ -56,7 +58,12 @@ fn target_id(kind: &Kind, endpoint: &EndpointConfig, backoff_cap_ms: u64) -> Str
             expiry_ms,
             max_body,
             reserved,
-        } => format!("{expiry_ms}|{max_body}|{}", reserved.join(",")),
+            allowed,
+        } => format!(
+            "{expiry_ms}|{max_body}|{}|{}",
+            reserved.join(","),
+            allowed.join(",")
+        ),
         Kind::Credentials { .. } => String::new(),
     };
     let settings = format!(
@@ -319,7 +326,7 @@ impl Poller {
         .flatten()
         .unwrap_or_default();
         let now = now_ms();
-        let (expiry_ms, max_body, reserved) = match &mut self.kind {
+        let (expiry_ms, max_body, reserved, allowed) = match &mut self.kind {
             Kind::Credentials { fetcher, .. } => {
                 let step = fetcher.on_answer(Answer::from_envoy(status, &body), now / 1000);
                 self.step(step, metrics);
@@ -329,10 +336,12 @@ impl Poller {
                 expiry_ms,
                 max_body,
                 reserved,
-            } => (*expiry_ms, *max_body, reserved),
+                allowed,
+            } => (*expiry_ms, *max_body, reserved, allowed),
         };
         let reserved: Vec<&str> = reserved.iter().map(String::as_str).collect();
-        match headers::parse_answer(status, &body, max_body, &reserved) {
+        let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+        match headers::parse_answer(status, &body, max_body, &reserved, &allowed) {
             Ok(h) => {
                 log::debug!("asset-gate: header provider answered {} headers", h.len());
                 self.store(&headers::encode_cache(now, &h), expiry_ms, metrics);

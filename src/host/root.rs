@@ -93,6 +93,7 @@ impl RootContext for Root {
                     expiry_ms: a.expiry_ms,
                     max_body: a.max_body_bytes,
                     reserved: vec![config.redirect.marker_header.clone()],
+                    allowed: a.allow_sensitive.clone(),
                 },
                 a.provider.clone(),
                 a.backoff_cap_ms,

@@ -6,7 +6,7 @@
 //! kept headers (flow A, as nginx does).
 
 use crate::core::carry;
-use crate::core::config::{MissingCredentials, SigningConfig};
+use crate::core::config::{MissingCredentials, Role, SigningConfig};
 use crate::core::consent::{self, AnswerEdit, AnswerRules};
 use crate::core::header_map::Header;
 use crate::core::sigv4;
@@ -175,7 +175,8 @@ impl Storage {
             return Action::Continue;
         };
         if !self.replied {
-            self.rewriting_error = client_answer(&self.shared, cfg, &self.kept, end_of_stream);
+            self.rewriting_error =
+                client_answer(&self.shared, cfg, &self.kept, end_of_stream, false);
         }
         Action::Continue
     }
@@ -234,14 +235,17 @@ pub fn signed_rewrite<'a>(
 /// headers hidden, an error's body headers dropped, the backend's `kept`
 /// headers (`carry` encoding) applied; one read of the map, then one host
 /// call per edit. Returns the status of an error whose body `replace_error_body` must
-/// replace.
+/// replace (or of a `2xx` XML answer to a `post`, to scrub).
 pub fn client_answer(
     shared: &Shared,
     cfg: &SigningConfig,
     kept: &[u8],
     end_of_stream: bool,
+    post: bool,
 ) -> Option<u32> {
-    if cfg.hide_response_headers.is_empty() && !cfg.plain_errors && kept.is_empty() {
+    // Every answer of flows A and D is consented; flow C's pass untouched.
+    let consented = cfg.require_marker || shared.config.role == Role::Gateway;
+    if cfg.hide_response_headers.is_empty() && !cfg.plain_errors && kept.is_empty() && !consented {
         return None;
     }
     let map = MapType::HttpResponseHeaders;
@@ -254,12 +258,21 @@ pub fn client_answer(
     if plain_error {
         shared.metrics.inc(Counter::StorageErrorsRewritten);
     }
+    // A multipart upload's XML answer names the bucket and the endpoint.
+    let scrub = consented
+        && (200..300).contains(&status)
+        && !end_of_stream
+        && header(&response, "content-type").is_some_and(|t| t.contains("xml"))
+        && post;
     let kept = carry::parse(kept);
     let rules = AnswerRules {
         hide: &cfg.hide_response_headers,
         plain_error,
         error_has_body: !end_of_stream,
         kept: &kept,
+        consented,
+        expose: &cfg.expose_amz_headers,
+        scrub,
     };
     for edit in consent::client_answer(&response, &rules).unwrap_or_default() {
         let done = match edit {
@@ -271,22 +284,34 @@ pub fn client_answer(
             log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
         }
     }
-    (plain_error && !end_of_stream).then_some(status)
+    ((plain_error || scrub) && !end_of_stream).then_some(status)
 }
 
-/// Replaces an error body chunk by chunk: empty until the end, then the
-/// short plain text of `status`.
-pub fn replace_error_body(status: u32, body_size: usize, end_of_stream: bool) {
+/// Replaces storage's body as `client_answer` decided: an error's chunk by
+/// chunk (empty until the end, then the short plain text of `status`); a
+/// `2xx` XML answer buffered whole, then scrubbed (a few hundred bytes).
+pub fn replace_error_body(status: u32, body_size: usize, end_of_stream: bool) -> Action {
+    let body = BufferType::HttpResponseBody;
+    if status < 400 {
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let xml = hostcalls::get_buffer(body, 0, body_size).unwrap_or_default();
+        let clean = consent::scrub_xml(xml.as_deref().unwrap_or_default());
+        if let Err(s) = hostcalls::set_buffer(body, 0, body_size, &clean) {
+            log::warn!("asset-gate: cannot rewrite storage's body: {s:?}");
+        }
+        return Action::Continue;
+    }
     let text = if end_of_stream {
         consent::plain_error(status)
     } else {
         String::new()
     };
-    if let Err(s) =
-        hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, text.as_bytes())
-    {
+    if let Err(s) = hostcalls::set_buffer(body, 0, body_size, text.as_bytes()) {
         log::warn!("asset-gate: cannot replace storage's error body: {s:?}");
     }
+    Action::Continue
 }
 
 /// How a signed rewrite reaches Envoy.
@@ -380,9 +405,9 @@ impl HttpContext for Storage {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if let Some(status) = self.rewriting_error {
-            replace_error_body(status, body_size, end_of_stream);
+        match self.rewriting_error {
+            Some(status) => replace_error_body(status, body_size, end_of_stream),
+            None => Action::Continue,
         }
-        Action::Continue
     }
 }

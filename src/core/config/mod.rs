@@ -130,6 +130,9 @@ pub struct AugmentConfig {
     pub max_body_bytes: usize,
     pub failure_policy: FailurePolicy,
     pub injection: Injection,
+    /// Credentials, `x-envoy-*` and `x-amz-*` names the provider may set
+    /// (`header_allow_sensitive`); any other such name refuses its answer.
+    pub allow_sensitive: Vec<String>,
 }
 
 /// A bucket mapping: requests under `prefix` go to `bucket`, key = `key_prefix` + rest.
@@ -329,6 +332,9 @@ pub struct SigningConfig {
     /// Storage error bodies (S3 XML naming bucket and key) become a short
     /// plain-text error with the same status.
     pub plain_errors: bool,
+    /// Storage's `x-amz-*` response headers a consented answer keeps (the
+    /// others go: `x-amz-meta-*` is the uploader's).
+    pub expose_amz_headers: Vec<String>,
     /// How request bodies are signed (`Stream` for S3 by default, `Hash`
     /// for every other service).
     pub body: BodySigning,

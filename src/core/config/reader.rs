@@ -61,6 +61,7 @@ pub(super) struct RawSigning {
     pub(super) forward_request_headers: Vec<String>,
     pub(super) hide_response_headers: Option<Vec<String>>,
     pub(super) plain_errors: Option<bool>,
+    pub(super) expose_amz_headers: Vec<String>,
     pub(super) body: Option<BodySigning>,
     pub(super) max_body_bytes: usize,
     pub(super) scope: crate::core::scope::SignScope,
@@ -102,6 +103,7 @@ pub(super) struct RawConfig {
     pub(super) header_max_body_bytes: Option<usize>,
     pub(super) header_failure_policy: FailurePolicy,
     pub(super) header_injection: Injection,
+    pub(super) header_allow_sensitive: Vec<String>,
 }
 
 /// Reads the configuration's bytes (empty means `{}`) into raw settings.
@@ -341,6 +343,7 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "header_max_body_bytes",
             "header_failure_policy",
             "header_injection",
+            "header_allow_sensitive",
         ],
     )?;
     let redirect = match r.child(
@@ -377,6 +380,7 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "body",
             "max_body_bytes",
             "scope",
+            "expose_amz_headers",
         ],
     )? {
         Some(sr) => Some(read_signing(&sr)?),
@@ -425,6 +429,7 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
                 ],
             )?
             .unwrap_or_default(),
+        header_allow_sensitive: r.strings("header_allow_sensitive")?.unwrap_or_default(),
     })
 }
 
@@ -502,6 +507,7 @@ fn read_signing(r: &Reader) -> Result<RawSigning, ConfigError> {
         forward_request_headers: r.strings("forward_request_headers")?.unwrap_or_default(),
         hide_response_headers: r.strings("hide_response_headers")?,
         plain_errors: r.boolean("plain_errors")?,
+        expose_amz_headers: r.strings("expose_amz_headers")?.unwrap_or_default(),
         body: r.choice(
             "body",
             &[("stream", BodySigning::Stream), ("hash", BodySigning::Hash)],

@@ -24,6 +24,30 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
     if raw.role == Role::Storage && signing.is_none() {
         return Err(err("signing", "required when role is \"storage\""));
     }
+    if let Some(a) = &augment {
+        // Injected after signing, a provider header would reach storage
+        // unsigned (or break the signature).
+        if raw.role == Role::Storage {
+            return Err(err(
+                "augment_headers",
+                "not read with role \"storage\" (the headers would be unsigned)",
+            ));
+        }
+        // On the auth backend's request a provider credential is the
+        // credential the backend judges.
+        if raw.role == Role::AuthBackend {
+            if let Some(i) = a
+                .allow_sensitive
+                .iter()
+                .position(|n| crate::core::headers::is_credential(n))
+            {
+                return Err(err(
+                    &format!("header_allow_sensitive[{i}]"),
+                    "no credential with role \"auth_backend\"",
+                ));
+            }
+        }
+    }
     let gateway = match (raw.role, raw.gateway) {
         (Role::Gateway, g) => {
             if signing.is_none() {
@@ -292,7 +316,26 @@ fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, ConfigErro
         max_body_bytes,
         failure_policy: raw.header_failure_policy,
         injection: raw.header_injection,
+        allow_sensitive: allow_sensitive(&raw.header_allow_sensitive)?,
     }))
+}
+
+/// `header_allow_sensitive`: lowercase names that need the operator's
+/// permission (credentials, `x-envoy-*`, `x-amz-*`), never framing or
+/// Envoy's own `x-envoy-internal`.
+fn allow_sensitive(names: &[String]) -> Result<Vec<String>, ConfigError> {
+    for (i, n) in names.iter().enumerate() {
+        let ok = valid_header_name(n)
+            && crate::core::headers::needs_permission(n)
+            && n != "x-envoy-internal";
+        if !ok {
+            return Err(err(
+                &format!("header_allow_sensitive[{i}]"),
+                "must be a lowercase credential, x-envoy-* or x-amz-* name",
+            ));
+        }
+    }
+    Ok(names.to_vec())
 }
 
 pub(super) fn is_token(s: &str) -> bool {
@@ -500,6 +543,16 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
             "must be a lowercase header name",
         ));
     }
+    if let Some(i) = raw
+        .expose_amz_headers
+        .iter()
+        .position(|n| !valid_header_name(n) || !n.starts_with("x-amz-"))
+    {
+        return Err(err(
+            &format!("signing.expose_amz_headers[{i}]"),
+            "must be a lowercase x-amz-* header name",
+        ));
+    }
     let path_rules = crate::core::sigv4::PathRules::for_service(&raw.service);
     let is_s3 = path_rules == crate::core::sigv4::PathRules::S3;
     let body = raw.body.unwrap_or(if is_s3 {
@@ -555,6 +608,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         forwarded_request_headers: forwarded,
         hide_response_headers: hide,
         plain_errors: raw.plain_errors.unwrap_or(raw.require_marker),
+        expose_amz_headers: raw.expose_amz_headers,
         region,
         service: raw.service,
         path_rules,
@@ -846,6 +900,10 @@ mod tests {
                 "signing.hide_response_headers[0]",
             ),
             (
+                r#"{"signing":{"region":"r","expose_amz_headers":["x-amz-version-id","etag"]}}"#,
+                "signing.expose_amz_headers[1]",
+            ),
+            (
                 r#"{"signing":{"region":"r","plain_errors":"yes"}}"#,
                 "signing.plain_errors",
             ),
@@ -940,6 +998,14 @@ mod tests {
         assert_eq!(a.expiry_ms, 1000);
         assert_eq!(a.failure_policy, FailurePolicy::Deny);
         assert_eq!(a.injection, Injection::KeepExisting);
+        assert!(a.allow_sensitive.is_empty());
+        let a = parse(
+            r#"{"role": "auth_backend", "augment_headers": true, "header_allow_sensitive": ["x-envoy-retry-on"]}"#,
+        )
+        .unwrap()
+        .augment
+        .unwrap();
+        assert_eq!(a.allow_sensitive, ["x-envoy-retry-on"]);
         for (cfg, field) in [
             (
                 r#"{"augment_headers": true, "header_cache_expiry": "0s"}"#,
@@ -970,6 +1036,26 @@ mod tests {
                 "header_failure_policy",
             ),
             (r#"{"augment_headers": "yes"}"#, "augment_headers"),
+            (
+                r#"{"augment_headers": true, "header_allow_sensitive": ["x-tenant"]}"#,
+                "header_allow_sensitive[0]",
+            ),
+            (
+                r#"{"augment_headers": true, "header_allow_sensitive": ["cookie", "Authorization"]}"#,
+                "header_allow_sensitive[1]",
+            ),
+            (
+                r#"{"augment_headers": true, "header_allow_sensitive": ["x-envoy-internal"]}"#,
+                "header_allow_sensitive[0]",
+            ),
+            (
+                r#"{"role": "auth_backend", "augment_headers": true, "header_allow_sensitive": ["x-amz-meta-a", "cookie"]}"#,
+                "header_allow_sensitive[1]",
+            ),
+            (
+                r#"{"role": "storage", "augment_headers": true, "signing": {"region": "r"}}"#,
+                "augment_headers",
+            ),
         ] {
             let e = parse(cfg).unwrap_err();
             assert_eq!(e.field, field, "{cfg}: {e}");
