@@ -96,10 +96,19 @@ impl AuthBackend {
             prefixes: &cfg.internal_prefixes,
             authorities: &cfg.internal_authorities,
             rules: &cfg.key_rules,
+            query: cfg.read_query,
+            consent: cfg.consent,
         };
         match redirect::decide(&answer, &origin, &targets) {
             Decision::PassThrough => self.pass_on(&headers),
-            Decision::Internal { path, location } => {
+            Decision::Internal {
+                path,
+                location,
+                dropped,
+            } => {
+                if dropped {
+                    shared.metrics.inc(Counter::ConsentQueryDropped);
+                }
                 self.redirect(&headers, &path, &location, accel.is_some())
             }
             Decision::Foreign => match cfg.foreign_redirects {
