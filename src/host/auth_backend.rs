@@ -171,7 +171,10 @@ impl AuthBackend {
         let Some(key) = marker_key() else {
             return http::respond(503, "the internal-redirect secret is not available");
         };
-        let now = clock::now_secs();
+        // No clock, no marker: its expiry could not be checked.
+        let Ok(now) = marker::clock_usable(clock::now_secs()) else {
+            return http::respond(503, "the clock is not available");
+        };
         let mark = marker::issue(&key, path, Grant::Read, &kept, now, cfg.marker_ttl_secs);
         let expires_at = now.saturating_add(cfg.marker_ttl_secs);
         let answer = vec![
