@@ -129,6 +129,19 @@ pub fn issue(
     out
 }
 
+/// What a marker is issued for and verified against: the path, bound to
+/// the placement's `redirect.marker_audience` when one is set (a space
+/// joins them; an audience has none and a path starts with `/`, so two
+/// subjects never collide). Placements sharing a `vm_id` share the secret:
+/// the audience keeps a marker issued for one flow (its bucket, its
+/// credentials) from being accepted by another for the same path.
+pub fn subject<'a>(audience: &str, path: &'a str) -> std::borrow::Cow<'a, str> {
+    if audience.is_empty() {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    std::borrow::Cow::Owned([audience, " ", path].concat())
+}
+
 /// Whether `now` (seconds since the epoch, 0 when the host clock could not
 /// be read) can date a marker: with no clock, every marker would look
 /// unexpired, so none is issued or accepted.
@@ -297,6 +310,38 @@ mod tests {
                 Err(MarkerError::BadMac)
             );
         }
+    }
+
+    #[test]
+    fn a_marker_is_bound_to_its_audience() {
+        assert_eq!(subject("", "/p"), "/p");
+        assert_eq!(subject("cdn-a", "/p"), "cdn-a /p");
+        let m = read(&subject("cdn-a", "/p"), 1000);
+        let ok = |audience: &str| verify(&SECRET(), m.as_bytes(), &subject(audience, "/p"), 1000);
+        assert!(ok("cdn-a").is_ok());
+        for other in ["", "cdn-b", "cdn-a2"] {
+            assert_eq!(ok(other), Err(MarkerError::BadMac), "{other}");
+        }
+        // Nor is one this VM remembers issuing for another audience.
+        let mut recent = Recent::default();
+        let consent = Consent {
+            grant: Grant::Read,
+            carried: vec![],
+        };
+        recent.remember(m.clone(), &subject("cdn-a", "/p"), 1030, consent);
+        let one = [m.as_bytes()];
+        let at = |audience: &str| {
+            verify_request(
+                one.iter().copied(),
+                Some(&SECRET()),
+                &recent,
+                &subject(audience, "/p"),
+                1000,
+            )
+        };
+        assert!(at("cdn-a").is_ok());
+        assert_eq!(at("cdn-b"), Err(MarkerError::BadMac));
+        assert_eq!(at(""), Err(MarkerError::BadMac));
     }
 
     #[test]

@@ -175,7 +175,8 @@ impl AuthBackend {
         let Ok(now) = marker::clock_usable(clock::now_secs()) else {
             return http::respond(503, "the clock is not available");
         };
-        let mark = marker::issue(&key, path, Grant::Read, &kept, now, cfg.marker_ttl_secs);
+        let subject = marker::subject(&cfg.marker_audience, path);
+        let mark = marker::issue(&key, &subject, Grant::Read, &kept, now, cfg.marker_ttl_secs);
         let expires_at = now.saturating_add(cfg.marker_ttl_secs);
         let answer = vec![
             (":status", "303"),
@@ -189,7 +190,7 @@ impl AuthBackend {
             grant: Grant::Read,
             carried: kept,
         };
-        remember_issued(mark, path, expires_at, consent);
+        remember_issued(mark, &subject, expires_at, consent);
         shared.metrics.inc(if accel {
             Counter::RedirectsConverted
         } else {

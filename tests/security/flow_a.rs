@@ -14,6 +14,7 @@ const TEMPLATE: &str = include_str!("../envoy/assets.yaml");
 const TOKEN: &str = "Authorization: Bearer demo-token";
 const HELLO: &[u8] = b"hello from storage\n";
 const SECRET: &[u8] = b"nobody may read this\n";
+const B_OBJECT: &[u8] = b"another flow's object, in another bucket\n";
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n<script>alert(document.domain)</script>\n";
 
 struct Stack {
@@ -41,8 +42,15 @@ impl Stack {
     /// Flow A with the demo auth backend (`auth` merged into its settings)
     /// and `extra` in every role's redirect section.
     fn start(auth: Value, extra: Value) -> Stack {
+        Stack::start_on(TEMPLATE, auth, extra, None)
+    }
+
+    /// As `start`, on `template`; `storage_b`, when given, is the redirect
+    /// section of a second storage placement (cluster `storage_b`, same
+    /// `vm_id`) mapping `/internal-echo/` to the bucket `other`.
+    fn start_on(template: &str, auth: Value, extra: Value, storage_b: Option<Value>) -> Stack {
         let id = Identity::admin("AKIDFLOWASEC", "flow-a-security-secret");
-        let s3 = S3::start(&["assets"], vec![id.clone()]);
+        let s3 = S3::start(&["assets", "other"], vec![id.clone()]);
         let relay = RecordingProxy::start(s3.port);
         let auth = Backend::start("auth", auth);
         let echo = Backend::start("echo", json!({}));
@@ -62,7 +70,18 @@ impl Stack {
         let certs = tempfile::tempdir().unwrap();
         let (cert, key) = self_signed_cert(certs.path());
         let role = |name: &str| filter_config(&json!({"role": name, "redirect": redirect(&extra)}));
+        let storage_b_config = json!({
+            "role": "storage",
+            "redirect": redirect(storage_b.as_ref().unwrap_or(&extra)),
+            "signing": {
+                "region": "us-east-1",
+                "endpoint": s3.authority(),
+                "buckets": [{"prefix": "/internal-echo/", "bucket": "other"}],
+                "credentials": {"source": "static", "access_key_id": id.access_key, "secret_access_key": id.secret_key},
+            },
+        });
         let vars = vec![
+            ("STORAGE_B_CONFIG", filter_config(&storage_b_config)),
             ("WASM", wasm().display().to_string()),
             ("AUTH_PORT", auth.port.to_string()),
             ("ECHO_PORT", echo.port.to_string()),
@@ -73,18 +92,20 @@ impl Stack {
             ("TLS_CERT", cert.display().to_string()),
             ("TLS_KEY", key.display().to_string()),
         ];
-        let envoy = Envoy::start(TEMPLATE, &vars, EnvoyOptions::default());
+        let envoy = Envoy::start(template, &vars, EnvoyOptions::default());
         let dir = tempfile::tempdir().unwrap();
         for (key, body, ctype) in [
             ("hello.txt", HELLO, "text/plain"),
             ("secret.txt", SECRET, "text/plain"),
             ("a b.txt", HELLO, "text/plain"),
             ("up/avatar.png", PNG, "image/png"),
+            ("other:hello.txt", B_OBJECT, "text/plain"),
         ] {
+            let (bucket, key) = key.split_once(':').unwrap_or(("assets", key));
             let f = dir.path().join("body");
             std::fs::write(&f, body).unwrap();
             let ct = format!("Content-Type: {ctype}");
-            let path = format!("/assets/{}", key.replace(' ', "%20"));
+            let path = format!("/{bucket}/{}", key.replace(' ', "%20"));
             let r = s3.signed_curl(&id, &["-T", f.to_str().unwrap(), "-H", &ct], &path);
             assert_eq!(r.status, 200, "seed {key}: {}", r.text());
         }
@@ -335,4 +356,95 @@ fn only_accel_and_flagged_307_consent_when_configured() {
     let r = stack.get("/assets/hello.txt");
     assert_eq!((r.status, r.body.as_slice()), (200, HELLO), "{}", r.text());
     assert_eq!(targets(&stack.seen()).len(), 2);
+}
+
+/// Flow A's template with a second storage placement (same `vm_id`, so the
+/// same marker secret) on the test-only `bypass` listener's
+/// `/internal-echo/` route: another flow's storage, another bucket.
+fn two_placements() -> String {
+    let storage = &TEMPLATE[TEMPLATE.find("  - name: storage\n").unwrap()..];
+    let storage_b = storage
+        .replace("name: storage\n", "name: storage_b\n")
+        .replace("cluster_name: storage\n", "cluster_name: storage_b\n")
+        .replace("name: asset_gate_storage\n", "name: asset_gate_storage_b\n")
+        .replace("${STORAGE_CONFIG}", "${STORAGE_B_CONFIG}");
+    let route = "              - match: { prefix: /internal-echo/ }\n                route: { cluster: storage }";
+    assert!(TEMPLATE.contains(route));
+    let template = TEMPLATE.replace(route, &route.replace("storage }", "storage_b }"));
+    format!("{template}\n{storage_b}")
+}
+
+/// A genuine marker, as Envoy copies it into the redirected request (seen
+/// through the test-only echo route), for `/internal-echo/hello.txt`.
+fn capture_marker(stack: &Stack) -> String {
+    stack
+        .auth
+        .control(json!({"internal_prefix": "/internal-echo/"}));
+    let r = stack.get("/assets/hello.txt");
+    stack
+        .auth
+        .control(json!({"internal_prefix": "/internal-assets/"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = r.json();
+    assert_eq!(seen["path"], "/internal-echo/hello.txt");
+    seen["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h[0] == "x-internal-redirect")
+        .and_then(|h| h[1].as_str())
+        .expect("the redirected request carries the marker")
+        .to_string()
+}
+
+/// Two flows in one Envoy share a `vm_id` (one marker secret) but not a
+/// bucket: a marker issued for one is refused by the other's storage
+/// placement for the same path when each has its own
+/// `redirect.marker_audience`; sharing one is the unbound behaviour.
+#[test]
+fn a_marker_is_accepted_only_by_its_own_placement() {
+    let template = two_placements();
+    let replay = |stack: &Stack, marker: &str| {
+        let url = stack.envoy.url("bypass", "/internal-echo/hello.txt");
+        curl(&["-H", &format!("x-internal-redirect: {marker}"), &url])
+    };
+    // One audience for both: the marker opens the other flow's bucket.
+    let shared = json!({"marker_audience": "flow-a"});
+    let stack = Stack::start_on(&template, json!({}), shared.clone(), Some(shared));
+    let marker = capture_marker(&stack);
+    stack.seen();
+    let r = replay(&stack, &marker);
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (200, B_OBJECT),
+        "{}",
+        r.text()
+    );
+    assert_eq!(targets(&stack.seen()), ["/other/hello.txt"]);
+    drop(stack);
+
+    // Each its own: refused at storage B, nothing sent; flow A still works.
+    let stack = Stack::start_on(
+        &template,
+        json!({}),
+        json!({"marker_audience": "flow-a"}),
+        Some(json!({"marker_audience": "flow-b"})),
+    );
+    let marker = capture_marker(&stack);
+    stack.seen();
+    let r = replay(&stack, &marker);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        r.text(),
+        "asset-gate: this internal route is reachable only through the auth backend\n"
+    );
+    assert!(stack.seen().is_empty());
+    assert!(
+        stack
+            .envoy
+            .placement_stat("asset_gate_storage_b", "marker_rejected")
+            >= 1
+    );
+    let r = stack.get("/assets/hello.txt");
+    assert_eq!((r.status, r.body.as_slice()), (200, HELLO), "{}", r.text());
 }

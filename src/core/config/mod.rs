@@ -360,6 +360,9 @@ pub struct RedirectConfig {
     pub read_query: crate::core::redirect::ReadQuery,
     /// Which backend answers consent.
     pub consent: crate::core::redirect::ConsentBy,
+    /// The placement markers are issued for and accepted at (empty: any
+    /// placement of the same `vm_id`).
+    pub marker_audience: String,
 }
 
 /// Presigned redirects (flow D): the client gets a redirect to a SigV4

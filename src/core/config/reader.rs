@@ -32,13 +32,14 @@ pub(super) struct RawRedirect {
     pub(super) read: RawReadConsent,
 }
 
-/// What a read consent is and carries (read by one call: every `?` in a
+/// What a read consent is, carries and is for (read by one call: every `?` in a
 /// long struct literal costs module size).
 #[derive(Debug, Clone, Default)]
 pub(super) struct RawReadConsent {
     pub(super) read_parameters: Vec<String>,
     pub(super) allow_active_content_types: bool,
     pub(super) consent: Option<String>,
+    pub(super) marker_audience: String,
 }
 
 impl Default for RawRedirect {
@@ -369,6 +370,7 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "read_parameters",
             "allow_active_content_types",
             "consent",
+            "marker_audience",
         ],
     )? {
         Some(rr) => read_redirect(&rr)?,
@@ -475,6 +477,7 @@ fn read_consent(r: &Reader) -> Result<RawReadConsent, ConfigError> {
         allow_active_content_types: r.boolean("allow_active_content_types")?.unwrap_or(false),
         consent: r.string("consent")?,
         read_parameters: r.strings("read_parameters")?.unwrap_or_default(),
+        marker_audience: r.string("marker_audience")?.unwrap_or_default(),
     })
 }
 

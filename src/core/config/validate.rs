@@ -402,6 +402,17 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
             ))
         }
     };
+    let audience = &raw.read.marker_audience;
+    if audience.len() > 64
+        || !audience
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(err(
+            "redirect.marker_audience",
+            "must be at most 64 letters, digits, '.', '_' or '-'",
+        ));
+    }
     Ok(RedirectConfig {
         internal_prefixes: raw.internal_prefixes,
         marker_header: raw.marker_header,
@@ -416,6 +427,7 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
         max_kept_bytes: raw.max_kept_bytes,
         read_query,
         consent,
+        marker_audience: raw.read.marker_audience,
     })
 }
 
@@ -743,6 +755,9 @@ mod tests {
             }
         );
         assert_eq!(c.redirect.consent, ConsentBy::AccelOrFlagged);
+        assert_eq!(c.redirect.marker_audience, "");
+        let c = parse(r#"{"redirect":{"marker_audience":"cdn-a.prod_1"}}"#).unwrap();
+        assert_eq!(c.redirect.marker_audience, "cdn-a.prod_1");
         for (cfg, field) in [
             (
                 r#"{"redirect":{"read_parameters":["versionId","acl"]}}"#,
@@ -757,6 +772,10 @@ mod tests {
                 "redirect.allow_active_content_types",
             ),
             (r#"{"redirect":{"consent":"flagged"}}"#, "redirect.consent"),
+            (
+                r#"{"redirect":{"marker_audience":"a b"}}"#,
+                "redirect.marker_audience",
+            ),
         ] {
             let e = parse(cfg).unwrap_err();
             assert_eq!(e.field, field, "{cfg}: {e}");
