@@ -194,6 +194,13 @@ pub fn judge<H: Pair>(
         )
     })?;
     let (path, query) = full.split_once('?').unwrap_or((&full, ""));
+    // A read carries only the query a read needs, as in flow A.
+    let (query, _) = redirect::read_query(query, &redirect_cfg.read_query).map_err(|_| {
+        refused(
+            404,
+            "the auth backend's redirect target has a query parameter a read may not carry",
+        )
+    })?;
     let grants = parse_grants(
         answer
             .iter()
@@ -252,7 +259,7 @@ pub fn judge<H: Pair>(
     }
     Ok(Some(Consent {
         path: path.to_string(),
-        query: query.to_string(),
+        query,
         grants,
         max_bytes,
         presign,
@@ -588,14 +595,23 @@ mod tests {
         let ok = judged(
             &[
                 (":status", "200"),
-                ("x-accel-redirect", "/internal-assets/a b.txt?v=1"),
+                (
+                    "x-accel-redirect",
+                    "/internal-assets/a b.txt?v=1&response-content-disposition=attachment",
+                ),
             ],
             "{}",
         )
         .unwrap()
         .unwrap();
         assert_eq!(ok.path, "/internal-assets/a%20b.txt");
-        assert_eq!(ok.query, "v=1");
+        // A read carries only the query a read needs (flow A's allowlist).
+        assert_eq!(ok.query, "response-content-disposition=attachment");
+        for q in ["response-content-type=text/html", "versionId=1", "acl&acl"] {
+            let accel = format!("/internal-assets/a.txt?{q}");
+            let e = judged(&[(":status", "200"), ("x-accel-redirect", &accel)], "{}").unwrap_err();
+            assert_eq!(e.status, 404, "{q}");
+        }
         assert_eq!(ok.grants, Grants::default());
         for bad in [
             "/internal-assets/%2e%2e/x",

@@ -59,6 +59,9 @@ pub enum MarkerError {
     Malformed,
     Expired,
     BadMac,
+    /// The host clock could not be read (`now` is 0): an expiry cannot be
+    /// checked, so no marker is accepted.
+    NoClock,
 }
 
 impl std::fmt::Display for MarkerError {
@@ -70,6 +73,7 @@ impl std::fmt::Display for MarkerError {
             MarkerError::Malformed => "malformed marker",
             MarkerError::Expired => "expired marker",
             MarkerError::BadMac => "marker does not match this path",
+            MarkerError::NoClock => "the clock is not available",
         })
     }
 }
@@ -125,6 +129,29 @@ pub fn issue(
     out
 }
 
+/// What a marker is issued for and verified against: the path, bound to
+/// the placement's `redirect.marker_audience` when one is set (a space
+/// joins them; an audience has none and a path starts with `/`, so two
+/// subjects never collide). Placements sharing a `vm_id` share the secret:
+/// the audience keeps a marker issued for one flow (its bucket, its
+/// credentials) from being accepted by another for the same path.
+pub fn subject<'a>(audience: &str, path: &'a str) -> std::borrow::Cow<'a, str> {
+    if audience.is_empty() {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    std::borrow::Cow::Owned([audience, " ", path].concat())
+}
+
+/// Whether `now` (seconds since the epoch, 0 when the host clock could not
+/// be read) can date a marker: with no clock, every marker would look
+/// unexpired, so none is issued or accepted.
+pub fn clock_usable(now: u64) -> Result<u64, MarkerError> {
+    if now == 0 {
+        return Err(MarkerError::NoClock);
+    }
+    Ok(now)
+}
+
 /// Checks a marker against the path it must have been issued for.
 pub fn verify(
     key: &MarkerKey,
@@ -132,6 +159,7 @@ pub fn verify(
     path: &str,
     now: u64,
 ) -> Result<Consent, MarkerError> {
+    let now = clock_usable(now)?;
     let marker = std::str::from_utf8(marker).map_err(|_| MarkerError::Malformed)?;
     let mut parts = marker.trim().split('.');
     let (Some(VERSION), Some(exp), Some(grant), Some(carried), Some(tag), None) = (
@@ -236,6 +264,7 @@ pub fn verify_request<'a>(
     if values.next().is_some() {
         return Err(MarkerError::Duplicated);
     }
+    let now = clock_usable(now)?;
     if let Some(consent) = recent.recall(first, path, now) {
         return Ok(consent);
     }
@@ -281,6 +310,62 @@ mod tests {
                 Err(MarkerError::BadMac)
             );
         }
+    }
+
+    #[test]
+    fn a_marker_is_bound_to_its_audience() {
+        assert_eq!(subject("", "/p"), "/p");
+        assert_eq!(subject("cdn-a", "/p"), "cdn-a /p");
+        let m = read(&subject("cdn-a", "/p"), 1000);
+        let ok = |audience: &str| verify(&SECRET(), m.as_bytes(), &subject(audience, "/p"), 1000);
+        assert!(ok("cdn-a").is_ok());
+        for other in ["", "cdn-b", "cdn-a2"] {
+            assert_eq!(ok(other), Err(MarkerError::BadMac), "{other}");
+        }
+        // Nor is one this VM remembers issuing for another audience.
+        let mut recent = Recent::default();
+        let consent = Consent {
+            grant: Grant::Read,
+            carried: vec![],
+        };
+        recent.remember(m.clone(), &subject("cdn-a", "/p"), 1030, consent);
+        let one = [m.as_bytes()];
+        let at = |audience: &str| {
+            verify_request(
+                one.iter().copied(),
+                Some(&SECRET()),
+                &recent,
+                &subject(audience, "/p"),
+                1000,
+            )
+        };
+        assert!(at("cdn-a").is_ok());
+        assert_eq!(at("cdn-b"), Err(MarkerError::BadMac));
+        assert_eq!(at(""), Err(MarkerError::BadMac));
+    }
+
+    #[test]
+    fn without_a_clock_no_marker_is_accepted() {
+        let m = read("/p", 1000);
+        assert_eq!(
+            verify(&SECRET(), m.as_bytes(), "/p", 0),
+            Err(MarkerError::NoClock)
+        );
+        // Not even one this VM remembers issuing.
+        let mut recent = Recent::default();
+        let consent = Consent {
+            grant: Grant::Read,
+            carried: vec![],
+        };
+        recent.remember(m.clone(), "/p", 1030, consent);
+        let one = [m.as_bytes()];
+        assert_eq!(
+            verify_request(one.iter().copied(), Some(&SECRET()), &recent, "/p", 0),
+            Err(MarkerError::NoClock)
+        );
+        assert!(verify_request(one.iter().copied(), Some(&SECRET()), &recent, "/p", 1000).is_ok());
+        assert_eq!(clock_usable(0), Err(MarkerError::NoClock));
+        assert_eq!(clock_usable(1), Ok(1));
     }
 
     #[test]
@@ -401,14 +486,14 @@ mod tests {
             "v2.10.r..zz",
             "v2.10.r..00.extra",
         ] {
-            assert!(verify(&SECRET(), bad.as_bytes(), "/p", 0).is_err(), "{bad}");
+            assert!(verify(&SECRET(), bad.as_bytes(), "/p", 5).is_err(), "{bad}");
         }
         assert_eq!(
-            verify(&SECRET(), b"v2.10.r..00", "/p", 0),
+            verify(&SECRET(), b"v2.10.r..00", "/p", 5),
             Err(MarkerError::BadMac)
         );
         assert_eq!(
-            verify(&SECRET(), &[0xff, 0xfe], "/p", 0),
+            verify(&SECRET(), &[0xff, 0xfe], "/p", 5),
             Err(MarkerError::Malformed)
         );
     }
@@ -416,11 +501,11 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn verify_never_panics_and_accepts_only_issued(marker in proptest::collection::vec(proptest::num::u8::ANY, 0..200), path in ".{0,40}") {
-            let _ = verify(&SECRET(), &marker, &path, 0);
-            let m = issue(&SECRET(), &path, Grant::Read, &marker, 0, 30);
-            proptest::prop_assert_eq!(verify(&SECRET(), m.as_bytes(), &path, 0).map(|c| c.carried), Ok(marker.clone()));
+            let _ = verify(&SECRET(), &marker, &path, 1);
+            let m = issue(&SECRET(), &path, Grant::Read, &marker, 1, 30);
+            proptest::prop_assert_eq!(verify(&SECRET(), m.as_bytes(), &path, 1).map(|c| c.carried), Ok(marker.clone()));
             let other = format!("{path}x");
-            proptest::prop_assert!(verify(&SECRET(), m.as_bytes(), &other, 0).is_err());
+            proptest::prop_assert!(verify(&SECRET(), m.as_bytes(), &other, 1).is_err());
         }
     }
 

@@ -16,7 +16,20 @@ pub enum PathError {
     ControlCharacter,
     InvalidCharacter,
     InvalidPercentEncoding,
-    TooLong { max: usize },
+    TooLong {
+        max: usize,
+    },
+    /// A 307's key with an escape RFC 3986 says to undo (`%2e`, `%41`) or
+    /// lower-case hex: a backend that compared it as sent saw another
+    /// spelling of the key storage reads.
+    NotNormalForm,
+    /// `versionId` or `partNumber` without `redirect.read_parameters`.
+    ReadParameter,
+    /// An active `response-content-type` without
+    /// `redirect.allow_active_content_types`.
+    ActiveContentType,
+    RepeatedParameter,
+    EncodedParameterName,
 }
 
 impl fmt::Display for PathError {
@@ -38,6 +51,19 @@ impl fmt::Display for PathError {
                 f.write_str("the object key has invalid percent-encoding")
             }
             PathError::TooLong { max } => write!(f, "the object key is longer than {max} bytes"),
+            PathError::NotNormalForm => f.write_str(
+                "the object key is not in normal form (an escaped unreserved character or lower-case hex)",
+            ),
+            PathError::ReadParameter => {
+                f.write_str("the query has versionId or partNumber (redirect.read_parameters)")
+            }
+            PathError::ActiveContentType => f.write_str(
+                "the query has an active response-content-type (redirect.allow_active_content_types)",
+            ),
+            PathError::RepeatedParameter => f.write_str("the query repeats a parameter"),
+            PathError::EncodedParameterName => {
+                f.write_str("the query has a percent-encoded parameter name")
+            }
         }
     }
 }
@@ -190,12 +216,136 @@ pub fn validate_internal_path<'a>(
 pub enum Decision {
     /// Not a redirect: pass it on (minus any marker header).
     PassThrough,
-    /// Turn into a marked internal redirect to `location`, for `path`.
-    Internal { path: String, location: String },
+    /// Turn into a marked internal redirect to `location`, for `path`;
+    /// `dropped` when query parameters a read does not carry were left out.
+    Internal {
+        path: String,
+        location: String,
+        dropped: bool,
+    },
     /// A redirect somewhere other than an internal prefix on an internal authority.
     Foreign,
     /// The backend asked for an internal target that is not safe.
     Unsafe(PathError),
+}
+
+/// Which backend answers consent to a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConsentBy {
+    /// `X-Accel-Redirect`, and any 307 to an internal prefix on an internal
+    /// authority (compatible; an open redirect in the backend consents too).
+    #[default]
+    AnyInternal307,
+    /// `X-Accel-Redirect`, or a 307 the backend flagged with the marker
+    /// header: a redirect the backend did not mean as a consent is not one.
+    AccelOrFlagged,
+}
+
+/// The query parameters a read consent may carry besides the passive
+/// `response-*` overrides (all off by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReadQuery {
+    pub version_id: bool,
+    pub part_number: bool,
+    /// An active `response-content-type` (HTML, SVG, XML, script, ...).
+    pub active_types: bool,
+}
+
+/// `response-content-type` values a browser only displays or downloads:
+/// nothing here runs script on the site's origin (one string: a table of
+/// slices, or a `match`, costs more module size).
+const PASSIVE_TYPES: &str = "application/octet-stream application/pdf application/zip \
+application/json text/plain text/csv image/png image/jpeg image/gif image/webp image/avif \
+audio/mpeg video/mp4 video/webm font/woff2";
+
+/// Whether a `response-content-type` value (as in the query) is passive:
+/// a listed type, optionally with a `charset`, and nothing else (a `+`,
+/// storage's space, included).
+fn passive_type(value: &str) -> bool {
+    let mut v = decode_lenient(value.as_bytes());
+    v.make_ascii_lowercase();
+    let (essence, charset) = match v.iter().position(|&b| b == b';') {
+        Some(i) => (
+            &v[..i],
+            v[i + 1..].trim_ascii_start().strip_prefix(b"charset="),
+        ),
+        None => (&v[..], Some(&b"-"[..])),
+    };
+    charset
+        .is_some_and(|c| !c.is_empty() && c.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-'))
+        && PASSIVE_TYPES.split(' ').any(|t| t.as_bytes() == essence)
+}
+
+/// The query a read consent carries to storage, from its target's query:
+/// the `response-*` overrides (a passive type unless configured), and
+/// `versionId`/`partNumber` when configured, in their order. Any other
+/// parameter (a cache buster, `acl`, `tagging`, `uploadId`, a presigned
+/// URL's `X-Amz-*`) is dropped: the read of the consented key goes on
+/// without it (`true` in the answer). What would change the answer's
+/// meaning if dropped is refused: a version or part not allowed, an active
+/// type, a repeated or percent-encoded name (storage may decode it).
+pub fn read_query(query: &str, rules: &ReadQuery) -> Result<(String, bool), PathError> {
+    let mut kept = String::new();
+    let mut dropped = false;
+    let mut names: Vec<&str> = Vec::new();
+    for param in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = param.split_once('=').unwrap_or((param, ""));
+        if name.contains('%') {
+            return Err(PathError::EncodedParameterName);
+        }
+        if names.contains(&name) {
+            return Err(PathError::RepeatedParameter);
+        }
+        names.push(name);
+        let keep = match name {
+            "response-content-type" if !rules.active_types && !passive_type(value) => {
+                return Err(PathError::ActiveContentType)
+            }
+            "response-content-type"
+            | "response-content-disposition"
+            | "response-content-language"
+            | "response-content-encoding"
+            | "response-cache-control"
+            | "response-expires" => true,
+            "versionId" if rules.version_id => true,
+            "partNumber" if rules.part_number => true,
+            "versionId" | "partNumber" => return Err(PathError::ReadParameter),
+            _ => false,
+        };
+        if !keep {
+            dropped = true;
+            continue;
+        }
+        if param
+            .bytes()
+            .any(|b| b <= b' ' || b > 0x7e || b"\"<>\\^`{|}#".contains(&b))
+        {
+            return Err(PathError::InvalidCharacter);
+        }
+        if !kept.is_empty() {
+            kept.push('&');
+        }
+        kept.push_str(param);
+    }
+    Ok((kept, dropped))
+}
+
+/// Whether every escape in `path` is one RFC 3986 (6.2.2.1, 6.2.2.2) keeps:
+/// upper-case hex, for a byte that is not unreserved. Then the path as sent
+/// and the key storage reads (each segment decoded once) name one key.
+fn in_normal_form(path: &str) -> bool {
+    let b = path.as_bytes();
+    let upper_hex = |i: usize| {
+        b.get(i)
+            .filter(|c| !c.is_ascii_lowercase())
+            .and_then(|&c| hex::digit(c))
+    };
+    (0..b.len())
+        .filter(|&i| b[i] == b'%')
+        .all(|i| match (upper_hex(i + 1), upper_hex(i + 2)) {
+            (Some(h), Some(l)) => !is_unreserved(h << 4 | l),
+            _ => false,
+        })
 }
 
 /// The parts of a backend's answer that decide an internal redirect.
@@ -226,6 +376,8 @@ pub struct Targets<'a> {
     /// backend's own `host:port`, say).
     pub authorities: &'a [String],
     pub rules: &'a KeyRules,
+    pub query: ReadQuery,
+    pub consent: ConsentBy,
 }
 
 /// The scheme an internal redirect's Location must carry: Envoy follows only
@@ -361,16 +513,33 @@ pub fn accel_path(value: &[u8]) -> Result<String, PathError> {
 /// Decides on a backend answer: an `X-Accel-Redirect` (any status, as in
 /// nginx) must name a safe internal path; a 307 is internal when it points
 /// under an internal prefix on the client's authority, a listed authority,
-/// or when the backend flagged it; anything else passes.
+/// or when the backend flagged it (only a flagged one with
+/// `ConsentBy::AccelOrFlagged`), and its key must be in normal form;
+/// anything else passes. The target's query is cut to what a read carries.
 pub fn decide(answer: &Answer, origin: &Origin, targets: &Targets) -> Decision {
-    let internal = |path: &str| match validate_internal_path(path, targets.prefixes, targets.rules)
-    {
-        Ok(_) => Decision::Internal {
-            path: path.to_string(),
-            location: [origin.scheme, "://", origin.authority, path].concat(),
-        },
-        Err(PathError::NotInternal) => Decision::Foreign,
-        Err(e) => Decision::Unsafe(e),
+    let internal = |path: &str| {
+        if let Err(e) = validate_internal_path(path, targets.prefixes, targets.rules) {
+            return match e {
+                PathError::NotInternal => Decision::Foreign,
+                e => Decision::Unsafe(e),
+            };
+        }
+        let (key, query) = path.split_once('?').unwrap_or((path, ""));
+        match read_query(query, &targets.query) {
+            Ok((query, dropped)) => {
+                let path = if query.is_empty() {
+                    key.to_string()
+                } else {
+                    [key, "?", &query].concat()
+                };
+                Decision::Internal {
+                    location: [origin.scheme, "://", origin.authority, &path].concat(),
+                    path,
+                    dropped,
+                }
+            }
+            Err(e) => Decision::Unsafe(e),
+        }
     };
     if let Some(value) = answer.accel {
         return match accel_path(value) {
@@ -385,7 +554,10 @@ pub fn decide(answer: &Answer, origin: &Origin, targets: &Targets) -> Decision {
     if answer.status != 307 {
         return Decision::PassThrough;
     }
-    match answer.location.map(str::trim).and_then(split_location) {
+    if targets.consent == ConsentBy::AccelOrFlagged && !answer.flagged {
+        return Decision::Foreign;
+    }
+    let path = match answer.location.map(str::trim).and_then(split_location) {
         Some((Some(a), path))
             if answer.flagged
                 || a.eq_ignore_ascii_case(origin.authority)
@@ -394,10 +566,19 @@ pub fn decide(answer: &Answer, origin: &Origin, targets: &Targets) -> Decision {
                     .iter()
                     .any(|t| t.eq_ignore_ascii_case(a)) =>
         {
-            internal(path)
+            path
         }
-        Some((None, path)) => internal(path),
-        _ => Decision::Foreign,
+        Some((None, path)) => path,
+        _ => return Decision::Foreign,
+    };
+    match internal(path) {
+        // A 307's key is marked as sent: it must be the key storage reads.
+        Decision::Internal { .. }
+            if !in_normal_form(path.split('?').next().unwrap_or_default()) =>
+        {
+            Decision::Unsafe(PathError::NotNormalForm)
+        }
+        d => d,
     }
 }
 
@@ -521,6 +702,8 @@ mod tests {
             prefixes: &prefixes(),
             authorities,
             rules: &rules(),
+            query: ReadQuery::default(),
+            consent: ConsentBy::default(),
         };
         decide(&answer, &origin, &targets)
     }
@@ -539,6 +722,7 @@ mod tests {
         Decision::Internal {
             path: path.into(),
             location: format!("https://cdn.example{path}"),
+            dropped: false,
         }
     }
 
@@ -589,8 +773,8 @@ mod tests {
                 "/internal-assets/a.txt?response-content-disposition=attachment",
             ),
             (
-                "/internal-assets/a.txt?x=a b",
-                "/internal-assets/a.txt?x=a%20b",
+                "/internal-assets/a.txt?response-content-disposition=a b",
+                "/internal-assets/a.txt?response-content-disposition=a%20b",
             ),
             ("  /internal-assets/a.txt ", "/internal-assets/a.txt"),
         ] {
@@ -736,6 +920,228 @@ mod tests {
         assert_eq!(redirect_scheme(false, "https"), "http");
         assert_eq!(redirect_scheme(true, "http"), "http");
         assert_eq!(redirect_scheme(false, "http"), "http");
+    }
+
+    #[test]
+    fn a_read_consent_carries_only_read_parameters() {
+        let none = ReadQuery::default();
+        let ok = |q: &str, r: &ReadQuery| read_query(q, r).map(|(q, d)| (q.to_string(), d));
+        assert_eq!(ok("", &none), Ok((String::new(), false)));
+        for q in [
+            "acl",
+            "tagging",
+            "uploadId=1",
+            "uploads",
+            "v=3",
+            "X-Amz-Signature=x",
+            "versionid=1",
+            "Response-Content-Type=text/html",
+            "response-content+type=text/html",
+        ] {
+            assert_eq!(ok(q, &none), Ok((String::new(), true)), "{q}");
+        }
+        let passive = "response-content-type=image%2Fpng&response-content-disposition=attachment%3B%20filename%3Da.png&response-cache-control=no-store&response-expires=0&response-content-language=de&response-content-encoding=gzip";
+        assert_eq!(ok(passive, &none), Ok((passive.to_string(), false)));
+        assert_eq!(
+            ok(
+                "acl&response-content-type=text/plain;%20charset=utf-8&v=1",
+                &none
+            ),
+            Ok((
+                "response-content-type=text/plain;%20charset=utf-8".to_string(),
+                true
+            ))
+        );
+        for (q, e) in [
+            (
+                "response-content-type=text/html",
+                PathError::ActiveContentType,
+            ),
+            (
+                "response-content-type=TEXT%2FHTML",
+                PathError::ActiveContentType,
+            ),
+            (
+                "response-content-type=image/svg+xml",
+                PathError::ActiveContentType,
+            ),
+            (
+                "response-content-type=image/svg%2Bxml",
+                PathError::ActiveContentType,
+            ),
+            (
+                "response-content-type=text/xml",
+                PathError::ActiveContentType,
+            ),
+            (
+                "response-content-type=application/javascript",
+                PathError::ActiveContentType,
+            ),
+            (
+                "response-content-type=text/plain,text/html",
+                PathError::ActiveContentType,
+            ),
+            (
+                "response-content-type=text/plain;x=<",
+                PathError::ActiveContentType,
+            ),
+            ("response-content-type=", PathError::ActiveContentType),
+            ("response-content-type", PathError::ActiveContentType),
+            ("versionId=1", PathError::ReadParameter),
+            ("partNumber=1", PathError::ReadParameter),
+            ("acl&acl", PathError::RepeatedParameter),
+            (
+                "response-expires=1&response-expires=2",
+                PathError::RepeatedParameter,
+            ),
+            (
+                "response%2Dcontent-type=text/html",
+                PathError::EncodedParameterName,
+            ),
+            ("%61cl", PathError::EncodedParameterName),
+            (
+                "response-content-disposition=a b",
+                PathError::InvalidCharacter,
+            ),
+        ] {
+            assert_eq!(ok(q, &none), Err(e), "{q}");
+        }
+        let all = ReadQuery {
+            version_id: true,
+            part_number: true,
+            active_types: true,
+        };
+        let q = "versionId=3&partNumber=2&response-content-type=text/html";
+        assert_eq!(ok(q, &all), Ok((q.to_string(), false)));
+        let versions = ReadQuery {
+            version_id: true,
+            ..none
+        };
+        assert_eq!(
+            ok("versionId=3", &versions),
+            Ok(("versionId=3".to_string(), false))
+        );
+        assert_eq!(ok("partNumber=2", &versions), Err(PathError::ReadParameter));
+    }
+
+    #[test]
+    fn a_307_key_must_be_in_normal_form() {
+        for loc in [
+            "/internal-assets/secret%2etxt",
+            "/internal-assets/secret%2Etxt",
+            "/internal-assets/%73ecret.txt",
+            "/internal-assets/a%2db",
+            "/internal-assets/a%7E",
+            "/internal-assets/caf%c3%a9",
+        ] {
+            assert_eq!(
+                d(307, Some(loc), None),
+                Decision::Unsafe(PathError::NotNormalForm),
+                "{loc}"
+            );
+        }
+        for (loc, path) in [
+            ("/internal-assets/a%20b.txt", "/internal-assets/a%20b.txt"),
+            ("/internal-assets/caf%C3%A9", "/internal-assets/caf%C3%A9"),
+            (
+                "/internal-assets/a%2Bb+c@2x.png",
+                "/internal-assets/a%2Bb+c@2x.png",
+            ),
+            (
+                "/internal-assets/100%25.txt?response-expires=%2e",
+                "/internal-assets/100%25.txt?response-expires=%2e",
+            ),
+        ] {
+            assert_eq!(d(307, Some(loc), None), internal(path), "{loc}");
+        }
+        // X-Accel-Redirect values keep nginx's decode-once rule.
+        assert_eq!(
+            d(200, None, Some("/internal-assets/secret%2etxt")),
+            internal("/internal-assets/secret.txt")
+        );
+    }
+
+    #[test]
+    fn dropped_parameters_leave_the_target_and_are_reported() {
+        assert_eq!(
+            d(
+                307,
+                Some("/internal-assets/a.png?acl&response-content-type=image/png"),
+                None
+            ),
+            Decision::Internal {
+                path: "/internal-assets/a.png?response-content-type=image/png".into(),
+                location:
+                    "https://cdn.example/internal-assets/a.png?response-content-type=image/png"
+                        .into(),
+                dropped: true,
+            }
+        );
+        assert_eq!(
+            d(200, None, Some("/internal-assets/a.png?tagging")),
+            Decision::Internal {
+                path: "/internal-assets/a.png".into(),
+                location: "https://cdn.example/internal-assets/a.png".into(),
+                dropped: true,
+            }
+        );
+        assert_eq!(
+            d(
+                200,
+                None,
+                Some("/internal-assets/a.png?response-content-type=text/html")
+            ),
+            Decision::Unsafe(PathError::ActiveContentType)
+        );
+    }
+
+    #[test]
+    fn accel_or_flagged_takes_no_unflagged_307() {
+        let strict = |status, location, accel: Option<&str>, flagged| {
+            let targets = Targets {
+                prefixes: &prefixes(),
+                authorities: &[],
+                rules: &rules(),
+                query: ReadQuery::default(),
+                consent: ConsentBy::AccelOrFlagged,
+            };
+            let origin = Origin {
+                authority: "cdn.example",
+                scheme: "https",
+            };
+            let answer = Answer {
+                status,
+                location,
+                accel: accel.map(str::as_bytes),
+                flagged,
+            };
+            decide(&answer, &origin, &targets)
+        };
+        assert_eq!(
+            strict(307, Some("/internal-assets/a.jpg"), None, false),
+            Decision::Foreign
+        );
+        assert_eq!(
+            strict(
+                307,
+                Some("https://cdn.example/internal-assets/a.jpg"),
+                None,
+                false
+            ),
+            Decision::Foreign
+        );
+        assert_eq!(
+            strict(307, Some("/internal-assets/a.jpg"), None, true),
+            internal("/internal-assets/a.jpg")
+        );
+        assert_eq!(
+            strict(200, None, Some("/internal-assets/a.jpg"), false),
+            internal("/internal-assets/a.jpg")
+        );
+        assert_eq!(
+            strict(302, Some("/internal-assets/a.jpg"), None, true),
+            Decision::PassThrough
+        );
     }
 
     proptest::proptest! {

@@ -96,10 +96,19 @@ impl AuthBackend {
             prefixes: &cfg.internal_prefixes,
             authorities: &cfg.internal_authorities,
             rules: &cfg.key_rules,
+            query: cfg.read_query,
+            consent: cfg.consent,
         };
         match redirect::decide(&answer, &origin, &targets) {
             Decision::PassThrough => self.pass_on(&headers),
-            Decision::Internal { path, location } => {
+            Decision::Internal {
+                path,
+                location,
+                dropped,
+            } => {
+                if dropped {
+                    shared.metrics.inc(Counter::ConsentQueryDropped);
+                }
                 self.redirect(&headers, &path, &location, accel.is_some())
             }
             Decision::Foreign => match cfg.foreign_redirects {
@@ -162,8 +171,12 @@ impl AuthBackend {
         let Some(key) = marker_key() else {
             return http::respond(503, "the internal-redirect secret is not available");
         };
-        let now = clock::now_secs();
-        let mark = marker::issue(&key, path, Grant::Read, &kept, now, cfg.marker_ttl_secs);
+        // No clock, no marker: its expiry could not be checked.
+        let Ok(now) = marker::clock_usable(clock::now_secs()) else {
+            return http::respond(503, "the clock is not available");
+        };
+        let subject = marker::subject(&cfg.marker_audience, path);
+        let mark = marker::issue(&key, &subject, Grant::Read, &kept, now, cfg.marker_ttl_secs);
         let expires_at = now.saturating_add(cfg.marker_ttl_secs);
         let answer = vec![
             (":status", "303"),
@@ -177,7 +190,7 @@ impl AuthBackend {
             grant: Grant::Read,
             carried: kept,
         };
-        remember_issued(mark, path, expires_at, consent);
+        remember_issued(mark, &subject, expires_at, consent);
         shared.metrics.inc(if accel {
             Counter::RedirectsConverted
         } else {

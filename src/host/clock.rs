@@ -1,4 +1,5 @@
-//! The host clock, read through proxy-wasm (a failed read gives 0, never a trap).
+//! The host clock, read through proxy-wasm (a failed read gives 0, never a
+//! trap; no marker is issued or accepted at 0: `marker::clock_usable`).
 
 use proxy_wasm::hostcalls;
 

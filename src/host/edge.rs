@@ -37,6 +37,7 @@ impl Edge {
     /// (every client's first pass) costs one small header read.
     fn check_marker(&mut self) -> Action {
         let name = self.shared.config.redirect.marker_header.as_str();
+        let audience = self.shared.config.redirect.marker_audience.as_str();
         let map = MapType::HttpRequestHeaders;
         if !matches!(hostcalls::get_map_value_bytes(map, name), Ok(Some(_))) {
             return Action::Continue;
@@ -47,7 +48,7 @@ impl Edge {
         let Some(headers) = raw.pairs() else {
             return http::respond(500, "cannot read request headers");
         };
-        if let Err(e) = http::verify_marker(&headers, name, clock::now_secs()) {
+        if let Err(e) = http::verify_marker(&headers, name, audience, clock::now_secs()) {
             log::debug!("asset-gate: dropped a client-sent marker: {e}");
             self.shared.metrics.inc(Counter::SpoofAttempts);
             if hostcalls::remove_map_value(map, name).is_err() {

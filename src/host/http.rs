@@ -101,12 +101,19 @@ pub fn values<'a>(headers: &'a [Header<'a>], name: &'a str) -> impl Iterator<Ite
 }
 
 /// Whether the request's `name` headers carry a marker this process issued
-/// for exactly the request's path, still valid at `now`; what it consents to.
-pub fn verify_marker(headers: &[Header], name: &str, now: u64) -> Result<Consent, MarkerError> {
+/// for exactly the request's path and this placement's `audience`, still
+/// valid at `now`; what it consents to.
+pub fn verify_marker(
+    headers: &[Header],
+    name: &str,
+    audience: &str,
+    now: u64,
+) -> Result<Consent, MarkerError> {
     let path = header(headers, ":path").unwrap_or_default();
+    let subject = marker::subject(audience, path);
     let key = marker_key();
     with_recent(|recent| {
-        marker::verify_request(values(headers, name), key.as_deref(), recent, path, now)
+        marker::verify_request(values(headers, name), key.as_deref(), recent, &subject, now)
     })
 }
 

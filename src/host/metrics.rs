@@ -63,6 +63,7 @@ metrics! {
     CredentialRefreshFailedUnavailable => "credential_refresh_failed_unavailable",
     CredentialRefreshFailedOther => "credential_refresh_failed_other",
     RequestsUnsigned => "requests_unsigned",
+    ConsentQueryDropped => "consent_query_dropped",
 }
 
 impl Counter {

@@ -76,7 +76,8 @@ impl Storage {
         }
         let name = shared.config.redirect.marker_header.as_str();
         let now = clock::now_secs();
-        let consent = match http::verify_marker(headers, name, now) {
+        let audience = shared.config.redirect.marker_audience.as_str();
+        let consent = match http::verify_marker(headers, name, audience, now) {
             Ok(c) => c,
             Err(e) => {
                 shared.metrics.inc(Counter::MarkerRejected);

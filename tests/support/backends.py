@@ -6,7 +6,8 @@ One process serves one role on 127.0.0.1 (port 0 = ephemeral) and prints
 
 Roles:
   echo     answers 200 with a JSON description of the request it received.
-  auth     the demo auth backend: decides who may read /assets/<key>.
+  auth     the demo auth backend: decides who may read /assets/<key> (its
+           denied keys compared with the key decoded, as storage reads it).
   gateway  flow D's auth backend (nginx auth_request style): judges the
            request named by X-Original-Method / X-Original-URI. Under
            `client_prefix` the rest is the key; a leading `presign_prefix`
@@ -127,6 +128,9 @@ DEFAULTS = {
         "location_override": None,
         # style "redirect": flag the 307 with x-internal-redirect: true
         "flag_internal": True,
+        # compare the key as sent, undecoded (a naive backend, for tests):
+        # `secret%2etxt` is then not `secret.txt`
+        "raw_key_check": False,
     },
     "gateway": {
         "tokens": ["demo-token"],
@@ -319,7 +323,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(404, {"error": "not an asset path"})
         key = split.path[len("/assets/"):]
         allowed = self._authorized(conf)
-        if not allowed or key in conf["denied_keys"]:
+        # The key storage reads is the decoded one: `secret%2etxt` is `secret.txt`.
+        checked = key if conf["raw_key_check"] else unquote(key)
+        if not allowed or checked in conf["denied_keys"]:
             return self._send(403, "access denied by the demo auth backend\n", content_type="text/plain")
         target = conf["internal_prefix"] + key + ("?" + split.query if split.query else "")
         if conf["location_override"]:

@@ -362,6 +362,13 @@ pub struct RedirectConfig {
     pub keep_backend_headers: Vec<String>,
     /// Bound on the kept headers, which travel inside the marker.
     pub max_kept_bytes: usize,
+    /// What a read consent's query may carry to storage.
+    pub read_query: crate::core::redirect::ReadQuery,
+    /// Which backend answers consent.
+    pub consent: crate::core::redirect::ConsentBy,
+    /// The placement markers are issued for and accepted at (empty: any
+    /// placement of the same `vm_id`).
+    pub marker_audience: String,
 }
 
 /// Presigned redirects (flow D): the client gets a redirect to a SigV4

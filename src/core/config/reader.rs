@@ -29,6 +29,17 @@ pub(super) struct RawRedirect {
     pub(super) internal_authorities: Vec<String>,
     pub(super) keep_backend_headers: Option<Vec<String>>,
     pub(super) max_kept_bytes: usize,
+    pub(super) read: RawReadConsent,
+}
+
+/// What a read consent is, carries and is for (read by one call: every `?` in a
+/// long struct literal costs module size).
+#[derive(Debug, Clone, Default)]
+pub(super) struct RawReadConsent {
+    pub(super) read_parameters: Vec<String>,
+    pub(super) allow_active_content_types: bool,
+    pub(super) consent: Option<String>,
+    pub(super) marker_audience: String,
 }
 
 impl Default for RawRedirect {
@@ -43,6 +54,7 @@ impl Default for RawRedirect {
             internal_authorities: vec![],
             keep_backend_headers: None,
             max_kept_bytes: 8192,
+            read: RawReadConsent::default(),
         }
     }
 }
@@ -358,6 +370,10 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "internal_authorities",
             "keep_backend_headers",
             "max_kept_bytes",
+            "read_parameters",
+            "allow_active_content_types",
+            "consent",
+            "marker_audience",
         ],
     )? {
         Some(rr) => read_redirect(&rr)?,
@@ -457,6 +473,16 @@ fn read_redirect(r: &Reader) -> Result<RawRedirect, ConfigError> {
         internal_authorities: r.strings("internal_authorities")?.unwrap_or_default(),
         keep_backend_headers: r.strings("keep_backend_headers")?,
         max_kept_bytes: r.uint("max_kept_bytes")?.unwrap_or(d.max_kept_bytes),
+        read: read_consent(r)?,
+    })
+}
+
+fn read_consent(r: &Reader) -> Result<RawReadConsent, ConfigError> {
+    Ok(RawReadConsent {
+        allow_active_content_types: r.boolean("allow_active_content_types")?.unwrap_or(false),
+        consent: r.string("consent")?,
+        read_parameters: r.strings("read_parameters")?.unwrap_or_default(),
+        marker_audience: r.string("marker_audience")?.unwrap_or_default(),
     })
 }
 

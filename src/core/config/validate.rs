@@ -418,6 +418,44 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
     if raw.max_kept_bytes > 32_768 {
         return Err(err("redirect.max_kept_bytes", "must be at most 32768"));
     }
+    let mut read_query = crate::core::redirect::ReadQuery {
+        active_types: raw.read.allow_active_content_types,
+        ..Default::default()
+    };
+    for name in &raw.read.read_parameters {
+        match name.as_str() {
+            "versionId" => read_query.version_id = true,
+            "partNumber" => read_query.part_number = true,
+            _ => {
+                return Err(err(
+                    "redirect.read_parameters",
+                    "may name only \"versionId\" and \"partNumber\"",
+                ))
+            }
+        }
+    }
+    use crate::core::redirect::ConsentBy;
+    let consent = match raw.read.consent.as_deref() {
+        None | Some("any_internal_307") => ConsentBy::AnyInternal307,
+        Some("accel_or_flagged") => ConsentBy::AccelOrFlagged,
+        Some(_) => {
+            return Err(err(
+                "redirect.consent",
+                "must be \"any_internal_307\" or \"accel_or_flagged\"",
+            ))
+        }
+    };
+    let audience = &raw.read.marker_audience;
+    if audience.len() > 64
+        || !audience
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(err(
+            "redirect.marker_audience",
+            "must be at most 64 letters, digits, '.', '_' or '-'",
+        ));
+    }
     Ok(RedirectConfig {
         internal_prefixes: raw.internal_prefixes,
         marker_header: raw.marker_header,
@@ -430,6 +468,9 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
         internal_authorities: raw.internal_authorities,
         keep_backend_headers: keep,
         max_kept_bytes: raw.max_kept_bytes,
+        read_query,
+        consent,
+        marker_audience: raw.read.marker_audience,
     })
 }
 
@@ -745,6 +786,49 @@ mod tests {
             (
                 r#"{"signing":{"region":"r","credentials":{"source":"static","access_key_id":"","secret_access_key":"x"}}}"#,
                 "signing.credentials.access_key_id",
+            ),
+        ] {
+            let e = parse(cfg).unwrap_err();
+            assert_eq!(e.field, field, "{cfg}: {e}");
+        }
+    }
+
+    #[test]
+    fn read_query_and_consent_settings() {
+        use crate::core::redirect::{ConsentBy, ReadQuery};
+        let c = parse("{}").unwrap();
+        assert_eq!(c.redirect.read_query, ReadQuery::default());
+        assert_eq!(c.redirect.consent, ConsentBy::AnyInternal307);
+        let c = parse(r#"{"redirect":{"read_parameters":["partNumber","versionId"],"allow_active_content_types":true,"consent":"accel_or_flagged"}}"#).unwrap();
+        assert_eq!(
+            c.redirect.read_query,
+            ReadQuery {
+                version_id: true,
+                part_number: true,
+                active_types: true
+            }
+        );
+        assert_eq!(c.redirect.consent, ConsentBy::AccelOrFlagged);
+        assert_eq!(c.redirect.marker_audience, "");
+        let c = parse(r#"{"redirect":{"marker_audience":"cdn-a.prod_1"}}"#).unwrap();
+        assert_eq!(c.redirect.marker_audience, "cdn-a.prod_1");
+        for (cfg, field) in [
+            (
+                r#"{"redirect":{"read_parameters":["versionId","acl"]}}"#,
+                "redirect.read_parameters",
+            ),
+            (
+                r#"{"redirect":{"read_parameters":"versionId"}}"#,
+                "redirect.read_parameters",
+            ),
+            (
+                r#"{"redirect":{"allow_active_content_types":"yes"}}"#,
+                "redirect.allow_active_content_types",
+            ),
+            (r#"{"redirect":{"consent":"flagged"}}"#, "redirect.consent"),
+            (
+                r#"{"redirect":{"marker_audience":"a b"}}"#,
+                "redirect.marker_audience",
             ),
         ] {
             let e = parse(cfg).unwrap_err();
