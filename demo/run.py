@@ -6,7 +6,7 @@ Ports (environment variables, defaults):
   ASSET_GATE_ASSETS_PORT  10000  assets flow listener
   ASSET_GATE_EDGE_PORT    10001  S3 signing edge listener
   ASSET_GATE_GATEWAY_PORT 10002  flow D gateway listener
-  ASSET_GATE_HEADERS_PORT 10003  flow B header augmentation listener
+  ASSET_GATE_HEADERS_PORT 10005  flow B header augmentation listener
   ASSET_GATE_ADMIN_PORT   9901   Envoy admin
   ASSET_GATE_S3_PORT      8333   SeaweedFS S3 API
   ASSET_GATE_AUTH_PORT    8081   demo auth backend
@@ -112,7 +112,7 @@ def main():
         "assets": port("ASSET_GATE_ASSETS_PORT", 10000),
         "edge": port("ASSET_GATE_EDGE_PORT", 10001),
         "gateway": port("ASSET_GATE_GATEWAY_PORT", 10002),
-        "headers": port("ASSET_GATE_HEADERS_PORT", 10003),
+        "headers": port("ASSET_GATE_HEADERS_PORT", 10005),
         "admin": port("ASSET_GATE_ADMIN_PORT", 9901),
         "s3": port("ASSET_GATE_S3_PORT", 8333),
         "auth": port("ASSET_GATE_AUTH_PORT", 8081),
