@@ -343,13 +343,17 @@ pub fn prepare<'a, H: Pair>(
     };
     if !cfg.scope.is_open() {
         let s3 = is_s3.then(|| bucket_and_key(cfg, &path, &authority));
-        cfg.scope
-            .check(method, s3, &query)
-            .map_err(|reason| Reject {
-                status: 403,
-                reason,
-                out_of_scope: true,
-            })?;
+        let out_of_scope = |reason| Reject {
+            status: 403,
+            reason,
+            out_of_scope: true,
+        };
+        cfg.scope.check(method, s3, &query).map_err(out_of_scope)?;
+        for &(name, value) in &read.amz {
+            cfg.scope
+                .check_header(name, value, &cfg.key_rules)
+                .map_err(out_of_scope)?;
+        }
     }
 
     let client_hash = read.content_sha256.unwrap_or_default();
@@ -787,6 +791,40 @@ mod tests {
             Ok(Signed::Yes(_))
         ));
         assert!(run(&v, &headers("/other/k", &[])).unwrap_err().out_of_scope);
+    }
+
+    #[test]
+    fn a_scope_signs_only_its_headers_and_safe_keys() {
+        let c = cfg(
+            r#","scope":{"methods":["GET","PUT"],"buckets":["assets"],"key_prefixes":["docs/"]}"#,
+        );
+        let put = |path: &str, extra: &[(&str, &str)]| {
+            let mut h = headers(path, extra);
+            h[0].1 = b"PUT".to_vec();
+            run(&c, &h)
+        };
+        let rw = signed(put(
+            "/assets/docs/copy.txt",
+            &[
+                ("x-amz-copy-source", "/assets/docs/a.txt"),
+                ("x-amz-meta-colour", "blue"),
+            ],
+        ));
+        let auth = set_value(&rw, "authorization").unwrap();
+        assert!(auth.contains("x-amz-copy-source;x-amz-date;x-amz-meta-colour"));
+        for extra in [
+            ("x-amz-copy-source", "/assets/secret.txt"),
+            ("x-amz-copy-source", "/other/docs/a.txt"),
+            ("x-amz-acl", "public-read"),
+        ] {
+            let r = put("/assets/docs/copy.txt", &[extra]).unwrap_err();
+            assert!(r.out_of_scope && r.status == 403, "{extra:?}: {r:?}");
+        }
+        // Client auth headers are replaced, not refused.
+        assert!(put("/assets/docs/a.txt", &[("x-amz-date", "x")]).is_ok());
+        // An open scope signs what the client sends: the credentials' full power.
+        let open = cfg("");
+        assert!(run(&open, &headers("/a/b/c", &[("x-amz-acl", "x")])).is_ok());
     }
 
     #[test]

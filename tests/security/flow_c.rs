@@ -1,1 +1,305 @@
-//! (tests to come)
+//! Flow C, the signing edge: a scope signs exactly the requests it names.
+//! Real Envoy (tests/envoy/signing.yaml, asset-gate as the upstream filter
+//! of the storage cluster), SeaweedFS enforcing SigV4, and a recording relay
+//! between them showing what storage actually received.
+
+use crate::support::oracle::{RecordingProxy, SeenRequest};
+use crate::support::*;
+use serde_json::{json, Value};
+
+const TEMPLATE: &str = include_str!("../envoy/signing.yaml");
+const AK: &str = "AKIDFLOWCSCOPE";
+const SK: &str = "flow-c/scope+secret";
+const SECRET: &[u8] = b"the secret outside the scope\n";
+const DOCS: &[u8] = b"docs inside the scope\n";
+
+fn identity() -> Identity {
+    Identity::admin(AK, SK)
+}
+
+/// A storage-role configuration for a signing edge; `extra` is merged into
+/// the `signing` section.
+fn edge_config(extra: Value) -> Value {
+    let mut signing = json!({
+        "region": "us-east-1",
+        "require_marker": false,
+        "credentials": {"source": "static", "access_key_id": AK, "secret_access_key": SK},
+    });
+    if let (Some(s), Some(e)) = (signing.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            s.insert(k.clone(), v.clone());
+        }
+    }
+    json!({"role": "storage", "signing": signing})
+}
+
+/// SeaweedFS with `assets` and `other`, seeded; a recording relay in front;
+/// Envoy whose `s3` listener signs with `config`.
+struct Stack {
+    s3: S3,
+    relay: RecordingProxy,
+    envoy: Envoy,
+    _certs: tempfile::TempDir,
+}
+
+impl Stack {
+    fn start(extra: Value) -> Stack {
+        let s3 = S3::start(&["assets", "other"], vec![identity()]);
+        let id = identity();
+        let dir = tempfile::tempdir().unwrap();
+        let (secret, docs) = (dir.path().join("secret"), dir.path().join("docs"));
+        std::fs::write(&secret, SECRET).unwrap();
+        std::fs::write(&docs, DOCS).unwrap();
+        for (file, key) in [
+            (&secret, "/assets/secret.txt"),
+            (&docs, "/assets/docs/readme.txt"),
+            (&secret, "/other/secret.txt"),
+        ] {
+            let r = s3.signed_curl(&id, &["-T", file.to_str().unwrap()], key);
+            assert_eq!(r.status, 200, "seed {key}: {}", r.text());
+        }
+        let relay = RecordingProxy::start(s3.port);
+        let mut extra = extra;
+        match extra.get("endpoint") {
+            None => extra["endpoint"] = json!(format!("127.0.0.1:{}", s3.port)),
+            Some(Value::Null) => {
+                extra.as_object_mut().unwrap().remove("endpoint");
+            }
+            Some(_) => {}
+        }
+        let config = edge_config(extra);
+        let plain = edge_config(json!({"endpoint": format!("127.0.0.1:{}", s3.port)}));
+        let api = edge_config(json!({"service": "execute-api", "endpoint": "api.example"}));
+        let certs = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed_cert(certs.path());
+        let vars = vec![
+            ("WASM", wasm().display().to_string()),
+            ("S3_PORT", relay.port.to_string()),
+            ("ECHO_PORT", free_ports(1)[0].to_string()),
+            ("CONFIG", filter_config(&config)),
+            ("DOWN_CONFIG", filter_config(&plain)),
+            ("API_CONFIG", filter_config(&api)),
+            ("TLS_CERT", cert.display().to_string()),
+            ("TLS_KEY", key.display().to_string()),
+        ];
+        let envoy = Envoy::start(TEMPLATE, &vars, EnvoyOptions::default());
+        Stack {
+            s3,
+            relay,
+            envoy,
+            _certs: certs,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        self.envoy.url("s3", path)
+    }
+
+    /// `curl` through the edge: `args` then the URL of `path`.
+    fn edge(&self, args: &[&str], path: &str) -> Response {
+        let url = self.url(path);
+        let mut a = args.to_vec();
+        a.push(&url);
+        curl(&a)
+    }
+
+    /// The object as storage holds it (signed by curl, not asset-gate).
+    fn direct(&self, path: &str) -> Response {
+        self.s3.signed_curl(&identity(), &[], path)
+    }
+
+    fn seen(&self) -> Vec<SeenRequest> {
+        self.relay.requests()
+    }
+}
+
+/// The scope of the finding: reads and writes of `assets/docs/`.
+fn docs_scope() -> Value {
+    json!({"scope": {"methods": ["GET", "HEAD", "PUT"], "buckets": ["assets"], "key_prefixes": ["docs/"]}})
+}
+
+fn assert_refused(r: &Response, status: u16, text: &str, what: &str) {
+    assert_eq!(r.status, status, "{what}: {}", r.text());
+    assert!(
+        r.text().starts_with(&format!("asset-gate: {text}")),
+        "{what}: {}",
+        r.text()
+    );
+}
+
+/// A copy source outside the scope is a read outside it: refused before
+/// signing, and storage never sees the header.
+#[test]
+fn copy_source_outside_the_scope_is_refused() {
+    let st = Stack::start(docs_scope());
+    let r = st.edge(&[], "/assets/secret.txt");
+    assert_refused(&r, 403, "this signing edge", "plain read outside the scope");
+
+    // An upload to copy parts into, made through the template's unscoped
+    // listener (the scope has no POST).
+    let r = curl(&[
+        "-X",
+        "POST",
+        &st.envoy.url("down", "/assets/docs/parts.bin?uploads"),
+    ]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    let upload_id = text
+        .split("<UploadId>")
+        .nth(1)
+        .and_then(|s| s.split("</UploadId>").next())
+        .unwrap()
+        .to_string();
+    let part = format!("/assets/docs/parts.bin?partNumber=1&uploadId={upload_id}");
+
+    st.relay.clear();
+    for (what, source, path) in [
+        (
+            "CopyObject",
+            "/assets/secret.txt",
+            "/assets/docs/stolen.txt",
+        ),
+        (
+            "no leading slash",
+            "assets/secret.txt",
+            "/assets/docs/stolen.txt",
+        ),
+        (
+            "encoded",
+            "%2Fassets%2Fsecret.txt",
+            "/assets/docs/stolen.txt",
+        ),
+        (
+            "with a version",
+            "/assets/secret.txt?versionId=null",
+            "/assets/docs/stolen.txt",
+        ),
+        (
+            "another bucket",
+            "/other/secret.txt",
+            "/assets/docs/stolen.txt",
+        ),
+        (
+            "dot segments",
+            "/assets/docs/../secret.txt",
+            "/assets/docs/stolen.txt",
+        ),
+        (
+            "encoded dot segments",
+            "/assets/docs/%2e%2e/secret.txt",
+            "/assets/docs/stolen.txt",
+        ),
+        ("UploadPartCopy", "/assets/secret.txt", part.as_str()),
+    ] {
+        let header = format!("x-amz-copy-source: {source}");
+        let r = st.edge(&["-X", "PUT", "-H", &header], path);
+        assert_refused(&r, 403, "this signing edge", what);
+    }
+    assert!(
+        st.seen().is_empty(),
+        "storage received {:?}",
+        st.seen()
+            .iter()
+            .map(|s| (&s.method, &s.target, s.header("x-amz-copy-source")))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(st.direct("/assets/docs/stolen.txt").status, 404);
+
+    // Headers outside the default set are refused, not dropped.
+    let r = st.edge(
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "x-amz-acl: public-read",
+            "--data-binary",
+            "x",
+        ],
+        "/assets/docs/acl.txt",
+    );
+    assert_refused(
+        &r,
+        403,
+        "this signing edge does not sign x-amz-acl",
+        "x-amz-acl",
+    );
+    assert!(st.seen().is_empty());
+    assert_eq!(st.envoy.gate_stat("scope_refused"), 10);
+
+    // A copy inside the scope, with metadata, is signed and done.
+    let r = st.edge(
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "x-amz-copy-source: /assets/docs/readme.txt",
+            "-H",
+            "x-amz-metadata-directive: REPLACE",
+            "-H",
+            "x-amz-meta-colour: blue",
+        ],
+        "/assets/docs/copy.txt",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = st.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        seen[0].header("x-amz-copy-source"),
+        Some("/assets/docs/readme.txt")
+    );
+    let auth = seen[0].header("authorization").unwrap();
+    assert!(
+        auth.contains("x-amz-copy-source;") && auth.contains("x-amz-meta-colour"),
+        "{auth}"
+    );
+    assert_eq!(st.direct("/assets/docs/copy.txt").body, DOCS);
+}
+
+/// A scoped listing names its prefix once: SeaweedFS reads the first of
+/// repeated names, so a second one must not pass the check for it.
+#[test]
+fn scoped_query_strings_are_an_allowlist() {
+    let st = Stack::start(docs_scope());
+    let r = st.edge(&[], "/assets?list-type=2&prefix=docs%2F");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text().contains("<Key>docs/readme.txt</Key>"),
+        "{}",
+        r.text()
+    );
+    assert!(!r.text().contains("secret"), "{}", r.text());
+    st.relay.clear();
+    for (what, path) in [
+        (
+            "repeated prefix",
+            "/assets?list-type=2&prefix=&prefix=docs%2F",
+        ),
+        (
+            "repeated other name",
+            "/assets?list-type=2&list-type=1&prefix=docs%2F",
+        ),
+        (
+            "encoded name",
+            "/assets?list-type=2&pre%66ix=&prefix=docs%2F",
+        ),
+        ("semicolon pair", "/assets?list-type=2&prefix=docs%2F;x=1"),
+        ("object acl", "/assets/docs/readme.txt?acl"),
+        ("object tagging", "/assets/docs/readme.txt?tagging"),
+        ("object torrent", "/assets/docs/readme.txt?torrent"),
+        (
+            "repeated versionId",
+            "/assets/docs/readme.txt?versionId=a&versionId=b",
+        ),
+    ] {
+        let r = st.edge(&[], path);
+        assert_refused(&r, 403, "this signing edge", what);
+    }
+    assert!(st.seen().is_empty(), "{:?}", st.seen());
+    // What a read needs still reaches storage.
+    let r = st.edge(
+        &[],
+        "/assets/docs/readme.txt?response-content-type=text%2Fplain&response-cache-control=no-cache",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, DOCS);
+}

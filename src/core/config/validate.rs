@@ -542,6 +542,36 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
             "must not be empty (leave key_prefixes out to allow every key)",
         ));
     }
+    // What a scope adds to its allowlists: `x-amz-*` names (a trailing `*`
+    // makes a prefix) and plain query parameter names.
+    let bad_header = sc.amz_headers.iter().position(|h| {
+        let name = h.strip_suffix('*').unwrap_or(h);
+        !name.starts_with("x-amz-") || !valid_header_name(name)
+    });
+    let bad_param = sc.query_parameters.iter().position(|q| {
+        q.is_empty()
+            || !q
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    });
+    if let Some((list, i, reason)) = bad_header
+        .map(|i| {
+            (
+                "amz_headers",
+                i,
+                "must be a lowercase x-amz-* header name or prefix*",
+            )
+        })
+        .or(bad_param.map(|i| ("query_parameters", i, "must be a query parameter name")))
+    {
+        return Err(err(&format!("signing.scope.{list}[{i}]"), reason));
+    }
+    if sc.is_open() && !(sc.amz_headers.is_empty() && sc.query_parameters.is_empty()) {
+        return Err(err(
+            "signing.scope",
+            "amz_headers and query_parameters need methods, buckets or key_prefixes",
+        ));
+    }
     if !is_s3 && (!sc.buckets.is_empty() || !sc.key_prefixes.is_empty()) {
         return Err(err(
             "signing.scope",
@@ -871,6 +901,9 @@ mod tests {
         let c = s(r#","body":"hash","max_body_bytes":65536,"scope":{"methods":["GET","HEAD"],"buckets":["assets"],"key_prefixes":["public/"]}"#).unwrap();
         assert_eq!((c.body, c.max_body_bytes), (BodySigning::Hash, 65536));
         assert_eq!(c.scope.buckets, ["assets"]);
+        let c = s(r#","scope":{"methods":["GET"],"amz_headers":["x-amz-grant-*"],"query_parameters":["tagging"]}"#).unwrap();
+        assert_eq!(c.scope.amz_headers, ["x-amz-grant-*"]);
+        assert_eq!(c.scope.query_parameters, ["tagging"]);
         for (extra, field) in [
             (
                 r#","service":"execute-api","body":"stream""#,
@@ -891,6 +924,19 @@ mod tests {
                 "signing.scope.key_prefixes[0]",
             ),
             (r#","scope":{"paths":["/"]}"#, "signing.scope.paths"),
+            (
+                r#","scope":{"methods":["GET"],"amz_headers":["x-amz-acl","acl"]}"#,
+                "signing.scope.amz_headers[1]",
+            ),
+            (
+                r#","scope":{"methods":["GET"],"amz_headers":["X-Amz-Acl"]}"#,
+                "signing.scope.amz_headers[0]",
+            ),
+            (
+                r#","scope":{"methods":["GET"],"query_parameters":["a=b"]}"#,
+                "signing.scope.query_parameters[0]",
+            ),
+            (r#","scope":{"amz_headers":["x-amz-acl"]}"#, "signing.scope"),
             (
                 r#","service":"execute-api","scope":{"buckets":["assets"]}"#,
                 "signing.scope",
