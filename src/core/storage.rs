@@ -343,6 +343,12 @@ pub fn prepare<'a, H: Pair>(
     };
     if !cfg.scope.is_open() {
         let s3 = is_s3.then(|| bucket_and_key(cfg, &path, &authority));
+        // A scoped key obeys the rules of a redirect target: a prefix check
+        // means nothing for a key storage may resolve out of the prefix.
+        if let Some((_, key)) = s3.filter(|(_, k)| !k.is_empty()) {
+            crate::core::redirect::validate_key(key, &cfg.key_rules)
+                .map_err(|e| reject(400, format!("unsafe object key: {e}")))?;
+        }
         let out_of_scope = |reason| Reject {
             status: 403,
             reason,
@@ -822,9 +828,18 @@ mod tests {
         }
         // Client auth headers are replaced, not refused.
         assert!(put("/assets/docs/a.txt", &[("x-amz-date", "x")]).is_ok());
+        for bad in [
+            "/assets/docs/../secret.txt",
+            "/assets/docs/%2e%2e/x",
+            "/assets/docs//x",
+        ] {
+            let r = run(&c, &headers(bad, &[])).unwrap_err();
+            assert_eq!(r.status, 400, "{bad}: {r:?}");
+            assert!(r.reason.starts_with("unsafe object key"), "{bad}: {r:?}");
+        }
         // An open scope signs what the client sends: the credentials' full power.
         let open = cfg("");
-        assert!(run(&open, &headers("/a/b/c", &[("x-amz-acl", "x")])).is_ok());
+        assert!(run(&open, &headers("/a/b/../c", &[("x-amz-acl", "x")])).is_ok());
     }
 
     #[test]

@@ -303,3 +303,22 @@ fn scoped_query_strings_are_an_allowlist() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.body, DOCS);
 }
+
+/// A scoped key obeys the same key safety as a redirect target: `..`
+/// segments never reach storage, whichever way it would resolve them.
+#[test]
+fn scoped_keys_with_dot_segments_are_refused() {
+    let st = Stack::start(docs_scope());
+    for path in [
+        "/assets/docs/../secret.txt",
+        "/assets/docs/%2e%2e/secret.txt",
+        "/assets/docs/./readme.txt",
+        "/assets/docs//readme.txt",
+    ] {
+        let r = st.edge(&[], path);
+        assert_refused(&r, 400, "unsafe object key", path);
+    }
+    assert!(st.seen().is_empty(), "{:?}", st.seen());
+    let r = st.edge(&[], "/assets/docs/readme.txt");
+    assert_eq!(r.status, 200, "{}", r.text());
+}
