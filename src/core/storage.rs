@@ -207,11 +207,11 @@ impl<'a> Read<'a> {
     }
 }
 
-/// Maps the request path to the storage path and authority.
+/// Maps the request path to the storage path and authority (always the
+/// configured endpoint, never the client's).
 fn map_target<'a>(
     cfg: &'a SigningConfig,
     path: &'a str,
-    authority: &'a str,
 ) -> Result<(Cow<'a, str>, Cow<'a, str>), Reject> {
     let (bucket, key): (Option<&str>, Cow<'a, str>) = if cfg.buckets.is_empty() {
         match cfg.addressing_style {
@@ -244,7 +244,7 @@ fn map_target<'a>(
             Cow::Owned(concat(&[&mapping.key_prefix, rest])),
         )
     };
-    let endpoint = cfg.endpoint.as_deref().unwrap_or(authority);
+    let endpoint = cfg.endpoint.as_str();
     Ok(match (bucket, cfg.addressing_style) {
         (None, _) => (key, Cow::Borrowed(endpoint)),
         (Some(bucket), AddressingStyle::Path) => (
@@ -299,7 +299,7 @@ fn bucket_and_key<'a>(
             }
         }
         AddressingStyle::Virtual => {
-            let endpoint = cfg.endpoint.as_deref().unwrap_or_default();
+            let endpoint = cfg.endpoint.as_str();
             let bucket = authority
                 .strip_suffix(endpoint)
                 .and_then(|b| b.strip_suffix('.'))
@@ -326,7 +326,7 @@ pub fn prepare<'a, H: Pair>(
     if !ascii::starts_with(path, b'/') {
         return Err(reject(400, "the request path must start with '/'"));
     }
-    let (path, authority) = map_target(cfg, path, wire_authority)?;
+    let (path, authority) = map_target(cfg, path)?;
     let query = strip_presign_params(query);
     let is_s3 = cfg.path_rules == PathRules::S3;
     // S3: send the path in its canonical form (each segment decoded and encoded
@@ -565,15 +565,22 @@ mod tests {
             "/b/mac%402x%21%27%28%29%2A%24%2C%3B%3A%3D%26.png/~A%2F%20%2B?prefix=a+b@c"
         );
         // Other services sign the wire path double-encoded; it is sent as it came.
-        let c = cfg(r#","service":"execute-api""#);
+        let c = cfg(r#","service":"execute-api","endpoint":"api.example""#);
         let rw = signed(run(&c, &headers("/prod/a@b/%7e/./x", &[])));
         assert_eq!(rw.path, "/prod/a@b/%7e/./x");
     }
 
     #[test]
-    fn keeps_authority_without_endpoint() {
-        let rw = signed(run(&cfg(""), &headers("/b/k", &[])));
-        assert_eq!(rw.authority, "envoy.local");
+    fn the_client_never_picks_the_storage_host() {
+        // Without an endpoint, S3 goes to the region's AWS endpoint: a
+        // client's virtual-host name would pick the bucket, signed.
+        let mut h = headers("/b/k", &[]);
+        h[2].1 = b"victim.s3.amazonaws.com".to_vec();
+        let rw = signed(run(&cfg(""), &h));
+        assert_eq!(rw.authority, "s3.us-east-1.amazonaws.com");
+        assert!(rw.authority_changed);
+        let c = cfg(r#","endpoint":"127.0.0.1:8333""#);
+        assert_eq!(signed(run(&c, &h)).authority, "127.0.0.1:8333");
     }
 
     #[test]
@@ -715,7 +722,7 @@ mod tests {
 
     #[test]
     fn non_s3_service_hashes_empty_body() {
-        let c = cfg(r#","service":"execute-api""#);
+        let c = cfg(r#","service":"execute-api","endpoint":"api.example""#);
         let rw = signed(run(&c, &headers("/prod/items", &[])));
         assert!(set_value(&rw, "x-amz-content-sha256").is_none());
         assert!(set_value(&rw, "authorization")
@@ -730,7 +737,7 @@ mod tests {
             "/prod/items",
             &[(":method", "POST"), ("content-length", "5")],
         );
-        let api = cfg(r#","service":"execute-api""#);
+        let api = cfg(r#","service":"execute-api","endpoint":"api.example""#);
         assert!(hashes_body(&api, &h));
         assert_eq!(declared_length(&h), Some(5));
         let rw = match prepare(

@@ -322,3 +322,19 @@ fn scoped_keys_with_dot_segments_are_refused() {
     let r = st.edge(&[], "/assets/docs/readme.txt");
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+/// Storage's host comes from configuration, never from the client: without
+/// `signing.endpoint`, an S3 signer uses the region's AWS endpoint.
+#[test]
+fn the_client_never_picks_the_storage_host() {
+    let st = Stack::start(json!({"endpoint": null, "scope": {"buckets": ["assets"]}}));
+    let r = st.edge(
+        &["-H", "Host: victim-bucket.s3.amazonaws.com"],
+        "/assets/docs/readme.txt",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, DOCS);
+    let seen = st.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].header("host"), Some("s3.us-east-1.amazonaws.com"));
+}

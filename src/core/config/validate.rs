@@ -430,6 +430,19 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
             "required when addressing_style is \"virtual\" (the bucket is prepended to it)",
         ));
     }
+    // Storage's host comes from configuration, never from the client's
+    // `:authority`: on AWS a virtual-host name picks the bucket, and it is
+    // signed.
+    let endpoint = match raw.endpoint {
+        Some(e) => e,
+        None if raw.service == "s3" => ["s3.", &region, ".amazonaws.com"].concat(),
+        None => {
+            return Err(err(
+                "signing.endpoint",
+                "required for a service other than S3 (the host to send and sign)",
+            ))
+        }
+    };
     let mut buckets = Vec::with_capacity(raw.buckets.len());
     for (i, b) in raw.buckets.into_iter().enumerate() {
         let field = format!("signing.buckets[{i}]");
@@ -588,7 +601,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         region,
         service: raw.service,
         path_rules,
-        endpoint: raw.endpoint,
+        endpoint,
         addressing_style: raw.addressing_style,
         buckets,
         on_missing_credentials: raw.on_missing_credentials,
@@ -894,9 +907,15 @@ mod tests {
             .map(|c| c.signing.unwrap())
         };
         let c = s("").unwrap();
+        assert_eq!(c.endpoint, "s3.r.amazonaws.com");
         assert_eq!((c.body, c.max_body_bytes), (BodySigning::Stream, 1 << 20));
+        // Only S3's host can be derived; never the client's.
+        assert_eq!(
+            s(r#","service":"execute-api""#).unwrap_err().field,
+            "signing.endpoint"
+        );
         assert!(c.scope.is_open());
-        let c = s(r#","service":"execute-api""#).unwrap();
+        let c = s(r#","service":"execute-api","endpoint":"api.example""#).unwrap();
         assert_eq!(c.body, BodySigning::Hash);
         let c = s(r#","body":"hash","max_body_bytes":65536,"scope":{"methods":["GET","HEAD"],"buckets":["assets"],"key_prefixes":["public/"]}"#).unwrap();
         assert_eq!((c.body, c.max_body_bytes), (BodySigning::Hash, 65536));
@@ -906,7 +925,7 @@ mod tests {
         assert_eq!(c.scope.query_parameters, ["tagging"]);
         for (extra, field) in [
             (
-                r#","service":"execute-api","body":"stream""#,
+                r#","service":"execute-api","endpoint":"api.example","body":"stream""#,
                 "signing.body",
             ),
             (r#","body":"buffer""#, "signing.body"),
@@ -938,7 +957,7 @@ mod tests {
             ),
             (r#","scope":{"amz_headers":["x-amz-acl"]}"#, "signing.scope"),
             (
-                r#","service":"execute-api","scope":{"buckets":["assets"]}"#,
+                r#","service":"execute-api","endpoint":"api.example","scope":{"buckets":["assets"]}"#,
                 "signing.scope",
             ),
         ] {
