@@ -39,7 +39,7 @@ struct Stack {
     s3: S3,
     relay: RecordingProxy,
     envoy: Envoy,
-    _certs: tempfile::TempDir,
+    certs: tempfile::TempDir,
 }
 
 impl Stack {
@@ -87,7 +87,7 @@ impl Stack {
             s3,
             relay,
             envoy,
-            _certs: certs,
+            certs,
         }
     }
 
@@ -337,4 +337,118 @@ fn the_client_never_picks_the_storage_host() {
     let seen = st.seen();
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].header("host"), Some("s3.us-east-1.amazonaws.com"));
+}
+
+/// boto3 (flexible checksums on, so checksum and aws-chunked framing
+/// headers over TLS) through a scoped edge: the default allowlists serve an
+/// SDK's reads, writes, multipart uploads, listings and copies inside the
+/// scope, and its copy from outside gets 403.
+const BOTO3_SCOPED: &str = r#"
+import json, sys
+import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+endpoint, verify = sys.argv[1:3]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  verify=verify if verify != "-" else None,
+                  config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"},
+                                retries={"max_attempts": 1}))
+out = {}
+key = "docs/boto ü+(1).txt"
+s3.put_object(Bucket="assets", Key=key, Body=b"from boto3", Metadata={"origin": "boto3"})
+got = s3.get_object(Bucket="assets", Key=key, ResponseContentType="text/plain")
+out["get"] = got["Body"].read().decode()
+out["metadata"] = got["Metadata"]
+out["head"] = s3.head_object(Bucket="assets", Key=key)["ContentLength"]
+up = s3.create_multipart_upload(Bucket="assets", Key="docs/multi.bin")
+etag = s3.upload_part(Bucket="assets", Key="docs/multi.bin", UploadId=up["UploadId"],
+                      PartNumber=1, Body=b"p" * 1000)["ETag"]
+s3.complete_multipart_upload(Bucket="assets", Key="docs/multi.bin", UploadId=up["UploadId"],
+                             MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]})
+out["multi"] = len(s3.get_object(Bucket="assets", Key="docs/multi.bin")["Body"].read())
+s3.copy_object(Bucket="assets", Key="docs/copy.txt", CopySource={"Bucket": "assets", "Key": key})
+out["copy"] = s3.get_object(Bucket="assets", Key="docs/copy.txt")["Body"].read().decode()
+try:
+    s3.copy_object(Bucket="assets", Key="docs/stolen.txt",
+                   CopySource={"Bucket": "assets", "Key": "secret.txt"})
+    out["stolen"] = "copied"
+except ClientError as e:
+    out["stolen"] = e.response["ResponseMetadata"]["HTTPStatusCode"]
+keys = []
+for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket="assets", Prefix="docs/", PaginationConfig={"PageSize": 1}):
+    keys += [o["Key"] for o in page.get("Contents", [])]
+out["keys"] = keys
+print(json.dumps(out))
+"#;
+
+#[test]
+fn an_sdk_works_within_the_scope_and_not_beyond() {
+    let mut scope = docs_scope();
+    scope["scope"]["methods"] = json!(["GET", "HEAD", "PUT", "POST"]);
+    let st = Stack::start(scope);
+    let cert = st.certs.path().join("cert.pem");
+    for (listener, scheme, verify) in [
+        ("s3", "http", "-".to_string()),
+        ("s3_tls", "https", cert.display().to_string()),
+    ] {
+        let endpoint = st
+            .envoy
+            .url(listener, "")
+            .replace("http://", &format!("{scheme}://"));
+        let home = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(venv_bin("python"))
+            .args(["-c", BOTO3_SCOPED, &endpoint, &verify])
+            .env("HOME", home.path())
+            .env("AWS_CONFIG_FILE", home.path().join("none"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("none"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{listener}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(r["get"], "from boto3", "{listener}: {r}");
+        assert_eq!(r["metadata"]["origin"], "boto3", "{listener}: {r}");
+        assert_eq!(r["head"], 10, "{listener}: {r}");
+        assert_eq!(r["multi"], 1000, "{listener}: {r}");
+        assert_eq!(r["copy"], "from boto3", "{listener}: {r}");
+        assert_eq!(r["stolen"], 403, "{listener}: {r}");
+        assert_eq!(
+            r["keys"],
+            json!([
+                "docs/boto ü+(1).txt",
+                "docs/copy.txt",
+                "docs/multi.bin",
+                "docs/readme.txt"
+            ]),
+            "{listener}: {r}"
+        );
+    }
+    assert_eq!(st.direct("/assets/docs/stolen.txt").status, 404);
+    // The SDK's framing and checksum headers were signed through.
+    let seen = st.seen();
+    for name in [
+        "x-amz-trailer",
+        "x-amz-decoded-content-length",
+        "x-amz-sdk-checksum-algorithm",
+    ] {
+        assert!(
+            seen.iter().any(|s| s.header(name).is_some()),
+            "no request carried {name}: {:?}",
+            seen.iter().map(|s| &s.headers).collect::<Vec<_>>()
+        );
+    }
+    assert!(st
+        .seen()
+        .iter()
+        .all(|s| s.header("x-amz-copy-source") != Some("assets/secret.txt")));
 }
