@@ -3,6 +3,7 @@
 //! methods, buckets and key prefixes; anything else is refused before it is
 //! signed.
 
+use crate::core::ascii;
 use crate::core::config::valid_bucket_name;
 use crate::core::redirect::{decode_lenient, validate_key, KeyRules};
 
@@ -64,17 +65,6 @@ const OBJECT_PARAMS: [&str; 13] = [
     "x-id",
 ];
 
-/// Whether `name` is one of `list` (entries ending in `*` are prefixes).
-fn listed<S: AsRef<str>>(list: &[S], name: &str) -> bool {
-    list.iter().any(|e| {
-        let e = e.as_ref();
-        match e.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => e == name,
-        }
-    })
-}
-
 /// Bytes a scoped query value may hold besides `%XX` escapes: RFC 3986
 /// unreserved and the sub-delimiters every parser reads alike. `+` (a space
 /// to some parsers, a plus to others), `;` (a pair separator to some) and `=`
@@ -102,30 +92,39 @@ fn plain_encoded(v: &[u8]) -> bool {
     true
 }
 
-/// Splits a scoped query into pairs, each name in `allowed` (or `extra`)
-/// and given once: storage reading the first of repeated names while a
-/// check reads the last is how a listing escapes its prefix.
+/// Checks a scoped query: each name in `allowed` (or `extra`) and given
+/// once (storage reading the first of repeated names while a check reads
+/// the last is how a listing escapes its prefix), each value plainly
+/// encoded. Returns the `prefix` value, if any.
 fn scoped_params<'q>(
     query: &'q str,
     allowed: &[&str],
     extra: &[String],
-    refusal: &str,
-) -> Result<Vec<(&'q str, &'q str)>, String> {
-    let mut pairs: Vec<(&str, &str)> = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if !allowed.contains(&name) && !extra.iter().any(|e| e == name) {
-            return Err(refusal.into());
+    refusal: &'static str,
+) -> Result<Option<&'q str>, &'static str> {
+    let name_of = |pair: &'q str| ascii::split_once(pair, b'=').unwrap_or((pair, ""));
+    let mut prefix = None;
+    // Names are allowlisted first, so a repeat is found within the first
+    // few pairs: rescanning them is cheap.
+    for (i, pair) in query.split('&').enumerate() {
+        if pair.is_empty() {
+            continue;
         }
-        if pairs.iter().any(|&(n, _)| n == name) {
-            return Err("this signing edge does not sign a repeated query parameter".into());
+        let (name, value) = name_of(pair);
+        if !allowed.contains(&name) && !extra.iter().any(|e| e == name) {
+            return Err(refusal);
+        }
+        if query.split('&').take(i).any(|p| name_of(p).0 == name) {
+            return Err("this signing edge does not sign a repeated query parameter");
         }
         if !plain_encoded(value.as_bytes()) {
-            return Err("this signing edge signs only percent-encoded query values".into());
+            return Err("this signing edge signs only percent-encoded query values");
         }
-        pairs.push((name, value));
+        if name == "prefix" {
+            prefix = Some(value);
+        }
     }
-    Ok(pairs)
+    Ok(prefix)
 }
 
 /// Query parameters of a bucket listing (ListObjects v1/v2): the only
@@ -143,9 +142,14 @@ const LIST_PARAMS: [&str; 9] = [
 ];
 
 impl SignScope {
-    /// Whether the scope limits anything at all.
+    /// Whether the scope limits anything at all. Any field set makes it a
+    /// scope (only `amz_headers` set: the allowlists with those additions).
     pub fn is_open(&self) -> bool {
-        self.methods.is_empty() && self.buckets.is_empty() && self.key_prefixes.is_empty()
+        self.methods.is_empty()
+            && self.buckets.is_empty()
+            && self.key_prefixes.is_empty()
+            && self.amz_headers.is_empty()
+            && self.query_parameters.is_empty()
     }
 
     /// Checks one request. `bucket` and `key` (wire form) are `None` for a
@@ -187,12 +191,12 @@ impl SignScope {
         if method != "GET" && method != "HEAD" {
             return Err(not_a_listing.into());
         }
-        let pairs = scoped_params(query, &LIST_PARAMS, &[], not_a_listing)?;
+        let prefix = scoped_params(query, &LIST_PARAMS, &[], not_a_listing)?;
         if self.key_prefixes.is_empty() {
             return Ok(());
         }
-        match pairs.iter().find(|&&(n, _)| n == "prefix") {
-            Some((_, p)) if self.within(&decode_lenient(p.as_bytes())) => Ok(()),
+        match prefix {
+            Some(p) if self.within(&decode_lenient(p.as_bytes())) => Ok(()),
             _ => Err("this signing edge lists only within its key prefixes".into()),
         }
     }
@@ -212,7 +216,15 @@ impl SignScope {
     /// source must name a safe key inside the buckets and prefixes, since
     /// storage reads it with the proxy's credentials.
     pub fn check_header(&self, name: &str, value: &[u8], rules: &KeyRules) -> Result<(), String> {
-        if !listed(&AMZ_HEADERS, name) && !listed(&self.amz_headers, name) {
+        let listed = AMZ_HEADERS
+            .iter()
+            .copied()
+            .chain(self.amz_headers.iter().map(String::as_str))
+            .any(|e| match e.as_bytes().split_last() {
+                Some((b'*', prefix)) => name.as_bytes().starts_with(prefix),
+                _ => e == name,
+            });
+        if !listed {
             return Err(["this signing edge does not sign ", name].concat());
         }
         if name == COPY_SOURCE && !self.copy_source_within(value, rules) {
@@ -228,21 +240,18 @@ impl SignScope {
         let Ok(v) = std::str::from_utf8(value) else {
             return false;
         };
-        let (source, version) = v.split_once('?').unwrap_or((v, ""));
-        if !version.is_empty()
-            && !version
-                .strip_prefix("versionId=")
-                .is_some_and(|id| !id.is_empty() && plain_encoded(id.as_bytes()))
-        {
-            return false;
-        }
-        let source = source.strip_prefix('/').unwrap_or(source);
-        let Some((bucket, key)) = source.split_once('/') else {
+        let (source, version) = ascii::split_once(v, b'?').unwrap_or((v, ""));
+        let source = match ascii::split_once(source, b'/') {
+            Some(("", rest)) => rest,
+            _ => source,
+        };
+        let Some((bucket, key)) = ascii::split_once(source, b'/') else {
             return false;
         };
-        valid_bucket_name(bucket)
+        scoped_params(version, &["versionId"], &[], "").is_ok()
+            && valid_bucket_name(bucket)
             && (self.buckets.is_empty() || self.buckets.iter().any(|b| b == bucket))
-            && !key.contains('+')
+            && !key.as_bytes().contains(&b'+')
             && validate_key(key, rules).is_ok()
             && self.within(&decode_lenient(key.as_bytes()))
     }
@@ -326,7 +335,6 @@ mod tests {
             "/assets/docs/%2e%2e/secret.txt",
             "/assets/docs//a.txt",
             "/assets/docs/a+b.txt",
-            "/assets/docs/a.txt?versionId=",
             "/assets/docs/a.txt?versionId=1&x=2",
             "/assets/docs/a.txt?partNumber=1",
             "/assets",

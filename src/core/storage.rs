@@ -207,6 +207,12 @@ impl<'a> Read<'a> {
     }
 }
 
+/// A key storage will read must be safe (the rules of redirect targets).
+fn safe_key(key: &str, cfg: &SigningConfig) -> Result<(), Reject> {
+    crate::core::redirect::validate_key(key, &cfg.key_rules)
+        .map_err(|e| reject(400, format!("unsafe object key: {e}")))
+}
+
 /// Maps the request path to the storage path and authority (always the
 /// configured endpoint, never the client's).
 fn map_target<'a>(
@@ -237,8 +243,7 @@ fn map_target<'a>(
             .max_by_key(|m| m.prefix.len())
             .ok_or_else(|| reject(404, "no bucket is mapped for this path"))?;
         let rest = &path[mapping.prefix.len()..];
-        crate::core::redirect::validate_key(rest, &cfg.key_rules)
-            .map_err(|e| reject(400, format!("unsafe object key: {e}")))?;
+        safe_key(rest, cfg)?;
         (
             Some(mapping.bucket.as_str()),
             Cow::Owned(concat(&[&mapping.key_prefix, rest])),
@@ -346,8 +351,7 @@ pub fn prepare<'a, H: Pair>(
         // A scoped key obeys the rules of a redirect target: a prefix check
         // means nothing for a key storage may resolve out of the prefix.
         if let Some((_, key)) = s3.filter(|(_, k)| !k.is_empty()) {
-            crate::core::redirect::validate_key(key, &cfg.key_rules)
-                .map_err(|e| reject(400, format!("unsafe object key: {e}")))?;
+            safe_key(key, cfg)?;
         }
         let out_of_scope = |reason| Reject {
             status: 403,
