@@ -44,7 +44,7 @@ struct Stack {
 
 impl Stack {
     fn start(extra: Value) -> Stack {
-        let s3 = S3::start(&["assets", "other"], vec![identity()]);
+        let s3 = S3::start(&["assets", "other", "my-bucket"], vec![identity()]);
         let id = identity();
         let dir = tempfile::tempdir().unwrap();
         let (secret, docs) = (dir.path().join("secret"), dir.path().join("docs"));
@@ -54,6 +54,7 @@ impl Stack {
             (&secret, "/assets/secret.txt"),
             (&docs, "/assets/docs/readme.txt"),
             (&secret, "/other/secret.txt"),
+            (&docs, "/my-bucket/docs/readme.txt"),
         ] {
             let r = s3.signed_curl(&id, &["-T", file.to_str().unwrap()], key);
             assert_eq!(r.status, 200, "seed {key}: {}", r.text());
@@ -451,4 +452,69 @@ fn an_sdk_works_within_the_scope_and_not_beyond() {
         .seen()
         .iter()
         .all(|s| s.header("x-amz-copy-source") != Some("assets/secret.txt")));
+}
+
+/// The `signing` section of the shipped `envoy/signing-edge.yaml` S3 edge
+/// (the first JSON block of the file), as an operator would copy it.
+fn shipped_signing_edge() -> Value {
+    let yaml = include_str!("../../envoy/signing-edge.yaml");
+    let start = yaml.find("{\"role\": \"storage\"").unwrap();
+    let end = start
+        + yaml[start..]
+            .find("- name: envoy.filters.http.upstream_codec")
+            .unwrap();
+    let v: Value = serde_json::from_str(&yaml[start..end]).unwrap();
+    v["signing"].clone()
+}
+
+/// The shipped edge's scope (reads and writes of one bucket) against
+/// SeaweedFS, path style: a copy from another bucket and the bucket's own
+/// policy and ACL are outside it.
+#[test]
+fn the_shipped_edge_scope_keeps_to_its_bucket() {
+    let shipped = shipped_signing_edge();
+    assert_eq!(
+        shipped["scope"],
+        json!({"methods": ["GET", "HEAD", "PUT"], "buckets": ["my-bucket"]})
+    );
+    let st = Stack::start(json!({"scope": shipped["scope"]}));
+    st.relay.clear();
+    for (what, args, path) in [
+        (
+            "copy from another bucket",
+            vec!["-X", "PUT", "-H", "x-amz-copy-source: /assets/secret.txt"],
+            "/my-bucket/stolen.txt",
+        ),
+        (
+            "bucket policy",
+            vec!["-X", "PUT", "--data-binary", "{\"Statement\": []}"],
+            "/my-bucket?policy",
+        ),
+        (
+            "bucket ACL",
+            vec!["-X", "PUT", "-H", "x-amz-acl: public-read"],
+            "/my-bucket?acl",
+        ),
+        (
+            "object ACL",
+            vec!["-X", "PUT", "-H", "x-amz-acl: public-read"],
+            "/my-bucket/docs/readme.txt?acl",
+        ),
+    ] {
+        let r = st.edge(&args, path);
+        assert_refused(&r, 403, "this signing edge", what);
+    }
+    assert!(st.seen().is_empty(), "{:?}", st.seen());
+    assert_eq!(st.direct("/my-bucket/stolen.txt").status, 404);
+    let r = st.edge(
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "x-amz-copy-source: my-bucket/docs/readme.txt",
+        ],
+        "/my-bucket/copy.txt",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(st.direct("/my-bucket/copy.txt").body, DOCS);
 }
