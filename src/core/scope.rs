@@ -4,7 +4,6 @@
 //! signed.
 
 use crate::core::ascii;
-use crate::core::config::valid_bucket_name;
 use crate::core::redirect::{decode_lenient, validate_key, KeyRules};
 
 /// The validated scope; empty lists mean "any".
@@ -249,7 +248,11 @@ impl SignScope {
             return false;
         };
         scoped_params(version, &["versionId"], &[], "").is_ok()
-            && valid_bucket_name(bucket)
+            // Plain bucket characters: an escape could hide a separator.
+            && !bucket.is_empty()
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
             && (self.buckets.is_empty() || self.buckets.iter().any(|b| b == bucket))
             && !key.as_bytes().contains(&b'+')
             && validate_key(key, rules).is_ok()
