@@ -48,13 +48,8 @@ const COPY_SOURCE: &str = "x-amz-copy-source";
 /// multipart uploads need. Subresources such as `acl`, `tagging`, `policy`,
 /// `torrent`, `restore`, `select`, `retention` or `legal-hold` are other
 /// operations than the method says, so they are refused unless listed.
-const OBJECT_PARAMS: [&str; 13] = [
-    "response-content-type",
-    "response-content-language",
-    "response-content-disposition",
-    "response-content-encoding",
-    "response-cache-control",
-    "response-expires",
+const OBJECT_PARAMS: [&str; 8] = [
+    "response-*",
     "versionId",
     "partNumber",
     "uploads",
@@ -63,6 +58,18 @@ const OBJECT_PARAMS: [&str; 13] = [
     "part-number-marker",
     "x-id",
 ];
+
+/// Whether `name` is one of `list` or the operator's `extra` (an entry
+/// ending in `*` is a prefix).
+fn listed(list: &[&str], extra: &[String], name: &str) -> bool {
+    list.iter()
+        .copied()
+        .chain(extra.iter().map(String::as_str))
+        .any(|e| match e.as_bytes().split_last() {
+            Some((b'*', prefix)) => name.as_bytes().starts_with(prefix),
+            _ => e == name,
+        })
+}
 
 /// Bytes a scoped query value may hold besides `%XX` escapes: RFC 3986
 /// unreserved and the sub-delimiters every parser reads alike. `+` (a space
@@ -110,7 +117,7 @@ fn scoped_params<'q>(
             continue;
         }
         let (name, value) = name_of(pair);
-        if !allowed.contains(&name) && !extra.iter().any(|e| e == name) {
+        if !listed(allowed, extra, name) {
             return Err(refusal);
         }
         if query.split('&').take(i).any(|p| name_of(p).0 == name) {
@@ -215,15 +222,7 @@ impl SignScope {
     /// source must name a safe key inside the buckets and prefixes, since
     /// storage reads it with the proxy's credentials.
     pub fn check_header(&self, name: &str, value: &[u8], rules: &KeyRules) -> Result<(), String> {
-        let listed = AMZ_HEADERS
-            .iter()
-            .copied()
-            .chain(self.amz_headers.iter().map(String::as_str))
-            .any(|e| match e.as_bytes().split_last() {
-                Some((b'*', prefix)) => name.as_bytes().starts_with(prefix),
-                _ => e == name,
-            });
-        if !listed {
+        if !listed(&AMZ_HEADERS, &self.amz_headers, name) {
             return Err(["this signing edge does not sign ", name].concat());
         }
         if name == COPY_SOURCE && !self.copy_source_within(value, rules) {
