@@ -39,6 +39,7 @@ SAMPLES = {
     "hello.txt": b"Hello from asset-gate: this object was authorized by the backend and signed by Envoy.\n",
     "secret.txt": b"The demo auth backend denies this key to everyone.\n",
     "docs/readme.md": b"# nested key\n",
+    "public/hello.txt": b"Hello from the signing edge: its scope is public/ only.\n",
 }
 
 
@@ -204,11 +205,12 @@ asset-gate demo is up (logs in {work}). Try:
   # header augmentation (its own listener): the provider's headers (x-idp-token, x-tenant) on every request
   curl -s http://localhost:{h}/echo/
 
-  # signing edge: S3 clients with no credentials at all
-  curl -i http://localhost:{e}/{BUCKET}/hello.txt
-  curl -s 'http://localhost:{e}/{BUCKET}?list-type=2'
-  curl -i -T README.md http://localhost:{e}/{BUCKET}/uploaded/README.md
-  {BIN}/aws --no-sign-request --endpoint-url http://localhost:{e} s3 ls s3://{BUCKET}/ --recursive
+  # signing edge: S3 clients with no credentials at all, within its scope (public/)
+  curl -i http://localhost:{e}/{BUCKET}/public/hello.txt
+  curl -s 'http://localhost:{e}/{BUCKET}?list-type=2&prefix=public/'
+  curl -i -T README.md http://localhost:{e}/{BUCKET}/public/uploaded/README.md
+  {BIN}/aws --no-sign-request --endpoint-url http://localhost:{e} s3 ls s3://{BUCKET}/public/ --recursive
+  curl -i http://localhost:{e}/{BUCKET}/secret.txt   # 403: outside the edge's scope
   curl -i http://localhost:{ports['s3']}/{BUCKET}/hello.txt   # straight to S3: 403, it needs a signature
 
   # gateway (flow D): one filter asks the backend, then streams to storage, uploads too

@@ -59,7 +59,7 @@ fn demo_comes_up_and_its_printed_commands_work() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("http://localhost:{edge}/assets/hello.txt")),
+        text.contains(&format!("http://localhost:{edge}/assets/public/hello.txt")),
         "{text}"
     );
     assert!(
@@ -105,15 +105,35 @@ fn demo_comes_up_and_its_printed_commands_work() {
             .contains("demo-idp-token")
     });
 
-    let r = curl(&[&url(edge, "/assets/hello.txt")]);
+    let r = curl(&[&url(edge, "/assets/public/hello.txt")]);
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = curl(&[&url(edge, "/assets?list-type=2")]);
-    assert!(r.text().contains("<Key>hello.txt</Key>"), "{}", r.text());
+    let r = curl(&[&url(edge, "/assets?list-type=2&prefix=public/")]);
+    assert!(
+        r.text().contains("<Key>public/hello.txt</Key>"),
+        "{}",
+        r.text()
+    );
+    // The edge is scoped: what flows A and D deny stays out of reach of
+    // any local client without credentials.
+    for path in [
+        "/assets/secret.txt",
+        "/assets/hello.txt",
+        "/assets?list-type=2",
+        "/assets/uploads/x",
+    ] {
+        let r = curl(&[&url(edge, path)]);
+        assert_eq!(r.status, 403, "{path}: {}", r.text());
+        assert!(
+            r.text().starts_with("asset-gate: this signing edge"),
+            "{path}: {}",
+            r.text()
+        );
+    }
     let readme = repo().join("README.md");
     let r = curl(&[
         "-T",
         readme.to_str().unwrap(),
-        &url(edge, "/assets/uploaded/README.md"),
+        &url(edge, "/assets/public/uploaded/README.md"),
     ]);
     assert_eq!(r.status, 200, "{}", r.text());
     let ls = Command::new(venv_bin("aws"))
@@ -123,7 +143,7 @@ fn demo_comes_up_and_its_printed_commands_work() {
             &url(edge, ""),
             "s3",
             "ls",
-            "s3://assets/",
+            "s3://assets/public/",
             "--recursive",
         ])
         .env("AWS_DEFAULT_REGION", "us-east-1")

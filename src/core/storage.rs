@@ -207,11 +207,17 @@ impl<'a> Read<'a> {
     }
 }
 
-/// Maps the request path to the storage path and authority.
+/// A key storage will read must be safe (the rules of redirect targets).
+fn safe_key(key: &str, cfg: &SigningConfig) -> Result<(), Reject> {
+    crate::core::redirect::validate_key(key, &cfg.key_rules)
+        .map_err(|e| reject(400, format!("unsafe object key: {e}")))
+}
+
+/// Maps the request path to the storage path and authority (always the
+/// configured endpoint, never the client's).
 fn map_target<'a>(
     cfg: &'a SigningConfig,
     path: &'a str,
-    authority: &'a str,
 ) -> Result<(Cow<'a, str>, Cow<'a, str>), Reject> {
     let (bucket, key): (Option<&str>, Cow<'a, str>) = if cfg.buckets.is_empty() {
         match cfg.addressing_style {
@@ -237,14 +243,13 @@ fn map_target<'a>(
             .max_by_key(|m| m.prefix.len())
             .ok_or_else(|| reject(404, "no bucket is mapped for this path"))?;
         let rest = &path[mapping.prefix.len()..];
-        crate::core::redirect::validate_key(rest, &cfg.key_rules)
-            .map_err(|e| reject(400, format!("unsafe object key: {e}")))?;
+        safe_key(rest, cfg)?;
         (
             Some(mapping.bucket.as_str()),
             Cow::Owned(concat(&[&mapping.key_prefix, rest])),
         )
     };
-    let endpoint = cfg.endpoint.as_deref().unwrap_or(authority);
+    let endpoint = cfg.endpoint.as_str();
     Ok(match (bucket, cfg.addressing_style) {
         (None, _) => (key, Cow::Borrowed(endpoint)),
         (Some(bucket), AddressingStyle::Path) => (
@@ -299,7 +304,7 @@ fn bucket_and_key<'a>(
             }
         }
         AddressingStyle::Virtual => {
-            let endpoint = cfg.endpoint.as_deref().unwrap_or_default();
+            let endpoint = cfg.endpoint.as_str();
             let bucket = authority
                 .strip_suffix(endpoint)
                 .and_then(|b| b.strip_suffix('.'))
@@ -326,7 +331,7 @@ pub fn prepare<'a, H: Pair>(
     if !ascii::starts_with(path, b'/') {
         return Err(reject(400, "the request path must start with '/'"));
     }
-    let (path, authority) = map_target(cfg, path, wire_authority)?;
+    let (path, authority) = map_target(cfg, path)?;
     let query = strip_presign_params(query);
     let is_s3 = cfg.path_rules == PathRules::S3;
     // S3: send the path in its canonical form (each segment decoded and encoded
@@ -343,13 +348,22 @@ pub fn prepare<'a, H: Pair>(
     };
     if !cfg.scope.is_open() {
         let s3 = is_s3.then(|| bucket_and_key(cfg, &path, &authority));
-        cfg.scope
-            .check(method, s3, &query)
-            .map_err(|reason| Reject {
-                status: 403,
-                reason,
-                out_of_scope: true,
-            })?;
+        // A scoped key obeys the rules of a redirect target: a prefix check
+        // means nothing for a key storage may resolve out of the prefix.
+        if let Some((_, key)) = s3.filter(|(_, k)| !k.is_empty()) {
+            safe_key(key, cfg)?;
+        }
+        let out_of_scope = |reason| Reject {
+            status: 403,
+            reason,
+            out_of_scope: true,
+        };
+        cfg.scope.check(method, s3, &query).map_err(out_of_scope)?;
+        for &(name, value) in &read.amz {
+            cfg.scope
+                .check_header(name, value, &cfg.key_rules)
+                .map_err(out_of_scope)?;
+        }
     }
 
     let client_hash = read.content_sha256.unwrap_or_default();
@@ -555,15 +569,22 @@ mod tests {
             "/b/mac%402x%21%27%28%29%2A%24%2C%3B%3A%3D%26.png/~A%2F%20%2B?prefix=a+b@c"
         );
         // Other services sign the wire path double-encoded; it is sent as it came.
-        let c = cfg(r#","service":"execute-api""#);
+        let c = cfg(r#","service":"execute-api","endpoint":"api.example""#);
         let rw = signed(run(&c, &headers("/prod/a@b/%7e/./x", &[])));
         assert_eq!(rw.path, "/prod/a@b/%7e/./x");
     }
 
     #[test]
-    fn keeps_authority_without_endpoint() {
-        let rw = signed(run(&cfg(""), &headers("/b/k", &[])));
-        assert_eq!(rw.authority, "envoy.local");
+    fn the_client_never_picks_the_storage_host() {
+        // Without an endpoint, S3 goes to the region's AWS endpoint: a
+        // client's virtual-host name would pick the bucket, signed.
+        let mut h = headers("/b/k", &[]);
+        h[2].1 = b"victim.s3.amazonaws.com".to_vec();
+        let rw = signed(run(&cfg(""), &h));
+        assert_eq!(rw.authority, "s3.us-east-1.amazonaws.com");
+        assert!(rw.authority_changed);
+        let c = cfg(r#","endpoint":"127.0.0.1:8333""#);
+        assert_eq!(signed(run(&c, &h)).authority, "127.0.0.1:8333");
     }
 
     #[test]
@@ -705,7 +726,7 @@ mod tests {
 
     #[test]
     fn non_s3_service_hashes_empty_body() {
-        let c = cfg(r#","service":"execute-api""#);
+        let c = cfg(r#","service":"execute-api","endpoint":"api.example""#);
         let rw = signed(run(&c, &headers("/prod/items", &[])));
         assert!(set_value(&rw, "x-amz-content-sha256").is_none());
         assert!(set_value(&rw, "authorization")
@@ -720,7 +741,7 @@ mod tests {
             "/prod/items",
             &[(":method", "POST"), ("content-length", "5")],
         );
-        let api = cfg(r#","service":"execute-api""#);
+        let api = cfg(r#","service":"execute-api","endpoint":"api.example""#);
         assert!(hashes_body(&api, &h));
         assert_eq!(declared_length(&h), Some(5));
         let rw = match prepare(
@@ -787,6 +808,49 @@ mod tests {
             Ok(Signed::Yes(_))
         ));
         assert!(run(&v, &headers("/other/k", &[])).unwrap_err().out_of_scope);
+    }
+
+    #[test]
+    fn a_scope_signs_only_its_headers_and_safe_keys() {
+        let c = cfg(
+            r#","scope":{"methods":["GET","PUT"],"buckets":["assets"],"key_prefixes":["docs/"]}"#,
+        );
+        let put = |path: &str, extra: &[(&str, &str)]| {
+            let mut h = headers(path, extra);
+            h[0].1 = b"PUT".to_vec();
+            run(&c, &h)
+        };
+        let rw = signed(put(
+            "/assets/docs/copy.txt",
+            &[
+                ("x-amz-copy-source", "/assets/docs/a.txt"),
+                ("x-amz-meta-colour", "blue"),
+            ],
+        ));
+        let auth = set_value(&rw, "authorization").unwrap();
+        assert!(auth.contains("x-amz-copy-source;x-amz-date;x-amz-meta-colour"));
+        for extra in [
+            ("x-amz-copy-source", "/assets/secret.txt"),
+            ("x-amz-copy-source", "/other/docs/a.txt"),
+            ("x-amz-acl", "public-read"),
+        ] {
+            let r = put("/assets/docs/copy.txt", &[extra]).unwrap_err();
+            assert!(r.out_of_scope && r.status == 403, "{extra:?}: {r:?}");
+        }
+        // Client auth headers are replaced, not refused.
+        assert!(put("/assets/docs/a.txt", &[("x-amz-date", "x")]).is_ok());
+        for bad in [
+            "/assets/docs/../secret.txt",
+            "/assets/docs/%2e%2e/x",
+            "/assets/docs//x",
+        ] {
+            let r = run(&c, &headers(bad, &[])).unwrap_err();
+            assert_eq!(r.status, 400, "{bad}: {r:?}");
+            assert!(r.reason.starts_with("unsafe object key"), "{bad}: {r:?}");
+        }
+        // An open scope signs what the client sends: the credentials' full power.
+        let open = cfg("");
+        assert!(run(&open, &headers("/a/b/../c", &[("x-amz-acl", "x")])).is_ok());
     }
 
     #[test]

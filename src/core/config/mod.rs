@@ -312,7 +312,9 @@ pub struct SigningConfig {
     /// How `service` canonicalises paths, decided once (S3 signs a path as
     /// stored, other services normalise it).
     pub path_rules: crate::core::sigv4::PathRules,
-    pub endpoint: Option<String>,
+    /// The host sent to storage and signed: `signing.endpoint`, or for S3
+    /// the region's AWS endpoint; never the client's `:authority`.
+    pub endpoint: String,
     pub addressing_style: AddressingStyle,
     pub buckets: Vec<BucketMapping>,
     pub on_missing_credentials: MissingCredentials,

@@ -539,12 +539,23 @@ fn read_signing(r: &Reader) -> Result<RawSigning, ConfigError> {
             &[("stream", BodySigning::Stream), ("hash", BodySigning::Hash)],
         )?,
         max_body_bytes: r.uint("max_body_bytes")?.unwrap_or(1 << 20),
-        scope: match r.child("scope", &["methods", "buckets", "key_prefixes"])? {
+        scope: match r.child(
+            "scope",
+            &[
+                "methods",
+                "buckets",
+                "key_prefixes",
+                "amz_headers",
+                "query_parameters",
+            ],
+        )? {
             None => Default::default(),
             Some(s) => crate::core::scope::SignScope {
                 methods: s.strings("methods")?.unwrap_or_default(),
                 buckets: s.strings("buckets")?.unwrap_or_default(),
                 key_prefixes: s.strings("key_prefixes")?.unwrap_or_default(),
+                amz_headers: s.strings("amz_headers")?.unwrap_or_default(),
+                query_parameters: s.strings("query_parameters")?.unwrap_or_default(),
             },
         },
     })

@@ -514,6 +514,19 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
             "required when addressing_style is \"virtual\" (the bucket is prepended to it)",
         ));
     }
+    // Storage's host comes from configuration, never from the client's
+    // `:authority`: on AWS a virtual-host name picks the bucket, and it is
+    // signed.
+    let endpoint = match raw.endpoint {
+        Some(e) => e,
+        None if raw.service == "s3" => ["s3.", &region, ".amazonaws.com"].concat(),
+        None => {
+            return Err(err(
+                "signing.endpoint",
+                "required for a service other than S3 (the host to send and sign)",
+            ))
+        }
+    };
     let mut buckets = Vec::with_capacity(raw.buckets.len());
     for (i, b) in raw.buckets.into_iter().enumerate() {
         let field = format!("signing.buckets[{i}]");
@@ -636,6 +649,24 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
             "must not be empty (leave key_prefixes out to allow every key)",
         ));
     }
+    // What a scope adds to its allowlists: `x-amz-*` names (a trailing `*`
+    // makes a prefix) and plain query parameter names.
+    if !sc
+        .amz_headers
+        .iter()
+        .all(|h| h.starts_with("x-amz-") && valid_header_name(h.strip_suffix('*').unwrap_or(h)))
+    {
+        return Err(err(
+            "signing.scope.amz_headers",
+            "must list lowercase x-amz-* header names, or prefixes ending in '*'",
+        ));
+    }
+    if !sc.query_parameters.iter().all(|q| is_token(q)) {
+        return Err(err(
+            "signing.scope.query_parameters",
+            "must list query parameter names such as \"tagging\"",
+        ));
+    }
     if !is_s3 && (!sc.buckets.is_empty() || !sc.key_prefixes.is_empty()) {
         return Err(err(
             "signing.scope",
@@ -653,7 +684,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         region,
         service: raw.service,
         path_rules,
-        endpoint: raw.endpoint,
+        endpoint,
         addressing_style: raw.addressing_style,
         buckets,
         on_missing_credentials: raw.on_missing_credentials,
@@ -1006,16 +1037,25 @@ mod tests {
             .map(|c| c.signing.unwrap())
         };
         let c = s("").unwrap();
+        assert_eq!(c.endpoint, "s3.r.amazonaws.com");
         assert_eq!((c.body, c.max_body_bytes), (BodySigning::Stream, 1 << 20));
+        // Only S3's host can be derived; never the client's.
+        assert_eq!(
+            s(r#","service":"execute-api""#).unwrap_err().field,
+            "signing.endpoint"
+        );
         assert!(c.scope.is_open());
-        let c = s(r#","service":"execute-api""#).unwrap();
+        let c = s(r#","service":"execute-api","endpoint":"api.example""#).unwrap();
         assert_eq!(c.body, BodySigning::Hash);
         let c = s(r#","body":"hash","max_body_bytes":65536,"scope":{"methods":["GET","HEAD"],"buckets":["assets"],"key_prefixes":["public/"]}"#).unwrap();
         assert_eq!((c.body, c.max_body_bytes), (BodySigning::Hash, 65536));
         assert_eq!(c.scope.buckets, ["assets"]);
+        let c = s(r#","scope":{"methods":["GET"],"amz_headers":["x-amz-grant-*"],"query_parameters":["tagging"]}"#).unwrap();
+        assert_eq!(c.scope.amz_headers, ["x-amz-grant-*"]);
+        assert_eq!(c.scope.query_parameters, ["tagging"]);
         for (extra, field) in [
             (
-                r#","service":"execute-api","body":"stream""#,
+                r#","service":"execute-api","endpoint":"api.example","body":"stream""#,
                 "signing.body",
             ),
             (r#","body":"buffer""#, "signing.body"),
@@ -1034,7 +1074,19 @@ mod tests {
             ),
             (r#","scope":{"paths":["/"]}"#, "signing.scope.paths"),
             (
-                r#","service":"execute-api","scope":{"buckets":["assets"]}"#,
+                r#","scope":{"methods":["GET"],"amz_headers":["x-amz-acl","acl"]}"#,
+                "signing.scope.amz_headers",
+            ),
+            (
+                r#","scope":{"methods":["GET"],"amz_headers":["X-Amz-Acl"]}"#,
+                "signing.scope.amz_headers",
+            ),
+            (
+                r#","scope":{"methods":["GET"],"query_parameters":["a=b"]}"#,
+                "signing.scope.query_parameters",
+            ),
+            (
+                r#","service":"execute-api","endpoint":"api.example","scope":{"buckets":["assets"]}"#,
                 "signing.scope",
             ),
         ] {
