@@ -265,7 +265,13 @@ pub fn judge<H: Pair>(
         presign,
         kept,
         disposition: text("content-disposition"),
-        content_type: text("content-type"),
+        // Storage serves a presigned read on its own origin, with no answer
+        // safety of asset-gate's: an active type (a framework's default
+        // `text/html` on an empty consent, say) is left to storage's stored
+        // one, as a target's `response-content-type` would be refused.
+        content_type: text("content-type").filter(|t| {
+            redirect_cfg.read_query.active_types || crate::core::consent::is_passive(t.as_bytes())
+        }),
         upload_type,
     }))
 }

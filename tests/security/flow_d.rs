@@ -637,3 +637,102 @@ fn bytes_held_while_the_backend_decides_count_towards_the_limit() {
     assert_eq!(r.status, 200, "{}", stack.fail(&r.text()));
     assert_eq!(stack.stored("slow/limited/ok.bin").body, [b'n'; 90]);
 }
+
+/// A presigned read names the type a backend sets only when it is passive:
+/// a framework's default `text/html` on an empty consent would otherwise
+/// make storage serve any object as HTML on its own origin.
+#[test]
+fn a_presigned_read_takes_no_active_type_from_the_backend() {
+    let stack = Stack::start(
+        json!([
+            {"prefix": "page/", "headers": {"content-type": "text/html; charset=utf-8"}},
+            {"prefix": "pic/", "headers": {"content-type": "image/png"}},
+        ]),
+        json!({"presign": {"base_url": "relay", "expires": "300s"}, "decision_cache": {"max_age": "0s"}}),
+        json!({}),
+    );
+    // Stored as a download: only a `response-content-type` could make it HTML.
+    let f = stack.file("page", b"<script>alert(1)</script>");
+    let r = stack.s3.signed_curl(
+        &stack.id,
+        &["-T", &f, "-H", "Content-Type: application/octet-stream"],
+        &format!("/{BUCKET}/page/x.bin"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    stack.seed("pic/y.bin", b"not really a png");
+    let location = |path: &str| {
+        let r = stack.call(path, &["-H", TOKEN]);
+        assert_eq!(r.status, 302, "{}", stack.fail(&r.text()));
+        r.header("location").unwrap_or_default().to_string()
+    };
+    let page = location("/assets/presigned/page/x.bin");
+    assert!(
+        !page.contains("response-content-type"),
+        "an active type reached the presigned URL: {page}"
+    );
+    let r = curl(&[&page]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        !r.header("content-type")
+            .unwrap_or_default()
+            .contains("html"),
+        "storage served the object as {:?}",
+        r.header("content-type")
+    );
+    // A passive type still names what the backend says.
+    let pic = location("/assets/presigned/pic/y.bin");
+    assert!(
+        pic.contains("response-content-type=image%2Fpng"),
+        "the backend's passive type was lost: {pic}"
+    );
+}
+
+/// A presigned URL is `base_url` and the mapped path: a `base_url` that does
+/// not name the consented bucket where the addressing style puts it would
+/// sign a URL for another bucket, so such a configuration does not load.
+#[test]
+fn a_presign_base_url_that_names_another_bucket_does_not_load() {
+    let id = Identity::admin("AKIDSECPRESIGN", "security-presign-secret");
+    let config = |style: &str, base_url: &str, buckets: Value| {
+        filter_config(&json!({
+            "role": "gateway",
+            "gateway": {"presign": {"base_url": base_url}},
+            "redirect": {"internal_prefixes": ["/internal-assets/", "/other/"]},
+            "signing": {
+                "region": "us-east-1",
+                "endpoint": "s3.local",
+                "addressing_style": style,
+                "buckets": buckets,
+                "credentials": {"source": "static", "access_key_id": id.access_key, "secret_access_key": id.secret_key},
+            },
+        }))
+    };
+    let one = json!([{"prefix": "/internal-assets/", "bucket": "uploads"}]);
+    let two = json!([{"prefix": "/internal-assets/", "bucket": "uploads"}, {"prefix": "/other/", "bucket": "other"}]);
+    for (style, base_url, buckets) in [
+        // Virtual: the path has no bucket, so the host must be the bucket's.
+        ("virtual", "http://127.0.0.1:8333", one.clone()),
+        ("virtual", "https://other.s3.local", one.clone()),
+        ("virtual", "https://uploads.s3.local", two),
+        // Path: the bucket is in the path, so the host must not be a bucket's.
+        ("path", "https://uploads.s3.local", one),
+    ] {
+        let main = config(style, base_url, buckets);
+        let vars = vec![
+            ("WASM", wasm().display().to_string()),
+            ("AUTH_PORT", free_ports(1)[0].to_string()),
+            ("DOWN_PORT", free_ports(1)[0].to_string()),
+            ("STORAGE_PORT", free_ports(1)[0].to_string()),
+            ("GATEWAY_CONFIG", main.clone()),
+            ("DOWN_CONFIG", main.clone()),
+            ("CACHED_CONFIG", main),
+        ];
+        let (code, log) = Envoy::start_expect_failure(TEMPLATE, &vars);
+        assert_ne!(code, Some(0), "{style} {base_url}: Envoy started");
+        assert!(
+            log.contains("field `gateway.presign.base_url`"),
+            "{style} {base_url}: {}",
+            tail(&log, 20)
+        );
+    }
+}

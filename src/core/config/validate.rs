@@ -57,7 +57,11 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
             if augment.is_some() {
                 return Err(err("augment_headers", "not read with role \"gateway\""));
             }
-            Some(validate_gateway(g.unwrap_or_default())?)
+            let gateway = validate_gateway(g.unwrap_or_default())?;
+            if let (Some(p), Some(s)) = (&gateway.presign, &signing) {
+                presign_base_names_the_bucket(&p.base_url, s)?;
+            }
+            Some(gateway)
         }
         (_, Some(_)) => return Err(err("gateway", "only read when role is \"gateway\"")),
         (_, None) => None,
@@ -472,6 +476,43 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
         consent,
         marker_audience: raw.read.marker_audience,
     })
+}
+
+/// A presigned URL is `base_url` followed by the mapped path. With
+/// virtual-host addressing the path holds no bucket, so `base_url` must be
+/// the host of the one mapped bucket; with path addressing the path holds
+/// it, so `base_url` must not be a bucket's own host (a mapped bucket's, or
+/// any under `signing.endpoint`). Otherwise a consent for one bucket would
+/// sign a URL that reads or writes another.
+fn presign_base_names_the_bucket(base_url: &str, s: &SigningConfig) -> Result<(), ConfigError> {
+    let host = base_url.split_once("://").map_or(base_url, |(_, h)| h);
+    let bucket_host = |bucket: &str| {
+        host.strip_prefix(bucket)
+            .is_some_and(|rest| rest.starts_with('.'))
+    };
+    let fits = match s.addressing_style {
+        AddressingStyle::Virtual => matches!(s.buckets.as_slice(), [m] if bucket_host(&m.bucket)),
+        AddressingStyle::Path => {
+            !s.buckets.iter().any(|m| bucket_host(&m.bucket))
+                && !host
+                    .strip_suffix(s.endpoint.as_str())
+                    .is_some_and(|b| b.ends_with('.'))
+        }
+    };
+    if fits {
+        return Ok(());
+    }
+    Err(err(
+        "gateway.presign.base_url",
+        match s.addressing_style {
+            AddressingStyle::Virtual => {
+                "with addressing_style \"virtual\" must be the host of the one bucket in signing.buckets"
+            }
+            AddressingStyle::Path => {
+                "with addressing_style \"path\" must not be a bucket's host (the bucket is in the path)"
+            }
+        },
+    ))
 }
 
 fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, ConfigError> {
