@@ -518,3 +518,48 @@ fn the_shipped_edge_scope_keeps_to_its_bucket() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(st.direct("/my-bucket/copy.txt").body, DOCS);
 }
+
+/// An edge whose paths map to one bucket and key prefix and whose scope
+/// names only methods is confined to that mapping: a copy source elsewhere
+/// is a read beyond it.
+#[test]
+fn a_mapped_edge_copies_only_from_its_mapping() {
+    let st = Stack::start(json!({
+        "buckets": [{"prefix": "/files/", "bucket": "assets", "key_prefix": "docs/"}],
+        "scope": {"methods": ["GET", "HEAD", "PUT"]},
+    }));
+    let r = st.edge(&[], "/files/readme.txt");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, DOCS);
+    for source in ["/assets/secret.txt", "/other/secret.txt"] {
+        let r = st.edge(
+            &["-X", "PUT", "-H", &format!("x-amz-copy-source: {source}")],
+            "/files/stolen.txt",
+        );
+        assert_refused(
+            &r,
+            403,
+            "this signing edge does not sign this x-amz-copy-source",
+            source,
+        );
+    }
+    assert!(
+        st.seen()
+            .iter()
+            .all(|s| s.header("x-amz-copy-source").is_none()),
+        "storage received a copy source"
+    );
+    assert_eq!(st.direct("/assets/docs/stolen.txt").status, 404);
+    // Within the mapping a copy still works.
+    let r = st.edge(
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "x-amz-copy-source: /assets/docs/readme.txt",
+        ],
+        "/files/copy.txt",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(st.direct("/assets/docs/copy.txt").body, DOCS);
+}

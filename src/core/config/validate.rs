@@ -714,10 +714,26 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
             "buckets and key_prefixes apply to S3 only",
         ));
     }
+    // A scoped edge whose paths map to buckets is confined to its mapping:
+    // the buckets and key prefixes a scope leaves open are the mapped ones,
+    // so a copy source cannot read beyond what a path could.
+    let mut scope = raw.scope;
+    if !scope.is_open() && !buckets.is_empty() {
+        if scope.buckets.is_empty() {
+            for m in &buckets {
+                if !scope.buckets.contains(&m.bucket) {
+                    scope.buckets.push(m.bucket.clone());
+                }
+            }
+        }
+        if scope.key_prefixes.is_empty() && buckets.iter().all(|m| !m.key_prefix.is_empty()) {
+            scope.key_prefixes = buckets.iter().map(|m| m.key_prefix.clone()).collect();
+        }
+    }
     Ok(SigningConfig {
         body,
         max_body_bytes: raw.max_body_bytes,
-        scope: raw.scope,
+        scope,
         forwarded_request_headers: forwarded,
         hide_response_headers: hide,
         plain_errors: raw.plain_errors.unwrap_or(raw.require_marker),
@@ -1067,6 +1083,29 @@ mod tests {
             let e = parse(cfg).unwrap_err();
             assert_eq!(e.field, field, "{cfg}: {e}");
         }
+    }
+
+    #[test]
+    fn a_scope_leaves_a_mapped_edge_no_wider_than_its_mapping() {
+        let s = |extra: &str| {
+            parse(&format!(
+                r#"{{"role":"storage","signing":{{"region":"r","buckets":[{{"prefix":"/f/","bucket":"aaa","key_prefix":"docs/"}},{{"prefix":"/g/","bucket":"aaa","key_prefix":"pub/"}}]{extra}}}}}"#
+            ))
+            .unwrap()
+            .signing
+            .unwrap()
+            .scope
+        };
+        let scoped = s(r#","scope":{"methods":["GET"]}"#);
+        assert_eq!(scoped.buckets, ["aaa"]);
+        assert_eq!(scoped.key_prefixes, ["docs/", "pub/"]);
+        // What the scope names stays; an unscoped edge stays unscoped.
+        let named = s(r#","scope":{"buckets":["bbb"],"key_prefixes":["x/"]}"#);
+        assert_eq!(
+            (named.buckets, named.key_prefixes),
+            (vec!["bbb".to_string()], vec!["x/".to_string()])
+        );
+        assert!(s("").is_open());
     }
 
     #[test]
