@@ -35,6 +35,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
+#[inline(never)]
 fn err(field: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError {
         field: field.to_string(),
