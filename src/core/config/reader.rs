@@ -253,23 +253,40 @@ impl<'a> Reader<'a> {
             .transpose()
     }
 
-    #[inline(never)]
+    /// One of `variants`, by name. A thin generic shell around
+    /// `choice_index`, so each enum does not get its own copy of the
+    /// error formatting.
     pub(super) fn choice<T: Copy>(
         &self,
         key: &str,
-        variants: &[(&str, T)],
+        variants: &[(&'static str, T)],
     ) -> Result<Option<T>, ConfigError> {
+        let name = |i: usize| variants.get(i).map(|(n, _)| *n);
+        Ok(self
+            .choice_index(key, &name)?
+            .and_then(|i| variants.get(i))
+            .map(|(_, t)| *t))
+    }
+
+    /// The index of the variant named by `key`; `name(i)` is the name of
+    /// variant `i`, `None` past the last one.
+    #[inline(never)]
+    fn choice_index(
+        &self,
+        key: &str,
+        name: &dyn Fn(usize) -> Option<&'static str>,
+    ) -> Result<Option<usize>, ConfigError> {
         let Some(v) = self.get(key) else {
             return Ok(None);
         };
-        let names: Vec<String> = variants.iter().map(|(n, _)| format!("`{n}`")).collect();
+        let names: Vec<String> = (0..).map_while(name).map(|n| format!("`{n}`")).collect();
         let text = v.as_str().ok_or_else(|| {
             invalid_type(&self.field(key), v, &format!("one of {}", names.join(", ")))
         })?;
-        variants
-            .iter()
-            .find(|(n, _)| *n == text)
-            .map(|(_, t)| Some(*t))
+        (0..)
+            .map_while(name)
+            .position(|n| n == text)
+            .map(Some)
             .ok_or_else(|| {
                 err(
                     &self.field(key),
@@ -613,6 +630,22 @@ mod tests {
         assert!(e.reason.contains("invalid type"), "{e}");
         let e = parse(r#"{"role": 7}"#).unwrap_err();
         assert_eq!(e.field, "role");
+    }
+
+    #[test]
+    fn choice_errors_list_the_variants() {
+        let e = parse(r#"{"role": "bogus"}"#).unwrap_err();
+        assert_eq!(e.field, "role");
+        assert_eq!(
+            e.reason,
+            "unknown variant `bogus`, expected one of `edge`, `auth_backend`, `storage`, `gateway`"
+        );
+        let e = parse(r#"{"header_injection": 7}"#).unwrap_err();
+        assert_eq!(e.field, "header_injection");
+        assert_eq!(
+            e.reason,
+            "invalid type: a number, expected one of `overwrite`, `keep_existing`"
+        );
     }
 
     #[test]

@@ -41,8 +41,9 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
                 .iter()
                 .position(|n| crate::core::headers::is_credential(n))
             {
-                return Err(err(
-                    &format!("header_allow_sensitive[{i}]"),
+                return Err(err_at(
+                    "header_allow_sensitive",
+                    i,
                     "no credential with role \"auth_backend\"",
                 ));
             }
@@ -70,16 +71,18 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
         .iter()
         .position(|n| n == marker)
     {
-        return Err(err(
-            &format!("redirect.keep_backend_headers[{i}]"),
+        return Err(err_at(
+            "redirect.keep_backend_headers",
+            i,
             "must not name the marker header",
         ));
     }
     if let Some(s) = &signing {
         let extra = &s.forwarded_request_headers[crate::core::consent::READ_FORWARDED.len()..];
         if let Some(i) = extra.iter().position(|n| n == marker) {
-            return Err(err(
-                &format!("signing.forward_request_headers[{i}]"),
+            return Err(err_at(
+                "signing.forward_request_headers",
+                i,
                 "must not name the marker header",
             ));
         }
@@ -91,6 +94,14 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
         augment,
         gateway,
     })
+}
+
+/// The error of item `i` of the list `field`: one shared out-of-line copy of
+/// the formatting instead of one per check (configuration is read once).
+#[cold]
+#[inline(never)]
+fn err_at(field: &str, i: usize, reason: &str) -> ConfigError {
+    err(&format!("{field}[{i}]"), reason)
 }
 
 /// Headers flow D's auth subrequest sets itself (`gateway.forward_headers`
@@ -130,8 +141,9 @@ fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
         .iter()
         .position(|n| !valid_header_name(n) || subrequest_own(n))
     {
-        return Err(err(
-            &format!("gateway.forward_headers[{i}]"),
+        return Err(err_at(
+            "gateway.forward_headers",
+            i,
             "must be a lowercase header name (not host, x-original-* or framing)",
         ));
     }
@@ -329,8 +341,9 @@ fn allow_sensitive(names: &[String]) -> Result<Vec<String>, ConfigError> {
             && crate::core::headers::needs_permission(n)
             && n != "x-envoy-internal";
         if !ok {
-            return Err(err(
-                &format!("header_allow_sensitive[{i}]"),
+            return Err(err_at(
+                "header_allow_sensitive",
+                i,
                 "must be a lowercase credential, x-envoy-* or x-amz-* name",
             ));
         }
@@ -365,8 +378,9 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
             && p.ends_with('/')
             && crate::core::redirect::validate_key(&p[1..p.len() - 1], &Default::default()).is_ok();
         if !safe {
-            return Err(err(
-                &format!("redirect.internal_prefixes[{i}]"),
+            return Err(err_at(
+                "redirect.internal_prefixes",
+                i,
                 "must be a plain path starting and ending with '/', e.g. \"/internal-assets/\"",
             ));
         }
@@ -394,8 +408,9 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
                 b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
             });
         if !ok {
-            return Err(err(
-                &format!("redirect.internal_authorities[{i}]"),
+            return Err(err_at(
+                "redirect.internal_authorities",
+                i,
                 "must be an authority such as \"auth-backend:8080\" (host or host:port)",
             ));
         }
@@ -409,9 +424,7 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
     };
     for (i, name) in keep.iter().enumerate() {
         if !valid_header_name(name) || !crate::core::carry::may_carry(name) {
-            return Err(err(
-                &format!("redirect.keep_backend_headers[{i}]"),
-                "must be a lowercase response header name other than framing, hop-by-hop, Location or X-Accel-* headers",
+            return Err(err_at("redirect.keep_backend_headers", i, "must be a lowercase response header name other than framing, hop-by-hop, Location or X-Accel-* headers",
             ));
         }
     }
@@ -574,9 +587,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         .collect();
     for (i, name) in raw.forward_request_headers.iter().enumerate() {
         if !valid_header_name(name) || !crate::core::consent::may_forward(name) {
-            return Err(err(
-                &format!("signing.forward_request_headers[{i}]"),
-                "must be a lowercase request header name; authorization, cookie, x-amz-*, content-*, expect and hop-by-hop headers are never forwarded to storage",
+            return Err(err_at("signing.forward_request_headers", i, "must be a lowercase request header name; authorization, cookie, x-amz-*, content-*, expect and hop-by-hop headers are never forwarded to storage",
             ));
         }
         forwarded.push(name.clone());
@@ -592,8 +603,9 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         }
     });
     if let Some(i) = hide.iter().position(|n| !valid_header_name(n)) {
-        return Err(err(
-            &format!("signing.hide_response_headers[{i}]"),
+        return Err(err_at(
+            "signing.hide_response_headers",
+            i,
             "must be a lowercase header name",
         ));
     }
@@ -602,8 +614,9 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         .iter()
         .position(|n| !valid_header_name(n) || !n.starts_with("x-amz-"))
     {
-        return Err(err(
-            &format!("signing.expose_amz_headers[{i}]"),
+        return Err(err_at(
+            "signing.expose_amz_headers",
+            i,
             "must be a lowercase x-amz-* header name",
         ));
     }
@@ -632,20 +645,23 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         .iter()
         .position(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()))
     {
-        return Err(err(
-            &format!("signing.scope.methods[{i}]"),
+        return Err(err_at(
+            "signing.scope.methods",
+            i,
             "must be an upper-case HTTP method such as \"GET\"",
         ));
     }
     if let Some(i) = sc.buckets.iter().position(|b| !valid_bucket_name(b)) {
-        return Err(err(
-            &format!("signing.scope.buckets[{i}]"),
+        return Err(err_at(
+            "signing.scope.buckets",
+            i,
             "must be a valid S3 bucket name",
         ));
     }
     if let Some(i) = sc.key_prefixes.iter().position(|p| p.is_empty()) {
-        return Err(err(
-            &format!("signing.scope.key_prefixes[{i}]"),
+        return Err(err_at(
+            "signing.scope.key_prefixes",
+            i,
             "must not be empty (leave key_prefixes out to allow every key)",
         ));
     }
