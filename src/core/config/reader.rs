@@ -4,7 +4,7 @@
 //! checked by `validate`.
 
 use super::{
-    err, AddressingStyle, BodySigning, ConfigError, FailurePolicy, ForeignRedirects, Injection,
+    err, AddressingStyle, BodySigning, Failed, FailurePolicy, ForeignRedirects, Injection,
     MissingCredentials, Role,
 };
 use crate::core::json::{self, Map, Value};
@@ -142,7 +142,7 @@ pub(super) struct RawConfig {
 }
 
 /// Reads the configuration's bytes (empty means `{}`) into raw settings.
-pub(super) fn read(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
+pub(super) fn read(bytes: &[u8]) -> Result<RawConfig, Failed> {
     let trimmed = bytes.iter().all(|b| b.is_ascii_whitespace());
     let value: Value = if trimmed {
         Value::Object(Map::new())
@@ -181,7 +181,7 @@ fn join(path: &str, key: &str) -> String {
 }
 
 #[inline(never)]
-pub(super) fn invalid_type(field: &str, v: &Value, expected: &str) -> ConfigError {
+pub(super) fn invalid_type(field: &str, v: &Value, expected: &str) -> Failed {
     err(
         field,
         format!("invalid type: {}, expected {expected}", kind(v)),
@@ -190,7 +190,7 @@ pub(super) fn invalid_type(field: &str, v: &Value, expected: &str) -> ConfigErro
 
 impl<'a> Reader<'a> {
     #[inline(never)]
-    pub(super) fn new(v: &'a Value, path: &str, known: &[&str]) -> Result<Reader<'a>, ConfigError> {
+    pub(super) fn new(v: &'a Value, path: &str, known: &[&str]) -> Result<Reader<'a>, Failed> {
         let map = v
             .as_object()
             .ok_or_else(|| invalid_type(path, v, "an object"))?;
@@ -222,7 +222,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline(never)]
-    pub(super) fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
+    pub(super) fn string(&self, key: &str) -> Result<Option<String>, Failed> {
         self.get(key)
             .map(|v| {
                 v.as_str()
@@ -233,7 +233,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline(never)]
-    pub(super) fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+    pub(super) fn boolean(&self, key: &str) -> Result<Option<bool>, Failed> {
         self.get(key)
             .map(|v| {
                 v.as_bool()
@@ -243,7 +243,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline(never)]
-    pub(super) fn uint(&self, key: &str) -> Result<Option<usize>, ConfigError> {
+    pub(super) fn uint(&self, key: &str) -> Result<Option<usize>, Failed> {
         self.get(key)
             .map(|v| {
                 v.as_u64()
@@ -260,7 +260,7 @@ impl<'a> Reader<'a> {
         &self,
         key: &str,
         variants: &[(&'static str, T)],
-    ) -> Result<Option<T>, ConfigError> {
+    ) -> Result<Option<T>, Failed> {
         let name = |i: usize| variants.get(i).map(|(n, _)| *n);
         Ok(self
             .choice_index(key, &name)?
@@ -275,7 +275,7 @@ impl<'a> Reader<'a> {
         &self,
         key: &str,
         name: &dyn Fn(usize) -> Option<&'static str>,
-    ) -> Result<Option<usize>, ConfigError> {
+    ) -> Result<Option<usize>, Failed> {
         let Some(v) = self.get(key) else {
             return Ok(None);
         };
@@ -303,7 +303,7 @@ impl<'a> Reader<'a> {
         &self,
         key: &str,
         expected: &str,
-    ) -> Result<Option<&'a Vec<Value>>, ConfigError> {
+    ) -> Result<Option<&'a Vec<Value>>, Failed> {
         self.get(key)
             .map(|v| {
                 v.as_array()
@@ -313,7 +313,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline(never)]
-    pub(super) fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+    pub(super) fn strings(&self, key: &str) -> Result<Option<Vec<String>>, Failed> {
         let Some(items) = self.array(key, "an array of strings")? else {
             return Ok(None);
         };
@@ -330,18 +330,14 @@ impl<'a> Reader<'a> {
     }
 
     #[inline(never)]
-    pub(super) fn child(
-        &self,
-        key: &str,
-        known: &[&str],
-    ) -> Result<Option<Reader<'a>>, ConfigError> {
+    pub(super) fn child(&self, key: &str, known: &[&str]) -> Result<Option<Reader<'a>>, Failed> {
         self.get(key)
             .map(|v| Reader::new(v, &self.field(key), known))
             .transpose()
     }
 
     #[inline(never)]
-    pub(super) fn required(&self, key: &str, value: Option<String>) -> Result<String, ConfigError> {
+    pub(super) fn required(&self, key: &str, value: Option<String>) -> Result<String, Failed> {
         value.ok_or_else(|| err(&self.field(key), "required"))
     }
 }
@@ -359,7 +355,7 @@ const ROLES: [(&str, Role); 4] = [
 // size. Fields are read in the same order as before, so a configuration with
 // several mistakes still reports the same first one.
 
-fn read_gateway(r: &Reader) -> Result<RawGateway, ConfigError> {
+fn read_gateway(r: &Reader) -> Result<RawGateway, Failed> {
     let mut g = RawGateway::default();
     if let Some(p) = r.child("presign", &["base_url", "expires", "always"])? {
         g.presign = Some(RawPresign {
@@ -381,7 +377,7 @@ fn read_gateway(r: &Reader) -> Result<RawGateway, ConfigError> {
     Ok(g)
 }
 
-fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
+fn read_config(v: &Value) -> Result<RawConfig, Failed> {
     let r = Reader::new(
         v,
         "",
@@ -490,7 +486,7 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
 }
 
 /// Reads `redirect` over `d`, which holds the defaults.
-fn read_redirect(r: &Reader, d: &mut RawRedirect) -> Result<(), ConfigError> {
+fn read_redirect(r: &Reader, d: &mut RawRedirect) -> Result<(), Failed> {
     if let Some(v) = r.strings("internal_prefixes")? {
         d.internal_prefixes = v;
     }
@@ -527,7 +523,7 @@ fn read_redirect(r: &Reader, d: &mut RawRedirect) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn read_signing(r: &Reader) -> Result<RawSigning, ConfigError> {
+fn read_signing(r: &Reader) -> Result<RawSigning, Failed> {
     let mut s = RawSigning::default();
     for (i, b) in r
         .array("buckets", "an array of objects")?

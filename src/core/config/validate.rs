@@ -4,14 +4,14 @@
 
 use super::reader::{RawConfig, RawGateway, RawRedirect, RawSigning};
 use super::{
-    err, AddressingStyle, AugmentConfig, BodySigning, BucketMapping, Config, ConfigError,
-    EndpointConfig, Env, RedirectConfig, Role, SigningConfig,
+    err, AddressingStyle, AugmentConfig, BodySigning, BucketMapping, Config, EndpointConfig, Env,
+    Failed, RedirectConfig, Role, SigningConfig,
 };
 use super::{DecisionCacheConfig, GatewayConfig, PresignConfig};
 use std::time::Duration;
 
 /// The validated configuration, from the raw settings.
-pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigError> {
+pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, Failed> {
     let augment = validate_augment(&raw)?;
     let redirect = validate_redirect(raw.redirect)?;
     let signing = match raw.signing {
@@ -100,7 +100,7 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
 /// the formatting instead of one per check (configuration is read once).
 #[cold]
 #[inline(never)]
-fn err_at(field: &str, i: usize, reason: &str) -> ConfigError {
+fn err_at(field: &str, i: usize, reason: &str) -> Failed {
     err(&format!("{field}[{i}]"), reason)
 }
 
@@ -113,7 +113,7 @@ fn subrequest_own(name: &str) -> bool {
 }
 
 /// Flow D's settings; the storage side is the `signing` section.
-fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
+fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, Failed> {
     let named = |field: &str, v: String| {
         if v.trim().is_empty() {
             return Err(err(field, "must not be empty"));
@@ -224,7 +224,7 @@ pub(super) fn duration_ms(
     value: Option<&str>,
     default: &str,
     max_ms: u64,
-) -> Result<u64, ConfigError> {
+) -> Result<u64, Failed> {
     let text = value.unwrap_or(default);
     parse_duration(text)
         .map(|d| d.as_millis() as u64)
@@ -241,7 +241,7 @@ pub(super) fn duration_ms(
 }
 
 /// A request path for an out-of-band call.
-pub(super) fn checked_path(field: &str, path: String) -> Result<String, ConfigError> {
+pub(super) fn checked_path(field: &str, path: String) -> Result<String, Failed> {
     if path.starts_with('/') && path.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(path)
     } else {
@@ -252,11 +252,11 @@ pub(super) fn checked_path(field: &str, path: String) -> Result<String, ConfigEr
     }
 }
 
-fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, ConfigError> {
+fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, Failed> {
     if !raw.augment_headers {
         return Ok(None);
     }
-    let name = |field: &str, v: &Option<String>| -> Result<String, ConfigError> {
+    let name = |field: &str, v: &Option<String>| -> Result<String, Failed> {
         let v = v.clone().unwrap_or_else(|| "sidecar".into());
         if v.is_empty() || v.bytes().any(|b| !b.is_ascii_graphic()) {
             return Err(err(field, "must be a non-empty name without spaces"));
@@ -335,7 +335,7 @@ fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, ConfigErro
 /// `header_allow_sensitive`: lowercase names that need the operator's
 /// permission (credentials, `x-envoy-*`, `x-amz-*`), never framing or
 /// Envoy's own `x-envoy-internal`.
-fn allow_sensitive(names: &[String]) -> Result<Vec<String>, ConfigError> {
+fn allow_sensitive(names: &[String]) -> Result<Vec<String>, Failed> {
     for (i, n) in names.iter().enumerate() {
         let ok = valid_header_name(n)
             && crate::core::headers::needs_permission(n)
@@ -365,7 +365,7 @@ fn valid_header_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
+fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, Failed> {
     if raw.internal_prefixes.is_empty() {
         return Err(err(
             "redirect.internal_prefixes",
@@ -487,7 +487,7 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
     })
 }
 
-fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, ConfigError> {
+fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Failed> {
     let region = match raw.region {
         Some(r) => r,
         None => env.var("AWS_REGION").ok_or_else(|| {
