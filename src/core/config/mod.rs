@@ -444,8 +444,8 @@ impl Config {
     /// configuration means defaults (role `edge`). The reader checks shape
     /// and types (every error names its field), then validation checks values.
     pub fn parse(bytes: &[u8], env: &dyn Env) -> Result<Config, ConfigError> {
-        let raw = reader::read(bytes).map_err(|e| *e)?;
-        validate::validate(raw, env).map_err(|e| *e)
+        let mut raw = reader::read(bytes).map_err(|e| *e)?;
+        validate::validate(&mut raw, env).map_err(|e| *e)
     }
 }
 
