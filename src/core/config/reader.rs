@@ -150,7 +150,9 @@ pub(super) fn read(bytes: &[u8]) -> Result<RawConfig, Failed> {
         // The reason ends with "at byte N": keep it, it helps.
         json::parse(bytes).map_err(|e| err("", format!("not valid JSON: {e}")))?
     };
-    read_config(&value)
+    let mut c = RawConfig::default();
+    read_config(&value, &mut c)?;
+    Ok(c)
 }
 
 /// Reads one JSON object of the configuration: tracks the dotted field path
@@ -349,14 +351,15 @@ const ROLES: [(&str, Role); 4] = [
     ("gateway", Role::Gateway),
 ];
 
-// The `read_*` functions below fill a default value field by field instead of
-// building a struct literal: every `?` inside a literal drops the fields read
-// so far, and with a dozen owned fields those drops cost kilobytes of module
-// size. Fields are read in the same order as before, so a configuration with
-// several mistakes still reports the same first one.
+// The `read_*` functions below fill, field by field, a value with defaults that
+// their caller owns, instead of building a struct literal: every `?` inside a
+// literal (or with an owned local) drops the fields read so far, and with a
+// dozen owned fields those drops cost kilobytes of module size. On an error
+// the caller drops the half-filled value once. Fields are read in the order
+// the struct literals used, so a configuration with several mistakes still
+// reports the same first one.
 
-fn read_gateway(r: &Reader) -> Result<RawGateway, Failed> {
-    let mut g = RawGateway::default();
+fn read_gateway(r: &Reader, g: &mut RawGateway) -> Result<(), Failed> {
     if let Some(p) = r.child("presign", &["base_url", "expires", "always"])? {
         g.presign = Some(RawPresign {
             base_url: p.string("base_url")?,
@@ -374,10 +377,10 @@ fn read_gateway(r: &Reader) -> Result<RawGateway, Failed> {
         g.cache_max_entries = c.uint("max_entries")?;
         g.cache_writes = c.boolean("writes")?.unwrap_or(false);
     }
-    Ok(g)
+    Ok(())
 }
 
-fn read_config(v: &Value) -> Result<RawConfig, Failed> {
+fn read_config(v: &Value, c: &mut RawConfig) -> Result<(), Failed> {
     let r = Reader::new(
         v,
         "",
@@ -400,7 +403,6 @@ fn read_config(v: &Value) -> Result<RawConfig, Failed> {
             "header_allow_sensitive",
         ],
     )?;
-    let mut c = RawConfig::default();
     if let Some(rr) = r.child(
         "redirect",
         &[
@@ -441,7 +443,7 @@ fn read_config(v: &Value) -> Result<RawConfig, Failed> {
             "expose_amz_headers",
         ],
     )? {
-        c.signing = Some(read_signing(&sr)?);
+        read_signing(&sr, c.signing.insert(RawSigning::default()))?;
     }
     if let Some(gr) = r.child(
         "gateway",
@@ -454,7 +456,7 @@ fn read_config(v: &Value) -> Result<RawConfig, Failed> {
             "decision_cache",
         ],
     )? {
-        c.gateway = Some(read_gateway(&gr)?);
+        read_gateway(&gr, c.gateway.insert(RawGateway::default()))?;
     }
     c.role = r.choice("role", &ROLES)?.unwrap_or_default();
     c.augment_headers = r.boolean("augment_headers")?.unwrap_or(false);
@@ -482,7 +484,7 @@ fn read_config(v: &Value) -> Result<RawConfig, Failed> {
         )?
         .unwrap_or_default();
     c.header_allow_sensitive = r.strings("header_allow_sensitive")?.unwrap_or_default();
-    Ok(c)
+    Ok(())
 }
 
 /// Reads `redirect` over `d`, which holds the defaults.
@@ -523,8 +525,7 @@ fn read_redirect(r: &Reader, d: &mut RawRedirect) -> Result<(), Failed> {
     Ok(())
 }
 
-fn read_signing(r: &Reader) -> Result<RawSigning, Failed> {
-    let mut s = RawSigning::default();
+fn read_signing(r: &Reader, s: &mut RawSigning) -> Result<(), Failed> {
     for (i, b) in r
         .array("buckets", "an array of objects")?
         .into_iter()
@@ -597,7 +598,7 @@ fn read_signing(r: &Reader) -> Result<RawSigning, Failed> {
         scope.amz_headers = sc.strings("amz_headers")?.unwrap_or_default();
         scope.query_parameters = sc.strings("query_parameters")?.unwrap_or_default();
     }
-    Ok(s)
+    Ok(())
 }
 
 #[cfg(test)]
