@@ -41,10 +41,10 @@ impl fmt::Display for ConfigError {
 type Failed = Box<ConfigError>;
 
 #[inline(never)]
-fn err(field: &str, reason: impl Into<String>) -> Failed {
+fn err(field: &str, reason: &str) -> Failed {
     Box::new(ConfigError {
         field: field.to_string(),
-        reason: reason.into(),
+        reason: reason.to_string(),
     })
 }
 

@@ -148,7 +148,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<RawConfig, Failed> {
         Value::Object(Map::new())
     } else {
         // The reason ends with "at byte N": keep it, it helps.
-        json::parse(bytes).map_err(|e| err("", format!("not valid JSON: {e}")))?
+        json::parse(bytes).map_err(|e| err("", &format!("not valid JSON: {e}")))?
     };
     let mut c = RawConfig::default();
     read_config(&value, &mut c)?;
@@ -173,7 +173,6 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-#[inline(never)]
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
@@ -182,16 +181,14 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-#[inline(never)]
 pub(super) fn invalid_type(field: &str, v: &Value, expected: &str) -> Failed {
     err(
         field,
-        format!("invalid type: {}, expected {expected}", kind(v)),
+        &format!("invalid type: {}, expected {expected}", kind(v)),
     )
 }
 
 impl<'a> Reader<'a> {
-    #[inline(never)]
     pub(super) fn new(v: &'a Value, path: &str, known: &[&str]) -> Result<Reader<'a>, Failed> {
         let map = v
             .as_object()
@@ -200,7 +197,7 @@ impl<'a> Reader<'a> {
             let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
             return Err(err(
                 &join(path, k),
-                format!(
+                &format!(
                     "unknown field `{k}`, expected one of {}",
                     expected.join(", ")
                 ),
@@ -212,18 +209,15 @@ impl<'a> Reader<'a> {
         })
     }
 
-    #[inline(never)]
     pub(super) fn field(&self, key: &str) -> String {
         join(&self.path, key)
     }
 
     /// A present, non-null value.
-    #[inline(never)]
     pub(super) fn get(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
-    #[inline(never)]
     pub(super) fn string(&self, key: &str) -> Result<Option<String>, Failed> {
         self.get(key)
             .map(|v| {
@@ -234,7 +228,6 @@ impl<'a> Reader<'a> {
             .transpose()
     }
 
-    #[inline(never)]
     pub(super) fn boolean(&self, key: &str) -> Result<Option<bool>, Failed> {
         self.get(key)
             .map(|v| {
@@ -244,7 +237,6 @@ impl<'a> Reader<'a> {
             .transpose()
     }
 
-    #[inline(never)]
     pub(super) fn uint(&self, key: &str) -> Result<Option<usize>, Failed> {
         self.get(key)
             .map(|v| {
@@ -292,7 +284,7 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| {
                 err(
                     &self.field(key),
-                    format!(
+                    &format!(
                         "unknown variant `{text}`, expected one of {}",
                         names.join(", ")
                     ),
@@ -300,7 +292,6 @@ impl<'a> Reader<'a> {
             })
     }
 
-    #[inline(never)]
     pub(super) fn array(
         &self,
         key: &str,
@@ -314,7 +305,6 @@ impl<'a> Reader<'a> {
             .transpose()
     }
 
-    #[inline(never)]
     pub(super) fn strings(&self, key: &str) -> Result<Option<Vec<String>>, Failed> {
         let Some(items) = self.array(key, "an array of strings")? else {
             return Ok(None);
@@ -331,14 +321,12 @@ impl<'a> Reader<'a> {
             .map(Some)
     }
 
-    #[inline(never)]
     pub(super) fn child(&self, key: &str, known: &[&str]) -> Result<Option<Reader<'a>>, Failed> {
         self.get(key)
             .map(|v| Reader::new(v, &self.field(key), known))
             .transpose()
     }
 
-    #[inline(never)]
     pub(super) fn required(&self, key: &str, value: Option<String>) -> Result<String, Failed> {
         value.ok_or_else(|| err(&self.field(key), "required"))
     }

@@ -236,7 +236,7 @@ pub(super) fn duration_ms(
         .ok_or_else(|| {
             err(
                 field,
-                format!(
+                &format!(
                     "must be a duration such as \"{default}\" (ms, s, m, h), at most {}s",
                     max_ms / 1000
                 ),
