@@ -8,8 +8,8 @@
 
 use super::validate::parse_duration;
 use super::{
-    err, AssumeRoleConfig, ConfigError, CredentialsConfig, EndpointConfig, Env, ImdsConfig,
-    StsConfig, TokenEndpoint, TokenSource, WebIdentityConfig,
+    err, AssumeRoleConfig, CredentialsConfig, EndpointConfig, Env, Failed, ImdsConfig, StsConfig,
+    TokenEndpoint, TokenSource, WebIdentityConfig,
 };
 use crate::core::json::{Map, Value};
 
@@ -132,7 +132,7 @@ struct Obj<'a> {
 }
 
 impl<'a> Obj<'a> {
-    fn new(v: &'a Value, path: String) -> Result<Obj<'a>, ConfigError> {
+    fn new(v: &'a Value, path: String) -> Result<Obj<'a>, Failed> {
         let map = v
             .as_object()
             .ok_or_else(|| err(&path, "invalid type, expected an object"))?;
@@ -199,7 +199,7 @@ impl<'a> Obj<'a> {
         self.s(key).unwrap_or(default).to_string()
     }
 
-    fn req(&self, key: &str) -> Result<String, ConfigError> {
+    fn req(&self, key: &str) -> Result<String, Failed> {
         self.s(key)
             .map(str::to_string)
             .ok_or_else(|| err(&self.f(key), "required"))
@@ -216,19 +216,14 @@ pub(super) fn validate(
     value: Option<&Value>,
     env: &dyn Env,
     region: &str,
-) -> Result<CredentialsConfig, ConfigError> {
+) -> Result<CredentialsConfig, Failed> {
     match value {
         None => Ok(CredentialsConfig::Env),
         Some(v) => source(&Obj::new(v, FIELD.into())?, env, region, 0),
     }
 }
 
-fn source(
-    o: &Obj,
-    env: &dyn Env,
-    region: &str,
-    depth: u32,
-) -> Result<CredentialsConfig, ConfigError> {
+fn source(o: &Obj, env: &dyn Env, region: &str, depth: u32) -> Result<CredentialsConfig, Failed> {
     if depth > 4 {
         return Err(err(&o.path, "nested too deeply"));
     }
@@ -288,7 +283,7 @@ fn endpoint(
     o: &Obj,
     env: &dyn Env,
     default_cluster: Option<&str>,
-) -> Result<CredentialsConfig, ConfigError> {
+) -> Result<CredentialsConfig, Failed> {
     let cluster = match default_cluster {
         Some(d) => o.or("cluster", d),
         None => o.req("cluster")?,
@@ -412,7 +407,7 @@ pub fn valid_role_name(s: &str) -> bool {
 
 /// The STS keys shared by `assume_role` and `web_identity`; web identity
 /// takes `AWS_ROLE_ARN` and `AWS_ROLE_SESSION_NAME` as the SDKs do.
-fn sts(o: &Obj, env: &dyn Env, region: &str, web_identity: bool) -> Result<StsConfig, ConfigError> {
+fn sts(o: &Obj, env: &dyn Env, region: &str, web_identity: bool) -> Result<StsConfig, Failed> {
     let from_env = |name: &str| env.var(name).filter(|_| web_identity);
     let role_arn = o
         .s("role_arn")
@@ -444,7 +439,7 @@ fn sts(o: &Obj, env: &dyn Env, region: &str, web_identity: bool) -> Result<StsCo
     })
 }
 
-fn web_identity(o: &Obj, env: &dyn Env, region: &str) -> Result<CredentialsConfig, ConfigError> {
+fn web_identity(o: &Obj, env: &dyn Env, region: &str) -> Result<CredentialsConfig, Failed> {
     if o.get("web_identity_token").is_some() && o.get("token_cluster").is_some() {
         return Err(err(
             &o.f("token_cluster"),
@@ -472,12 +467,7 @@ fn web_identity(o: &Obj, env: &dyn Env, region: &str) -> Result<CredentialsConfi
 /// environment, web identity (when `AWS_ROLE_ARN` is set), container
 /// endpoint (when `AWS_CONTAINER_CREDENTIALS_*_URI` is set), IMDS (unless
 /// `AWS_EC2_METADATA_DISABLED=true`).
-fn chain(
-    o: &Obj,
-    env: &dyn Env,
-    region: &str,
-    depth: u32,
-) -> Result<CredentialsConfig, ConfigError> {
+fn chain(o: &Obj, env: &dyn Env, region: &str, depth: u32) -> Result<CredentialsConfig, Failed> {
     let mut out = vec![];
     if let Some(items) = o.get("sources").and_then(Value::as_array) {
         for (i, v) in items.iter().enumerate() {
@@ -518,7 +508,7 @@ fn chain(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::config::{Config, MapEnv};
+    use crate::core::config::{Config, ConfigError, MapEnv};
 
     fn creds(
         json: &str,

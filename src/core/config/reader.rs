@@ -4,7 +4,7 @@
 //! checked by `validate`.
 
 use super::{
-    err, AddressingStyle, BodySigning, ConfigError, FailurePolicy, ForeignRedirects, Injection,
+    err, AddressingStyle, BodySigning, Failed, FailurePolicy, ForeignRedirects, Injection,
     MissingCredentials, Role,
 };
 use crate::core::json::{self, Map, Value};
@@ -79,7 +79,30 @@ pub(super) struct RawSigning {
     pub(super) scope: crate::core::scope::SignScope,
 }
 
-#[derive(Debug, Clone, Default)]
+/// The defaults of a `signing` section that names none of its optional keys.
+impl Default for RawSigning {
+    fn default() -> Self {
+        RawSigning {
+            region: None,
+            service: "s3".into(),
+            endpoint: None,
+            addressing_style: AddressingStyle::default(),
+            buckets: vec![],
+            on_missing_credentials: MissingCredentials::default(),
+            credentials: None,
+            require_marker: true,
+            forward_request_headers: vec![],
+            hide_response_headers: None,
+            plain_errors: None,
+            expose_amz_headers: vec![],
+            body: None,
+            max_body_bytes: 1 << 20,
+            scope: Default::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 pub(super) struct RawPresign {
     pub(super) base_url: Option<String>,
     pub(super) expires: Option<String>,
@@ -98,7 +121,7 @@ pub(super) struct RawGateway {
     pub(super) cache_writes: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct RawConfig {
     pub(super) role: Role,
     pub(super) gateway: Option<RawGateway>,
@@ -119,15 +142,17 @@ pub(super) struct RawConfig {
 }
 
 /// Reads the configuration's bytes (empty means `{}`) into raw settings.
-pub(super) fn read(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
+pub(super) fn read(bytes: &[u8]) -> Result<RawConfig, Failed> {
     let trimmed = bytes.iter().all(|b| b.is_ascii_whitespace());
     let value: Value = if trimmed {
         Value::Object(Map::new())
     } else {
         // The reason ends with "at byte N": keep it, it helps.
-        json::parse(bytes).map_err(|e| err("", format!("not valid JSON: {e}")))?
+        json::parse(bytes).map_err(|e| err("", &format!("not valid JSON: {e}")))?
     };
-    read_config(&value)
+    let mut c = RawConfig::default();
+    read_config(&value, &mut c)?;
+    Ok(c)
 }
 
 /// Reads one JSON object of the configuration: tracks the dotted field path
@@ -156,15 +181,15 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-pub(super) fn invalid_type(field: &str, v: &Value, expected: &str) -> ConfigError {
+pub(super) fn invalid_type(field: &str, v: &Value, expected: &str) -> Failed {
     err(
         field,
-        format!("invalid type: {}, expected {expected}", kind(v)),
+        &format!("invalid type: {}, expected {expected}", kind(v)),
     )
 }
 
 impl<'a> Reader<'a> {
-    pub(super) fn new(v: &'a Value, path: &str, known: &[&str]) -> Result<Reader<'a>, ConfigError> {
+    pub(super) fn new(v: &'a Value, path: &str, known: &[&str]) -> Result<Reader<'a>, Failed> {
         let map = v
             .as_object()
             .ok_or_else(|| invalid_type(path, v, "an object"))?;
@@ -172,7 +197,7 @@ impl<'a> Reader<'a> {
             let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
             return Err(err(
                 &join(path, k),
-                format!(
+                &format!(
                     "unknown field `{k}`, expected one of {}",
                     expected.join(", ")
                 ),
@@ -193,7 +218,7 @@ impl<'a> Reader<'a> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
-    pub(super) fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
+    pub(super) fn string(&self, key: &str) -> Result<Option<String>, Failed> {
         self.get(key)
             .map(|v| {
                 v.as_str()
@@ -203,7 +228,7 @@ impl<'a> Reader<'a> {
             .transpose()
     }
 
-    pub(super) fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+    pub(super) fn boolean(&self, key: &str) -> Result<Option<bool>, Failed> {
         self.get(key)
             .map(|v| {
                 v.as_bool()
@@ -212,7 +237,7 @@ impl<'a> Reader<'a> {
             .transpose()
     }
 
-    pub(super) fn uint(&self, key: &str) -> Result<Option<usize>, ConfigError> {
+    pub(super) fn uint(&self, key: &str) -> Result<Option<usize>, Failed> {
         self.get(key)
             .map(|v| {
                 v.as_u64()
@@ -222,26 +247,44 @@ impl<'a> Reader<'a> {
             .transpose()
     }
 
+    /// One of `variants`, by name. A thin generic shell around
+    /// `choice_index`, so each enum does not get its own copy of the
+    /// error formatting.
     pub(super) fn choice<T: Copy>(
         &self,
         key: &str,
-        variants: &[(&str, T)],
-    ) -> Result<Option<T>, ConfigError> {
+        variants: &[(&'static str, T)],
+    ) -> Result<Option<T>, Failed> {
+        let name = |i: usize| variants.get(i).map(|(n, _)| *n);
+        Ok(self
+            .choice_index(key, &name)?
+            .and_then(|i| variants.get(i))
+            .map(|(_, t)| *t))
+    }
+
+    /// The index of the variant named by `key`; `name(i)` is the name of
+    /// variant `i`, `None` past the last one.
+    #[inline(never)]
+    fn choice_index(
+        &self,
+        key: &str,
+        name: &dyn Fn(usize) -> Option<&'static str>,
+    ) -> Result<Option<usize>, Failed> {
         let Some(v) = self.get(key) else {
             return Ok(None);
         };
-        let names: Vec<String> = variants.iter().map(|(n, _)| format!("`{n}`")).collect();
+        let names: Vec<String> = (0..).map_while(name).map(|n| format!("`{n}`")).collect();
         let text = v.as_str().ok_or_else(|| {
             invalid_type(&self.field(key), v, &format!("one of {}", names.join(", ")))
         })?;
-        variants
-            .iter()
-            .find(|(n, _)| *n == text)
-            .map(|(_, t)| Some(*t))
+        (0..)
+            .map_while(name)
+            .position(|n| n == text)
+            .map(Some)
             .ok_or_else(|| {
                 err(
                     &self.field(key),
-                    format!(
+                    &format!(
                         "unknown variant `{text}`, expected one of {}",
                         names.join(", ")
                     ),
@@ -253,7 +296,7 @@ impl<'a> Reader<'a> {
         &self,
         key: &str,
         expected: &str,
-    ) -> Result<Option<&'a Vec<Value>>, ConfigError> {
+    ) -> Result<Option<&'a Vec<Value>>, Failed> {
         self.get(key)
             .map(|v| {
                 v.as_array()
@@ -262,7 +305,7 @@ impl<'a> Reader<'a> {
             .transpose()
     }
 
-    pub(super) fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+    pub(super) fn strings(&self, key: &str) -> Result<Option<Vec<String>>, Failed> {
         let Some(items) = self.array(key, "an array of strings")? else {
             return Ok(None);
         };
@@ -278,17 +321,13 @@ impl<'a> Reader<'a> {
             .map(Some)
     }
 
-    pub(super) fn child(
-        &self,
-        key: &str,
-        known: &[&str],
-    ) -> Result<Option<Reader<'a>>, ConfigError> {
+    pub(super) fn child(&self, key: &str, known: &[&str]) -> Result<Option<Reader<'a>>, Failed> {
         self.get(key)
             .map(|v| Reader::new(v, &self.field(key), known))
             .transpose()
     }
 
-    pub(super) fn required(&self, key: &str, value: Option<String>) -> Result<String, ConfigError> {
+    pub(super) fn required(&self, key: &str, value: Option<String>) -> Result<String, Failed> {
         value.ok_or_else(|| err(&self.field(key), "required"))
     }
 }
@@ -300,42 +339,36 @@ const ROLES: [(&str, Role); 4] = [
     ("gateway", Role::Gateway),
 ];
 
-fn read_gateway(r: &Reader) -> Result<RawGateway, ConfigError> {
-    let presign = match r.child("presign", &["base_url", "expires", "always"])? {
-        None => None,
-        Some(p) => Some(RawPresign {
+// The `read_*` functions below fill, field by field, a value with defaults that
+// their caller owns, instead of building a struct literal: every `?` inside a
+// literal (or with an owned local) drops the fields read so far, and with a
+// dozen owned fields those drops cost kilobytes of module size. On an error
+// the caller drops the half-filled value once. Fields are read in the order
+// the struct literals used, so a configuration with several mistakes still
+// reports the same first one.
+
+fn read_gateway(r: &Reader, g: &mut RawGateway) -> Result<(), Failed> {
+    if let Some(p) = r.child("presign", &["base_url", "expires", "always"])? {
+        g.presign = Some(RawPresign {
             base_url: p.string("base_url")?,
             expires: p.string("expires")?,
             always: p.boolean("always")?.unwrap_or(false),
-        }),
-    };
+        });
+    }
     let cache = r.child("decision_cache", &["max_age", "max_entries", "writes"])?;
-    Ok(RawGateway {
-        auth_cluster: r.string("auth_cluster")?,
-        auth_authority: r.string("auth_authority")?,
-        auth_timeout: r.string("auth_timeout")?,
-        forward_headers: r.strings("forward_headers")?,
-        presign,
-        cache_max_age: cache
-            .as_ref()
-            .map(|c| c.string("max_age"))
-            .transpose()?
-            .flatten(),
-        cache_max_entries: cache
-            .as_ref()
-            .map(|c| c.uint("max_entries"))
-            .transpose()?
-            .flatten(),
-        cache_writes: cache
-            .as_ref()
-            .map(|c| c.boolean("writes"))
-            .transpose()?
-            .flatten()
-            .unwrap_or(false),
-    })
+    g.auth_cluster = r.string("auth_cluster")?;
+    g.auth_authority = r.string("auth_authority")?;
+    g.auth_timeout = r.string("auth_timeout")?;
+    g.forward_headers = r.strings("forward_headers")?;
+    if let Some(c) = &cache {
+        g.cache_max_age = c.string("max_age")?;
+        g.cache_max_entries = c.uint("max_entries")?;
+        g.cache_writes = c.boolean("writes")?.unwrap_or(false);
+    }
+    Ok(())
 }
 
-fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
+fn read_config(v: &Value, c: &mut RawConfig) -> Result<(), Failed> {
     let r = Reader::new(
         v,
         "",
@@ -358,7 +391,7 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "header_allow_sensitive",
         ],
     )?;
-    let redirect = match r.child(
+    if let Some(rr) = r.child(
         "redirect",
         &[
             "internal_prefixes",
@@ -376,10 +409,9 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "marker_audience",
         ],
     )? {
-        Some(rr) => read_redirect(&rr)?,
-        None => RawRedirect::default(),
-    };
-    let signing = match r.child(
+        read_redirect(&rr, &mut c.redirect)?;
+    }
+    if let Some(sr) = r.child(
         "signing",
         &[
             "region",
@@ -399,10 +431,9 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "expose_amz_headers",
         ],
     )? {
-        Some(sr) => Some(read_signing(&sr)?),
-        None => None,
-    };
-    let gateway = match r.child(
+        read_signing(&sr, c.signing.insert(RawSigning::default()))?;
+    }
+    if let Some(gr) = r.child(
         "gateway",
         &[
             "auth_cluster",
@@ -413,81 +444,76 @@ fn read_config(v: &Value) -> Result<RawConfig, ConfigError> {
             "decision_cache",
         ],
     )? {
-        Some(gr) => Some(read_gateway(&gr)?),
-        None => None,
-    };
-    Ok(RawConfig {
-        role: r.choice("role", &ROLES)?.unwrap_or_default(),
-        gateway,
-        redirect,
-        signing,
-        augment_headers: r.boolean("augment_headers")?.unwrap_or(false),
-        header_providing_service_cluster: r.string("header_providing_service_cluster")?,
-        header_providing_service_authority: r.string("header_providing_service_authority")?,
-        header_providing_service_path: r.string("header_providing_service_path")?,
-        header_providing_service_timeout: r.string("header_providing_service_timeout")?,
-        header_cache_expiry: r.string("header_cache_expiry")?,
-        header_max_staleness: r.string("header_max_staleness")?,
-        header_backoff_cap: r.string("header_backoff_cap")?,
-        header_max_body_bytes: r.uint("header_max_body_bytes")?,
-        header_failure_policy: r
-            .choice(
-                "header_failure_policy",
-                &[("pass", FailurePolicy::Pass), ("deny", FailurePolicy::Deny)],
-            )?
-            .unwrap_or_default(),
-        header_injection: r
-            .choice(
-                "header_injection",
-                &[
-                    ("overwrite", Injection::Overwrite),
-                    ("keep_existing", Injection::KeepExisting),
-                ],
-            )?
-            .unwrap_or_default(),
-        header_allow_sensitive: r.strings("header_allow_sensitive")?.unwrap_or_default(),
-    })
+        read_gateway(&gr, c.gateway.insert(RawGateway::default()))?;
+    }
+    c.role = r.choice("role", &ROLES)?.unwrap_or_default();
+    c.augment_headers = r.boolean("augment_headers")?.unwrap_or(false);
+    c.header_providing_service_cluster = r.string("header_providing_service_cluster")?;
+    c.header_providing_service_authority = r.string("header_providing_service_authority")?;
+    c.header_providing_service_path = r.string("header_providing_service_path")?;
+    c.header_providing_service_timeout = r.string("header_providing_service_timeout")?;
+    c.header_cache_expiry = r.string("header_cache_expiry")?;
+    c.header_max_staleness = r.string("header_max_staleness")?;
+    c.header_backoff_cap = r.string("header_backoff_cap")?;
+    c.header_max_body_bytes = r.uint("header_max_body_bytes")?;
+    c.header_failure_policy = r
+        .choice(
+            "header_failure_policy",
+            &[("pass", FailurePolicy::Pass), ("deny", FailurePolicy::Deny)],
+        )?
+        .unwrap_or_default();
+    c.header_injection = r
+        .choice(
+            "header_injection",
+            &[
+                ("overwrite", Injection::Overwrite),
+                ("keep_existing", Injection::KeepExisting),
+            ],
+        )?
+        .unwrap_or_default();
+    c.header_allow_sensitive = r.strings("header_allow_sensitive")?.unwrap_or_default();
+    Ok(())
 }
 
-fn read_redirect(r: &Reader) -> Result<RawRedirect, ConfigError> {
-    let d = RawRedirect::default();
-    Ok(RawRedirect {
-        internal_prefixes: r
-            .strings("internal_prefixes")?
-            .unwrap_or(d.internal_prefixes),
-        marker_header: r.string("marker_header")?.unwrap_or(d.marker_header),
-        marker_ttl: r.string("marker_ttl")?.unwrap_or(d.marker_ttl),
-        foreign_redirects: r
-            .choice(
-                "foreign_redirects",
-                &[
-                    ("pass", ForeignRedirects::Pass),
-                    ("reject", ForeignRedirects::Reject),
-                ],
-            )?
-            .unwrap_or(d.foreign_redirects),
-        max_key_length: r.uint("max_key_length")?.unwrap_or(d.max_key_length),
-        allow_empty_segments: r
-            .boolean("allow_empty_segments")?
-            .unwrap_or(d.allow_empty_segments),
-        internal_authorities: r.strings("internal_authorities")?.unwrap_or_default(),
-        keep_backend_headers: r.strings("keep_backend_headers")?,
-        max_kept_bytes: r.uint("max_kept_bytes")?.unwrap_or(d.max_kept_bytes),
-        read: read_consent(r)?,
-    })
+/// Reads `redirect` over `d`, which holds the defaults.
+fn read_redirect(r: &Reader, d: &mut RawRedirect) -> Result<(), Failed> {
+    if let Some(v) = r.strings("internal_prefixes")? {
+        d.internal_prefixes = v;
+    }
+    if let Some(v) = r.string("marker_header")? {
+        d.marker_header = v;
+    }
+    if let Some(v) = r.string("marker_ttl")? {
+        d.marker_ttl = v;
+    }
+    if let Some(v) = r.choice(
+        "foreign_redirects",
+        &[
+            ("pass", ForeignRedirects::Pass),
+            ("reject", ForeignRedirects::Reject),
+        ],
+    )? {
+        d.foreign_redirects = v;
+    }
+    if let Some(v) = r.uint("max_key_length")? {
+        d.max_key_length = v;
+    }
+    if let Some(v) = r.boolean("allow_empty_segments")? {
+        d.allow_empty_segments = v;
+    }
+    d.internal_authorities = r.strings("internal_authorities")?.unwrap_or_default();
+    d.keep_backend_headers = r.strings("keep_backend_headers")?;
+    if let Some(v) = r.uint("max_kept_bytes")? {
+        d.max_kept_bytes = v;
+    }
+    d.read.allow_active_content_types = r.boolean("allow_active_content_types")?.unwrap_or(false);
+    d.read.consent = r.string("consent")?;
+    d.read.read_parameters = r.strings("read_parameters")?.unwrap_or_default();
+    d.read.marker_audience = r.string("marker_audience")?.unwrap_or_default();
+    Ok(())
 }
 
-fn read_consent(r: &Reader) -> Result<RawReadConsent, ConfigError> {
-    Ok(RawReadConsent {
-        allow_active_content_types: r.boolean("allow_active_content_types")?.unwrap_or(false),
-        consent: r.string("consent")?,
-        read_parameters: r.strings("read_parameters")?.unwrap_or_default(),
-        marker_audience: r.string("marker_audience")?.unwrap_or_default(),
-    })
-}
-
-fn read_signing(r: &Reader) -> Result<RawSigning, ConfigError> {
-    let mut buckets = vec![];
+fn read_signing(r: &Reader, s: &mut RawSigning) -> Result<(), Failed> {
     for (i, b) in r
         .array("buckets", "an array of objects")?
         .into_iter()
@@ -499,66 +525,68 @@ fn read_signing(r: &Reader) -> Result<RawSigning, ConfigError> {
             &format!("{}[{i}]", r.field("buckets")),
             &["prefix", "bucket", "key_prefix"],
         )?;
-        buckets.push(RawBucket {
-            prefix: br.required("prefix", br.string("prefix")?)?,
-            bucket: br.required("bucket", br.string("bucket")?)?,
+        let prefix = br.required("prefix", br.string("prefix")?)?;
+        let bucket = br.required("bucket", br.string("bucket")?)?;
+        s.buckets.push(RawBucket {
+            prefix,
+            bucket,
             key_prefix: br.string("key_prefix")?.unwrap_or_default(),
         });
     }
-    Ok(RawSigning {
-        region: r.string("region")?,
-        service: r.string("service")?.unwrap_or_else(|| "s3".into()),
-        endpoint: r.string("endpoint")?,
-        addressing_style: r
-            .choice(
-                "addressing_style",
-                &[
-                    ("path", AddressingStyle::Path),
-                    ("virtual", AddressingStyle::Virtual),
-                ],
-            )?
-            .unwrap_or_default(),
-        buckets,
-        on_missing_credentials: r
-            .choice(
-                "on_missing_credentials",
-                &[
-                    ("deny", MissingCredentials::Deny),
-                    ("pass", MissingCredentials::Pass),
-                ],
-            )?
-            .unwrap_or_default(),
-        credentials: r.get("credentials").cloned(),
-        require_marker: r.boolean("require_marker")?.unwrap_or(true),
-        forward_request_headers: r.strings("forward_request_headers")?.unwrap_or_default(),
-        hide_response_headers: r.strings("hide_response_headers")?,
-        plain_errors: r.boolean("plain_errors")?,
-        expose_amz_headers: r.strings("expose_amz_headers")?.unwrap_or_default(),
-        body: r.choice(
-            "body",
-            &[("stream", BodySigning::Stream), ("hash", BodySigning::Hash)],
-        )?,
-        max_body_bytes: r.uint("max_body_bytes")?.unwrap_or(1 << 20),
-        scope: match r.child(
-            "scope",
+    s.region = r.string("region")?;
+    if let Some(v) = r.string("service")? {
+        s.service = v;
+    }
+    s.endpoint = r.string("endpoint")?;
+    s.addressing_style = r
+        .choice(
+            "addressing_style",
             &[
-                "methods",
-                "buckets",
-                "key_prefixes",
-                "amz_headers",
-                "query_parameters",
+                ("path", AddressingStyle::Path),
+                ("virtual", AddressingStyle::Virtual),
             ],
-        )? {
-            None => Default::default(),
-            Some(s) => crate::core::scope::SignScope {
-                methods: s.strings("methods")?.unwrap_or_default(),
-                buckets: s.strings("buckets")?.unwrap_or_default(),
-                key_prefixes: s.strings("key_prefixes")?.unwrap_or_default(),
-                amz_headers: s.strings("amz_headers")?.unwrap_or_default(),
-                query_parameters: s.strings("query_parameters")?.unwrap_or_default(),
-            },
-        },
-    })
+        )?
+        .unwrap_or_default();
+    s.on_missing_credentials = r
+        .choice(
+            "on_missing_credentials",
+            &[
+                ("deny", MissingCredentials::Deny),
+                ("pass", MissingCredentials::Pass),
+            ],
+        )?
+        .unwrap_or_default();
+    s.credentials = r.get("credentials").cloned();
+    s.require_marker = r.boolean("require_marker")?.unwrap_or(true);
+    s.forward_request_headers = r.strings("forward_request_headers")?.unwrap_or_default();
+    s.hide_response_headers = r.strings("hide_response_headers")?;
+    s.plain_errors = r.boolean("plain_errors")?;
+    s.expose_amz_headers = r.strings("expose_amz_headers")?.unwrap_or_default();
+    s.body = r.choice(
+        "body",
+        &[("stream", BodySigning::Stream), ("hash", BodySigning::Hash)],
+    )?;
+    if let Some(v) = r.uint("max_body_bytes")? {
+        s.max_body_bytes = v;
+    }
+    if let Some(sc) = r.child(
+        "scope",
+        &[
+            "methods",
+            "buckets",
+            "key_prefixes",
+            "amz_headers",
+            "query_parameters",
+        ],
+    )? {
+        let scope = &mut s.scope;
+        scope.methods = sc.strings("methods")?.unwrap_or_default();
+        scope.buckets = sc.strings("buckets")?.unwrap_or_default();
+        scope.key_prefixes = sc.strings("key_prefixes")?.unwrap_or_default();
+        scope.amz_headers = sc.strings("amz_headers")?.unwrap_or_default();
+        scope.query_parameters = sc.strings("query_parameters")?.unwrap_or_default();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -587,6 +615,22 @@ mod tests {
         assert!(e.reason.contains("invalid type"), "{e}");
         let e = parse(r#"{"role": 7}"#).unwrap_err();
         assert_eq!(e.field, "role");
+    }
+
+    #[test]
+    fn choice_errors_list_the_variants() {
+        let e = parse(r#"{"role": "bogus"}"#).unwrap_err();
+        assert_eq!(e.field, "role");
+        assert_eq!(
+            e.reason,
+            "unknown variant `bogus`, expected one of `edge`, `auth_backend`, `storage`, `gateway`"
+        );
+        let e = parse(r#"{"header_injection": 7}"#).unwrap_err();
+        assert_eq!(e.field, "header_injection");
+        assert_eq!(
+            e.reason,
+            "invalid type: a number, expected one of `overwrite`, `keep_existing`"
+        );
     }
 
     #[test]

@@ -4,17 +4,21 @@
 
 use super::reader::{RawConfig, RawGateway, RawRedirect, RawSigning};
 use super::{
-    err, AddressingStyle, AugmentConfig, BodySigning, BucketMapping, Config, ConfigError,
-    EndpointConfig, Env, RedirectConfig, Role, SigningConfig,
+    err, AddressingStyle, AugmentConfig, BodySigning, BucketMapping, Config, EndpointConfig, Env,
+    Failed, RedirectConfig, Role, SigningConfig,
 };
 use super::{DecisionCacheConfig, GatewayConfig, PresignConfig};
 use std::time::Duration;
 
 /// The validated configuration, from the raw settings.
-pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigError> {
-    let augment = validate_augment(&raw)?;
-    let redirect = validate_redirect(raw.redirect)?;
-    let signing = match raw.signing {
+///
+/// Validation borrows the raw settings mutably and takes the values it keeps
+/// out of them: what is left is dropped once, by the caller, instead of at each
+/// of the many early returns (module size).
+pub(super) fn validate(raw: &mut RawConfig, env: &dyn Env) -> Result<Config, Failed> {
+    let augment = validate_augment(raw)?;
+    let redirect = validate_redirect(&mut raw.redirect)?;
+    let signing = match &mut raw.signing {
         Some(s) => Some(SigningConfig {
             key_rules: redirect.key_rules.clone(),
             ..validate_signing(s, env)?
@@ -41,14 +45,15 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
                 .iter()
                 .position(|n| crate::core::headers::is_credential(n))
             {
-                return Err(err(
-                    &format!("header_allow_sensitive[{i}]"),
+                return Err(err_at(
+                    "header_allow_sensitive",
+                    i,
                     "no credential with role \"auth_backend\"",
                 ));
             }
         }
     }
-    let gateway = match (raw.role, raw.gateway) {
+    let gateway = match (raw.role, raw.gateway.take()) {
         (Role::Gateway, g) => {
             if signing.is_none() {
                 return Err(err("signing", "required when role is \"gateway\""));
@@ -74,16 +79,18 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
         .iter()
         .position(|n| n == marker)
     {
-        return Err(err(
-            &format!("redirect.keep_backend_headers[{i}]"),
+        return Err(err_at(
+            "redirect.keep_backend_headers",
+            i,
             "must not name the marker header",
         ));
     }
     if let Some(s) = &signing {
         let extra = &s.forwarded_request_headers[crate::core::consent::READ_FORWARDED.len()..];
         if let Some(i) = extra.iter().position(|n| n == marker) {
-            return Err(err(
-                &format!("signing.forward_request_headers[{i}]"),
+            return Err(err_at(
+                "signing.forward_request_headers",
+                i,
                 "must not name the marker header",
             ));
         }
@@ -97,6 +104,14 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env) -> Result<Config, ConfigEr
     })
 }
 
+/// The error of item `i` of the list `field`: one shared out-of-line copy of
+/// the formatting instead of one per check (configuration is read once).
+#[cold]
+#[inline(never)]
+fn err_at(field: &str, i: usize, reason: &str) -> Failed {
+    err(&format!("{field}[{i}]"), reason)
+}
+
 /// Headers flow D's auth subrequest sets itself (`gateway.forward_headers`
 /// may not name them).
 fn subrequest_own(name: &str) -> bool {
@@ -106,7 +121,7 @@ fn subrequest_own(name: &str) -> bool {
 }
 
 /// Flow D's settings; the storage side is the `signing` section.
-fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
+fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, Failed> {
     let named = |field: &str, v: String| {
         if v.trim().is_empty() {
             return Err(err(field, "must not be empty"));
@@ -134,8 +149,9 @@ fn validate_gateway(g: RawGateway) -> Result<GatewayConfig, ConfigError> {
         .iter()
         .position(|n| !valid_header_name(n) || subrequest_own(n))
     {
-        return Err(err(
-            &format!("gateway.forward_headers[{i}]"),
+        return Err(err_at(
+            "gateway.forward_headers",
+            i,
             "must be a lowercase header name (not host, x-original-* or framing)",
         ));
     }
@@ -216,7 +232,7 @@ pub(super) fn duration_ms(
     value: Option<&str>,
     default: &str,
     max_ms: u64,
-) -> Result<u64, ConfigError> {
+) -> Result<u64, Failed> {
     let text = value.unwrap_or(default);
     parse_duration(text)
         .map(|d| d.as_millis() as u64)
@@ -224,7 +240,7 @@ pub(super) fn duration_ms(
         .ok_or_else(|| {
             err(
                 field,
-                format!(
+                &format!(
                     "must be a duration such as \"{default}\" (ms, s, m, h), at most {}s",
                     max_ms / 1000
                 ),
@@ -233,7 +249,7 @@ pub(super) fn duration_ms(
 }
 
 /// A request path for an out-of-band call.
-pub(super) fn checked_path(field: &str, path: String) -> Result<String, ConfigError> {
+pub(super) fn checked_path(field: &str, path: String) -> Result<String, Failed> {
     if path.starts_with('/') && path.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(path)
     } else {
@@ -244,11 +260,11 @@ pub(super) fn checked_path(field: &str, path: String) -> Result<String, ConfigEr
     }
 }
 
-fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, ConfigError> {
+fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, Failed> {
     if !raw.augment_headers {
         return Ok(None);
     }
-    let name = |field: &str, v: &Option<String>| -> Result<String, ConfigError> {
+    let name = |field: &str, v: &Option<String>| -> Result<String, Failed> {
         let v = v.clone().unwrap_or_else(|| "sidecar".into());
         if v.is_empty() || v.bytes().any(|b| !b.is_ascii_graphic()) {
             return Err(err(field, "must be a non-empty name without spaces"));
@@ -327,14 +343,15 @@ fn validate_augment(raw: &RawConfig) -> Result<Option<AugmentConfig>, ConfigErro
 /// `header_allow_sensitive`: lowercase names that need the operator's
 /// permission (credentials, `x-envoy-*`, `x-amz-*`), never framing or
 /// Envoy's own `x-envoy-internal`.
-fn allow_sensitive(names: &[String]) -> Result<Vec<String>, ConfigError> {
+fn allow_sensitive(names: &[String]) -> Result<Vec<String>, Failed> {
     for (i, n) in names.iter().enumerate() {
         let ok = valid_header_name(n)
             && crate::core::headers::needs_permission(n)
             && n != "x-envoy-internal";
         if !ok {
-            return Err(err(
-                &format!("header_allow_sensitive[{i}]"),
+            return Err(err_at(
+                "header_allow_sensitive",
+                i,
                 "must be a lowercase credential, x-envoy-* or x-amz-* name",
             ));
         }
@@ -356,7 +373,7 @@ fn valid_header_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
+fn validate_redirect(raw: &mut RawRedirect) -> Result<RedirectConfig, Failed> {
     if raw.internal_prefixes.is_empty() {
         return Err(err(
             "redirect.internal_prefixes",
@@ -369,8 +386,9 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
             && p.ends_with('/')
             && crate::core::redirect::validate_key(&p[1..p.len() - 1], &Default::default()).is_ok();
         if !safe {
-            return Err(err(
-                &format!("redirect.internal_prefixes[{i}]"),
+            return Err(err_at(
+                "redirect.internal_prefixes",
+                i,
                 "must be a plain path starting and ending with '/', e.g. \"/internal-assets/\"",
             ));
         }
@@ -398,13 +416,14 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
                 b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
             });
         if !ok {
-            return Err(err(
-                &format!("redirect.internal_authorities[{i}]"),
+            return Err(err_at(
+                "redirect.internal_authorities",
+                i,
                 "must be an authority such as \"auth-backend:8080\" (host or host:port)",
             ));
         }
     }
-    let keep = match raw.keep_backend_headers {
+    let keep = match raw.keep_backend_headers.take() {
         Some(names) => names,
         None => crate::core::carry::NGINX_KEPT
             .iter()
@@ -413,9 +432,7 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
     };
     for (i, name) in keep.iter().enumerate() {
         if !valid_header_name(name) || !crate::core::carry::may_carry(name) {
-            return Err(err(
-                &format!("redirect.keep_backend_headers[{i}]"),
-                "must be a lowercase response header name other than framing, hop-by-hop, Location or X-Accel-* headers",
+            return Err(err_at("redirect.keep_backend_headers", i, "must be a lowercase response header name other than framing, hop-by-hop, Location or X-Accel-* headers",
             ));
         }
     }
@@ -461,20 +478,20 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
         ));
     }
     Ok(RedirectConfig {
-        internal_prefixes: raw.internal_prefixes,
-        marker_header: raw.marker_header,
+        internal_prefixes: std::mem::take(&mut raw.internal_prefixes),
+        marker_header: std::mem::take(&mut raw.marker_header),
         marker_ttl_secs: ttl.as_secs(),
         foreign_redirects: raw.foreign_redirects,
         key_rules: crate::core::redirect::KeyRules {
             max_key_length: raw.max_key_length,
             allow_empty_segments: raw.allow_empty_segments,
         },
-        internal_authorities: raw.internal_authorities,
+        internal_authorities: std::mem::take(&mut raw.internal_authorities),
         keep_backend_headers: keep,
         max_kept_bytes: raw.max_kept_bytes,
         read_query,
         consent,
-        marker_audience: raw.read.marker_audience,
+        marker_audience: std::mem::take(&mut raw.read.marker_audience),
     })
 }
 
@@ -484,7 +501,7 @@ fn validate_redirect(raw: RawRedirect) -> Result<RedirectConfig, ConfigError> {
 /// it, so `base_url` must not be a bucket's own host (a mapped bucket's, or
 /// any under `signing.endpoint`). Otherwise a consent for one bucket would
 /// sign a URL that reads or writes another.
-fn presign_base_names_the_bucket(base_url: &str, s: &SigningConfig) -> Result<(), ConfigError> {
+fn presign_base_names_the_bucket(base_url: &str, s: &SigningConfig) -> Result<(), Failed> {
     let host = base_url.split_once("://").map_or(base_url, |(_, h)| h);
     let bucket_host = |bucket: &str| {
         host.strip_prefix(bucket)
@@ -515,8 +532,8 @@ fn presign_base_names_the_bucket(base_url: &str, s: &SigningConfig) -> Result<()
     ))
 }
 
-fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, ConfigError> {
-    let region = match raw.region {
+fn validate_signing(raw: &mut RawSigning, env: &dyn Env) -> Result<SigningConfig, Failed> {
+    let region = match raw.region.take() {
         Some(r) => r,
         None => env.var("AWS_REGION").ok_or_else(|| {
             err(
@@ -558,7 +575,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
     // Storage's host comes from configuration, never from the client's
     // `:authority`: on AWS a virtual-host name picks the bucket, and it is
     // signed.
-    let endpoint = match raw.endpoint {
+    let endpoint = match raw.endpoint.take() {
         Some(e) => e,
         None if raw.service == "s3" => ["s3.", &region, ".amazonaws.com"].concat(),
         None => {
@@ -569,7 +586,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         }
     };
     let mut buckets = Vec::with_capacity(raw.buckets.len());
-    for (i, b) in raw.buckets.into_iter().enumerate() {
+    for (i, b) in std::mem::take(&mut raw.buckets).into_iter().enumerate() {
         let field = format!("signing.buckets[{i}]");
         if !b.prefix.starts_with('/') || !b.prefix.ends_with('/') {
             return Err(err(
@@ -615,14 +632,12 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         .collect();
     for (i, name) in raw.forward_request_headers.iter().enumerate() {
         if !valid_header_name(name) || !crate::core::consent::may_forward(name) {
-            return Err(err(
-                &format!("signing.forward_request_headers[{i}]"),
-                "must be a lowercase request header name; authorization, cookie, x-amz-*, content-*, expect and hop-by-hop headers are never forwarded to storage",
+            return Err(err_at("signing.forward_request_headers", i, "must be a lowercase request header name; authorization, cookie, x-amz-*, content-*, expect and hop-by-hop headers are never forwarded to storage",
             ));
         }
         forwarded.push(name.clone());
     }
-    let hide = raw.hide_response_headers.unwrap_or_else(|| {
+    let hide = raw.hide_response_headers.take().unwrap_or_else(|| {
         if raw.require_marker {
             crate::core::consent::STORAGE_IDENTIFYING
                 .iter()
@@ -633,8 +648,9 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         }
     });
     if let Some(i) = hide.iter().position(|n| !valid_header_name(n)) {
-        return Err(err(
-            &format!("signing.hide_response_headers[{i}]"),
+        return Err(err_at(
+            "signing.hide_response_headers",
+            i,
             "must be a lowercase header name",
         ));
     }
@@ -643,8 +659,9 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         .iter()
         .position(|n| !valid_header_name(n) || !n.starts_with("x-amz-"))
     {
-        return Err(err(
-            &format!("signing.expose_amz_headers[{i}]"),
+        return Err(err_at(
+            "signing.expose_amz_headers",
+            i,
             "must be a lowercase x-amz-* header name",
         ));
     }
@@ -673,20 +690,23 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         .iter()
         .position(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()))
     {
-        return Err(err(
-            &format!("signing.scope.methods[{i}]"),
+        return Err(err_at(
+            "signing.scope.methods",
+            i,
             "must be an upper-case HTTP method such as \"GET\"",
         ));
     }
     if let Some(i) = sc.buckets.iter().position(|b| !valid_bucket_name(b)) {
-        return Err(err(
-            &format!("signing.scope.buckets[{i}]"),
+        return Err(err_at(
+            "signing.scope.buckets",
+            i,
             "must be a valid S3 bucket name",
         ));
     }
     if let Some(i) = sc.key_prefixes.iter().position(|p| p.is_empty()) {
-        return Err(err(
-            &format!("signing.scope.key_prefixes[{i}]"),
+        return Err(err_at(
+            "signing.scope.key_prefixes",
+            i,
             "must not be empty (leave key_prefixes out to allow every key)",
         ));
     }
@@ -717,7 +737,7 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
     // A scoped edge whose paths map to buckets is confined to its mapping:
     // the buckets and key prefixes a scope leaves open are the mapped ones,
     // so a copy source cannot read beyond what a path could.
-    let mut scope = raw.scope;
+    let mut scope = std::mem::take(&mut raw.scope);
     if !scope.is_open() && !buckets.is_empty() {
         if scope.buckets.is_empty() {
             for m in &buckets {
@@ -737,9 +757,9 @@ fn validate_signing(raw: RawSigning, env: &dyn Env) -> Result<SigningConfig, Con
         forwarded_request_headers: forwarded,
         hide_response_headers: hide,
         plain_errors: raw.plain_errors.unwrap_or(raw.require_marker),
-        expose_amz_headers: raw.expose_amz_headers,
+        expose_amz_headers: std::mem::take(&mut raw.expose_amz_headers),
         region,
-        service: raw.service,
+        service: std::mem::take(&mut raw.service),
         path_rules,
         endpoint,
         addressing_style: raw.addressing_style,
