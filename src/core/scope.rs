@@ -98,8 +98,8 @@ fn plain_encoded(v: &[u8]) -> bool {
     true
 }
 
-/// Checks a scoped query: each name in `allowed` (or `extra`) and given
-/// once (storage reading the first of repeated names while a check reads
+/// Checks a scoped query: each name in `allowed` (or `extra`), not
+/// percent-encoded, and given once (storage reading the first of repeated names while a check reads
 /// the last is how a listing escapes its prefix), each value plainly
 /// encoded. Returns the `prefix` value, if any.
 fn scoped_params<'q>(
@@ -117,7 +117,9 @@ fn scoped_params<'q>(
             continue;
         }
         let (name, value) = name_of(pair);
-        if !listed(allowed, extra, name) {
+        // An encoded name is another name to storage once decoded (a
+        // prefix such as `response-*` would match it as written).
+        if name.contains('%') || !listed(allowed, extra, name) {
             return Err(refusal);
         }
         if query.split('&').take(i).any(|p| name_of(p).0 == name) {
@@ -412,6 +414,10 @@ mod tests {
             "response-content-type=text/html;x",
             "response-content-type=a+b",
             "versionId=%zz",
+            // A prefix-matched name is one name to storage once decoded.
+            "response-content-type=text%2Fplain&response-%63ontent-type=text%2Fhtml",
+            "response-%63ontent-type=text%2Fhtml",
+            "response-content-type=a&response-content-type=b",
         ] {
             assert!(s.check("GET", k, bad).is_err(), "{bad}");
         }
