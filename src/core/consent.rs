@@ -52,34 +52,51 @@ pub const STORAGE_IDENTIFYING: [&str; 6] = [
     "seaweed-x-amz-etag",
 ];
 
-/// Media types a browser shows without running anything of the file's
-/// (an allowlist: HTML, SVG, XML, JavaScript, PDF and anything unknown are
-/// active); `video/*`, `audio/*` and `font/*` are passive too.
-const PASSIVE: [&str; 11] = [
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-    "image/avif",
-    "image/apng",
-    "image/bmp",
-    "image/x-icon",
-    "text/plain",
-    "application/json",
-    "application/octet-stream",
-];
+/// Media types a browser only shows or downloads, running nothing of the
+/// file's on the site's origin: images but SVG, text, JSON, CSV, archives,
+/// and `video/*`, `audio/*`, `font/*`. Everything else is active: HTML, SVG,
+/// XML, script, anything unknown, and PDF, whose scripts a browser's viewer
+/// runs (PDF.js ran a document's JavaScript in CVE-2024-4367). One string:
+/// a table of slices costs more module size.
+const PASSIVE: &str = "image/png image/jpeg image/gif image/webp image/avif image/apng \
+image/bmp image/x-icon text/plain text/csv application/json application/octet-stream \
+application/zip";
 
-/// Whether a `content-type` value is passive (parameters ignored).
+/// Whether a `Content-Type` is passive, the one rule for what a read
+/// consent may ask storage to answer (`response-content-type`) and for
+/// which answers go out as attachments in a sandbox: a listed type (any
+/// case), optionally with a `charset` and no other parameter (a browser
+/// takes the last of comma-separated types: `text/plain; x=1, text/html` is
+/// HTML).
 pub fn is_passive(content_type: &[u8]) -> bool {
-    let end = content_type
-        .iter()
-        .position(|&b| b == b';')
-        .unwrap_or(content_type.len());
-    let essence = content_type[..end].trim_ascii();
-    let is = |t: &str| essence.eq_ignore_ascii_case(t.as_bytes());
-    let under =
-        |p: &str| essence.len() > p.len() && essence[..p.len()].eq_ignore_ascii_case(p.as_bytes());
-    PASSIVE.iter().any(|t| is(t)) || under("video/") || under("audio/") || under("font/")
+    let (essence, params) = match content_type.iter().position(|&b| b == b';') {
+        Some(i) => (&content_type[..i], Some(&content_type[i + 1..])),
+        None => (content_type, None),
+    };
+    let token = |s: &[u8]| {
+        !s.is_empty()
+            && s.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    };
+    let charset = params.is_none_or(|p| {
+        let p = p.trim_ascii();
+        p.get(..8)
+            .is_some_and(|c| c.eq_ignore_ascii_case(b"charset="))
+            && p.get(8..).is_some_and(&token)
+    });
+    let essence = essence.trim_ascii();
+    let under = |p: &str| {
+        essence.len() > p.len()
+            && essence[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+            && token(&essence[p.len()..])
+    };
+    charset
+        && (PASSIVE
+            .split(' ')
+            .any(|t| essence.eq_ignore_ascii_case(t.as_bytes()))
+            || under("video/")
+            || under("audio/")
+            || under("font/"))
 }
 
 /// The request headers a read consent sends on: the pseudo-headers and the
@@ -518,7 +535,7 @@ mod tests {
     fn passive_types_are_an_allowlist() {
         for t in [
             "image/png",
-            "IMAGE/JPEG ; q=1",
+            "IMAGE/JPEG ; charset=x",
             "audio/ogg",
             "font/woff2",
             "text/plain; charset=utf-8",

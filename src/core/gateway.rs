@@ -4,6 +4,7 @@
 //! that key), and the request storage then gets. Pure: the gateway role's
 //! HTTP context feeds it header maps and applies the result.
 
+use crate::core::ascii;
 use crate::core::carry;
 use crate::core::config::{GatewayConfig, RedirectConfig};
 use crate::core::header_map::{first, Header, Pair};
@@ -306,8 +307,16 @@ fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// An S3 multipart call on the object: `?uploads`, `?uploadId=`, or
-/// `?partNumber=&uploadId=` (exactly those parameters).
+/// `?partNumber=&uploadId=` (exactly those parameters), the values plainly
+/// percent-encoded (a store splitting pairs on `;` reads `uploadId=x;y` as
+/// another call).
 fn multipart_query(method: &str, query: &str) -> bool {
+    if !query
+        .split('&')
+        .all(|p| ascii::plain_encoded(ascii::split_once(p, b'=').map_or("", |(_, v)| v).as_bytes()))
+    {
+        return false;
+    }
     let upload_id = param(query, "uploadId").is_some_and(|v| !v.is_empty());
     match method {
         "POST" if params_are(query, &["uploads"]) => true,
@@ -801,6 +810,11 @@ mod tests {
             ("PUT", "partNumber=1&uploadId="),
             ("POST", "uploadId=abc&acl"),
             ("POST", "delete"),
+            // A store splitting pairs on `;` would read a plain DELETE.
+            ("DELETE", "uploadId=x;y"),
+            ("DELETE", "uploadId=x%3"),
+            ("PUT", "partNumber=1&uploadId=a+b"),
+            ("POST", "uploads=x;delete"),
         ] {
             assert_eq!(
                 permit(m, q, true, false, &mp).unwrap_err().status,

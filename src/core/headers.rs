@@ -32,12 +32,18 @@ pub fn is_credential(name: &str) -> bool {
     matches!(name, "authorization" | "cookie" | "proxy-authorization")
 }
 
+/// Whether `name` (lowercase) is one of Envoy's control headers, which it
+/// obeys on a request it takes for internal (retries, timeouts, upstream
+/// choice). The edge role removes every one a client sends.
+pub fn is_envoy_control(name: &str) -> bool {
+    name.starts_with("x-envoy-")
+}
+
 /// Whether a provider may set `name` (lowercase) only when the operator
 /// lists it in `header_allow_sensitive`: credentials, `x-envoy-*` (Envoy
-/// obeys them: retries, timeouts, upstream choice) and `x-amz-*` (storage
-/// obeys them).
+/// obeys them) and `x-amz-*` (storage obeys them).
 pub fn needs_permission(name: &str) -> bool {
-    is_credential(name) || name.starts_with("x-envoy-") || name.starts_with("x-amz-")
+    is_credential(name) || is_envoy_control(name) || name.starts_with("x-amz-")
 }
 
 /// Why a provider answer was refused. Messages name headers, never values.

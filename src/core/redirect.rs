@@ -1,6 +1,7 @@
 //! Internal redirects: which backend answers become an internal redirect to
 //! storage, and which object paths are safe to hand to storage at all.
 
+use crate::core::consent;
 use crate::core::hex;
 use std::fmt;
 
@@ -251,29 +252,10 @@ pub struct ReadQuery {
     pub active_types: bool,
 }
 
-/// `response-content-type` values a browser only displays or downloads:
-/// nothing here runs script on the site's origin (one string: a table of
-/// slices, or a `match`, costs more module size).
-const PASSIVE_TYPES: &str = "application/octet-stream application/pdf application/zip \
-application/json text/plain text/csv image/png image/jpeg image/gif image/webp image/avif \
-audio/mpeg video/mp4 video/webm font/woff2";
-
-/// Whether a `response-content-type` value (as in the query) is passive:
-/// a listed type, optionally with a `charset`, and nothing else (a `+`,
-/// storage's space, included).
+/// Whether a `response-content-type` value (as in the query, decoded as
+/// storage decodes it; a `+`, storage's space, is not) is passive.
 fn passive_type(value: &str) -> bool {
-    let mut v = decode_lenient(value.as_bytes());
-    v.make_ascii_lowercase();
-    let (essence, charset) = match v.iter().position(|&b| b == b';') {
-        Some(i) => (
-            &v[..i],
-            v[i + 1..].trim_ascii_start().strip_prefix(b"charset="),
-        ),
-        None => (&v[..], Some(&b"-"[..])),
-    };
-    charset
-        .is_some_and(|c| !c.is_empty() && c.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-'))
-        && PASSIVE_TYPES.split(' ').any(|t| t.as_bytes() == essence)
+    consent::is_passive(&decode_lenient(value.as_bytes()))
 }
 
 /// The query a read consent carries to storage, from its target's query:
@@ -920,6 +902,36 @@ mod tests {
         assert_eq!(redirect_scheme(false, "https"), "http");
         assert_eq!(redirect_scheme(true, "http"), "http");
         assert_eq!(redirect_scheme(false, "http"), "http");
+    }
+
+    #[test]
+    fn one_passive_rule_for_read_consents_and_answers() {
+        for (t, passive) in [
+            ("text/plain", true),
+            ("TEXT/PLAIN; charset=UTF-8", true),
+            ("text/csv", true),
+            ("application/zip", true),
+            ("image/apng", true),
+            ("audio/ogg", true),
+            ("video/mp4", true),
+            ("font/woff2", true),
+            // A browser's viewer runs a PDF's scripts on the site's origin.
+            ("application/pdf", false),
+            // A browser takes the last of comma-separated types.
+            ("text/plain; x=1, text/html", false),
+            ("video/mp4,text/html", false),
+            ("text/plain; format=flowed", false),
+            ("text/html", false),
+        ] {
+            let query = ["response-content-type=", &t.replace(' ', "%20")].concat();
+            let read = read_query(&query, &ReadQuery::default()).is_ok();
+            assert_eq!(read, passive, "{t} in a read consent's query");
+            assert_eq!(
+                consent::is_passive(t.as_bytes()),
+                passive,
+                "{t} in storage's answer"
+            );
+        }
     }
 
     #[test]

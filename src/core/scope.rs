@@ -71,35 +71,8 @@ fn listed(list: &[&str], extra: &[String], name: &str) -> bool {
         })
 }
 
-/// Bytes a scoped query value may hold besides `%XX` escapes: RFC 3986
-/// unreserved and the sub-delimiters every parser reads alike. `+` (a space
-/// to some parsers, a plus to others), `;` (a pair separator to some) and `=`
-/// are refused, so that asset-gate and storage read the same values.
-fn plain_query_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~/:@!$'()*,".contains(&b)
-}
-
-/// Whether every `%` starts a valid escape and every other byte is plain.
-fn plain_encoded(v: &[u8]) -> bool {
-    let mut i = 0;
-    while let Some(&b) = v.get(i) {
-        if b == b'%' {
-            let hex = |j: usize| v.get(j).is_some_and(u8::is_ascii_hexdigit);
-            if !(hex(i + 1) && hex(i + 2)) {
-                return false;
-            }
-            i += 3;
-        } else if plain_query_byte(b) {
-            i += 1;
-        } else {
-            return false;
-        }
-    }
-    true
-}
-
-/// Checks a scoped query: each name in `allowed` (or `extra`) and given
-/// once (storage reading the first of repeated names while a check reads
+/// Checks a scoped query: each name in `allowed` (or `extra`), not
+/// percent-encoded, and given once (storage reading the first of repeated names while a check reads
 /// the last is how a listing escapes its prefix), each value plainly
 /// encoded. Returns the `prefix` value, if any.
 fn scoped_params<'q>(
@@ -117,13 +90,15 @@ fn scoped_params<'q>(
             continue;
         }
         let (name, value) = name_of(pair);
-        if !listed(allowed, extra, name) {
+        // An encoded name is another name to storage once decoded (a
+        // prefix such as `response-*` would match it as written).
+        if name.contains('%') || !listed(allowed, extra, name) {
             return Err(refusal);
         }
         if query.split('&').take(i).any(|p| name_of(p).0 == name) {
             return Err("this signing edge does not sign a repeated query parameter");
         }
-        if !plain_encoded(value.as_bytes()) {
+        if !ascii::plain_encoded(value.as_bytes()) {
             return Err("this signing edge signs only percent-encoded query values");
         }
         if name == "prefix" {
@@ -412,6 +387,10 @@ mod tests {
             "response-content-type=text/html;x",
             "response-content-type=a+b",
             "versionId=%zz",
+            // A prefix-matched name is one name to storage once decoded.
+            "response-content-type=text%2Fplain&response-%63ontent-type=text%2Fhtml",
+            "response-%63ontent-type=text%2Fhtml",
+            "response-content-type=a&response-content-type=b",
         ] {
             assert!(s.check("GET", k, bad).is_err(), "{bad}");
         }

@@ -1,10 +1,12 @@
 //! The edge role's HTTP context (downstream filter on the listener): client
-//! requests carry no marker Envoy did not issue; markers and declined
+//! requests carry no marker Envoy did not issue and none of its `x-envoy-*`
+//! control headers; markers and declined
 //! internal redirects never reach a client. The internally redirected
 //! request needs nothing from it (the storage role verifies the marker and
 //! applies the backend's kept headers), so the shipped configurations turn
 //! it off on the internal route.
 
+use crate::core::headers;
 use crate::host::clock;
 use crate::host::http;
 use crate::host::metrics::Counter;
@@ -29,25 +31,30 @@ impl Edge {
         }
     }
 
-    /// A marker on a client request must be one this process issued for
-    /// exactly this path; anything else is dropped and counted (the
-    /// internal route then no longer matches: 404). Where the edge also runs
+    /// The client's request as the router will see it: no `x-envoy-*`
+    /// header (Envoy obeys them on a request it takes for internal, which
+    /// without `use_remote_address` the client's `X-Forwarded-For` decides;
+    /// a client sets none of them), and a marker only if this process issued
+    /// it for exactly this path (anything else is dropped and counted: the
+    /// internal route then no longer matches, 404). Where the edge also runs
     /// on the internal route, Envoy runs this again for the redirected
-    /// request, whose genuine marker passes. A request without a marker
-    /// (every client's first pass) costs one small header read.
-    fn check_marker(&mut self) -> Action {
+    /// request, whose genuine marker passes. One read of the header map.
+    fn check_request(&mut self) -> Action {
         let name = self.shared.config.redirect.marker_header.as_str();
         let audience = self.shared.config.redirect.marker_audience.as_str();
         let map = MapType::HttpRequestHeaders;
-        if !matches!(hostcalls::get_map_value_bytes(map, name), Ok(Some(_))) {
-            return Action::Continue;
-        }
         let Some(raw) = http::RawMap::read(map) else {
             return http::respond(500, "cannot read request headers");
         };
         let Some(headers) = raw.pairs() else {
             return http::respond(500, "cannot read request headers");
         };
+        if http::remove_present(map, &headers, headers::is_envoy_control).is_err() {
+            return http::respond(500, "cannot remove the client's x-envoy-* headers");
+        }
+        if !headers.iter().any(|&(k, _)| k == name) {
+            return Action::Continue;
+        }
         if let Err(e) = http::verify_marker(&headers, name, audience, clock::now_secs()) {
             log::debug!("asset-gate: dropped a client-sent marker: {e}");
             self.shared.metrics.inc(Counter::SpoofAttempts);
@@ -64,7 +71,7 @@ impl Context for Edge {}
 impl HttpContext for Edge {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         self.had_body = !end_of_stream;
-        let action = self.check_marker();
+        let action = self.check_request();
         http::then_augment(&self.shared, action)
     }
 

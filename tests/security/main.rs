@@ -8,6 +8,7 @@
 mod support;
 
 mod answers;
+mod envoy_headers;
 mod flow_a;
 mod flow_c;
 mod flow_d;
@@ -20,7 +21,7 @@ fn the_threat_model_names_only_tests_that_exist() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let doc = std::fs::read_to_string(root.join("docs/security.md")).unwrap();
     let mut named = 0;
-    for module in ["answers", "flow_a", "flow_c", "flow_d"] {
+    for module in ["answers", "envoy_headers", "flow_a", "flow_c", "flow_d"] {
         let source =
             std::fs::read_to_string(root.join(format!("tests/security/{module}.rs"))).unwrap();
         let prefix = format!("`{module}::");
