@@ -249,7 +249,7 @@ pub fn judge<H: Pair>(
     let pinned_ok = |t: &String| {
         t.len() <= 256
             && t.contains('/')
-            && !t.contains("  ")
+            && !crate::core::ascii::contains(t, "  ")
             && t.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
     };
     if first(answer, CONTENT_TYPE).is_some() && !upload_type.as_ref().is_some_and(pinned_ok) {

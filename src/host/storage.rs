@@ -263,7 +263,8 @@ pub fn client_answer(
     let scrub = consented
         && (200..300).contains(&status)
         && !end_of_stream
-        && header(&response, "content-type").is_some_and(|t| t.contains("xml"))
+        && header(&response, "content-type")
+            .is_some_and(|t| crate::core::ascii::contains(t, "xml"))
         && post;
     let kept = carry::parse(kept);
     let rules = AnswerRules {

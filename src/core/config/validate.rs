@@ -502,7 +502,10 @@ fn validate_redirect(raw: &mut RawRedirect) -> Result<RedirectConfig, Failed> {
 /// any under `signing.endpoint`). Otherwise a consent for one bucket would
 /// sign a URL that reads or writes another.
 fn presign_base_names_the_bucket(base_url: &str, s: &SigningConfig) -> Result<(), Failed> {
-    let host = base_url.split_once("://").map_or(base_url, |(_, h)| h);
+    let host = base_url
+        .strip_prefix("https://")
+        .or_else(|| base_url.strip_prefix("http://"))
+        .unwrap_or(base_url);
     let bucket_host = |bucket: &str| {
         host.strip_prefix(bucket)
             .is_some_and(|rest| rest.starts_with('.'))
@@ -600,7 +603,7 @@ fn validate_signing(raw: &mut RawSigning, env: &dyn Env) -> Result<SigningConfig
                 "must be an S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')",
             ));
         }
-        if b.key_prefix.starts_with('/') || b.key_prefix.contains("..") {
+        if b.key_prefix.starts_with('/') || crate::core::ascii::contains(&b.key_prefix, "..") {
             return Err(err(
                 &format!("{field}.key_prefix"),
                 "must not start with '/' or contain \"..\"",
@@ -786,7 +789,7 @@ pub fn valid_bucket_name(name: &str) -> bool {
             .as_bytes()
             .last()
             .is_some_and(|b| b.is_ascii_alphanumeric())
-        && !name.contains("..")
+        && !crate::core::ascii::contains(name, "..")
 }
 
 /// Parses durations written as `"360s"`, `"5m"`, `"1h"`, `"250ms"` (Envoy-style strings).

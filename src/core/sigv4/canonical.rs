@@ -163,7 +163,8 @@ pub(super) fn push_canonical_uri(
 /// RFC 3986 section 5.2.4 dot-segment removal plus merging of empty segments, keeping a
 /// trailing slash (the behaviour of the AWS SDKs and the signing test suite).
 fn normalize_path(path: &str) -> Cow<'_, str> {
-    if !path.contains("//") && !path.split('/').any(|s| s == "." || s == "..") {
+    if !crate::core::ascii::contains(path, "//") && !path.split('/').any(|s| s == "." || s == "..")
+    {
         return Cow::Borrowed(path);
     }
     let mut segments: Vec<&str> = Vec::new();

@@ -52,7 +52,7 @@ pub fn presigned_query(
         }
         // Values are signed as given: already canonical (no outer or
         // repeated spaces), e.g. `text/plain; charset=utf-8`.
-        let canonical = value.trim() == *value && !value.contains("  ");
+        let canonical = value.trim() == *value && !crate::core::ascii::contains(value, "  ");
         if value.is_empty()
             || !canonical
             || !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
