@@ -101,10 +101,10 @@ TWO_HOPS = ("e", "h", "i", "n2")  # an auth request, then the storage request
 SIGNED = ("b", "c", "d", "e", "h", "i", "j")
 FLOOR_SIGNED = ("g", "k")
 TARGET_RPS = 1.05  # (d) / (b)
-TARGET_FLOOR_US = 5.0  # issue 12: (c) - (g), Envoy CPU µs per request, paired median
-TARGET_CONFIG_ONLY = 0.8  # issue 12: RPS (e) / (h), paired median
-TARGET_FLOW_D = 0.95  # issue 14: RPS (i) / (h), paired median
-TARGET_FLOW_D_CACHED = 1.5  # issue 14: RPS (j) / (h), paired median
+TARGET_FLOOR_US = 5.0  # the signer: (c) - (g), Envoy CPU µs per request, paired median
+TARGET_CONFIG_ONLY = 0.8  # flow A: RPS (e) / (h), paired median
+TARGET_FLOW_D = 0.95  # flow D: RPS (i) / (h), paired median
+TARGET_FLOW_D_CACHED = 1.5  # flow D cached: RPS (j) / (h), paired median
 TARGET_STREAM = 0.95  # (c) / (a), (e) / (a)
 TARGET_RSS_MIB = 16
 
@@ -1236,7 +1236,7 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
     w("### Ratios\n")
     w("*Ratio of medians* divides the two variants' medians; *paired median* is the median over rounds of the "
       "ratio within each round, and the range is that per-round ratio's smallest and largest value. The targets "
-      "of (d) are judged on the ratio of medians, issue 12's on the paired median.\n")
+      "of (d) are judged on the ratio of medians, the per-request cost targets on the paired median.\n")
     w("| ratio | ratio of medians | paired median | per-round range | target | |")
     w("|---|---:|---:|---|---|---|")
 
@@ -1249,11 +1249,11 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
     row("RPS (c)/(a)", "c", "a", "rps")
     row("RPS (e)/(a)", "e", "a", "rps")
     row("RPS (e)/(h) flow A / config-only flow A", "e", "h", "rps",
-        f"≥ {TARGET_CONFIG_ONLY} (issue 12)", config_ok)
+        f"≥ {TARGET_CONFIG_ONLY}", config_ok)
     row("RPS (e)/(n2) flow A / nginx X-Accel-Redirect", "e", "n2", "rps")
-    row("RPS (i)/(h) flow D / config-only flow A", "i", "h", "rps", f"≥ {TARGET_FLOW_D} (issue 14)", flow_d_ok)
+    row("RPS (i)/(h) flow D / config-only flow A", "i", "h", "rps", f"≥ {TARGET_FLOW_D}", flow_d_ok)
     row("RPS (j)/(h) flow D cached / config-only flow A", "j", "h", "rps",
-        f"≥ {TARGET_FLOW_D_CACHED} (issue 14)", flow_d_cached_ok)
+        f"≥ {TARGET_FLOW_D_CACHED}", flow_d_cached_ok)
     row("RPS (i)/(e) flow D / flow A", "i", "e", "rps")
     row("RPS (i)/(n2) flow D / nginx X-Accel-Redirect", "i", "n2", "rps")
     row("RPS (j)/(n2) flow D cached / nginx X-Accel-Redirect", "j", "n2", "rps")
@@ -1282,7 +1282,7 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
     drow("(f) − (a) no-op proxy-wasm filter over plain", "f", "a")
     drow("(g) − (a) wasm floor (a signer's host calls) over plain", "g", "a")
     drow("(c) − (a) asset-gate signing over plain", "c", "a")
-    drow("**(c) − (g) asset-gate signing over the floor**", "c", "g", f"≤ {TARGET_FLOOR_US:.0f} µs (issue 12)", floor_ok)
+    drow("**(c) − (g) asset-gate signing over the floor**", "c", "g", f"≤ {TARGET_FLOOR_US:.0f} µs", floor_ok)
     drow("(g) − (f) the floor's host calls over the no-op", "g", "f")
     drow("(g) − (k) the SDK's copy of the header map (isolating variant)", "g", "k")
     drow("(c) − (k) asset-gate signing over the floor without that copy", "c", "k")

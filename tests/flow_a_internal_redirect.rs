@@ -37,15 +37,7 @@ impl Flow {
         let storage_config = json!({
             "role": "storage",
             "redirect": redirect_config(),
-            "signing": {
-                "region": "us-east-1",
-                "endpoint": s3.authority(),
-                "buckets": [
-                    {"prefix": "/internal-assets/", "bucket": "assets"},
-                    {"prefix": "/internal-echo/", "bucket": "assets"},
-                ],
-                "credentials": {"source": "static", "access_key_id": id.access_key, "secret_access_key": id.secret_key},
-            },
+            "signing": signing_for(&s3, &id, &[("/internal-assets/", "assets"), ("/internal-echo/", "assets")]),
         });
         let certs = tempfile::tempdir().unwrap();
         let (cert, key) = self_signed_cert(certs.path());

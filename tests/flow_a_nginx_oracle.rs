@@ -1,4 +1,4 @@
-//! nginx as the oracle for flow A (issue 11): real framework backends (Django +
+//! nginx as the oracle for flow A: real framework backends (Django +
 //! django-sendfile2, Rack-, Symfony- and seed-style fixtures) behind real nginx
 //! (Debian nginx-light) whose internal location reads the same SeaweedFS bucket
 //! through asset-gate's signing edge (flow C, SigV4 enforced).

@@ -1,4 +1,4 @@
-//! S3 SigV4 signing end to end (issue 3, deliverable 5): clients that hold no
+//! S3 SigV4 signing end to end: clients that hold no
 //! credentials talk to real Envoy 1.40; asset-gate signs with credentials from
 //! its configuration or the environment; real SeaweedFS enforces SigV4.
 //!

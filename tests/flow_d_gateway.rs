@@ -34,12 +34,7 @@ fn gateway_config(s3: &S3, id: &Identity, gateway: Value) -> Value {
         "role": "gateway",
         "gateway": gateway,
         "redirect": {"internal_prefixes": ["/internal-assets/"]},
-        "signing": {
-            "region": "us-east-1",
-            "endpoint": s3.authority(),
-            "buckets": [{"prefix": "/internal-assets/", "bucket": BUCKET}],
-            "credentials": {"source": "static", "access_key_id": id.access_key, "secret_access_key": id.secret_key},
-        },
+        "signing": signing_for(s3, id, &[("/internal-assets/", BUCKET)]),
     })
 }
 

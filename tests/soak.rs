@@ -1,4 +1,4 @@
-//! Soak (issue 7, deliverable 5): steady load through flows A and C in one
+//! Soak: steady load through flows A and C in one
 //! real Envoy (`--concurrency 2`) while the header provider flaps and the
 //! storage credentials rotate, against real SeaweedFS with SigV4 enforced.
 //!

@@ -36,12 +36,7 @@ impl Gateway {
                 "role": "gateway",
                 "gateway": {"auth_cluster": auth_cluster, "decision_cache": {"max_age": "0s"}},
                 "redirect": {"internal_prefixes": ["/internal-assets/"]},
-                "signing": {
-                    "region": "us-east-1",
-                    "endpoint": s3.authority(),
-                    "buckets": [{"prefix": "/internal-assets/", "bucket": BUCKET}],
-                    "credentials": {"source": "static", "access_key_id": id.access_key, "secret_access_key": id.secret_key},
-                },
+                "signing": signing_for(&s3, &id, &[("/internal-assets/", BUCKET)]),
             })
         };
         let vars = vec![
@@ -247,15 +242,7 @@ impl FlowA {
         let storage_config = json!({
             "role": "storage",
             "redirect": redirect,
-            "signing": {
-                "region": "us-east-1",
-                "endpoint": s3.authority(),
-                "buckets": [
-                    {"prefix": "/internal-assets/", "bucket": "assets"},
-                    {"prefix": "/internal-echo/", "bucket": "assets"},
-                ],
-                "credentials": {"source": "static", "access_key_id": id.access_key, "secret_access_key": id.secret_key},
-            },
+            "signing": signing_for(&s3, &id, &[("/internal-assets/", "assets"), ("/internal-echo/", "assets")]),
         });
         let edge = json!({
             "role": "edge",

@@ -30,8 +30,8 @@ Roles:
            .../<role> answers its credentials (Code, LastUpdated, Type,
            AccessKeyId, SecretAccessKey, Token, Expiration); another role 404.
 
-Framework-style X-Accel-Redirect fixtures (flow A against the nginx oracle,
-issue 11). Each maps GET/HEAD/PUT/POST/DELETE/PATCH /assets/<key> (any
+Framework-style X-Accel-Redirect fixtures (flow A against the nginx oracle).
+Each maps GET/HEAD/PUT/POST/DELETE/PATCH /assets/<key> (any
 method: like most sendfile views they never check it, and they never read
 the request body) to /internal-assets/<key> when the client sends
 `Authorization: Bearer demo-token` or the cookie `session=demo-session`, and

@@ -2,7 +2,7 @@
 //! all on 127.0.0.1 with ephemeral ports, stopped on drop.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -58,6 +58,22 @@ pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The `signing` section of the tests' storage and gateway placements:
+/// SigV4 for `s3` with `id`'s static keys, each `(path prefix, bucket)` a
+/// mapping.
+pub fn signing_for(s3: &S3, id: &Identity, buckets: &[(&str, &str)]) -> Value {
+    let buckets: Vec<Value> = buckets
+        .iter()
+        .map(|(prefix, bucket)| json!({"prefix": prefix, "bucket": bucket}))
+        .collect();
+    json!({
+        "region": "us-east-1",
+        "endpoint": s3.authority(),
+        "buckets": buckets,
+        "credentials": {"source": "static", "access_key_id": id.access_key, "secret_access_key": id.secret_key},
+    })
 }
 
 /// Ports picked by binding port 0; all are held until every one is chosen.

@@ -48,7 +48,7 @@ fn err(field: &str, reason: &str) -> Failed {
     })
 }
 
-/// Where this instance sits in Envoy decides what it does (DESIGN.md section 1).
+/// Where this instance sits in Envoy decides what it does: one module, up to three placements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Role {
     /// Downstream HTTP filter on the listener: guards and augments client requests.
