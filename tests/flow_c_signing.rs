@@ -1143,7 +1143,7 @@ struct Expect<'a> {
 /// host, path, query and headers Envoy sent are exactly the ones signed.
 /// Returns the canonical URI and the signed-headers list.
 fn verify_seen(seen: &Seen, e: &Expect) -> (String, String) {
-    use asset_gate::sigv4;
+    use asset_gate_core::sigv4;
     use aws_sigv4::http_request::{
         sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest,
         SigningSettings, UriPathNormalizationMode,

@@ -785,28 +785,28 @@ fn presigned_urls_are_byte_identical_to_botocore() {
         if let Some(t) = s("type") {
             params.push(("response-content-type", t));
         }
-        let creds = asset_gate::sigv4::Credentials {
+        let creds = asset_gate_core::sigv4::Credentials {
             access_key_id: "AKIDEXAMPLE".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
             session_token: s("token").map(str::to_string),
         };
-        let req = asset_gate::sigv4::PresignRequest {
+        let req = asset_gate_core::sigv4::PresignRequest {
             method: s("method").unwrap(),
             path: &path,
             params: &params,
             headers: &[("host", host)],
         };
-        let scope = asset_gate::sigv4::Scope {
+        let scope = asset_gate_core::sigv4::Scope {
             region: s("region").unwrap(),
             service: "s3",
         };
-        let query = asset_gate::sigv4::presigned_query(
+        let query = asset_gate_core::sigv4::presigned_query(
             &req,
             &creds,
             &scope,
             1_767_323_045,
             c["expires"].as_u64().unwrap(),
-            &mut asset_gate::sigv4::SigningKeyCache::default(),
+            &mut asset_gate_core::sigv4::SigningKeyCache::default(),
         )
         .unwrap();
         assert_eq!(format!("{endpoint}{path}?{query}"), want);

@@ -17,7 +17,7 @@ pub mod oracle;
 pub use nginx::Nginx;
 
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
 /// The project venv made by `make setup`.

@@ -11,13 +11,13 @@
 //! A final `checksum` line keeps every result alive.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use asset_gate::carry;
-use asset_gate::config::{Config, CredentialsConfig, Env, SigningConfig};
-use asset_gate::consent;
-use asset_gate::marker::{self, Grant, MarkerKey};
-use asset_gate::redirect::{self, Answer, Decision, Origin, Targets};
-use asset_gate::sigv4::{self, Credentials, SigningKeyCache};
-use asset_gate::storage::{self, Body, Signed};
+use asset_gate_core::config::{Config, CredentialsConfig, Env, SigningConfig};
+use asset_gate_core::internal_redirect::carry;
+use asset_gate_core::internal_redirect::consent;
+use asset_gate_core::internal_redirect::marker::{self, Grant, MarkerKey};
+use asset_gate_core::internal_redirect::target::{self, Answer, Decision, Origin, Targets};
+use asset_gate_core::signing::prepare::{self, Body, Signed};
+use asset_gate_core::sigv4::{self, Credentials, SigningKeyCache};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::hint::black_box;
@@ -127,10 +127,11 @@ fn fixture() -> Fixture {
         ("x-envoy-expected-rq-timeout-ms", "15000"),
         ("x-internal-redirect", marker.as_str()),
     ]);
-    let consented = consent::consented_headers(&storage_request, &signing.forwarded_request_headers)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_vec()))
-        .collect();
+    let consented =
+        consent::consented_headers(&storage_request, &signing.forwarded_request_headers)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_vec()))
+            .collect();
     Fixture {
         signing,
         creds,
@@ -176,14 +177,21 @@ fn decide(auth: &Config, answer: &[(String, Vec<u8>)]) -> Decision {
         prefixes: &r.internal_prefixes,
         authorities: &r.internal_authorities,
         rules: &r.key_rules,
+        query: r.read_query,
+        consent: r.consent,
     };
-    redirect::decide(&a, &origin, &targets)
+    target::decide(&a, &origin, &targets)
 }
 
 fn prepare(f: &Fixture, headers: &[(String, Vec<u8>)], cache: &mut SigningKeyCache) -> u64 {
-    match storage::prepare(&f.signing, Some(&f.creds), headers, Body::None, NOW, cache) {
+    match prepare::prepare(&f.signing, Some(&f.creds), headers, Body::None, NOW, cache) {
         Ok(Signed::Yes(rw)) => {
-            rw.set.iter().flat_map(|s| s.iter()).map(|(_, v)| v.len() as u64).sum::<u64>() + rw.path.len() as u64
+            rw.set
+                .iter()
+                .flat_map(|s| s.iter())
+                .map(|(_, v)| v.len() as u64)
+                .sum::<u64>()
+                + rw.path.len() as u64
         }
         other => panic!("not signed: {other:?}"),
     }
@@ -472,7 +480,7 @@ fn main() {
     // ---- the pieces of one flow A request, in the order they run ----
     let mut cache = SigningKeyCache::default();
     r.piece("redirect_decide", || match decide(&f.auth, &f.answer) {
-        Decision::Internal { path, location } => (path.len() + location.len()) as u64,
+        Decision::Internal { path, location, .. } => (path.len() + location.len()) as u64,
         other => panic!("{other:?}"),
     });
     r.piece("carry_collect", || collect(&f.auth, &f.answer).len() as u64);
@@ -490,7 +498,7 @@ fn main() {
             as u64
     });
     r.piece("storage_prepare", || prepare(&f, &f.consented, &mut cache));
-    let Ok(Signed::Yes(rewrite)) = storage::prepare(
+    let Ok(Signed::Yes(rewrite)) = prepare::prepare(
         &f.signing,
         Some(&f.creds),
         &f.consented,
@@ -537,7 +545,7 @@ fn main() {
         let at_storage = marker::verify(&f.key, m.as_bytes(), &path, NOW).expect("verify");
         let consented =
             consent::consented_headers(&f.storage_request, &f.signing.forwarded_request_headers);
-        let Ok(Signed::Yes(rw)) = storage::prepare(
+        let Ok(Signed::Yes(rw)) = prepare::prepare(
             &f.signing,
             Some(&f.creds),
             &consented,
@@ -577,8 +585,13 @@ fn main() {
         ("x-envoy-expected-rq-timeout-ms", "15000"),
     ]);
     r.piece("storage_prepare_bench_c", || {
-        match storage::prepare(&edge, Some(&f.creds), &bench_c, Body::None, NOW, &mut cache) {
-            Ok(Signed::Yes(rw)) => rw.set.iter().flat_map(|s| s.iter()).map(|(_, v)| v.len() as u64).sum::<u64>(),
+        match prepare::prepare(&edge, Some(&f.creds), &bench_c, Body::None, NOW, &mut cache) {
+            Ok(Signed::Yes(rw)) => rw
+                .set
+                .iter()
+                .flat_map(|s| s.iter())
+                .map(|(_, v)| v.len() as u64)
+                .sum::<u64>(),
             other => panic!("not signed: {other:?}"),
         }
     });

@@ -1,0 +1,27 @@
+//! asset-gate's pure core: everything the filter decides, with no host in
+//! sight. Each module takes its inputs (configuration, headers, the time, the
+//! secret) as arguments and is unit-tested natively beside its code. This
+//! crate does not depend on the proxy-wasm SDK, so the compiler keeps it
+//! host-free; the `asset-gate` filter crate applies its decisions in Envoy.
+//!
+//! Features sit over a small primitives layer:
+//! - [`internal_redirect`]: flow A (redirect targets, the marker, kept
+//!   backend headers, consented answers);
+//! - [`signing`]: preparing a storage request (flows A, C, D) and a signing
+//!   edge's scope;
+//! - [`gateway`]: flow D's consent and decision cache;
+//! - [`augment`]: flow B's provider answers and polling;
+//! - [`credentials`]: where signing credentials come from and how they refresh;
+//! - [`sigv4`]: AWS Signature Version 4;
+//! - [`config`]: the configuration, read and validated at load time;
+//! - [`primitives`]: ASCII, hex, SHA-256, JSON and Envoy's header map.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod augment;
+pub mod config;
+pub mod credentials;
+pub mod gateway;
+pub mod internal_redirect;
+pub mod primitives;
+pub mod signing;
+pub mod sigv4;

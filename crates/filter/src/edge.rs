@@ -1,0 +1,104 @@
+//! The edge role's HTTP context (downstream filter on the listener): client
+//! requests carry no marker Envoy did not issue and none of its `x-envoy-*`
+//! control headers; markers and declined
+//! internal redirects never reach a client. The internally redirected
+//! request needs nothing from it (the storage role verifies the marker and
+//! applies the backend's kept headers), so the shipped configurations turn
+//! it off on the internal route.
+
+use crate::clock;
+use crate::http;
+use crate::metrics::Counter;
+use crate::shared::Shared;
+use asset_gate_core::augment::provider;
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, MapType};
+use std::rc::Rc;
+
+pub struct Edge {
+    shared: Rc<Shared>,
+    /// Whether the client's request had a body (a declined redirect then
+    /// most likely means Envoy could not buffer it).
+    had_body: bool,
+}
+
+impl Edge {
+    pub fn new(shared: Rc<Shared>) -> Edge {
+        Edge {
+            shared,
+            had_body: false,
+        }
+    }
+
+    /// The client's request as the router will see it: no `x-envoy-*`
+    /// header (Envoy obeys them on a request it takes for internal, which
+    /// without `use_remote_address` the client's `X-Forwarded-For` decides;
+    /// a client sets none of them), and a marker only if this process issued
+    /// it for exactly this path (anything else is dropped and counted: the
+    /// internal route then no longer matches, 404). Where the edge also runs
+    /// on the internal route, Envoy runs this again for the redirected
+    /// request, whose genuine marker passes. One read of the header map.
+    fn check_request(&mut self) -> Action {
+        let name = self.shared.config.redirect.marker_header.as_str();
+        let audience = self.shared.config.redirect.marker_audience.as_str();
+        let map = MapType::HttpRequestHeaders;
+        let Some(raw) = http::RawMap::read(map) else {
+            return http::respond(500, "cannot read request headers");
+        };
+        let Some(headers) = raw.pairs() else {
+            return http::respond(500, "cannot read request headers");
+        };
+        if http::remove_present(map, &headers, provider::is_envoy_control).is_err() {
+            return http::respond(500, "cannot remove the client's x-envoy-* headers");
+        }
+        if !headers.iter().any(|&(k, _)| k == name) {
+            return Action::Continue;
+        }
+        if let Err(e) = http::verify_marker(&headers, name, audience, clock::now_secs()) {
+            log::debug!("asset-gate: dropped a client-sent marker: {e}");
+            self.shared.metrics.inc(Counter::SpoofAttempts);
+            if hostcalls::remove_map_value(map, name).is_err() {
+                return http::respond(500, "cannot remove an invalid marker");
+            }
+        }
+        Action::Continue
+    }
+}
+
+impl Context for Edge {}
+
+impl HttpContext for Edge {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        self.had_body = !end_of_stream;
+        let action = self.check_request();
+        http::then_augment(&self.shared, action)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let marker = self.shared.config.redirect.marker_header.as_str();
+        // Only asset-gate's internal redirect carries a marker in a response:
+        // Envoy did not follow it (body over the buffer limit or not yet
+        // received, redirect limit, route configuration). The client gets a
+        // clear error, never the 303, its Location or the marker. (The
+        // auth_backend role strips X-Accel-* from the answers it passes on.)
+        if matches!(
+            hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, marker),
+            Ok(Some(_))
+        ) {
+            self.shared.metrics.inc(Counter::RedirectsDeclined);
+            return if self.had_body {
+                http::respond(
+                    413,
+                    "the backend consented to a read, but Envoy could not follow the internal redirect with this request body; send the request without a body",
+                )
+            } else {
+                http::respond(
+                    502,
+                    "Envoy did not follow the internal redirect to storage (check the route's internal_redirect_policy)",
+                )
+            };
+        }
+        Action::Continue
+    }
+}

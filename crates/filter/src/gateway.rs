@@ -1,0 +1,440 @@
+//! The gateway role's HTTP context (flow D, downstream filter on a listener
+//! routed to storage): it holds the request, asks the auth backend out of
+//! band (`dispatch_http_call`), then either answers the backend's refusal,
+//! or rewrites the request to the consented key and signs it right here,
+//! so one context serves the request and its body streams to storage as
+//! `UNSIGNED-PAYLOAD`; or it answers a redirect to a presigned URL. A
+//! consent reads; writes pass only as granted, within the granted size.
+
+use crate::clock;
+use crate::http::{self, header, RawMap};
+use crate::metrics::Counter;
+use crate::shared::Shared;
+use crate::storage::{client_answer, replace_error_body, signed_rewrite};
+use asset_gate_core::config::{GatewayConfig, SigningConfig};
+use asset_gate_core::gateway::consent::{self, Consent, Permit, Refused};
+use asset_gate_core::gateway::decision_cache;
+use asset_gate_core::internal_redirect::carry;
+use asset_gate_core::primitives::header_map::Header;
+use asset_gate_core::signing::prepare::{self, Body, Signed};
+use asset_gate_core::sigv4::{self, PresignRequest, Scope};
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, BufferType, MapType};
+use std::rc::Rc;
+
+/// Envoy sets this on answers that came from the backend; its own local
+/// replies (connect failure, timeout) lack it.
+const UPSTREAM_TIME: &str = "x-envoy-upstream-service-time";
+
+pub struct Gateway {
+    shared: Rc<Shared>,
+    /// The client's request headers, held while the subrequest is out.
+    request: RawMap,
+    has_body: bool,
+    /// The subrequest is out: no byte of the body may pass yet.
+    asking: bool,
+    /// The decision-cache key of this request, when it may be cached.
+    cache_key: Option<decision_cache::Key>,
+    /// The backend's headers for storage's answer (`carry` encoding).
+    kept: Vec<u8>,
+    /// A granted upload's byte budget, and the bytes streamed so far
+    /// (those Envoy held while the backend was asked included).
+    budget: Option<u64>,
+    streamed: u64,
+    /// This context answered itself: its response callbacks leave it alone.
+    replied: bool,
+    /// A storage error whose body is being replaced by a plain text.
+    rewriting_error: Option<u32>,
+    /// The request is a POST (a multipart call): its XML answer is scrubbed.
+    post: bool,
+}
+
+impl Gateway {
+    pub fn new(shared: Rc<Shared>) -> Gateway {
+        Gateway {
+            shared,
+            request: RawMap::default(),
+            has_body: false,
+            asking: false,
+            cache_key: None,
+            kept: Vec::new(),
+            budget: None,
+            streamed: 0,
+            replied: false,
+            rewriting_error: None,
+            post: false,
+        }
+    }
+
+    fn respond(&mut self, status: u32, body: &str) -> Action {
+        self.replied = true;
+        http::respond(status, body)
+    }
+
+    fn refuse(&mut self, counter: Counter, r: Refused) -> Action {
+        self.shared.metrics.inc(counter);
+        self.respond(r.status, r.reason)
+    }
+
+    /// Holds the request and asks the auth backend, unless this VM's
+    /// decision cache already has the answer for these credentials.
+    fn on_request(&mut self, cfg: &GatewayConfig) -> Action {
+        let Some(raw) = RawMap::read(MapType::HttpRequestHeaders) else {
+            return self.respond(500, "cannot read request headers");
+        };
+        let Some(request) = raw.pairs() else {
+            return self.respond(500, "cannot read request headers");
+        };
+        let cache = &cfg.decision_cache;
+        let mut key = None;
+        if cache.max_age_secs > 0 && cache.max_entries > 0 {
+            let credentials = request
+                .iter()
+                .filter(|(k, _)| cfg.forward_headers.iter().any(|f| f == k))
+                .copied();
+            key = Some(decision_cache::key(
+                header(&request, ":method").unwrap_or_default(),
+                header(&request, ":path").unwrap_or_default(),
+                credentials,
+            ));
+        }
+        drop(request);
+        self.request = raw;
+        if let Some(key) = key {
+            let hit = self
+                .shared
+                .decisions
+                .borrow_mut()
+                .get(&key, clock::now_ms());
+            if let Some(consent) = hit {
+                self.shared.metrics.inc(Counter::DecisionCacheHits);
+                return self.proceed(&consent);
+            }
+            self.cache_key = Some(key);
+        }
+        let dispatched = match self.request.pairs() {
+            None => return self.respond(500, "cannot read request headers"),
+            Some(request) => hostcalls::dispatch_http_call(
+                &cfg.auth_cluster,
+                consent::subrequest(cfg, &request),
+                None,
+                vec![],
+                std::time::Duration::from_millis(cfg.auth_timeout_ms),
+            ),
+        };
+        match dispatched {
+            Ok(_) => {
+                self.asking = true;
+                Action::Pause
+            }
+            Err(s) => {
+                log::warn!(
+                    "asset-gate: cannot call the auth backend cluster {}: {s:?}",
+                    cfg.auth_cluster
+                );
+                self.shared.metrics.inc(Counter::AuthUnavailable);
+                self.respond(503, "the auth backend is unavailable")
+            }
+        }
+    }
+
+    /// The backend's answer: a refusal goes to the client, a consent on.
+    fn on_answer(&mut self, body_size: usize) -> Action {
+        let shared = Rc::clone(&self.shared);
+        let Some(cfg) = shared.config.gateway.as_ref() else {
+            return Action::Continue;
+        };
+        let raw = RawMap::read(MapType::HttpCallResponseHeaders).unwrap_or_default();
+        let answer = raw.pairs().unwrap_or_default();
+        let status: Option<u32> = header(&answer, ":status").and_then(|s| s.parse().ok());
+        let from_envoy = header(&answer, UPSTREAM_TIME).is_none();
+        // Fail-closed: no answer, or Envoy's own 503/504, never consents.
+        let down = match status {
+            None => Some(503),
+            Some(s @ (503 | 504)) if from_envoy => Some(s),
+            _ => None,
+        };
+        if let Some(s) = down {
+            let (counter, text) = if s == 504 {
+                (
+                    Counter::AuthTimeouts,
+                    "the auth backend did not answer in time",
+                )
+            } else {
+                (Counter::AuthUnavailable, "the auth backend is unavailable")
+            };
+            shared.metrics.inc(counter);
+            return self.respond(s, text);
+        }
+        let consent = match consent::judge(&answer, &shared.config.redirect, cfg) {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                shared.metrics.inc(Counter::AuthRefusals);
+                return self.pass_refusal(status.unwrap_or(403), &answer, body_size);
+            }
+            Err(r) => return self.refuse(Counter::RedirectsRefused, r),
+        };
+        shared.metrics.inc(Counter::AuthConsents);
+        if let Some(key) = self.cache_key.take() {
+            let cache = &cfg.decision_cache;
+            let age = decision_cache::max_age(http::values(&answer, "cache-control"));
+            if let Some(age) = age.map(|a| a.min(cache.max_age_secs)) {
+                if !consent.grants.any_write() || cache.writes {
+                    let now = clock::now_ms();
+                    shared.decisions.borrow_mut().put(
+                        key,
+                        consent.clone(),
+                        consent.size(),
+                        now.saturating_add(age * 1000),
+                        now,
+                        cache.max_entries,
+                    );
+                }
+            }
+        }
+        self.proceed(&consent)
+    }
+
+    /// The client gets the backend's status, bounded body, and its
+    /// `WWW-Authenticate`, `Set-Cookie`, `Location` and `Content-Type`.
+    fn pass_refusal(&mut self, status: u32, answer: &[Header], body_size: usize) -> Action {
+        let body = hostcalls::get_buffer(
+            BufferType::HttpCallResponseBody,
+            0,
+            body_size.min(consent::MAX_REFUSAL_BODY),
+        )
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+        let headers: Vec<(&str, &str)> = consent::refusal_headers(answer)
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, std::str::from_utf8(v).ok()?)))
+            .collect();
+        self.replied = true;
+        let _ = hostcalls::send_http_response(status, headers, Some(&body));
+        Action::Pause
+    }
+
+    /// Lets the request through as the consent allows: presigned redirect,
+    /// or the storage request, signed, with the body streaming.
+    fn proceed(&mut self, consent: &Consent) -> Action {
+        let shared = Rc::clone(&self.shared);
+        let (Some(cfg), Some(signing)) = (&shared.config.gateway, &shared.config.signing) else {
+            return Action::Continue;
+        };
+        // The client's map is needed no more after this: the storage
+        // request replaces it, or the request ends here.
+        let raw = std::mem::take(&mut self.request);
+        let Some(client) = raw.pairs() else {
+            return self.respond(500, "cannot read request headers");
+        };
+        let method = header(&client, ":method").unwrap_or_default();
+        self.post = method == "POST";
+        let path = header(&client, ":path").unwrap_or_default();
+        let query = path.split_once('?').map_or("", |(_, q)| q);
+        let copy = header(&client, "x-amz-copy-source").is_some();
+        let permit = match consent::permit(method, query, self.has_body, copy, consent) {
+            Ok(p) => p,
+            Err(r) => return self.refuse(Counter::ConsentViolations, r),
+        };
+        if permit.write {
+            if let Some(max) = consent.max_bytes {
+                match consent::upload_limit(&client, max) {
+                    Ok(n) if self.streamed <= n => self.budget = Some(n),
+                    Ok(_) => return self.refuse(Counter::UploadsTooLarge, consent::too_large()),
+                    Err(r) => return self.refuse(Counter::UploadsTooLarge, r),
+                }
+            }
+        }
+        let storage_path = consent::storage_path(consent, &permit);
+        let request = consent::storage_request(
+            &client,
+            &storage_path,
+            &permit,
+            &signing.forwarded_request_headers,
+            consent::pinned_type(method, &permit, consent),
+        );
+        // Presigned: reads and plain PUTs (their type and limited length
+        // signed). Multipart calls, DELETE and size-limited uploads of an
+        // undeclared size (asset-gate counts their bytes) stream.
+        if consent.presign && method != "DELETE" {
+            let upload = match (permit.write, permit.query.is_empty()) {
+                (false, _) => Some(Vec::new()),
+                (true, false) => None,
+                (true, true) => match consent::presigned_put(&client, consent) {
+                    Ok(h) => h,
+                    Err(r) => return self.refuse(Counter::ConsentViolations, r),
+                },
+            };
+            if let Some(upload) = upload {
+                return self.presign(cfg, signing, consent, &permit, &request, &upload);
+            }
+        }
+        let body = if self.has_body {
+            Body::Streamed
+        } else {
+            Body::None
+        };
+        let rewrite = match signed_rewrite(&shared, signing, &request, body, clock::now_secs()) {
+            Ok(rw) => rw,
+            Err((status, reason)) => return self.respond(status, &reason),
+        };
+        // One write: the storage request replaces the client's whole map.
+        let map = rewrite.applied_to(&request);
+        if hostcalls::set_map_bytes(MapType::HttpRequestHeaders, map).is_err() {
+            return self.respond(500, "cannot rewrite request headers");
+        }
+        self.kept = consent.kept.clone();
+        Action::Continue
+    }
+
+    /// A redirect to a presigned storage URL (SigV4 query auth): no body
+    /// crosses Envoy. A read carries the backend's Content-Disposition and
+    /// Content-Type in the signed query.
+    fn presign(
+        &mut self,
+        cfg: &GatewayConfig,
+        signing: &SigningConfig,
+        consent: &Consent,
+        permit: &Permit,
+        request: &[Header],
+        upload: &[(&str, &str)],
+    ) -> Action {
+        let shared = Rc::clone(&self.shared);
+        let Some(p) = &cfg.presign else {
+            return Action::Continue;
+        };
+        let now = clock::now_secs();
+        let mut cache = shared.key_cache.borrow_mut();
+        let mapped = match prepare::prepare(signing, None, request, Body::None, now, &mut cache) {
+            Ok(Signed::Yes(rw) | Signed::NoCredentials(rw)) => rw,
+            Err(reject) => return self.respond(reject.status, &reject.reason),
+        };
+        let base = &p.base_url;
+        let host = base
+            .strip_prefix("https://")
+            .or_else(|| base.strip_prefix("http://"))
+            .unwrap_or(base);
+        // A presigned request has no query of its own (judge refuses one).
+        let path = mapped
+            .path
+            .split_once('?')
+            .map_or(&*mapped.path, |(p, _)| p);
+        let mut params: Vec<(&str, &str)> = vec![];
+        if !permit.write {
+            if let Some(d) = &consent.disposition {
+                params.push(("response-content-disposition", d));
+            }
+            if let Some(t) = &consent.content_type {
+                params.push(("response-content-type", t));
+            }
+        }
+        let mut headers = upload.to_vec();
+        headers.push(("host", host));
+        let store = shared.credentials.borrow();
+        let Some(creds) = store.usable(now) else {
+            shared.metrics.inc(Counter::MissingCredentials);
+            return self.respond(
+                503,
+                "no valid AWS credentials are available to sign this request",
+            );
+        };
+        let method = header(request, ":method").unwrap_or_default();
+        let req = PresignRequest {
+            method,
+            path,
+            params: &params,
+            headers: &headers,
+        };
+        let scope = Scope {
+            region: &signing.region,
+            service: &signing.service,
+        };
+        let signed = sigv4::presigned_query(&req, creds, &scope, now, p.expires_secs, &mut cache);
+        let q = match signed {
+            Ok(q) => q,
+            Err(_) => {
+                shared.metrics.inc(Counter::SigningFailures);
+                return self.respond(400, "cannot presign this request");
+            }
+        };
+        let location = format!("{base}{path}?{q}");
+        // 302 keeps a read a GET; 307 keeps a PUT a PUT (with its body).
+        let status = if permit.write { 307 } else { 302 };
+        let kept = carry::parse(&consent.kept);
+        let mut answer = vec![("location", location.as_str())];
+        for (k, v) in kept.iter().filter(|(k, _)| *k == "set-cookie") {
+            if let Ok(v) = std::str::from_utf8(v) {
+                answer.push((k, v));
+            }
+        }
+        shared.metrics.inc(Counter::PresignedRedirects);
+        self.replied = true;
+        let _ = hostcalls::send_http_response(status, answer, None);
+        Action::Pause
+    }
+}
+
+impl Context for Gateway {
+    fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _t: usize) {
+        self.asking = false;
+        if self.on_answer(body_size) == Action::Continue {
+            let _ = hostcalls::resume_http_request();
+        }
+    }
+}
+
+impl HttpContext for Gateway {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        self.has_body = !end_of_stream;
+        let shared = Rc::clone(&self.shared);
+        let Some(cfg) = shared.config.gateway.as_ref() else {
+            return Action::Continue;
+        };
+        // Paused here, Envoy holds the body under flow control (not buffered
+        // whole) until the answer resumes the request.
+        self.on_request(cfg)
+    }
+
+    /// Counts a granted upload's bytes; over the budget the client gets 413
+    /// and Envoy resets the upstream stream, so storage keeps no object.
+    fn on_http_request_body(&mut self, body_size: usize, _end_of_stream: bool) -> Action {
+        // Envoy holds the body while the headers are paused, unless the
+        // plugin sets allow_on_headers_stop_iteration: then a Continue here
+        // would release the request before the backend's answer.
+        // Paused, `body_size` is all Envoy holds so far; those bytes pass on
+        // with the resumed request, unseen here, so they count now.
+        if self.asking {
+            self.streamed = body_size as u64;
+            return Action::Pause;
+        }
+        let Some(budget) = self.budget else {
+            return Action::Continue;
+        };
+        self.streamed += body_size as u64;
+        if self.streamed > budget {
+            self.budget = None;
+            return self.refuse(Counter::UploadsTooLarge, consent::too_large());
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if !self.replied {
+            if let Some(cfg) = self.shared.config.signing.as_ref() {
+                // As the storage role answers in flow A.
+                self.rewriting_error =
+                    client_answer(&self.shared, cfg, &self.kept, end_of_stream, self.post);
+            }
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        match self.rewriting_error {
+            Some(status) => replace_error_body(status, body_size, end_of_stream),
+            None => Action::Continue,
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! asset-gate: an Envoy proxy-wasm HTTP filter that lets backends authorize
+//! asset downloads while Envoy signs and streams them from S3-compatible
+//! storage.
+//!
+//! This crate is the host layer, the proxy-wasm glue: it reads what Envoy
+//! hands over, calls the pure core (the `asset-gate-core` crate, which cannot
+//! reach the SDK) and applies the answer. It is tested in real Envoy.
+//!
+//! - `root`: the root context; parses the configuration, starts the pollers,
+//!   creates the HTTP context of the configured role.
+//! - `shared`: per-VM state every context shares, and its refresh from shared data.
+//! - `edge`, `auth_backend`, `storage`, `gateway`: one HTTP context per role.
+//! - `http`: what every role uses, once: header reads, the marker check, local
+//!   replies, header augmentation.
+//! - `clock`: the host clock.
+//! - `poller`, `secret`, `metrics`: out-of-band polls, the marker secret, stats.
+
+mod auth_backend;
+mod clock;
+mod edge;
+mod gateway;
+mod http;
+mod metrics;
+mod poller;
+mod root;
+mod secret;
+mod shared;
+mod storage;
+
+proxy_wasm::main! {{
+    // Until on_configure reads Envoy's own level.
+    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn proxy_wasm::traits::RootContext> {
+        Box::<root::Root>::default()
+    });
+}}

@@ -1,0 +1,85 @@
+//! Per-VM state that the root context and every HTTP context share
+//! (configuration, credentials, caches, metric ids), and its refresh from
+//! what the pollers store in proxy-wasm shared data.
+
+use crate::clock;
+use crate::metrics::{source_code, Metrics};
+use asset_gate_core::augment::provider;
+use asset_gate_core::config::Config;
+use asset_gate_core::credentials::{self, CredentialStore};
+use asset_gate_core::gateway::consent::Consent;
+use asset_gate_core::gateway::decision_cache::DecisionCache;
+use asset_gate_core::sigv4::SigningKeyCache;
+use proxy_wasm::hostcalls;
+use std::cell::RefCell;
+
+/// A value read from shared data, kept with the CAS version it was read at,
+/// so that it is parsed once per change rather than once per request.
+pub struct Cached<T> {
+    pub cas: u32,
+    pub value: T,
+}
+
+/// State shared by the root context and every HTTP context of one VM.
+pub struct Shared {
+    pub config: Config,
+    pub credentials: RefCell<CredentialStore>,
+    pub key_cache: RefCell<SigningKeyCache>,
+    /// Flow D's cached consents (per VM; see `core::decision_cache`).
+    pub decisions: RefCell<DecisionCache<Consent>>,
+    pub metrics: Metrics,
+    /// Shared-data key of the header provider's last good answer.
+    pub headers_key: Option<String>,
+    /// Parsed headers: (fetched at ms, headers).
+    pub headers: RefCell<Option<Cached<provider::CacheEntry>>>,
+    /// Shared-data key of the credentials endpoint's last good answer.
+    pub credentials_key: Option<String>,
+    pub credentials_cas: RefCell<Option<u32>>,
+    /// `metrics::source_code` of the source the credentials came from.
+    pub credentials_source: std::cell::Cell<u64>,
+}
+
+impl Shared {
+    /// Adopts what the poller (of whichever VM) last stored in shared data:
+    /// provider headers and endpoint credentials, parsed once per change.
+    /// Called on every tick, so requests only read this VM's copies.
+    /// Records the credentials gauges (every tick, so expiry counts down).
+    pub fn record_credentials_gauges(&self) {
+        if self.config.signing.is_none() {
+            return;
+        }
+        let now = clock::now_secs();
+        let store = self.credentials.borrow();
+        let usable = store.usable(now).is_some();
+        let expires_in = match (usable, store.expires_at()) {
+            (true, Some(e)) => e.saturating_sub(now),
+            _ => 0,
+        };
+        self.metrics
+            .set_credentials(expires_in, usable, self.credentials_source.get());
+    }
+
+    pub fn refresh_caches(&self) {
+        if let Some(key) = &self.headers_key {
+            if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
+                let mut cache = self.headers.borrow_mut();
+                if cache.as_ref().map(|c| c.cas) != Some(cas) {
+                    *cache = provider::decode_cache(&bytes).map(|value| Cached { cas, value });
+                }
+            }
+        }
+        if let Some(key) = &self.credentials_key {
+            if let Ok((Some(bytes), Some(cas))) = hostcalls::get_shared_data(key) {
+                if *self.credentials_cas.borrow() != Some(cas) {
+                    let now = clock::now_secs();
+                    if let Some((source, c)) = credentials::parse_stored(&bytes, now) {
+                        if self.credentials.borrow_mut().set(c) {
+                            self.credentials_source.set(source_code(source));
+                        }
+                    }
+                    *self.credentials_cas.borrow_mut() = Some(cas);
+                }
+            }
+        }
+    }
+}
