@@ -127,7 +127,7 @@ fn the_module_exports_exactly_the_listed_callbacks() {
 fn no_context_implements_a_dropped_callback() {
     let listed = listed_exports();
     let mut problems = vec![];
-    let dir = support::repo().join("src/host");
+    let dir = support::repo().join("crates/filter/src");
     for entry in fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let source = fs::read_to_string(&path).unwrap();
