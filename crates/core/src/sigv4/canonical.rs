@@ -3,9 +3,9 @@
 //! building blocks are public (re-exported by `sigv4`) so that tests can pin
 //! each step against published expectations.
 
-use super::key::sha256;
-use super::{PathRules, Scope, SigV4Error, ALGORITHM};
+use super::types::{PathRules, Scope, SigV4Error, ALGORITHM};
 use crate::primitives::ascii;
+use crate::primitives::sha256::digest as sha256;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -591,6 +591,20 @@ fn check_percent_encoding(s: &str) -> Result<(), SigV4Error> {
         }
     }
     Ok(())
+}
+
+/// `AWS4-HMAC-SHA256 Credential=<id>/<scope>, SignedHeaders=`: the part of
+/// every `Authorization` value a signing key's cache entry shares.
+pub(super) fn credential_prefix(key_id: &str, scope: &str) -> String {
+    [
+        ALGORITHM,
+        " Credential=",
+        key_id,
+        "/",
+        scope,
+        ", SignedHeaders=",
+    ]
+    .concat()
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! The cryptography: SHA-256 and HMAC, the signing key (the HMAC chain over
 //! date, region and service) and the cache that saves deriving it per request.
 
-use super::{validate_identity, Credentials, Scope, SigV4Error, ALGORITHM};
+use super::canonical::{credential_prefix, credential_scope};
+use super::time::amz_date;
+use super::types::{validate_identity, Credentials, Scope, SigV4Error, ALGORITHM};
 use crate::primitives::hex;
 use crate::primitives::sha256::{self, HmacKey, State};
 use sha2::{Digest, Sha256};
@@ -21,7 +23,7 @@ struct CacheEntry {
     mac: HmacKey,
     /// `date/region/service/aws4_request`, the credential scope.
     scope: String,
-    /// `Authorization`'s start up to the signed names ([`super::credential_prefix`]).
+    /// `Authorization`'s start up to the signed names ([`credential_prefix`]).
     credential: String,
     /// The second last signed in, with that second's fixed part of the
     /// string to sign (`AWS4-HMAC-SHA256\n<time>\n<scope>\n`) absorbed: the
@@ -122,7 +124,7 @@ impl SigningKeyCache {
         match &self.last_date {
             Some((t, d)) if *t == unix_time => Ok(Rc::clone(d)),
             _ => {
-                let d: Rc<str> = super::amz_date(unix_time)?.into();
+                let d: Rc<str> = amz_date(unix_time)?.into();
                 self.last_date = Some((unix_time, Rc::clone(&d)));
                 Ok(d)
             }
@@ -206,7 +208,7 @@ impl SigningKeyCache {
         validate_identity(creds, scope)?;
         let key = derive_signing_key(&creds.secret_access_key, date, scope.region, scope.service)?;
         self.misses += 1;
-        let scope_str = super::credential_scope(date, scope);
+        let scope_str = credential_scope(date, scope);
         let entry = CacheEntry {
             date: date8,
             region: scope.region.to_owned(),
@@ -215,7 +217,7 @@ impl SigningKeyCache {
             secret: creds.secret_access_key.clone(),
             key,
             mac: HmacKey::new(&key),
-            credential: super::credential_prefix(&creds.access_key_id, &scope_str),
+            credential: credential_prefix(&creds.access_key_id, &scope_str),
             scope: scope_str,
             second: None,
         };

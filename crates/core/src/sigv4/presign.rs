@@ -3,16 +3,20 @@
 //! order given), then `X-Amz-Algorithm`, `-Credential`, `-Date`,
 //! `-Expires`, `-SignedHeaders`, `-Security-Token`, and `-Signature` last.
 //! The signature covers the canonical (sorted) query, so it equals
-//! [`super::presign_with`]'s; only the order on the wire differs. Written
+//! [`super::sign::presign_with`]'s; only the order on the wire differs. Written
 //! apart from it to reuse the header signer's pieces in the module (no
 //! second instantiation of the generic header canonicaliser), and so that
 //! a URL byte-identical to the SDK's can be compared in tests.
 
+use super::canonical::{
+    canonical_request, canonical_uri, credential_scope, string_to_sign, CanonicalHeaders,
+};
 use super::canonical::{encode_component, join_pairs};
-use super::{
-    amz_date, canonical_request, canonical_uri, credential_scope, string_to_sign, CanonicalHeaders,
-    Credentials, PathRules, Scope, SigV4Error, SigningKeyCache, ALGORITHM,
-    MAX_PRESIGN_EXPIRES_SECS, UNSIGNED_PAYLOAD,
+use super::key::SigningKeyCache;
+use super::time::amz_date;
+use super::types::{
+    Credentials, PathRules, Scope, SigV4Error, ALGORITHM, MAX_PRESIGN_EXPIRES_SECS,
+    UNSIGNED_PAYLOAD,
 };
 
 /// One presigned request: `path` is the wire path (S3 canonical form),

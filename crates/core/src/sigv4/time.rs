@@ -1,7 +1,7 @@
 //! The request time: unix seconds to the UTC calendar and `x-amz-date`,
 //! without a date library or a host clock.
 
-use super::SigV4Error;
+use super::types::SigV4Error;
 
 /// A UTC calendar date and time, computed without a date library.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
