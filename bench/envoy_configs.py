@@ -162,7 +162,7 @@ def floor_filter(name, wasm, mode):
 
 
 def native_signer(creds, region):
-    """Envoy's own SigV4 filter, configured as the issue asks (S3, unsigned payload, inline credentials)."""
+    """Envoy's own SigV4 filter, set up as asset-gate's peer: S3, unsigned payload, inline credentials."""
     return {
         "name": "envoy.filters.http.aws_request_signing",
         "typed_config": {

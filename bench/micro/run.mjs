@@ -19,8 +19,9 @@ import v8 from 'node:v8';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const opts = {
-  wasm: join(here, 'target/wasm32-wasip1/release/micro.wasm'),
-  native: join(here, 'target/release/micro'),
+  // `cargo build --release [--target wasm32-wasip1] -p asset-gate-micro` (the workspace's target/).
+  wasm: join(here, '../../target/wasm32-wasip1/release/micro.wasm'),
+  native: join(here, '../../target/release/micro'),
   iters: '20000',
   rounds: '7',
   tier: 'turbofan',

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Experiment (a): build profiles side by side. For each profile of
-# bench/micro/Cargo.toml: build natively and for wasm32-wasip1, shrink the
+# the workspace root's Cargo.toml (release, prof, v-*): build this crate natively
+# and for wasm32-wasip1, shrink the
 # wasm as `make build` does (wasm-opt -Oz), time both under V8 and
 # natively, and read the size of the hot functions. With --root, also
 # build the real module (the root crate) with the same changes through
@@ -10,10 +11,13 @@
 #   bench/micro/variants.sh [--root] [--iters N] [--rounds R] [--out DIR]
 #
 # ROOT (default: the repository holding this directory) is the asset-gate
-# tree the root builds use. Nothing in the repository's target/ is touched.
+# tree the root builds use. The micro builds go to target/micro-variants
+# (CARGO_TARGET_DIR), the root builds to /tmp/tgt-exp: the workspace's own
+# target/<triple>/release is not touched.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ROOT=${ROOT:-$(cd "$here/../.." && pwd)}
+tgt_micro=${CARGO_TARGET_DIR:-$ROOT/target/micro-variants}
 out=/tmp/micro-variants
 iters=20000
 rounds=7
@@ -44,38 +48,38 @@ cd "$here"
 profiles=(release v-nolto v-zall v-zhot v-o3 v-os v-selfs v-self3 v-thin)
 for p in "${profiles[@]}"; do
   echo "== $p" >&2
-  cargo build -q --profile "$p" --target wasm32-wasip1
-  cargo build -q --profile "$p"
+  CARGO_TARGET_DIR=$tgt_micro cargo build -q -p asset-gate-micro --profile "$p" --target wasm32-wasip1
+  CARGO_TARGET_DIR=$tgt_micro cargo build -q -p asset-gate-micro --profile "$p"
   dir=$p; [ "$p" = release ] && named=prof || named=$p
-  [ "$p" = release ] && cargo build -q --profile prof --target wasm32-wasip1
-  wasm=target/wasm32-wasip1/$dir/micro.wasm
+  [ "$p" = release ] && CARGO_TARGET_DIR=$tgt_micro cargo build -q -p asset-gate-micro --profile prof --target wasm32-wasip1
+  wasm=$tgt_micro/wasm32-wasip1/$dir/micro.wasm
   "${WASM_OPT[@]}" -Oz "$wasm" -o "$out/$p.oz.wasm"
-  node --no-warnings run.mjs --wasm "$wasm" --native "target/$dir/micro" \
+  node --no-warnings run.mjs --wasm "$wasm" --native "$tgt_micro/$dir/micro" \
     --iters "$iters" --rounds "$rounds" --json "$out/$p.json" >"$out/$p.txt"
   node --no-warnings run.mjs --wasm "$out/$p.oz.wasm" --no-native \
     --iters "$iters" --rounds "$rounds" --json "$out/$p.oz.json" >"$out/$p.oz.txt"
-  named_wasm=target/wasm32-wasip1/$named/micro.wasm
+  named_wasm=$tgt_micro/wasm32-wasip1/$named/micro.wasm
   printf '{"profile":"%s","oz_bytes":%d,"compress256_bytes":%d,"hex_bytes":%d}\n' "$p" \
     "$(stat -c %s "$out/$p.oz.wasm")" \
     "$(func_bytes "$named_wasm" 'compress256')" \
     "$(func_bytes "$named_wasm" '^_ZN3hex|hex[.][.]|_3hex')" >"$out/$p.size.json"
 done
 # Native with software SHA-256 (no SHA-NI), as the wasm has it.
-CARGO_TARGET_DIR=target/soft-sha cargo build -q --release --features soft-sha
-node --no-warnings run.mjs --no-wasm --native target/soft-sha/release/micro \
+CARGO_TARGET_DIR=$tgt_micro/soft-sha cargo build -q -p asset-gate-micro --release --features soft-sha
+node --no-warnings run.mjs --no-wasm --native "$tgt_micro/soft-sha/release/micro" \
   --iters "$iters" --rounds "$rounds" --json "$out/release.soft-sha.json" >"$out/release.soft-sha.txt"
 # The shipped pipeline is -Oz; -O3 and -O2 for comparison, on the as-is build.
 for o in O3 O2; do
-  "${WASM_OPT[@]}" -$o target/wasm32-wasip1/release/micro.wasm -o "$out/release.$o.wasm"
+  "${WASM_OPT[@]}" -$o "$tgt_micro/wasm32-wasip1/release/micro.wasm" -o "$out/release.$o.wasm"
   node --no-warnings run.mjs --wasm "$out/release.$o.wasm" --no-native \
     --iters "$iters" --rounds "$rounds" --json "$out/release.$o.json" >"$out/release.$o.txt"
 done
 
 if [ "$root" = 1 ]; then
-  # The root's lib is both cdylib and rlib, so cargo silently drops
-  # `lto = true` for it (rust-lang/cargo#9672): `cargo build` links the real
-  # module without LTO. `cargo rustc --crate-type cdylib` builds the cdylib
-  # alone, and then LTO applies.
+  # A lib that is both cdylib and rlib gets no `lto = true` from cargo (a
+  # known cargo limitation, silent): `cargo build` links such a module
+  # without LTO. `cargo rustc --crate-type cdylib` builds the cdylib alone,
+  # and then LTO applies (as `make build` does).
   # name | how | environment | extra cargo arguments
   rootvariants=(
     "as-is|build||"
@@ -98,9 +102,9 @@ if [ "$root" = 1 ]; then
     echo "== root $name" >&2
     tgt=/tmp/tgt-exp/$name
     if [ "$how" = cdylib ]; then
-      cmd=(cargo rustc -q --lib --release --target wasm32-wasip1 --crate-type cdylib)
+      cmd=(cargo rustc -q -p asset-gate --lib --release --target wasm32-wasip1 --crate-type cdylib)
     else
-      cmd=(cargo build -q --release --target wasm32-wasip1)
+      cmd=(cargo build -q -p asset-gate --release --target wasm32-wasip1)
     fi
     # shellcheck disable=SC2086
     (cd "$ROOT" && env CARGO_TARGET_DIR="$tgt" $envs "${cmd[@]}" $extra)
