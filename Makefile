@@ -17,7 +17,7 @@ VENV_STAMP    := $(VENV)/.installed-$(ENVOY_VERSION)-$(WEED_VERSION)-v4
 TARGET        := wasm32-wasip1
 RAW_WASM      := target/$(TARGET)/release/asset_gate.wasm
 WASM          := dist/asset_gate.wasm
-FLOOR_WASM    := $(CURDIR)/target/$(TARGET)/release/bench_floor.wasm
+FLOOR_WASM    := $(CURDIR)/target/$(TARGET)/bench-floor/bench_floor.wasm
 
 export ASSET_GATE_VENV := $(CURDIR)/$(VENV)
 export ASSET_GATE_WASM := $(CURDIR)/$(WASM)
@@ -113,14 +113,14 @@ lint:
 ## Also builds the wasm floor (bench/floor, its own crate, not shipped) and
 ## runs the nginx peers (nginx-light from setup).
 bench: setup build .wrk-ok .nginx-ok .valgrind-ok
-	cargo build --release --target $(TARGET) -p bench-floor
+	cargo build --profile bench-floor --target $(TARGET) -p bench-floor
 	cargo bench -p asset-gate-core --bench signer | tee bench/signer.txt
 	BENCH_FLOOR_WASM=$(FLOOR_WASM) $(VENV)/bin/python bench/run.py
 
 ## bench-instructions: instructions per request under callgrind (repeatable,
 ## unlike timings on a shared machine); bench/instructions.py. About 2 minutes.
 bench-instructions: setup build .wrk-ok .valgrind-ok
-	cargo build --release --target $(TARGET) -p bench-floor
+	cargo build --profile bench-floor --target $(TARGET) -p bench-floor
 	BENCH_FLOOR_WASM=$(FLOOR_WASM) $(VENV)/bin/python bench/instructions.py
 
 .valgrind-ok:

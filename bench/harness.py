@@ -31,8 +31,8 @@ ROOT = os.path.dirname(HERE)
 VENV = os.environ.get("ASSET_GATE_VENV", os.path.join(ROOT, ".venv"))
 BIN = os.path.join(VENV, "bin")
 WASM_SRC = os.environ.get("ASSET_GATE_WASM", os.path.join(ROOT, "dist", "asset_gate.wasm"))
-# Where `cargo build --release --target wasm32-wasip1 -p bench-floor` puts the floor in the workspace.
-FLOOR_DEFAULT = os.path.join(ROOT, "target", "wasm32-wasip1", "release", "bench_floor.wasm")
+# Where `cargo build --profile bench-floor --target wasm32-wasip1 -p bench-floor` puts the floor in the workspace.
+FLOOR_DEFAULT = os.path.join(ROOT, "target", "wasm32-wasip1", "bench-floor", "bench_floor.wasm")
 FLOOR_SRC = os.environ.get("BENCH_FLOOR_WASM") or FLOOR_DEFAULT
 NGINX_BIN = os.environ.get("ASSET_GATE_NGINX") or "/usr/sbin/nginx"
 # The bench's own static credentials: SeaweedFS knows them, every signer uses them.

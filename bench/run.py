@@ -26,7 +26,7 @@ Settings (environment variables; defaults in brackets):
   BENCH_S3_ROUND [1] (0 skips it)  BENCH_STREAM_MIB [1024] (0 skips streaming)
   BENCH_STREAM_ROUNDS [3]  BENCH_OUTPUT [bench/RESULTS.md]
   BENCH_KEEP [0] (1 keeps the Envoy configs and logs, not the data, in /tmp)
-  BENCH_FLOOR_WASM [target/wasm32-wasip1/release/bench_floor.wasm]
+  BENCH_FLOOR_WASM [target/wasm32-wasip1/bench-floor/bench_floor.wasm]
   BENCH_INSTRUCTIONS [300] requests per variant counted under callgrind
     after the load (bench/instructions.py; 0 skips it)
   ASSET_GATE_NGINX [/usr/sbin/nginx]
