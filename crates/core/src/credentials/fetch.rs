@@ -5,7 +5,7 @@
 //! chains of sources are compositions of these machines, so the host's poller
 //! (one per Envoy process, behind its lease) stays source-agnostic.
 
-use super::{container, imds::Imds, parse_endpoint_answer, sts, EndpointError, Expiring};
+use super::{imds::Imds, parse_endpoint_answer, sts, token, EndpointError, Expiring};
 use crate::config::{CredentialsConfig, EndpointConfig, Env};
 
 /// One HTTP call through an Envoy cluster.
@@ -350,7 +350,7 @@ impl EndpointFlow {
         match &self.config.token_endpoint {
             Some(t) => {
                 self.reading_token = true;
-                Step::Call(container::token_call(t))
+                Step::Call(token::token_call(t))
             }
             None => self.credentials_call(self.config.authorization.clone()),
         }
@@ -358,7 +358,7 @@ impl EndpointFlow {
 
     fn on_answer(&mut self, answer: Answer, now: u64) -> Step {
         if std::mem::take(&mut self.reading_token) {
-            return match container::parse_token(answer) {
+            return match token::parse_token(answer) {
                 Ok(t) => self.credentials_call(Some(t)),
                 Err(f) => Step::Failed(f),
             };

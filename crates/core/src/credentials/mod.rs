@@ -6,10 +6,10 @@
 //! `AssumeRole` and `AssumeRoleWithWebIdentity`, or a chain of these.
 //! `fetch` is the refresh state machine every polled source is built from.
 
-pub mod container;
 pub mod fetch;
 pub mod imds;
 pub mod sts;
+pub mod token;
 
 use crate::config::Env;
 use crate::sigv4::Credentials;

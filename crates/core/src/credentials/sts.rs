@@ -5,8 +5,8 @@
 //! answer is bounded ([`super::fetch::MAX_ANSWER_BYTES`]) and read by a
 //! few-element parser that only looks for what it needs.
 
-use super::container::{jwt_expiry, parse_token, token_call};
 use super::fetch::{Answer, Call, Failure, Fetched, Fetcher, Reason, Step};
+use super::token::{jwt_expiry, parse_token, token_call};
 use super::{parse_rfc3339_utc, Expiring, EXPIRY_MARGIN_SECS};
 use crate::config::{StsConfig, TokenSource, WebIdentityConfig};
 use crate::sigv4::{self, Credentials, HeaderSigning, Request, Scope, SigningKeyCache};

@@ -2,7 +2,8 @@
 //! Envoy's wasm): a Pod Identity authorization token or an IRSA web identity
 //! token is served to it by a token endpoint (a sidecar serving the projected
 //! token's directory) and read before every use, so kubelet's rotation of the
-//! file is picked up.
+//! file is picked up. The container source and STS web identity both read
+//! them, so the reading lives here, below both.
 
 use super::fetch::{Answer, Call, Failure, Reason};
 use crate::config::TokenEndpoint;
