@@ -6,8 +6,9 @@
 //! few-element parser that only looks for what it needs.
 
 use super::fetch::{Answer, Call, Failure, Fetched, Fetcher, Reason, Step};
+use super::rfc3339::parse_rfc3339_utc;
 use super::token::{jwt_expiry, parse_token, token_call};
-use super::{parse_rfc3339_utc, Expiring, EXPIRY_MARGIN_SECS};
+use super::{Expiring, EXPIRY_MARGIN_SECS};
 use crate::config::{StsConfig, TokenSource, WebIdentityConfig};
 use crate::sigv4::{self, Credentials, HeaderSigning, Request, Scope, SigningKeyCache};
 
