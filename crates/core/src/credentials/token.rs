@@ -5,7 +5,7 @@
 //! file is picked up. The container source and STS web identity both read
 //! them, so the reading lives here, below both.
 
-use super::fetch::{Answer, Call, Failure, Reason};
+use super::step::{Answer, Call, Failure, Reason};
 use crate::config::TokenEndpoint;
 
 /// The largest token accepted (projected service-account tokens are ~1 KB).
