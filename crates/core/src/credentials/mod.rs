@@ -1,5 +1,5 @@
 //! The credential store the signer reads from: it refuses blank and expired
-//! credentials, so a request is never signed with nothing (envoy #37752).
+//! credentials, so a request is never signed with nothing.
 //!
 //! Sources: static, the environment, and, refreshed by one poller per Envoy
 //! process, a container endpoint (ECS, EKS Pod Identity), EC2 IMDSv2, STS
