@@ -11,7 +11,8 @@ use asset_gate_core::augment::poll::{Backoff, PollRecord};
 use asset_gate_core::augment::provider;
 use asset_gate_core::config::EndpointConfig;
 use asset_gate_core::credentials;
-use asset_gate_core::credentials::fetch::{self, Answer, Fetcher, Step};
+use asset_gate_core::credentials::refresh::{self, Fetcher};
+use asset_gate_core::credentials::step::{self, Answer, Source, Step};
 use asset_gate_core::sigv4::sha256_hex;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType, Status};
@@ -275,7 +276,7 @@ impl Poller {
                     log::info!("asset-gate: credentials from source {}", fetched.source);
                     *last_source = Some(fetched.source);
                 }
-                let next = credentials::refresh_in_ms(
+                let next = refresh::refresh_in_ms(
                     now / 1000,
                     fetched.refresh_before(),
                     random_u64() % 1001,
@@ -313,7 +314,7 @@ impl Poller {
             });
         let limit = match &self.kind {
             Kind::Headers { max_body, .. } => *max_body,
-            Kind::Credentials { .. } => fetch::MAX_ANSWER_BYTES,
+            Kind::Credentials { .. } => step::MAX_ANSWER_BYTES,
         };
         // Never copy more than one byte past the limit into the VM: enough
         // for the parser to see the answer is too large.

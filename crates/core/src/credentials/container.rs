@@ -1,131 +1,125 @@
-//! Tokens that live in files the module cannot open (no filesystem in
-//! Envoy's wasm): a Pod Identity authorization token or an IRSA web identity
-//! token is served to it by a token endpoint (a sidecar serving the projected
-//! token's directory) and read before every use, so kubelet's rotation of the
-//! file is picked up.
+//! The container-credentials source: an HTTP endpoint answering the
+//! credentials JSON (ECS task roles, EKS Pod Identity, any compatible
+//! sidecar), with its authorization token read from a token endpoint first
+//! when configured (Pod Identity's projected token).
 
-use super::fetch::{Answer, Call, Failure, Reason};
-use crate::config::TokenEndpoint;
+use super::endpoint::parse_endpoint_answer;
+use super::step::{Answer, Call, Fetched, Source, Step};
+use super::token::{parse_token, token_call};
+use crate::config::EndpointConfig;
 
-/// The largest token accepted (projected service-account tokens are ~1 KB).
-pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
-
-/// The call that reads a token.
-pub fn token_call(t: &TokenEndpoint) -> Call {
-    Call {
-        cluster: t.cluster.clone(),
-        method: "GET",
-        authority: t.authority.clone(),
-        path: t.path.clone(),
-        headers: vec![],
-        body: vec![],
-        timeout_ms: t.timeout_ms,
-    }
+/// A container-credentials endpoint, with its authorization token read from
+/// a token endpoint first when configured (EKS Pod Identity).
+#[derive(Debug)]
+pub struct EndpointFlow {
+    config: EndpointConfig,
+    reading_token: bool,
 }
 
-/// The token in a token endpoint's answer: the body, trimmed; printable
-/// ASCII only, since it is sent in a header or a form field.
-pub fn parse_token(answer: Answer) -> Result<String, Failure> {
-    if !answer.ok() {
-        return Err(answer.failure(Reason::Token, "token endpoint"));
-    }
-    let text = std::str::from_utf8(answer.body)
-        .map(str::trim)
-        .unwrap_or_default();
-    if text.is_empty()
-        || text.len() > MAX_TOKEN_BYTES
-        || !text.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return Err(Failure::new(
-            Reason::Token,
-            "token endpoint: not a token (empty, over 16 KiB, or not printable ASCII)",
-        ));
-    }
-    Ok(text.to_string())
-}
-
-/// Decodes unpadded base64url (JWT segments); `None` on any other byte.
-fn base64url(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in s.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            b'=' => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
+impl EndpointFlow {
+    pub fn new(config: EndpointConfig) -> EndpointFlow {
+        EndpointFlow {
+            config,
+            reading_token: false,
         }
     }
-    Some(out)
+
+    fn credentials_call(&self, authorization: Option<String>) -> Step {
+        let mut headers = vec![("accept", "application/json".to_string())];
+        if let Some(t) = authorization {
+            headers.push(("authorization", t));
+        }
+        Step::Call(Call {
+            cluster: self.config.cluster.clone(),
+            method: "GET",
+            authority: self.config.authority.clone(),
+            path: self.config.path.clone(),
+            headers,
+            body: vec![],
+            timeout_ms: self.config.timeout_ms,
+        })
+    }
 }
 
-/// The `exp` claim (unix seconds) of a JWT, unverified: only used to refresh
-/// before the token expires. `None` for anything that is not a JWT with one.
-pub fn jwt_expiry(token: &str) -> Option<u64> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64url(payload)?;
-    let v = crate::primitives::json::parse(&bytes).ok()?;
-    v.get("exp")?.as_u64()
+impl Source for EndpointFlow {
+    fn start(&mut self, _now: u64) -> Step {
+        match &self.config.token_endpoint {
+            Some(t) => {
+                self.reading_token = true;
+                Step::Call(token_call(t))
+            }
+            None => self.credentials_call(self.config.authorization.clone()),
+        }
+    }
+
+    fn on_answer(&mut self, answer: Answer, now: u64) -> Step {
+        if std::mem::take(&mut self.reading_token) {
+            return match parse_token(answer) {
+                Ok(t) => self.credentials_call(Some(t)),
+                Err(f) => Step::Failed(f),
+            };
+        }
+        match parse_endpoint_answer(answer.status, answer.body, now) {
+            Ok(credentials) => Step::Done(Fetched {
+                credentials,
+                source: "endpoint",
+                token_expires_at: None,
+            }),
+            Err(e) => Step::Failed(e.into()),
+        }
+    }
+
+    /// At most the token, then the credentials.
+    fn budget(&self) -> (u32, u64) {
+        (2, self.config.timeout_ms)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::step::Reason;
+    use crate::credentials::testkit::{
+        call, done, endpoint_config, failed, no_response, ok, status, ECS, NOW,
+    };
 
     #[test]
-    fn tokens_from_the_endpoint() {
-        let ok = |b: &'static [u8]| {
-            parse_token(Answer {
-                status: Some(200),
-                body: b,
-            })
-        };
-        assert_eq!(ok(b"  abc.def.ghi\n").unwrap(), "abc.def.ghi");
-        assert_eq!(ok(b"").unwrap_err().reason, Reason::Token);
-        assert_eq!(ok(b"a b").unwrap_err().reason, Reason::Token);
-        assert_eq!(ok(b"a\r\nX-Injected: 1").unwrap_err().reason, Reason::Token);
-        assert_eq!(ok(&[0xff, 0xfe]).unwrap_err().reason, Reason::Token);
-        let e = parse_token(Answer {
-            status: Some(403),
-            body: b"SECRET",
-        })
-        .unwrap_err();
+    fn endpoint_reads_the_token_then_the_credentials() {
+        let mut f = EndpointFlow::new(endpoint_config(true));
+        let c = call(f.start(NOW));
+        assert_eq!((c.cluster.as_str(), c.path.as_str()), ("t", "/token"));
+        let c = call(f.on_answer(ok(b"pod-token\n"), NOW));
+        assert_eq!(c.path, "/v1/credentials");
+        assert!(c.headers.contains(&("authorization", "pod-token".into())));
+        assert!(!format!("{c:?}").contains("pod-token"));
+        let got = done(f.on_answer(ok(ECS), NOW));
+        assert_eq!(got.credentials.credentials.access_key_id, "ASIA1");
+        assert_eq!(got.source, "endpoint");
+        // a failing token endpoint fails the refresh before the credentials call
+        call(f.start(NOW));
+        let e = failed(f.on_answer(status(404), NOW));
         assert_eq!(e.reason, Reason::Token);
-        assert!(!e.to_string().contains("SECRET"));
-        let e = parse_token(Answer {
-            status: None,
-            body: b"",
-        })
-        .unwrap_err();
+        call(f.start(NOW));
+        let e = failed(f.on_answer(no_response(), NOW));
         assert_eq!(e.reason, Reason::NoResponse);
     }
 
     #[test]
-    fn jwt_exp() {
-        // {"alg":"none"} . {"sub":"system:serviceaccount:ns:sa","exp":1795320000} . sig
-        let jwt = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6bnM6c2EiLCJleHAiOjE3OTUzMjAwMDB9.c2ln";
-        assert_eq!(jwt_expiry(jwt), Some(1_795_320_000));
-        assert_eq!(jwt_expiry("opaque-token"), None);
-        assert_eq!(jwt_expiry("a.!!!.c"), None);
-        assert_eq!(jwt_expiry("a.e30.c"), None); // {} has no exp
-        assert_eq!(base64url("aGk").unwrap(), b"hi");
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn arbitrary_tokens_never_panic(s in "\\PC{0,200}") {
-            let _ = jwt_expiry(&s);
-            let _ = parse_token(Answer { status: Some(200), body: s.as_bytes() });
-        }
+    fn endpoint_failures_have_reasons() {
+        let mut f = EndpointFlow::new(endpoint_config(false));
+        let c = call(f.start(NOW));
+        assert_eq!(
+            (c.cluster.as_str(), c.path.as_str()),
+            ("c", "/v1/credentials")
+        );
+        let e = failed(f.on_answer(status(500), NOW));
+        assert_eq!(e.reason, Reason::Status);
+        call(f.start(NOW));
+        assert_eq!(failed(f.on_answer(ok(b"{}"), NOW)).reason, Reason::Invalid);
+        call(f.start(NOW));
+        assert_eq!(
+            failed(f.on_answer(no_response(), NOW)).reason,
+            Reason::NoResponse
+        );
     }
 }

@@ -6,8 +6,8 @@
 //! token is kept and re-fetched a minute before its TTL ends, or at once when
 //! IMDS answers 401. IMDSv1 (no token) only when configured.
 
-use super::fetch::{Answer, Call, Failure, Fetched, Reason, Step};
-use super::parse_endpoint_answer;
+use super::endpoint::parse_endpoint_answer;
+use super::step::{Answer, Call, Failure, Fetched, Reason, Source, Step};
 use crate::config::{valid_role_name, ImdsConfig};
 
 const CREDENTIALS_PATH: &str = "/latest/meta-data/iam/security-credentials/";
@@ -24,7 +24,7 @@ enum Phase {
 /// The IMDSv2 machine; it keeps the session token between refreshes.
 #[derive(Debug)]
 pub struct Imds {
-    pub(super) config: ImdsConfig,
+    config: ImdsConfig,
     /// The session token and when it expires; `None` with v1 fallback = no token.
     token: Option<(String, u64)>,
     phase: Phase,
@@ -90,8 +90,10 @@ impl Imds {
             }
         }
     }
+}
 
-    pub fn start(&mut self, now: u64) -> Step {
+impl Source for Imds {
+    fn start(&mut self, now: u64) -> Step {
         self.retried = false;
         self.role = self.config.role.clone();
         match &self.token {
@@ -100,7 +102,7 @@ impl Imds {
         }
     }
 
-    pub fn on_answer(&mut self, answer: Answer, now: u64) -> Step {
+    fn on_answer(&mut self, answer: Answer, now: u64) -> Step {
         // A refused session token (expired, IMDS restarted): one new token, then retry.
         if self.phase != Phase::Token
             && answer.status == Some(401)
@@ -187,12 +189,18 @@ impl Imds {
             }
         }
     }
+
+    /// The token, the role listing and the credentials, and the three again
+    /// when IMDS refuses the token once.
+    fn budget(&self) -> (u32, u64) {
+        (6, self.config.timeout_ms)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::fetch::tests::{call, done, failed, ok, ECS, NOW};
+    use crate::credentials::testkit::{call, done, failed, no_response, ok, status, ECS, NOW};
 
     fn config(v1: bool, role: Option<&str>) -> ImdsConfig {
         ImdsConfig {
@@ -203,13 +211,6 @@ mod tests {
             token_ttl_secs: 300,
             v1_fallback: v1,
             role: role.map(str::to_string),
-        }
-    }
-
-    fn status(s: u32) -> Answer<'static> {
-        Answer {
-            status: Some(s),
-            body: b"",
         }
     }
 
@@ -266,14 +267,7 @@ mod tests {
         assert_eq!(e.reason, Reason::Token);
         call(m.start(NOW));
         assert_eq!(
-            failed(m.on_answer(
-                Answer {
-                    status: None,
-                    body: b""
-                },
-                NOW
-            ))
-            .reason,
+            failed(m.on_answer(no_response(), NOW)).reason,
             Reason::NoResponse
         );
         let mut m = Imds::new(config(true, None));

@@ -1,29 +1,40 @@
 //! The credential store the signer reads from: it refuses blank and expired
-//! credentials, so a request is never signed with nothing (envoy #37752).
+//! credentials, so a request is never signed with nothing.
 //!
 //! Sources: static, the environment, and, refreshed by one poller per Envoy
 //! process, a container endpoint (ECS, EKS Pod Identity), EC2 IMDSv2, STS
 //! `AssumeRole` and `AssumeRoleWithWebIdentity`, or a chain of these.
-//! `fetch` is the refresh state machine every polled source is built from.
+//!
+//! The files depend on one another in one direction only:
+//! - [`step`]: the vocabulary of a refresh (calls, answers, failures, fresh
+//!   credentials), imported by everything below and importing none of it;
+//! - [`rfc3339`], [`endpoint`] (the credentials JSON) and [`token`] (token
+//!   endpoints, JWT expiry): what several sources read;
+//! - one file per polled source: [`container`], [`imds`], [`sts`];
+//! - [`refresh`]: the composition of the sources (chains, `AssumeRole`'s
+//!   base) and the refresh schedule, the only file that knows them all;
+//! - this file: the store, environment credentials and the shared-data
+//!   format every VM reads; it does not import [`refresh`], which imports it.
 
 pub mod container;
-pub mod fetch;
+pub mod endpoint;
 pub mod imds;
+pub mod refresh;
+pub mod rfc3339;
+pub mod step;
 pub mod sts;
+#[cfg(test)]
+mod testkit;
+pub mod token;
 
 use crate::config::Env;
 use crate::sigv4::Credentials;
-
-/// Credentials closer than this to their expiry are no longer used: a request
-/// signed now must still be valid when storage checks it.
-pub const EXPIRY_MARGIN_SECS: u64 = 30;
-
-/// Credentials with their expiry (unix seconds), if they expire.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Expiring {
-    pub credentials: Credentials,
-    pub expires_at: Option<u64>,
-}
+use endpoint::parse_endpoint_answer;
+use rfc3339::format_rfc3339_utc;
+use step::Fetched;
+/// Defined with the vocabulary, which every source imports and which must
+/// import nothing back; named here too as the store's own types.
+pub use step::{Expiring, EXPIRY_MARGIN_SECS};
 
 /// The current credentials of one VM.
 #[derive(Default, Debug)]
@@ -75,132 +86,9 @@ pub fn from_env(env: &dyn Env) -> Option<Expiring> {
     })
 }
 
-/// Why a credentials-endpoint answer was refused (never contains secrets).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndpointError {
-    Status(u32),
-    NoResponse,
-    NotJson,
-    Missing(&'static str),
-    BadExpiration,
-    AlreadyExpired,
-}
-
-impl std::fmt::Display for EndpointError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EndpointError::Status(s) => write!(f, "answered HTTP {s}"),
-            EndpointError::NoResponse => f.write_str("no response (timeout or reset)"),
-            EndpointError::NotJson => f.write_str("body is not a JSON object"),
-            EndpointError::Missing(k) => write!(f, "`{k}` is missing or empty"),
-            EndpointError::BadExpiration => f.write_str("`Expiration` is not an RFC 3339 UTC time"),
-            EndpointError::AlreadyExpired => f.write_str("the credentials are already expired"),
-        }
-    }
-}
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parses `2026-11-22T04:05:06Z` (fraction and `+00:00` accepted) to unix seconds.
-pub fn parse_rfc3339_utc(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[13] != b':'
-        || b[16] != b':'
-        || !(1..=12).contains(&mo)
-        || !(1..=31).contains(&d)
-        || h > 23
-        || mi > 59
-        || se > 60
-    {
-        return None;
-    }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        rest = &frac[digits..];
-    }
-    if !matches!(rest, "Z" | "z" | "+00:00" | "-00:00") {
-        return None;
-    }
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se;
-    u64::try_from(secs).ok()
-}
-
-/// Parses an ECS container-credentials answer (`AccessKeyId`,
-/// `SecretAccessKey`, `Token`, `Expiration`).
-pub fn parse_endpoint_answer(
-    status: Option<u32>,
-    body: &[u8],
-    now: u64,
-) -> Result<Expiring, EndpointError> {
-    let status = status.ok_or(EndpointError::NoResponse)?;
-    if !(200..300).contains(&status) {
-        return Err(EndpointError::Status(status));
-    }
-    let v = crate::primitives::json::parse(body).map_err(|_| EndpointError::NotJson)?;
-    let field = |k: &'static str| -> Result<String, EndpointError> {
-        v.get(k)
-            .and_then(|x| x.as_str())
-            .filter(|x| !x.trim().is_empty())
-            .map(str::to_string)
-            .ok_or(EndpointError::Missing(k))
-    };
-    let credentials = Credentials {
-        access_key_id: field("AccessKeyId")?,
-        secret_access_key: field("SecretAccessKey")?,
-        session_token: field("Token").ok(),
-    };
-    let expires_at = match v.get("Expiration") {
-        None | Some(crate::primitives::json::Value::Null) => None,
-        Some(e) => Some(
-            e.as_str()
-                .and_then(parse_rfc3339_utc)
-                .ok_or(EndpointError::BadExpiration)?,
-        ),
-    };
-    if expires_at.is_some_and(|e| e <= now.saturating_add(EXPIRY_MARGIN_SECS)) {
-        return Err(EndpointError::AlreadyExpired);
-    }
-    Ok(Expiring {
-        credentials,
-        expires_at,
-    })
-}
-
-/// `2026-11-22T04:05:06Z`.
-pub fn format_rfc3339_utc(unix: u64) -> String {
-    let t = crate::sigv4::civil_from_unix(unix);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year, t.month, t.day, t.hour, t.minute, t.second
-    )
-}
-
 /// Fresh credentials as every VM reads them from shared data: the source's
 /// name, a newline, and the ECS JSON ([`parse_stored`] reads it back).
-pub fn encode_stored(f: &fetch::Fetched) -> Vec<u8> {
+pub fn encode_stored(f: &Fetched) -> Vec<u8> {
     fn string(out: &mut String, key: &str, v: &str) {
         out.push_str(if out.ends_with('{') { "\"" } else { ",\"" });
         out.push_str(key);
@@ -238,31 +126,6 @@ pub fn parse_stored(bytes: &[u8], now: u64) -> Option<(&str, Expiring)> {
     let source = std::str::from_utf8(&bytes[..split]).ok()?;
     let c = parse_endpoint_answer(Some(200), &bytes[split + 1..], now).ok()?;
     Some((source, c))
-}
-
-/// When to refresh credentials that expire at `expires_at` (unix seconds):
-/// at 80 % of the remaining lifetime, but at least 5 minutes before expiry
-/// when the lifetime allows, minus up to 10 % jitter; never later than
-/// `max_interval_ms` (so credentials without expiry are re-read too).
-pub fn refresh_in_ms(
-    now: u64,
-    expires_at: Option<u64>,
-    jitter_permille: u64,
-    max_interval_ms: u64,
-) -> u64 {
-    let Some(exp) = expires_at else {
-        return max_interval_ms;
-    };
-    let life_ms = exp.saturating_sub(now).saturating_mul(1000);
-    let at_80 = life_ms / 10 * 8;
-    let five_before = life_ms.saturating_sub(300_000);
-    let base = if five_before > 0 {
-        at_80.min(five_before)
-    } else {
-        at_80
-    };
-    let jitter = base / 10 * jitter_permille.min(1000) / 1000;
-    (base - jitter).clamp(1000, max_interval_ms.max(1000))
 }
 
 #[cfg(test)]
@@ -314,103 +177,8 @@ mod tests {
     }
 
     #[test]
-    fn rfc3339() {
-        assert_eq!(parse_rfc3339_utc("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            parse_rfc3339_utc("2015-08-30T12:36:00Z"),
-            Some(1_440_938_160)
-        );
-        assert_eq!(
-            parse_rfc3339_utc("2024-02-29T23:59:59.123Z"),
-            Some(1_709_251_199)
-        );
-        assert_eq!(
-            parse_rfc3339_utc("2026-11-22T04:00:00+00:00"),
-            Some(1_795_320_000)
-        );
-        for bad in [
-            "",
-            "2026-11-22 04:00",
-            "2026-13-01T00:00:00Z",
-            "2026-11-22T04:00:00+02:00",
-            "2026-11-22T04:00:00",
-            "20x6-11-22T04:00:00Z",
-            "2026-11-22T04:00:00.Z",
-        ] {
-            assert_eq!(parse_rfc3339_utc(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn endpoint_answers() {
-        let now = 1_795_300_000;
-        let ok = br#"{"AccessKeyId":"ASIA1","SecretAccessKey":"sk","Token":"tok","Expiration":"2026-11-22T04:00:00Z","RoleArn":"x"}"#;
-        let c = parse_endpoint_answer(Some(200), ok, now).unwrap();
-        assert_eq!(c.credentials.access_key_id, "ASIA1");
-        assert_eq!(c.credentials.session_token.as_deref(), Some("tok"));
-        assert_eq!(c.expires_at, Some(1_795_320_000));
-        assert_eq!(
-            parse_endpoint_answer(Some(500), ok, now),
-            Err(EndpointError::Status(500))
-        );
-        assert_eq!(
-            parse_endpoint_answer(None, b"", now),
-            Err(EndpointError::NoResponse)
-        );
-        assert_eq!(
-            parse_endpoint_answer(Some(200), b"[]", now).unwrap_err(),
-            EndpointError::Missing("AccessKeyId")
-        );
-        assert_eq!(
-            parse_endpoint_answer(Some(200), b"nope", now),
-            Err(EndpointError::NotJson)
-        );
-        let blank =
-            br#"{"AccessKeyId":"A","SecretAccessKey":" ","Expiration":"2026-11-22T04:00:00Z"}"#;
-        assert_eq!(
-            parse_endpoint_answer(Some(200), blank, now),
-            Err(EndpointError::Missing("SecretAccessKey"))
-        );
-        let bad_exp = br#"{"AccessKeyId":"A","SecretAccessKey":"s","Expiration":"tomorrow"}"#;
-        assert_eq!(
-            parse_endpoint_answer(Some(200), bad_exp, now),
-            Err(EndpointError::BadExpiration)
-        );
-        assert_eq!(
-            parse_endpoint_answer(Some(200), ok, 1_795_320_000),
-            Err(EndpointError::AlreadyExpired)
-        );
-        let no_exp = br#"{"AccessKeyId":"A","SecretAccessKey":"s"}"#;
-        assert_eq!(
-            parse_endpoint_answer(Some(200), no_exp, now)
-                .unwrap()
-                .expires_at,
-            None
-        );
-        let leaky = br#"{"AccessKeyId":"A","SecretAccessKey":"SUPERSECRET","Expiration":"bad"}"#;
-        let e = parse_endpoint_answer(Some(200), leaky, now).unwrap_err();
-        assert!(!e.to_string().contains("SUPERSECRET"), "{e}");
-    }
-
-    #[test]
-    fn refresh_schedule() {
-        // 1 h credentials: 80 % (48 min) comes before "5 minutes before expiry" (55 min)
-        assert_eq!(refresh_in_ms(0, Some(3600), 0, u64::MAX), 2_880_000);
-        // 6 h credentials: 80 % (4.8 h) again
-        assert_eq!(refresh_in_ms(0, Some(21_600), 0, u64::MAX), 17_280_000);
-        // 10 minutes left: 80 % = 8 min, 5 min before = 5 min
-        assert_eq!(refresh_in_ms(0, Some(600), 0, u64::MAX), 300_000);
-        // jitter takes up to 10 % off
-        assert_eq!(refresh_in_ms(0, Some(600), 1000, u64::MAX), 270_000);
-        // capped, and never more often than once a second
-        assert_eq!(refresh_in_ms(0, Some(3600), 0, 60_000), 60_000);
-        assert_eq!(refresh_in_ms(0, Some(1), 0, 60_000), 1000);
-        assert_eq!(refresh_in_ms(0, None, 0, 60_000), 60_000);
-    }
-
-    #[test]
     fn stored_round_trip() {
-        let f = fetch::Fetched {
+        let f = Fetched {
             credentials: Expiring {
                 credentials: Credentials {
                     access_key_id: "AK".into(),
@@ -428,7 +196,6 @@ mod tests {
         assert_eq!(source, "imds");
         assert!(parse_stored(&bytes, 1_795_320_000).is_none());
         assert!(parse_stored(b"{}", 0).is_none());
-        assert_eq!(format_rfc3339_utc(0), "1970-01-01T00:00:00Z");
     }
 
     #[test]

@@ -2,12 +2,16 @@
 //! credentials from another source) and `AssumeRoleWithWebIdentity`
 //! (unsigned; the token from configuration or a token endpoint). Both are
 //! form `POST`s to the regional endpoint through an Envoy cluster; the XML
-//! answer is bounded ([`super::fetch::MAX_ANSWER_BYTES`]) and read by a
-//! few-element parser that only looks for what it needs.
+//! answer is bounded ([`super::step::MAX_ANSWER_BYTES`]) and read by a
+//! few-element parser that only looks for what it needs. `AssumeRole` runs
+//! its base source through [`Source`], so it works over any source without
+//! knowing how sources are composed.
 
-use super::container::{jwt_expiry, parse_token, token_call};
-use super::fetch::{Answer, Call, Failure, Fetched, Fetcher, Reason, Step};
-use super::{parse_rfc3339_utc, Expiring, EXPIRY_MARGIN_SECS};
+use super::rfc3339::parse_rfc3339_utc;
+use super::step::{
+    Answer, Call, Expiring, Failure, Fetched, Reason, Source, Step, EXPIRY_MARGIN_SECS,
+};
+use super::token::{jwt_expiry, parse_token, token_call};
 use crate::config::{StsConfig, TokenSource, WebIdentityConfig};
 use crate::sigv4::{self, Credentials, HeaderSigning, Request, Scope, SigningKeyCache};
 
@@ -265,15 +269,15 @@ fn done(answer: Answer, now: u64, source: &'static str, token_expires_at: Option
 
 /// `AssumeRole`: the base source's refresh, then the signed STS call.
 #[derive(Debug)]
-pub struct AssumeRole {
-    pub(super) sts: StsConfig,
+pub struct AssumeRole<B> {
+    sts: StsConfig,
     external_id: Option<String>,
-    pub(super) base: Fetcher,
+    base: B,
     in_base: bool,
 }
 
-impl AssumeRole {
-    pub fn new(sts: StsConfig, external_id: Option<String>, base: Fetcher) -> AssumeRole {
+impl<B: Source> AssumeRole<B> {
+    pub fn new(sts: StsConfig, external_id: Option<String>, base: B) -> AssumeRole<B> {
         AssumeRole {
             sts,
             external_id,
@@ -300,19 +304,27 @@ impl AssumeRole {
             )),
         }
     }
+}
 
-    pub fn start(&mut self, now: u64) -> Step {
+impl<B: Source> Source for AssumeRole<B> {
+    fn start(&mut self, now: u64) -> Step {
         self.in_base = true;
         let step = self.base.start(now);
         self.after_base(step, now)
     }
 
-    pub fn on_answer(&mut self, answer: Answer, now: u64) -> Step {
+    fn on_answer(&mut self, answer: Answer, now: u64) -> Step {
         if self.in_base {
             let step = self.base.on_answer(answer, now);
             return self.after_base(step, now);
         }
         done(answer, now, "assume_role", None)
+    }
+
+    /// The base's calls, then STS.
+    fn budget(&self) -> (u32, u64) {
+        let (n, t) = self.base.budget();
+        (n + 1, t.max(self.sts.timeout_ms))
     }
 }
 
@@ -336,19 +348,14 @@ impl WebIdentity {
         }
     }
 
-    pub(super) fn timeout_ms(&self) -> u64 {
-        match &self.token {
-            TokenSource::Endpoint(e) => e.timeout_ms.max(self.sts.timeout_ms),
-            TokenSource::Inline(_) => self.sts.timeout_ms,
-        }
-    }
-
     fn sts_call(&mut self, token: &str) -> Step {
         self.token_expires_at = jwt_expiry(token);
         Step::Call(web_identity_call(&self.sts, token))
     }
+}
 
-    pub fn start(&mut self, _now: u64) -> Step {
+impl Source for WebIdentity {
+    fn start(&mut self, _now: u64) -> Step {
         match &self.token {
             TokenSource::Endpoint(e) => {
                 self.reading_token = true;
@@ -361,7 +368,7 @@ impl WebIdentity {
         }
     }
 
-    pub fn on_answer(&mut self, answer: Answer, now: u64) -> Step {
+    fn on_answer(&mut self, answer: Answer, now: u64) -> Step {
         if std::mem::take(&mut self.reading_token) {
             return match parse_token(answer) {
                 Ok(t) => self.sts_call(&t),
@@ -370,13 +377,22 @@ impl WebIdentity {
         }
         done(answer, now, "web_identity", self.token_expires_at)
     }
+
+    /// The token (when read from its endpoint), then STS.
+    fn budget(&self) -> (u32, u64) {
+        let timeout_ms = match &self.token {
+            TokenSource::Endpoint(e) => e.timeout_ms.max(self.sts.timeout_ms),
+            TokenSource::Inline(_) => self.sts.timeout_ms,
+        };
+        (2, timeout_ms)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{CredentialsConfig, MapEnv, TokenEndpoint};
-    use crate::credentials::fetch::tests::{call, done as got, failed, ok, NOW};
+    use crate::config::TokenEndpoint;
+    use crate::credentials::testkit::{call, done as got, failed, no_response, ok, status, NOW};
 
     const ANSWER: &str = r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleResult>
@@ -435,15 +451,7 @@ mod tests {
         assert_eq!(e.reason, Reason::Status);
         assert_eq!(e.to_string(), "STS: HTTP 403 AccessDenied");
         assert_eq!(
-            parse_answer(
-                Answer {
-                    status: None,
-                    body: b""
-                },
-                NOW
-            )
-            .unwrap_err()
-            .reason,
+            parse_answer(no_response(), NOW).unwrap_err().reason,
             Reason::NoResponse
         );
         for bad in [
@@ -529,21 +537,53 @@ mod tests {
         );
     }
 
+    /// A base source that makes one call and answers `AKBASE` credentials.
+    #[derive(Debug)]
+    struct OneCall;
+
+    impl Source for OneCall {
+        fn start(&mut self, _now: u64) -> Step {
+            Step::Call(Call {
+                cluster: "base".into(),
+                method: "GET",
+                authority: "base".into(),
+                path: "/".into(),
+                headers: vec![],
+                body: vec![],
+                timeout_ms: 2000,
+            })
+        }
+
+        fn on_answer(&mut self, answer: Answer, _now: u64) -> Step {
+            if !answer.ok() {
+                return Step::Failed(answer.failure(Reason::Status, "base"));
+            }
+            Step::Done(Fetched {
+                credentials: Expiring {
+                    credentials: Credentials {
+                        access_key_id: "AKBASE".into(),
+                        secret_access_key: "s".into(),
+                        session_token: None,
+                    },
+                    expires_at: None,
+                },
+                source: "base",
+                token_expires_at: None,
+            })
+        }
+
+        fn budget(&self) -> (u32, u64) {
+            (1, 2000)
+        }
+    }
+
     #[test]
     fn assume_role_machine_runs_the_base_first() {
-        let cfg = crate::config::AssumeRoleConfig {
-            sts: sts(),
-            external_id: None,
-            base: CredentialsConfig::Env,
-            refresh_interval_ms: 60_000,
-        };
-        let env = MapEnv(vec![
-            ("AWS_ACCESS_KEY_ID", "AKBASE"),
-            ("AWS_SECRET_ACCESS_KEY", "s"),
-        ]);
-        let mut f = Fetcher::new(CredentialsConfig::AssumeRole(Box::new(cfg.clone())), &env);
-        assert_eq!(f.budget(), (1, 1000));
-        let c = call(f.start(NOW));
+        let mut f = AssumeRole::new(sts(), None, OneCall);
+        assert_eq!(f.budget(), (2, 2000));
+        assert_eq!(call(f.start(NOW)).cluster, "base");
+        let c = call(f.on_answer(ok(b""), NOW));
+        assert_eq!(c.cluster, "sts");
         assert!(c
             .headers
             .iter()
@@ -556,15 +596,13 @@ mod tests {
             ),
             ("assume_role", "ASIAEXAMPLE")
         );
-        let e = failed(
-            Fetcher::new(
-                CredentialsConfig::AssumeRole(Box::new(cfg)),
-                &MapEnv(vec![]),
-            )
-            .start(NOW),
+        // a failing base fails the refresh before STS is called
+        call(f.start(NOW));
+        let e = failed(f.on_answer(status(500), NOW));
+        assert_eq!(
+            (e.reason, e.what, e.status),
+            (Reason::Status, "base", Some(500))
         );
-        assert_eq!(e.reason, Reason::Unavailable);
-        assert!(e.what.contains("AWS_ACCESS_KEY_ID"), "{e}");
     }
 
     #[test]
@@ -580,7 +618,8 @@ mod tests {
             }),
             refresh_interval_ms: 60_000,
         };
-        let mut f = Fetcher::new(CredentialsConfig::WebIdentity(cfg), &MapEnv(vec![]));
+        let mut f = WebIdentity::new(cfg);
+        assert_eq!(f.budget(), (2, 1000));
         assert_eq!(call(f.start(NOW)).cluster, "tok");
         let c = call(f.on_answer(ok(jwt.as_bytes()), NOW));
         let body = String::from_utf8(c.body.clone()).unwrap();
@@ -591,17 +630,7 @@ mod tests {
         assert_eq!(fetched.source, "web_identity");
         assert_eq!(fetched.refresh_before(), Some(1_795_310_000));
         call(f.start(NOW));
-        assert_eq!(
-            failed(f.on_answer(
-                Answer {
-                    status: Some(500),
-                    body: b""
-                },
-                NOW
-            ))
-            .reason,
-            Reason::Token
-        );
+        assert_eq!(failed(f.on_answer(status(500), NOW)).reason, Reason::Token);
     }
 
     proptest::proptest! {
