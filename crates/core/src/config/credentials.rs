@@ -12,6 +12,7 @@ use super::{
     TokenEndpoint, TokenSource, WebIdentityConfig,
 };
 use crate::primitives::json::{Map, Value};
+use crate::primitives::syntax::valid_role_name;
 
 const FIELD: &str = "signing.credentials";
 const SOURCES: [&str; 8] = [
@@ -396,13 +397,6 @@ fn imds(o: &Obj) -> CredentialsConfig {
             .unwrap_or(false),
         role: o.s("imds_role").map(str::to_string),
     })
-}
-
-/// An IAM role or session name (it goes into a path or a form field).
-pub fn valid_role_name(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
 /// The STS keys shared by `assume_role` and `web_identity`; web identity

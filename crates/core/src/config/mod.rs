@@ -10,8 +10,9 @@ mod credentials;
 mod reader;
 mod validate;
 
-pub use credentials::{full_uri_parts, valid_role_name};
-pub use validate::{parse_duration, valid_bucket_name};
+pub use crate::primitives::syntax::{valid_bucket_name, valid_role_name};
+pub use credentials::full_uri_parts;
+pub use validate::parse_duration;
 
 /// A configuration error with the dotted path of the offending field, so the
 /// single log line Envoy prints tells the operator exactly what to fix.

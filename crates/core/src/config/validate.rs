@@ -8,6 +8,9 @@ use super::{
     Failed, RedirectConfig, Role, SigningConfig,
 };
 use super::{DecisionCacheConfig, GatewayConfig, PresignConfig};
+use crate::primitives::syntax::{
+    is_lowercase_header_name as valid_header_name, is_plain_name, valid_bucket_name,
+};
 use std::time::Duration;
 
 /// The validated configuration, from the raw settings.
@@ -360,20 +363,6 @@ fn allow_sensitive(names: &[String]) -> Result<Vec<String>, Failed> {
     Ok(names.to_vec())
 }
 
-pub(super) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// A lowercase HTTP header name that is safe to use for the marker.
-fn valid_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
-
 fn validate_redirect(raw: &mut RawRedirect) -> Result<RedirectConfig, Failed> {
     if raw.internal_prefixes.is_empty() {
         return Err(err(
@@ -550,13 +539,13 @@ fn validate_signing(raw: &mut RawSigning, env: &dyn Env) -> Result<SigningConfig
             )
         })?,
     };
-    if !is_token(&region) {
+    if !is_plain_name(&region) {
         return Err(err(
             "signing.region",
             "must be a region name such as \"us-east-1\"",
         ));
     }
-    if !is_token(&raw.service) {
+    if !is_plain_name(&raw.service) {
         return Err(err(
             "signing.service",
             "must be a service name such as \"s3\" or \"execute-api\"",
@@ -731,7 +720,7 @@ fn validate_signing(raw: &mut RawSigning, env: &dyn Env) -> Result<SigningConfig
             "must list lowercase x-amz-* header names, or prefixes ending in '*'",
         ));
     }
-    if !sc.query_parameters.iter().all(|q| is_token(q)) {
+    if !sc.query_parameters.iter().all(|q| is_plain_name(q)) {
         return Err(err(
             "signing.scope.query_parameters",
             "must list query parameter names such as \"tagging\"",
@@ -779,23 +768,6 @@ fn validate_signing(raw: &mut RawSigning, env: &dyn Env) -> Result<SigningConfig
         require_marker: raw.require_marker,
         key_rules: Default::default(),
     })
-}
-
-/// S3 bucket naming rules (the subset that matters for safe host and path building).
-pub fn valid_bucket_name(name: &str) -> bool {
-    (3..=63).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-        && name
-            .as_bytes()
-            .first()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-        && name
-            .as_bytes()
-            .last()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-        && !crate::primitives::ascii::contains(name, "..")
 }
 
 /// Parses durations written as `"360s"`, `"5m"`, `"1h"`, `"250ms"` (Envoy-style strings).
@@ -1370,16 +1342,6 @@ mod tests {
         assert_eq!(parse_duration("s"), None);
         assert_eq!(parse_duration("5d"), None);
         assert_eq!(parse_duration("-5s"), None);
-    }
-
-    #[test]
-    fn bucket_names() {
-        assert!(valid_bucket_name("assets"));
-        assert!(valid_bucket_name("my.bucket-1"));
-        assert!(!valid_bucket_name("ab"));
-        assert!(!valid_bucket_name("-ab"));
-        assert!(!valid_bucket_name("a..b"));
-        assert!(!valid_bucket_name("Upper"));
     }
 
     #[test]
