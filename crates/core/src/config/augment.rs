@@ -12,79 +12,20 @@ use crate::primitives::syntax::is_lowercase_header_name as valid_header_name;
 const DAY_MS: u64 = 86_400_000;
 
 /// The flow B keys, read at the top level, in the order the reader lists them.
+#[rustfmt::skip]
 pub(super) const KEYS: &[Key] = &[
-    key(
-        "augment_headers",
-        K::Bool,
-        F::Bool(false),
-        "poll the header provider and inject its headers",
-    ),
-    key(
-        "header_providing_service_cluster",
-        K::Str,
-        F::Str("sidecar"),
-        "Envoy cluster of the header provider",
-    ),
-    key(
-        "header_providing_service_authority",
-        K::Str,
-        F::Str("sidecar"),
-        "`:authority` of the poll",
-    ),
-    key(
-        "header_providing_service_path",
-        K::Str,
-        F::Str("/headers"),
-        "path of the poll",
-    ),
-    key(
-        "header_providing_service_timeout",
-        K::Duration(1, 60_000),
-        F::Str("5s"),
-        "poll timeout",
-    ),
-    key(
-        "header_cache_expiry",
-        K::Duration(1, DAY_MS),
-        F::Str("360s"),
-        "poll interval",
-    ),
-    key(
-        "header_max_staleness",
-        K::Duration(1, 7 * DAY_MS),
-        F::Str("3600s"),
-        "headers older than this are dropped",
-    ),
-    key(
-        "header_backoff_cap",
-        K::Duration(1, DAY_MS),
-        F::Str("60s"),
-        "longest retry delay after failed polls",
-    ),
-    key(
-        "header_max_body_bytes",
-        K::Uint(2, 1 << 20),
-        F::Uint(crate::augment::provider::DEFAULT_MAX_BODY),
-        "larger provider answers are refused",
-    ),
-    key(
-        "header_failure_policy",
-        K::Choice(&["pass", "deny"]),
-        F::Str("pass"),
-        "what requests get without valid headers",
-    ),
-    key(
-        "header_injection",
-        K::Choice(&["overwrite", "keep_existing"]),
-        F::Str("overwrite"),
-        "whether a provider header replaces the request's",
-    ),
-    key(
-        "header_allow_sensitive",
-        K::Strings,
-        F::List(&[]),
-        "sensitive names the provider may set",
-    ),
+    key("augment_headers", K::Bool, F::Bool(false), "poll the header provider and inject its headers"),
+    key("header_providing_service_cluster", K::Str, F::Str("sidecar"), "Envoy cluster of the header provider"),
+    key("header_providing_service_authority", K::Str, F::Str("sidecar"), "`:authority` of the poll"),
+    key("header_providing_service_path", K::Str, F::Str("/headers"), "path of the poll"),
+    key("header_providing_service_timeout", K::Duration(1, 60_000), F::Str("5s"), "poll timeout"),
+    key("header_cache_expiry", K::Duration(1, DAY_MS), F::Str("360s"), "poll interval"),
+    key("header_max_staleness", K::Duration(1, 7 * DAY_MS), F::Str("3600s"), "headers older than this are dropped"),
+    key("header_backoff_cap", K::Duration(1, DAY_MS), F::Str("60s"), "longest retry delay after failed polls"),
+    key("header_max_body_bytes", K::Uint(2, 1 << 20), F::Uint(crate::augment::provider::DEFAULT_MAX_BODY), "larger provider answers are refused"),
+    key("header_failure_policy", K::Choice(&["pass", "deny"]), F::Str("pass"), "what requests get without valid headers"),
+    key("header_injection", K::Choice(&["overwrite", "keep_existing"]), F::Str("overwrite"), "whether a provider header replaces the request's"),
+    key("header_allow_sensitive", K::Strings, F::List(&[]), "sensitive names the provider may set"),
 ];
 
 /// The flow B settings as written, not yet validated.

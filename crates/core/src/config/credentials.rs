@@ -46,6 +46,7 @@ const fn key(name: &'static str, sources: u8, kind: K, default: F, doc: &'static
 }
 
 /// The keys of `signing.credentials` (and of `base` and `sources` items).
+#[rustfmt::skip]
 pub(super) const KEYS: &[Key] = &[
     key("source", 0xff, K::Choice(&SOURCES), F::Str("env"), "where credentials come from"),
     key("access_key_id", STATIC, K::Str, F::Derived("required for `static`"), "the access key"),

@@ -12,87 +12,30 @@ use super::values::{
 use crate::primitives::syntax::is_lowercase_header_name as valid_header_name;
 
 /// The keys of `gateway`, in the order the reader lists them.
+#[rustfmt::skip]
 pub(super) const KEYS: &[Key] = &[
-    key(
-        "auth_cluster",
-        K::Str,
-        F::Str("auth_backend"),
-        "Envoy cluster of the auth backend",
-    ),
-    key(
-        "auth_authority",
-        K::Str,
-        F::Derived("`auth_cluster`"),
-        "`:authority` of the auth subrequest",
-    ),
-    key(
-        "auth_timeout",
-        K::Duration(1, 60_000),
-        F::Str("5s"),
-        "auth subrequest timeout",
-    ),
-    key(
-        "forward_headers",
-        K::Strings,
-        F::List(&["cookie", "authorization"]),
-        "client headers the subrequest carries",
-    ),
-    key(
-        "presign",
-        K::Object,
-        F::Unset,
-        "answer presigned redirects instead of streaming",
-    ),
-    key(
-        "decision_cache",
-        K::Object,
-        F::Derived("on, with the defaults below"),
-        "cache the backend's decisions it marks cacheable",
-    ),
+    key("auth_cluster", K::Str, F::Str("auth_backend"), "Envoy cluster of the auth backend"),
+    key("auth_authority", K::Str, F::Derived("`auth_cluster`"), "`:authority` of the auth subrequest"),
+    key("auth_timeout", K::Duration(1, 60_000), F::Str("5s"), "auth subrequest timeout"),
+    key("forward_headers", K::Strings, F::List(&["cookie", "authorization"]), "client headers the subrequest carries"),
+    key("presign", K::Object, F::Unset, "answer presigned redirects instead of streaming"),
+    key("decision_cache", K::Object, F::Derived("on, with the defaults below"), "cache the backend's decisions it marks cacheable"),
 ];
 
 /// The keys of `gateway.presign`.
+#[rustfmt::skip]
 pub(super) const PRESIGN_KEYS: &[Key] = &[
-    key(
-        "base_url",
-        K::Str,
-        F::Required,
-        "`scheme://host[:port]` clients reach storage at",
-    ),
-    key(
-        "expires",
-        K::Duration(1000, crate::sigv4::MAX_PRESIGN_EXPIRES_SECS * 1000),
-        F::Str("300s"),
-        "lifetime of a presigned URL",
-    ),
-    key(
-        "always",
-        K::Bool,
-        F::Bool(false),
-        "presign every consent, not only those that ask",
-    ),
+    key("base_url", K::Str, F::Required, "`scheme://host[:port]` clients reach storage at"),
+    key("expires", K::Duration(1000, crate::sigv4::MAX_PRESIGN_EXPIRES_SECS * 1000), F::Str("300s"), "lifetime of a presigned URL"),
+    key("always", K::Bool, F::Bool(false), "presign every consent, not only those that ask"),
 ];
 
 /// The keys of `gateway.decision_cache`.
+#[rustfmt::skip]
 pub(super) const CACHE_KEYS: &[Key] = &[
-    key(
-        "max_age",
-        K::Duration(0, 3_600_000),
-        F::Str("60s"),
-        "upper bound on the backend's `max-age`",
-    ),
-    key(
-        "max_entries",
-        K::Uint(0, 65_536),
-        F::Uint(1024),
-        "most decisions kept",
-    ),
-    key(
-        "writes",
-        K::Bool,
-        F::Bool(false),
-        "cache write consents too",
-    ),
+    key("max_age", K::Duration(0, 3_600_000), F::Str("60s"), "upper bound on the backend's `max-age`"),
+    key("max_entries", K::Uint(0, 65_536), F::Uint(1024), "most decisions kept"),
+    key("writes", K::Bool, F::Bool(false), "cache write consents too"),
 ];
 
 const NAMES: [&str; KEYS.len()] = values::names(&[KEYS]);

@@ -8,85 +8,21 @@ use super::values::{
 use crate::internal_redirect::target::{ConsentBy, KeyRules, ReadQuery};
 
 /// The keys of `redirect`, in the order the reader lists them.
+#[rustfmt::skip]
 pub(super) const KEYS: &[Key] = &[
-    key(
-        "internal_prefixes",
-        K::Strings,
-        F::List(&["/internal-assets/"]),
-        "path prefixes of internal routes",
-    ),
-    key(
-        "marker_header",
-        K::Str,
-        F::Str("x-internal-redirect"),
-        "the marker header (lowercase)",
-    ),
-    key(
-        "marker_ttl",
-        K::Duration(1000, 3_600_000),
-        F::Str("30s"),
-        "marker lifetime",
-    ),
-    key(
-        "foreign_redirects",
-        K::Choice(&["pass", "reject"]),
-        F::Str("pass"),
-        "what a non-internal backend 307 becomes",
-    ),
-    key(
-        "max_key_length",
-        K::Uint(1, 4096),
-        F::Uint(1024),
-        "longest object key taken from an internal path",
-    ),
-    key(
-        "allow_empty_segments",
-        K::Bool,
-        F::Bool(false),
-        "allow `//` and a trailing `/` in keys",
-    ),
-    key(
-        "internal_authorities",
-        K::Strings,
-        F::List(&[]),
-        "authorities besides the client's whose 307s are internal",
-    ),
-    key(
-        "keep_backend_headers",
-        K::Strings,
-        F::List(&crate::internal_redirect::carry::NGINX_KEPT),
-        "backend response headers put on storage's answer",
-    ),
-    key(
-        "max_kept_bytes",
-        K::Uint(0, 32_768),
-        F::Uint(8192),
-        "bound on the kept headers",
-    ),
-    key(
-        "read_parameters",
-        K::Strings,
-        F::List(&[]),
-        "query parameters a read consent may carry to storage",
-    ),
-    key(
-        "allow_active_content_types",
-        K::Bool,
-        F::Bool(false),
-        "let a read consent name an active content type",
-    ),
-    key(
-        "consent",
-        K::Choice(&["any_internal_307", "accel_or_flagged"]),
-        F::Str("any_internal_307"),
-        "which backend answers consent to a read",
-    ),
-    key(
-        "marker_audience",
-        K::Str,
-        F::Str(""),
-        "the placement markers are issued for and accepted at",
-    ),
+    key("internal_prefixes", K::Strings, F::List(&["/internal-assets/"]), "path prefixes of internal routes"),
+    key("marker_header", K::Str, F::Str("x-internal-redirect"), "the marker header (lowercase)"),
+    key("marker_ttl", K::Duration(1000, 3_600_000), F::Str("30s"), "marker lifetime"),
+    key("foreign_redirects", K::Choice(&["pass", "reject"]), F::Str("pass"), "what a non-internal backend 307 becomes"),
+    key("max_key_length", K::Uint(1, 4096), F::Uint(1024), "longest object key taken from an internal path"),
+    key("allow_empty_segments", K::Bool, F::Bool(false), "allow `//` and a trailing `/` in keys"),
+    key("internal_authorities", K::Strings, F::List(&[]), "authorities besides the client's whose 307s are internal"),
+    key("keep_backend_headers", K::Strings, F::List(&crate::internal_redirect::carry::NGINX_KEPT), "backend response headers put on storage's answer"),
+    key("max_kept_bytes", K::Uint(0, 32_768), F::Uint(8192), "bound on the kept headers"),
+    key("read_parameters", K::Strings, F::List(&[]), "query parameters a read consent may carry to storage"),
+    key("allow_active_content_types", K::Bool, F::Bool(false), "let a read consent name an active content type"),
+    key("consent", K::Choice(&["any_internal_307", "accel_or_flagged"]), F::Str("any_internal_307"), "which backend answers consent to a read"),
+    key("marker_audience", K::Str, F::Str(""), "the placement markers are issued for and accepted at"),
 ];
 
 /// What the reader accepts in `redirect`.

@@ -10,31 +10,12 @@ use super::types::{Config, Env, Role, SigningConfig};
 use super::values::{self, err, err_at, key, Failed, Fallback as F, Key, Kind as K, Reader};
 
 /// The top-level keys besides the flat flow B ones (`augment::KEYS`).
+#[rustfmt::skip]
 pub(super) const KEYS: &[Key] = &[
-    key(
-        "role",
-        K::Choice(&["edge", "auth_backend", "storage", "gateway"]),
-        F::Str("edge"),
-        "what this instance does",
-    ),
-    key(
-        "redirect",
-        K::Object,
-        F::Derived("the defaults below"),
-        "internal redirects (every role)",
-    ),
-    key(
-        "signing",
-        K::Object,
-        F::Derived("none; required for `storage` and `gateway`"),
-        "how to sign requests to storage",
-    ),
-    key(
-        "gateway",
-        K::Object,
-        F::Derived("none; read only with role `gateway`"),
-        "the auth subrequest gateway (flow D)",
-    ),
+    key("role", K::Choice(&["edge", "auth_backend", "storage", "gateway"]), F::Str("edge"), "what this instance does"),
+    key("redirect", K::Object, F::Derived("the defaults below"), "internal redirects (every role)"),
+    key("signing", K::Object, F::Derived("none; required for `storage` and `gateway`"), "how to sign requests to storage"),
+    key("gateway", K::Object, F::Derived("none; read only with role `gateway`"), "the auth subrequest gateway (flow D)"),
 ];
 
 const NAMES: [&str; values::count(&[KEYS, augment::KEYS])] = values::names(&[KEYS, augment::KEYS]);

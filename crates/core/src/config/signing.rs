@@ -12,6 +12,7 @@ use crate::primitives::syntax::{
 };
 
 /// The keys of `signing`, in the order the reader lists them.
+#[rustfmt::skip]
 pub(super) const KEYS: &[Key] = &[
     key("region", K::Str, F::Derived("`AWS_REGION` from the VM environment; required if that is unset"), "region in the credential scope"),
     key("service", K::Str, F::Str("s3"), "service in the credential scope"),
@@ -31,18 +32,15 @@ pub(super) const KEYS: &[Key] = &[
 ];
 
 /// The keys of each `signing.buckets` item.
+#[rustfmt::skip]
 pub(super) const BUCKET_KEYS: &[Key] = &[
     key("prefix", K::Str, F::Required, "request path prefix"),
     key("bucket", K::Str, F::Required, "S3 bucket name"),
-    key(
-        "key_prefix",
-        K::Str,
-        F::Str(""),
-        "prepended to the rest of the path",
-    ),
+    key("key_prefix", K::Str, F::Str(""), "prepended to the rest of the path"),
 ];
 
 /// The keys of `signing.scope`.
+#[rustfmt::skip]
 pub(super) const SCOPE_KEYS: &[Key] = &[
     key("methods", K::Strings, F::Derived("`[]` (any)"), "upper-case methods signed"),
     key("buckets", K::Strings, F::Derived("`[]` (any; on a scoped edge with `signing.buckets`, the mapped buckets)"), "buckets signed for"),

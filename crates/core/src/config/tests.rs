@@ -7,6 +7,7 @@ use super::{
 };
 
 mod credentials;
+mod reference;
 
 fn parse(s: &str) -> Result<Config, ConfigError> {
     Config::parse(s.as_bytes(), &MapEnv(vec![]))

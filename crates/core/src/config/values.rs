@@ -74,7 +74,7 @@ pub(super) struct Key {
     pub(super) kind: Kind,
     pub(super) default: Fallback,
     /// For the reference page's test; never in the module.
-    #[allow(dead_code)]
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(super) doc: &'static str,
     /// `signing.credentials` only: the sources (bits) that read the key.
     pub(super) sources: u8,
