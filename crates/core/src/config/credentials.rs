@@ -78,41 +78,27 @@ pub(super) const KEYS: &[Key] = &[
 ];
 
 /// What the reader needs of each key at run time: its name, the sources
-/// that read it, and whether its value is a string (else the kind says).
+/// that read it, and its kind (with a duration's bounds).
 const SHAPES: [(&str, u8, K); KEYS.len()] = {
     let mut out = [("", 0, K::Str); KEYS.len()];
     let mut i = 0;
     while i < KEYS.len() {
-        let kind = match KEYS[i].kind {
-            K::Bool | K::Object | K::Objects => KEYS[i].kind,
-            _ => K::Str,
-        };
-        out[i] = (KEYS[i].name, KEYS[i].sources, kind);
+        out[i] = (KEYS[i].name, KEYS[i].sources, KEYS[i].kind);
         i += 1;
     }
     out
 };
 
-/// A duration key's bounds in ms, `None` for other keys.
-fn duration_bounds(key: &str) -> Option<(u64, u64)> {
-    Some(match key {
-        "timeout" => const { values::ms_bounds(KEYS, "timeout") },
-        "refresh_interval" => const { values::ms_bounds(KEYS, "refresh_interval") },
-        "imds_token_ttl" => const { values::ms_bounds(KEYS, "imds_token_ttl") },
-        "duration" => const { values::ms_bounds(KEYS, "duration") },
-        _ => return None,
-    })
+/// Why a duration value is refused, `None` when it is within `min..=max` ms.
+fn duration_problem(v: &str, min: u64, max: u64) -> Option<&'static str> {
+    let ok = parse_duration(v).is_some_and(|d| (min..=max).contains(&(d.as_millis() as u64)));
+    (!ok).then_some("must be a duration such as \"5s\" (ms, s, m, h) within the allowed range")
 }
 
-/// Why a string value of `key` is refused, `None` when it is fine.
+/// Why a string value of `key` (not a duration) is refused, `None` when it is fine.
 fn check(key: &str, v: &str) -> Option<&'static str> {
     let graphic = !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic());
     let printable = !v.is_empty() && v.bytes().all(|b| (0x20..0x7f).contains(&b));
-    if let Some((min, max)) = duration_bounds(key) {
-        let ok = parse_duration(v).is_some_and(|d| (min..=max).contains(&(d.as_millis() as u64)));
-        return (!ok)
-            .then_some("must be a duration such as \"5s\" (ms, s, m, h) within the allowed range");
-    }
     let ok = match key {
         "source" | "session_token" => true,
         "path" | "token_path" => v.starts_with('/') && graphic,
@@ -156,12 +142,16 @@ impl<'a> Obj<'a> {
             let shape = SHAPES
                 .iter()
                 .find(|(name, sources, _)| name == k && sources & (1 << bit) != 0);
-            let problem = match (shape, v) {
+            let problem = match (shape.map(|s| s.2), v) {
                 (None, _) => Some("unknown field for this source"),
-                (Some((_, _, K::Bool)), Value::Bool(_))
-                | (Some((_, _, K::Object)), Value::Object(_))
-                | (Some((_, _, K::Objects)), Value::Array(_)) => None,
-                (Some((_, _, K::Str)), Value::String(s)) => check(k, s),
+                (Some(K::Bool), Value::Bool(_))
+                | (Some(K::Object), Value::Object(_))
+                | (Some(K::Objects), Value::Array(_)) => None,
+                (Some(K::Duration(min, max)), Value::String(s)) => duration_problem(s, min, max),
+                // As before the declarations: any other key takes a string
+                // too, checked as one (a string `imds_v1_fallback` reads as
+                // false).
+                (Some(_), Value::String(s)) => check(k, s),
                 _ => Some("invalid type"),
             };
             if let Some(p) = problem {

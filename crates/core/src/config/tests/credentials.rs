@@ -121,6 +121,22 @@ fn imds_defaults_and_checks() {
     assert_eq!(i.token_ttl_secs, 21_600);
     assert!(!i.v1_fallback);
     assert_eq!(i.role, None);
+    // A string where a boolean is declared is checked as a string, as it
+    // always was, and reads as false.
+    let CredentialsConfig::Imds(i) =
+        creds(r#"{"source":"imds","imds_v1_fallback":"yes"}"#, vec![]).unwrap()
+    else {
+        panic!()
+    };
+    assert!(!i.v1_fallback);
+    assert_eq!(
+        field(r#"{"source":"imds","imds_v1_fallback":"a b"}"#),
+        "signing.credentials.imds_v1_fallback"
+    );
+    assert_eq!(
+        field(r#"{"source":"imds","imds_v1_fallback":1}"#),
+        "signing.credentials.imds_v1_fallback"
+    );
     assert_eq!(
         field(r#"{"source":"imds","imds_token_ttl":"7h"}"#),
         "signing.credentials.imds_token_ttl"
