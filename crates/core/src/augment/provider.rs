@@ -1,7 +1,7 @@
 //! The header provider's answer: accepted only as a whole, and only if every
 //! entry is a header that is safe to inject into a request.
 
-use crate::primitives::json;
+use crate::primitives::{json, syntax};
 use std::fmt;
 
 /// Default limit on the provider's body.
@@ -105,10 +105,6 @@ impl fmt::Display for ProviderError {
     }
 }
 
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// Validates one header; returns the lowercased name. A name that
 /// [`needs_permission`] passes only if `allowed` lists it.
 pub fn validate_header(
@@ -117,7 +113,7 @@ pub fn validate_header(
     reserved: &[&str],
     allowed: &[&str],
 ) -> Result<String, ProviderError> {
-    if name.is_empty() || !name.bytes().all(is_token_byte) {
+    if !syntax::is_token(name) {
         return Err(ProviderError::InvalidName);
     }
     let lower = name.to_ascii_lowercase();
@@ -160,7 +156,7 @@ pub fn parse_answer(
     let mut headers = Vec::with_capacity(object.len());
     for (name, value) in object.iter() {
         let Some(value) = value.as_str() else {
-            let name = if name.bytes().all(is_token_byte) {
+            let name = if name.bytes().all(syntax::is_tchar) {
                 name.clone()
             } else {
                 "?".into()

@@ -6,14 +6,18 @@
 //! but for what comes from the environment (kept small: the module must fit
 //! in 256 KB).
 
-use super::validate::parse_duration;
-use super::{
-    err, AssumeRoleConfig, CredentialsConfig, EndpointConfig, Env, Failed, ImdsConfig, StsConfig,
-    TokenEndpoint, TokenSource, WebIdentityConfig,
+use super::types::{
+    AssumeRoleConfig, CredentialsConfig, EndpointConfig, Env, ImdsConfig, StsConfig, TokenEndpoint,
+    TokenSource, WebIdentityConfig,
 };
+use super::values::{self, err, parse_duration, Failed, Fallback as F, Key, Kind as K};
 use crate::primitives::json::{Map, Value};
+use crate::primitives::syntax::valid_role_name;
 
 const FIELD: &str = "signing.credentials";
+
+/// The sources, in the order errors list them; bit `i` of a key's
+/// `sources` stands for `SOURCES[i]` (`container` is `endpoint`'s other name).
 const SOURCES: [&str; 8] = [
     "env",
     "static",
@@ -24,92 +28,77 @@ const SOURCES: [&str; 8] = [
     "web_identity",
     "chain",
 ];
+const STATIC: u8 = 1 << 1;
+const ENDPOINT: u8 = 1 << 2 | 1 << 3;
+const IMDS: u8 = 1 << 4;
+const ASSUME: u8 = 1 << 5;
+const WEB: u8 = 1 << 6;
+const CHAIN: u8 = 1 << 7;
+const CALLS: u8 = ENDPOINT | IMDS | ASSUME | WEB;
+const STS: u8 = ASSUME | WEB;
 
-/// The keys `source` reads.
-fn known(source: &str) -> &'static [&'static str] {
-    match source {
-        "static" => &[
-            "source",
-            "access_key_id",
-            "secret_access_key",
-            "session_token",
-        ],
-        "endpoint" | "container" => &[
-            "source",
-            "timeout",
-            "refresh_interval",
-            "token_cluster",
-            "token_authority",
-            "token_path",
-            "cluster",
-            "authority",
-            "path",
-            "full_uri",
-            "authorization_token",
-        ],
-        "imds" => &[
-            "source",
-            "timeout",
-            "refresh_interval",
-            "cluster",
-            "authority",
-            "imds_token_ttl",
-            "imds_v1_fallback",
-            "imds_role",
-        ],
-        "assume_role" => &[
-            "source",
-            "timeout",
-            "refresh_interval",
-            "role_arn",
-            "role_session_name",
-            "duration",
-            "sts_cluster",
-            "sts_authority",
-            "sts_region",
-            "external_id",
-            "base",
-        ],
-        "web_identity" => &[
-            "source",
-            "timeout",
-            "refresh_interval",
-            "role_arn",
-            "role_session_name",
-            "duration",
-            "sts_cluster",
-            "sts_authority",
-            "sts_region",
-            "token_cluster",
-            "token_authority",
-            "token_path",
-            "web_identity_token",
-        ],
-        "chain" => &["source", "sources"],
-        _ => &["source"],
+/// A key of the credentials object read by `sources`.
+const fn key(name: &'static str, sources: u8, kind: K, default: F, doc: &'static str) -> Key {
+    Key {
+        sources,
+        ..values::key(name, kind, default, doc)
     }
 }
 
-/// A duration key's bounds in ms, `None` for other keys.
-fn duration_bounds(key: &str) -> Option<(u64, u64)> {
-    Some(match key {
-        "timeout" => (1, 60_000),
-        "refresh_interval" => (1000, 86_400_000),
-        "imds_token_ttl" => (1000, 21_600_000),
-        "duration" => (900_000, 43_200_000),
-        _ => return None,
-    })
+/// The keys of `signing.credentials` (and of `base` and `sources` items).
+#[rustfmt::skip]
+pub(super) const KEYS: &[Key] = &[
+    key("source", 0xff, K::Choice(&SOURCES), F::Str("env"), "where credentials come from"),
+    key("access_key_id", STATIC, K::Str, F::Derived("required for `static`"), "the access key"),
+    key("secret_access_key", STATIC, K::Str, F::Derived("required for `static`"), "the secret key; never logged"),
+    key("session_token", STATIC, K::Str, F::Unset, "sent as `x-amz-security-token`"),
+    key("timeout", CALLS, K::Duration(1, 60_000), F::Derived("`\"5s\"` (`imds`: `\"2s\"`)"), "timeout of each call"),
+    key("refresh_interval", CALLS, K::Duration(1000, 86_400_000), F::Str("15m"), "longest time between refreshes"),
+    key("token_cluster", ENDPOINT | WEB, K::Str, F::Derived("`endpoint`: `\"container_token\"` when `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` is set and no token is; `web_identity`: `\"web_identity_token\"`"), "token endpoint read before every call"),
+    key("token_authority", ENDPOINT | WEB, K::Str, F::Derived("`token_cluster`"), "`:authority` of the token call"),
+    key("token_path", ENDPOINT | WEB, K::Str, F::Derived("`\"/\"` + the token file's name, else `\"/token\"`"), "path on the token endpoint"),
+    key("cluster", ENDPOINT | IMDS, K::Str, F::Derived("required for `endpoint`; `\"imds\"` for `imds`"), "Envoy cluster of the credentials endpoint or IMDS"),
+    key("authority", ENDPOINT | IMDS, K::Str, F::Derived("`endpoint`: the `full_uri`'s host, else the cluster name; `imds`: `\"169.254.169.254\"`"), "`:authority` of the calls"),
+    key("path", ENDPOINT, K::Str, F::Derived("`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`"), "path of the credentials call"),
+    key("full_uri", ENDPOINT, K::Str, F::Derived("`AWS_CONTAINER_CREDENTIALS_FULL_URI`"), "full credentials URI"),
+    key("authorization_token", ENDPOINT, K::Str, F::Derived("`AWS_CONTAINER_AUTHORIZATION_TOKEN`"), "sent as `Authorization`; never logged"),
+    key("imds_token_ttl", IMDS, K::Duration(1000, 21_600_000), F::Str("6h"), "TTL asked for the IMDSv2 session token"),
+    key("imds_v1_fallback", IMDS, K::Bool, F::Bool(false), "fall back to IMDSv1 when the token request fails"),
+    key("imds_role", IMDS, K::Str, F::Derived("listed by IMDS"), "the instance role"),
+    key("role_arn", STS, K::Str, F::Derived("required for `assume_role`; `AWS_ROLE_ARN` for `web_identity`"), "role to assume"),
+    key("role_session_name", STS, K::Str, F::Derived("`AWS_ROLE_SESSION_NAME` (`web_identity`), else `\"asset-gate\"`"), "STS session name"),
+    key("duration", STS, K::Duration(900_000, 43_200_000), F::Str("1h"), "STS `DurationSeconds`"),
+    key("sts_cluster", STS, K::Str, F::Str("sts"), "Envoy cluster of the STS endpoint"),
+    key("sts_authority", STS, K::Str, F::Derived("`\"sts.<sts_region>.amazonaws.com\"`"), "`Host` of the STS call"),
+    key("sts_region", STS, K::Str, F::Derived("`signing.region`"), "region of the STS signature"),
+    key("external_id", ASSUME, K::Str, F::Unset, "`ExternalId` of `AssumeRole`"),
+    key("base", ASSUME, K::Object, F::Derived("`{\"source\": \"env\"}`"), "credentials that sign `AssumeRole`"),
+    key("web_identity_token", WEB, K::Str, F::Derived("none (the token endpoint)"), "inline web identity token; never logged"),
+    key("sources", CHAIN, K::Objects, F::Derived("the SDK order (env, web identity, container endpoint, IMDS)"), "credentials objects, tried in order"),
+];
+
+/// What the reader needs of each key at run time: its name, the sources
+/// that read it, and its kind (with a duration's bounds).
+const SHAPES: [(&str, u8, K); KEYS.len()] = {
+    let mut out = [("", 0, K::Str); KEYS.len()];
+    let mut i = 0;
+    while i < KEYS.len() {
+        out[i] = (KEYS[i].name, KEYS[i].sources, KEYS[i].kind);
+        i += 1;
+    }
+    out
+};
+
+/// Why a duration value is refused, `None` when it is within `min..=max` ms.
+fn duration_problem(v: &str, min: u64, max: u64) -> Option<&'static str> {
+    let ok = parse_duration(v).is_some_and(|d| (min..=max).contains(&(d.as_millis() as u64)));
+    (!ok).then_some("must be a duration such as \"5s\" (ms, s, m, h) within the allowed range")
 }
 
-/// Why a string value of `key` is refused, `None` when it is fine.
+/// Why a string value of `key` (not a duration) is refused, `None` when it is fine.
 fn check(key: &str, v: &str) -> Option<&'static str> {
     let graphic = !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic());
     let printable = !v.is_empty() && v.bytes().all(|b| (0x20..0x7f).contains(&b));
-    if let Some((min, max)) = duration_bounds(key) {
-        let ok = parse_duration(v).is_some_and(|d| (min..=max).contains(&(d.as_millis() as u64)));
-        return (!ok)
-            .then_some("must be a duration such as \"5s\" (ms, s, m, h) within the allowed range");
-    }
     let ok = match key {
         "source" | "session_token" => true,
         "path" | "token_path" => v.starts_with('/') && graphic,
@@ -136,13 +125,11 @@ impl<'a> Obj<'a> {
         let map = v
             .as_object()
             .ok_or_else(|| err(&path, "invalid type, expected an object"))?;
-        let source = map
+        let bit = map
             .get("source")
             .filter(|v| !v.is_null())
-            .map_or(Some("env"), |v| {
-                v.as_str()
-                    .and_then(|s| SOURCES.iter().find(|k| **k == s))
-                    .copied()
+            .map_or(Some(0), |v| {
+                v.as_str().and_then(|s| SOURCES.iter().position(|k| *k == s))
             })
             .ok_or_else(|| {
                 err(
@@ -150,18 +137,22 @@ impl<'a> Obj<'a> {
                     "must be one of env, static, endpoint, container, imds, assume_role, web_identity, chain",
                 )
             })?;
-        let known = known(source);
+        let source = SOURCES.get(bit).copied().unwrap_or("env");
         for (k, v) in map.iter().filter(|(_, v)| !v.is_null()) {
-            let problem = if !known.contains(&k.as_str()) {
-                Some("unknown field for this source")
-            } else {
-                match (k.as_str(), v) {
-                    ("imds_v1_fallback", Value::Bool(_))
-                    | ("base", Value::Object(_))
-                    | ("sources", Value::Array(_)) => None,
-                    (_, Value::String(s)) => check(k, s),
-                    _ => Some("invalid type"),
-                }
+            let shape = SHAPES
+                .iter()
+                .find(|(name, sources, _)| name == k && sources & (1 << bit) != 0);
+            let problem = match (shape.map(|s| s.2), v) {
+                (None, _) => Some("unknown field for this source"),
+                (Some(K::Bool), Value::Bool(_))
+                | (Some(K::Object), Value::Object(_))
+                | (Some(K::Objects), Value::Array(_)) => None,
+                (Some(K::Duration(min, max)), Value::String(s)) => duration_problem(s, min, max),
+                // As before the declarations: any other key takes a string
+                // too, checked as one (a string `imds_v1_fallback` reads as
+                // false).
+                (Some(_), Value::String(s)) => check(k, s),
+                _ => Some("invalid type"),
             };
             if let Some(p) = problem {
                 return Err(err(&format!("{path}.{k}"), p));
@@ -211,8 +202,8 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// The validated credentials of `signing` (absent: source `env`).
-pub(super) fn validate(
+/// Reads and checks the credentials of `signing` (absent: source `env`).
+pub(super) fn read(
     value: Option<&Value>,
     env: &dyn Env,
     region: &str,
@@ -245,7 +236,10 @@ fn source(o: &Obj, env: &dyn Env, region: &str, depth: u32) -> Result<Credential
                 Some(b) => source(&Obj::new(b, o.f("base"))?, env, region, depth + 1)?,
                 None => CredentialsConfig::Env,
             },
-            refresh_interval_ms: o.ms("refresh_interval", "15m"),
+            refresh_interval_ms: o.ms(
+                "refresh_interval",
+                const { values::text(KEYS, "refresh_interval") },
+            ),
         })),
         "web_identity" => web_identity(o, env, region)?,
         "chain" => chain(o, env, region, depth)?,
@@ -333,7 +327,10 @@ fn endpoint(
         path,
         authorization,
         timeout_ms: o.ms("timeout", "5s"),
-        refresh_interval_ms: o.ms("refresh_interval", "15m"),
+        refresh_interval_ms: o.ms(
+            "refresh_interval",
+            const { values::text(KEYS, "refresh_interval") },
+        ),
     }))
 }
 
@@ -388,21 +385,20 @@ fn imds(o: &Obj) -> CredentialsConfig {
         cluster: o.or("cluster", "imds"),
         authority: o.or("authority", "169.254.169.254"),
         timeout_ms: o.ms("timeout", "2s"),
-        refresh_interval_ms: o.ms("refresh_interval", "15m"),
-        token_ttl_secs: o.ms("imds_token_ttl", "6h") / 1000,
+        refresh_interval_ms: o.ms(
+            "refresh_interval",
+            const { values::text(KEYS, "refresh_interval") },
+        ),
+        token_ttl_secs: o.ms(
+            "imds_token_ttl",
+            const { values::text(KEYS, "imds_token_ttl") },
+        ) / 1000,
         v1_fallback: o
             .get("imds_v1_fallback")
             .and_then(Value::as_bool)
-            .unwrap_or(false),
+            .unwrap_or(const { values::flag(KEYS, "imds_v1_fallback") }),
         role: o.s("imds_role").map(str::to_string),
     })
-}
-
-/// An IAM role or session name (it goes into a path or a form field).
-pub fn valid_role_name(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
 /// The STS keys shared by `assume_role` and `web_identity`; web identity
@@ -429,12 +425,12 @@ fn sts(o: &Obj, env: &dyn Env, region: &str, web_identity: bool) -> Result<StsCo
         .unwrap_or_else(|| "asset-gate".into());
     let region = o.or("sts_region", region);
     Ok(StsConfig {
-        cluster: o.or("sts_cluster", "sts"),
+        cluster: o.or("sts_cluster", const { values::text(KEYS, "sts_cluster") }),
         authority: o.or("sts_authority", &format!("sts.{region}.amazonaws.com")),
         region,
         role_arn,
         session_name,
-        duration_secs: o.ms("duration", "1h") / 1000,
+        duration_secs: o.ms("duration", const { values::text(KEYS, "duration") }) / 1000,
         timeout_ms: o.ms("timeout", "5s"),
     })
 }
@@ -459,7 +455,10 @@ fn web_identity(o: &Obj, env: &dyn Env, region: &str) -> Result<CredentialsConfi
     Ok(CredentialsConfig::WebIdentity(WebIdentityConfig {
         sts: sts(o, env, region, true)?,
         token,
-        refresh_interval_ms: o.ms("refresh_interval", "15m"),
+        refresh_interval_ms: o.ms(
+            "refresh_interval",
+            const { values::text(KEYS, "refresh_interval") },
+        ),
     }))
 }
 
@@ -503,269 +502,4 @@ fn chain(o: &Obj, env: &dyn Env, region: &str, depth: u32) -> Result<Credentials
         out.push(imds(&defaults));
     }
     Ok(CredentialsConfig::Chain(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{Config, ConfigError, MapEnv};
-
-    fn creds(
-        json: &str,
-        env: Vec<(&'static str, &'static str)>,
-    ) -> Result<CredentialsConfig, ConfigError> {
-        let doc = format!(r#"{{"signing":{{"region":"eu-west-1","credentials":{json}}}}}"#);
-        Config::parse(doc.as_bytes(), &MapEnv(env)).map(|c| c.signing.unwrap().credentials)
-    }
-
-    fn field(json: &str) -> String {
-        creds(json, vec![]).unwrap_err().field
-    }
-
-    #[test]
-    fn full_uri_host_rules() {
-        for ok in [
-            "http://127.0.0.1:8080/creds",
-            "http://127.5.0.1/creds",
-            "http://localhost/creds",
-            "http://[::1]:80/creds",
-            "http://169.254.170.2/v2/credentials/x",
-            "http://169.254.170.23/v1/credentials",
-            "http://[fd00:ec2::23]/v1/credentials",
-            "https://creds.example.com/get?x=1",
-        ] {
-            assert!(full_uri_parts(ok).is_ok(), "{ok}");
-        }
-        assert_eq!(
-            full_uri_parts("http://169.254.170.23/v1/credentials").unwrap(),
-            ("169.254.170.23".into(), "/v1/credentials".into())
-        );
-        assert_eq!(
-            full_uri_parts("http://[fd00:ec2::23]:80").unwrap(),
-            ("[fd00:ec2::23]:80".into(), "/".into())
-        );
-        for bad in [
-            "http://example.com/creds",
-            "http://169.254.169.254/latest",
-            "http://10.0.0.1/",
-            "ftp://127.0.0.1/",
-            "http:///x",
-            "http://user@127.0.0.1/",
-            "http://[::1/x",
-            "127.0.0.1/creds",
-            "http://127.0.0.1/a b",
-        ] {
-            assert!(full_uri_parts(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn endpoint_full_uri_and_token_sources() {
-        let c = creds(
-            r#"{"source":"container","cluster":"pod_identity","full_uri":"http://169.254.170.23/v1/credentials","token_cluster":"token_sidecar"}"#,
-            vec![],
-        )
-        .unwrap();
-        let CredentialsConfig::Endpoint(e) = c else {
-            panic!("{c:?}")
-        };
-        assert_eq!(e.authority, "169.254.170.23");
-        assert_eq!(e.path, "/v1/credentials");
-        let t = e.token_endpoint.unwrap();
-        assert_eq!(
-            (t.cluster.as_str(), t.path.as_str()),
-            ("token_sidecar", "/token")
-        );
-        // the SDK variables: FULL_URI, and a token file served by a sidecar
-        let c = creds(
-            r#"{"source":"endpoint","cluster":"c"}"#,
-            vec![
-                (
-                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                    "http://169.254.170.23/v1/credentials",
-                ),
-                (
-                    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                    "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token",
-                ),
-            ],
-        )
-        .unwrap();
-        let CredentialsConfig::Endpoint(e) = c else {
-            panic!()
-        };
-        let t = e.token_endpoint.unwrap();
-        assert_eq!(t.cluster, "container_token");
-        assert_eq!(t.path, "/eks-pod-identity-token");
-        assert!(e.authorization.is_none());
-        assert_eq!(
-            field(r#"{"source":"endpoint","cluster":"c","full_uri":"http://example.com/x"}"#),
-            "signing.credentials.full_uri"
-        );
-        assert_eq!(
-            field(
-                r#"{"source":"endpoint","cluster":"c","path":"/a","full_uri":"http://127.0.0.1/x"}"#
-            ),
-            "signing.credentials"
-        );
-        assert_eq!(
-            field(
-                r#"{"source":"endpoint","cluster":"c","path":"/a","authorization_token":"t","token_cluster":"x"}"#
-            ),
-            "signing.credentials"
-        );
-        assert_eq!(
-            field(
-                r#"{"source":"endpoint","cluster":"c","path":"/a","authorization_token":"a\nb"}"#
-            ),
-            "signing.credentials.authorization_token"
-        );
-    }
-
-    #[test]
-    fn imds_defaults_and_checks() {
-        let CredentialsConfig::Imds(i) = creds(r#"{"source":"imds"}"#, vec![]).unwrap() else {
-            panic!()
-        };
-        assert_eq!(i.cluster, "imds");
-        assert_eq!(i.authority, "169.254.169.254");
-        assert_eq!(i.token_ttl_secs, 21_600);
-        assert!(!i.v1_fallback);
-        assert_eq!(i.role, None);
-        assert_eq!(
-            field(r#"{"source":"imds","imds_token_ttl":"7h"}"#),
-            "signing.credentials.imds_token_ttl"
-        );
-        assert_eq!(
-            field(r#"{"source":"imds","imds_role":"a/../b"}"#),
-            "signing.credentials.imds_role"
-        );
-        assert_eq!(
-            field(r#"{"source":"imds","role_arn":"arn:x"}"#),
-            "signing.credentials.role_arn"
-        );
-    }
-
-    #[test]
-    fn assume_role_with_a_base() {
-        let c = creds(
-            r#"{"source":"assume_role","role_arn":"arn:aws:iam::123456789012:role/r","external_id":"ext","base":{"source":"imds"}}"#,
-            vec![],
-        )
-        .unwrap();
-        let CredentialsConfig::AssumeRole(a) = c else {
-            panic!()
-        };
-        assert_eq!(a.sts.authority, "sts.eu-west-1.amazonaws.com");
-        assert_eq!(a.sts.cluster, "sts");
-        assert_eq!(a.sts.region, "eu-west-1");
-        assert_eq!(a.sts.session_name, "asset-gate");
-        assert_eq!(a.sts.duration_secs, 3600);
-        assert!(matches!(a.base, CredentialsConfig::Imds(_)));
-        assert_eq!(
-            field(r#"{"source":"assume_role"}"#),
-            "signing.credentials.role_arn"
-        );
-        assert_eq!(
-            field(r#"{"source":"assume_role","role_arn":"arn:x","duration":"5m"}"#),
-            "signing.credentials.duration"
-        );
-        assert_eq!(
-            field(r#"{"source":"assume_role","role_arn":"arn:x","role_session_name":"a b"}"#),
-            "signing.credentials.role_session_name"
-        );
-        assert_eq!(
-            field(r#"{"source":"assume_role","role_arn":"arn:x","base":{"source":"static"}}"#),
-            "signing.credentials.base.access_key_id"
-        );
-        assert_eq!(
-            field(r#"{"source":"assume_role","role_arn":"arn:x","base":{"bogus":1}}"#),
-            "signing.credentials.base.bogus"
-        );
-    }
-
-    #[test]
-    fn web_identity_token_sources() {
-        let env = vec![
-            ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/irsa"),
-            (
-                "AWS_WEB_IDENTITY_TOKEN_FILE",
-                "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
-            ),
-        ];
-        let CredentialsConfig::WebIdentity(w) = creds(r#"{"source":"web_identity"}"#, env).unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(w.sts.role_arn, "arn:aws:iam::123456789012:role/irsa");
-        let TokenSource::Endpoint(t) = &w.token else {
-            panic!()
-        };
-        assert_eq!(
-            (t.cluster.as_str(), t.path.as_str()),
-            ("web_identity_token", "/token")
-        );
-        let CredentialsConfig::WebIdentity(w) = creds(
-            r#"{"source":"web_identity","role_arn":"arn:r","web_identity_token":"SECRETJWT"}"#,
-            vec![],
-        )
-        .unwrap() else {
-            panic!()
-        };
-        assert!(!format!("{w:?}").contains("SECRETJWT"));
-        assert_eq!(
-            field(r#"{"source":"web_identity"}"#),
-            "signing.credentials.role_arn"
-        );
-    }
-
-    #[test]
-    fn chain_default_order_follows_the_environment() {
-        let CredentialsConfig::Chain(c) = creds(r#"{"source":"chain"}"#, vec![]).unwrap() else {
-            panic!()
-        };
-        assert!(matches!(
-            c.as_slice(),
-            [CredentialsConfig::Env, CredentialsConfig::Imds(_)]
-        ));
-        let env = vec![
-            ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
-            (
-                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                "/v2/credentials/x",
-            ),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ];
-        let CredentialsConfig::Chain(c) = creds(r#"{"source":"chain"}"#, env).unwrap() else {
-            panic!()
-        };
-        match c.as_slice() {
-            [CredentialsConfig::Env, CredentialsConfig::WebIdentity(_), CredentialsConfig::Endpoint(e)] =>
-            {
-                assert_eq!(e.cluster, "container_credentials");
-                assert_eq!(e.authority, "169.254.170.2");
-            }
-            other => panic!("{other:?}"),
-        }
-        let CredentialsConfig::Chain(c) = creds(
-            r#"{"source":"chain","sources":[{"source":"imds","cluster":"i"},{"source":"env"}]}"#,
-            vec![],
-        )
-        .unwrap() else {
-            panic!()
-        };
-        assert_eq!(c.len(), 2);
-        assert_eq!(
-            field(r#"{"source":"chain","sources":[]}"#),
-            "signing.credentials.sources"
-        );
-        assert_eq!(
-            field(r#"{"source":"chain","sources":[{"source":"chain"}]}"#),
-            "signing.credentials.sources[0].source"
-        );
-        assert_eq!(
-            field(r#"{"source":"chain","cluster":"x"}"#),
-            "signing.credentials.cluster"
-        );
-    }
 }

@@ -3,6 +3,8 @@
 
 use crate::internal_redirect::consent;
 use crate::primitives::hex;
+// Bytes kept as they are in a path segment.
+use crate::primitives::syntax::is_unreserved;
 use std::fmt;
 
 /// Why a path or redirect target was refused.
@@ -395,11 +397,6 @@ fn split_location(location: &str) -> Option<(Option<&str>, &str)> {
         return Some((None, location));
     }
     None
-}
-
-/// Bytes kept as they are in a path segment (RFC 3986 unreserved).
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
 fn push_escaped(out: &mut String, b: u8) {

@@ -6,3 +6,4 @@ pub mod header_map;
 pub mod hex;
 pub mod json;
 pub mod sha256;
+pub mod syntax;

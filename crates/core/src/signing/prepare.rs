@@ -5,9 +5,10 @@
 
 use std::borrow::Cow;
 
-use crate::config::{valid_bucket_name, AddressingStyle, BodySigning, SigningConfig};
+use crate::config::{AddressingStyle, BodySigning, SigningConfig};
 use crate::primitives::ascii;
 use crate::primitives::header_map::{Header, Pair};
+use crate::primitives::syntax::valid_bucket_name;
 use crate::sigv4::{
     self, Credentials, HeaderSigning, PathRules, Request, Scope, SignatureHeaders, SigningKeyCache,
 };

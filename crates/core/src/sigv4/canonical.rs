@@ -379,11 +379,7 @@ pub(super) fn push_host_only_headers(
 // Character classes and encoding
 
 /// RFC 9110 token (header names, methods).
-pub(super) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
+pub(super) use crate::primitives::syntax::is_token;
 
 /// Header value without CR, LF, NUL or other controls (HTAB is allowed, as in HTTP).
 fn is_header_value(s: &str) -> bool {
@@ -404,7 +400,7 @@ const CLASSES: [u8; 256] = {
     let mut b = 0usize;
     while b < 256 {
         let c = b as u8;
-        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
+        if crate::primitives::syntax::is_unreserved(c) {
             t[b] |= UNRESERVED;
         }
         if c == b'/' {
