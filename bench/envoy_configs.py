@@ -83,7 +83,7 @@ def hcm(stat_prefix, routes, filters=(), access_log=None, extra_route_config=Non
     cfg = {
         "@type": HCM_TYPE,
         "stat_prefix": stat_prefix,
-        # S3 paths are signed as sent: no normalisation anywhere (README advice).
+        # S3 paths are signed as sent: no normalisation anywhere (docs/flows/c-signing-edge.md).
         "normalize_path": False,
         "merge_slashes": False,
         "path_with_escaped_slashes_action": "KEEP_UNCHANGED",

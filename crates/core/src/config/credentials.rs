@@ -110,7 +110,7 @@ fn check(key: &str, v: &str) -> Option<&'static str> {
         "sts_region" => v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && graphic,
         _ => graphic,
     };
-    (!ok).then_some("invalid value (see README: Credentials)")
+    (!ok).then_some("invalid value (see docs/credentials.md)")
 }
 
 /// One credentials object, every key and value checked once.
