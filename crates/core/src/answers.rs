@@ -15,18 +15,25 @@ use crate::primitives::ascii;
 
 macro_rules! answers {
     ($($(#[$doc:meta])* $variant:ident => $status:literal, $counter:expr, $text:literal;)*) => {
-        /// One kind of local answer. Status, counter and message are
-        /// `match`es (small tables in the module), so a role hands the
-        /// filter one byte.
+        /// One kind of local answer: a role hands the filter one byte.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum Answer { $($(#[$doc])* $variant,)* }
+
+        /// Every message, back to back (a table of string slices would take
+        /// eight bytes a message).
+        const TEXTS: &str = concat!($($text,)*);
+        /// Each message's length (all under 256 bytes): a byte each.
+        static LENS: [u8; Answer::ALL.len()] = [$($text.len() as u8,)*];
+        /// Statuses less 400, a byte each (a `match` would become a table of
+        /// 32-bit words).
+        static OVER_400: [u8; Answer::ALL.len()] = [$(($status - 400) as u8,)*];
 
         impl Answer {
             /// Every answer, for the documentation check.
             pub const ALL: &'static [Answer] = &[$(Answer::$variant,)*];
 
             pub fn status(self) -> u32 {
-                match self { $(Answer::$variant => $status,)* }
+                400 + u32::from(OVER_400.get(self as usize).copied().unwrap_or(100))
             }
 
             /// Bumped each time this answer is sent (`None`: a host failure
@@ -34,13 +41,15 @@ macro_rules! answers {
             pub fn counter(self) -> Option<Counter> {
                 match self { $(Answer::$variant => $counter,)* }
             }
-
-            /// The message after `asset-gate: `; `{}` marks the variable part.
-            pub fn text(self) -> &'static str {
-                match self { $(Answer::$variant => $text,)* }
-            }
         }
     };
+}
+
+impl Answer {
+    /// The message after `asset-gate: `; `{}` marks the variable part.
+    pub fn text(self) -> &'static str {
+        crate::metrics::nth(TEXTS, &LENS, self as usize)
+    }
 }
 
 use Counter::*;
@@ -136,6 +145,23 @@ answers! {
 }
 
 impl Answer {
+    /// The message's fixed parts around its variable one (a byte search:
+    /// a `&str` pattern would bring the standard substring searcher into
+    /// the module).
+    fn parts(self) -> (&'static str, &'static str) {
+        let text = self.text();
+        match ascii::split_once(text, b'{') {
+            Some((before, after)) => (before, after.get(1..).unwrap_or_default()),
+            None => (text, ""),
+        }
+    }
+
+    /// The plain-text body on the wire, with `detail` as its variable part.
+    pub fn body(self, detail: &str) -> String {
+        let (before, after) = self.parts();
+        ["asset-gate: ", before, detail, after, "\n"].concat()
+    }
+
     /// This answer with its variable part filled in.
     pub fn with(self, detail: impl Into<Cow<'static, str>>) -> Refusal {
         Refusal {
@@ -172,27 +198,15 @@ impl Refusal {
         self.answer.counter()
     }
 
-    /// The message's fixed parts around its variable one (a byte search:
-    /// a `&str` pattern would bring the standard substring searcher into
-    /// the module).
-    fn parts(&self) -> (&'static str, &'static str) {
-        let text = self.answer.text();
-        match ascii::split_once(text, b'{') {
-            Some((before, after)) => (before, after.get(1..).unwrap_or_default()),
-            None => (text, ""),
-        }
-    }
-
     /// The message with its variable part (without `asset-gate: `).
     pub fn message(&self) -> String {
-        let (before, after) = self.parts();
+        let (before, after) = self.answer.parts();
         [before, &self.detail, after].concat()
     }
 
     /// The plain-text body on the wire.
     pub fn body(&self) -> String {
-        let (before, after) = self.parts();
-        ["asset-gate: ", before, &self.detail, after, "\n"].concat()
+        self.answer.body(&self.detail)
     }
 }
 
@@ -225,6 +239,8 @@ mod tests {
         for (i, a) in Answer::ALL.iter().enumerate() {
             assert!((400..600).contains(&a.status()), "{a:?}");
             let text = a.text();
+            // Lengths are stored as bytes.
+            assert!(!text.is_empty() && text.len() < 256, "{a:?}");
             // One hole at most, and no other brace (`Refusal::parts` looks for `{`).
             let braces = text.matches('{').count();
             assert!(braces <= 1 && text.matches("{}").count() == braces, "{a:?}");

@@ -66,7 +66,7 @@ impl AuthBackend {
         let map = MapType::HttpResponseHeaders;
         let raw = RawMap::read(map);
         let Some(headers) = raw.as_ref().and_then(RawMap::pairs) else {
-            return http::refuse(&shared.metrics, Answer::CannotReadBackendAnswer.into());
+            return http::refuse(&shared.metrics, Answer::CannotReadBackendAnswer);
         };
         let status = header(&headers, ":status")
             .and_then(|s| s.parse().ok())
@@ -98,7 +98,7 @@ impl AuthBackend {
             consent: cfg.consent,
         };
         let decision = target::decide(&answer, &origin, &targets);
-        match auth_backend::verdict(decision, cfg.foreign_redirects) {
+        match auth_backend::verdict(&decision, cfg.foreign_redirects) {
             Verdict::PassOn(counter) => {
                 if let Some(c) = counter {
                     shared.metrics.inc(c);
@@ -113,12 +113,12 @@ impl AuthBackend {
                 if dropped {
                     shared.metrics.inc(Counter::ConsentQueryDropped);
                 }
-                self.redirect(&headers, &path, &location, accel.is_some())
+                self.redirect(&headers, path, location, accel.is_some())
             }
             Verdict::Refuse(r) => {
                 log::debug!(
                     "asset-gate: refused the auth backend's redirect: {}",
-                    r.message()
+                    &*r.detail
                 );
                 http::refuse(&shared.metrics, r)
             }
@@ -133,10 +133,7 @@ impl AuthBackend {
             k == marker || http::is_accel_control(k)
         });
         if removed.is_err() {
-            return http::refuse(
-                &self.shared.metrics,
-                Answer::CannotRewriteBackendAnswer.into(),
-            );
+            return http::refuse(&self.shared.metrics, Answer::CannotRewriteBackendAnswer);
         }
         Action::Continue
     }
@@ -153,16 +150,16 @@ impl AuthBackend {
             Ok(kept) => kept,
             Err(e) => {
                 log::warn!("asset-gate: refused the auth backend's redirect: {e}");
-                let refusal = Answer::KeptHeadersRefused.with(e.to_string());
+                let refusal = Answer::KeptHeadersRefused.with(format!("{e}"));
                 return http::refuse(&shared.metrics, refusal);
             }
         };
         let Some(key) = marker_key() else {
-            return http::refuse(&shared.metrics, Answer::NoSecret.into());
+            return http::refuse(&shared.metrics, Answer::NoSecret);
         };
         // No clock, no marker: its expiry could not be checked.
         let Ok(now) = marker::clock_usable(clock::now_secs()) else {
-            return http::refuse(&shared.metrics, Answer::NoClock.into());
+            return http::refuse(&shared.metrics, Answer::NoClock);
         };
         let subject = marker::subject(&cfg.marker_audience, path);
         let mark = marker::issue(&key, &subject, Grant::Read, &kept, now, cfg.marker_ttl_secs);
@@ -173,7 +170,7 @@ impl AuthBackend {
             (cfg.marker_header.as_str(), mark.as_str()),
         ];
         if hostcalls::set_map(MapType::HttpResponseHeaders, answer).is_err() {
-            return http::refuse(&shared.metrics, Answer::CannotRewriteBackendAnswer.into());
+            return http::refuse(&shared.metrics, Answer::CannotRewriteBackendAnswer);
         }
         let consent = Consent {
             grant: Grant::Read,

@@ -48,10 +48,10 @@ impl Edge {
         let metrics = &self.shared.metrics;
         let raw = http::RawMap::read(map);
         let Some(headers) = raw.as_ref().and_then(http::RawMap::pairs) else {
-            return http::refuse(metrics, Answer::CannotReadRequest.into());
+            return http::refuse(metrics, Answer::CannotReadRequest);
         };
         if http::remove_present(map, &headers, provider::is_envoy_control).is_err() {
-            return http::refuse(metrics, Answer::CannotRemoveEnvoyHeaders.into());
+            return http::refuse(metrics, Answer::CannotRemoveEnvoyHeaders);
         }
         if !headers.iter().any(|&(k, _)| k == name) {
             return Action::Continue;
@@ -60,7 +60,7 @@ impl Edge {
             log::debug!("asset-gate: dropped a client-sent marker: {e}");
             metrics.inc(Counter::SpoofAttempts);
             if hostcalls::remove_map_value(map, name).is_err() {
-                return http::refuse(metrics, Answer::CannotRemoveMarker.into());
+                return http::refuse(metrics, Answer::CannotRemoveMarker);
             }
         }
         Action::Continue
@@ -88,7 +88,7 @@ impl HttpContext for Edge {
             Ok(Some(_))
         ) {
             let declined = edge::declined_redirect(self.had_body);
-            return http::refuse(&self.shared.metrics, declined.into());
+            return http::refuse(&self.shared.metrics, declined);
         }
         Action::Continue
     }

@@ -121,14 +121,19 @@ pub fn verify_marker(
 /// Ends the request here with one of the catalogued answers, as a short
 /// plain text, bumping the answer's counter: the one way a role answers
 /// a request itself.
-pub fn refuse(metrics: &Metrics, refusal: Refusal) -> Action {
-    if let Some(c) = refusal.counter() {
+pub fn refuse(metrics: &Metrics, refusal: impl Into<Refusal>) -> Action {
+    let refusal = refusal.into();
+    send(metrics, refusal.answer, &refusal.detail)
+}
+
+/// Sends `answer` with its variable part, bumping its counter.
+fn send(metrics: &Metrics, answer: Answer, detail: &str) -> Action {
+    if let Some(c) = answer.counter() {
         metrics.inc(c);
     }
     let headers = vec![("content-type", "text/plain; charset=utf-8")];
-    let body = refusal.body();
-    if let Err(s) = hostcalls::send_http_response(refusal.status(), headers, Some(body.as_bytes()))
-    {
+    let body = answer.body(detail);
+    if let Err(s) = hostcalls::send_http_response(answer.status(), headers, Some(body.as_bytes())) {
         log::warn!("asset-gate: cannot send local reply: {s:?}");
     }
     Action::Pause
@@ -164,7 +169,7 @@ fn inject_headers(shared: &Shared) -> Option<Action> {
                 shared.metrics.inc(Counter::HeadersUnavailable);
                 None
             }
-            FailurePolicy::Deny => Some(refuse(&shared.metrics, Answer::NoProviderHeaders.into())),
+            FailurePolicy::Deny => Some(refuse(&shared.metrics, Answer::NoProviderHeaders)),
         };
     };
     let map = MapType::HttpRequestHeaders;
@@ -176,10 +181,7 @@ fn inject_headers(shared: &Shared) -> Option<Action> {
             continue;
         }
         if hostcalls::set_map_value(map, name, Some(value)).is_err() {
-            return Some(refuse(
-                &shared.metrics,
-                Answer::CannotAddProviderHeaders.into(),
-            ));
+            return Some(refuse(&shared.metrics, Answer::CannotAddProviderHeaders));
         }
     }
     shared.metrics.inc(Counter::HeadersInjected);

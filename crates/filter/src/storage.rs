@@ -83,7 +83,7 @@ impl Storage {
         let method = header(headers, ":method").unwrap_or_default();
         let consent = match storage::read_consent(verified, method, end_of_stream) {
             Ok(c) => c,
-            Err(a) => return http::refuse(&shared.metrics, a.into()),
+            Err(a) => return http::refuse(&shared.metrics, a),
         };
         self.kept = consent.carried;
         let consented = consent::consented_headers(headers, &cfg.forwarded_request_headers);
@@ -114,7 +114,7 @@ impl Storage {
         self.hashing = false;
         let raw = RawMap::read(MapType::HttpRequestHeaders);
         let Some(headers) = raw.as_ref().and_then(RawMap::pairs) else {
-            return http::refuse(&self.shared.metrics, Answer::CannotReadRequest.into());
+            return http::refuse(&self.shared.metrics, Answer::CannotReadRequest);
         };
         self.shared.metrics.inc(Counter::BodiesHashed);
         let hash = std::mem::take(&mut self.hasher).finish_hex();
@@ -144,7 +144,7 @@ impl Storage {
         };
         if let Err(s) = applied {
             log::warn!("asset-gate: cannot rewrite request headers: {s:?}");
-            return http::refuse(&shared.metrics, Answer::CannotRewriteRequest.into());
+            return http::refuse(&shared.metrics, Answer::CannotRewriteRequest);
         }
         Action::Continue
     }
@@ -186,14 +186,15 @@ pub fn signed_rewrite<'a>(
     );
     drop(store);
     match storage::signing_outcome(result, cfg.on_missing_credentials) {
-        Ok((rw, counters)) => {
-            for &c in counters {
+        Ok((rw, signed)) => {
+            for &c in storage::signing_counters(signed) {
                 shared.metrics.inc(c);
             }
             Ok(rw)
         }
         Err(r) => {
-            log::debug!("asset-gate: request refused: {}", r.message());
+            // The client gets the whole message; the log has its variable part.
+            log::debug!("asset-gate: request refused: {}", &*r.detail);
             Err(r)
         }
     }
@@ -312,7 +313,7 @@ impl HttpContext for Storage {
         // One read of the header map serves the guard and the signer.
         let raw = RawMap::read(MapType::HttpRequestHeaders);
         let action = match raw.as_ref().and_then(RawMap::pairs) {
-            None => http::refuse(&self.shared.metrics, Answer::CannotReadRequest.into()),
+            None => http::refuse(&self.shared.metrics, Answer::CannotReadRequest),
             Some(headers) => self.on_request(&headers, end_of_stream),
         };
         if self.hashing {
@@ -343,7 +344,7 @@ impl HttpContext for Storage {
             self.body_too_large(max)
         } else if self.hash_new_bytes(body_size).is_err() {
             self.hashing = false;
-            http::refuse(&self.shared.metrics, Answer::CannotReadBody.into())
+            http::refuse(&self.shared.metrics, Answer::CannotReadBody)
         } else if !end_of_stream {
             return Action::Pause; // keep buffering
         } else {

@@ -8,14 +8,14 @@ use crate::metrics::Counter;
 
 /// What the filter does with the backend's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Verdict<'d> {
     /// Hand the backend's own answer to the client (minus the marker and
     /// `X-Accel-*` headers), bumping the counter if any.
     PassOn(Option<Counter>),
     /// Replace it by a marked 303 to `location`, granting a read of `path`.
     Redirect {
-        path: String,
-        location: String,
+        path: &'d str,
+        location: &'d str,
         /// Query parameters a read does not carry were dropped.
         dropped: bool,
     },
@@ -25,7 +25,7 @@ pub enum Verdict {
 /// The role's policy over a target decision: internal targets redirect,
 /// foreign ones pass or are refused as configured, unsafe ones get 404 as
 /// nginx answers an `X-Accel-Redirect` it cannot parse.
-pub fn verdict(decision: Decision, foreign: ForeignRedirects) -> Verdict {
+pub fn verdict(decision: &Decision, foreign: ForeignRedirects) -> Verdict<'_> {
     match decision {
         Decision::PassThrough => Verdict::PassOn(None),
         Decision::Internal {
@@ -35,13 +35,13 @@ pub fn verdict(decision: Decision, foreign: ForeignRedirects) -> Verdict {
         } => Verdict::Redirect {
             path,
             location,
-            dropped,
+            dropped: *dropped,
         },
         Decision::Foreign => match foreign {
             ForeignRedirects::Pass => Verdict::PassOn(Some(Counter::ForeignRedirectsPassed)),
             ForeignRedirects::Reject => Verdict::Refuse(Answer::ForeignRedirect.into()),
         },
-        Decision::Unsafe(e) => Verdict::Refuse(Answer::UnsafeTarget.with(e.to_string())),
+        Decision::Unsafe(e) => Verdict::Refuse(Answer::UnsafeTarget.with(format!("{e}"))),
     }
 }
 
@@ -70,15 +70,15 @@ mod tests {
     #[test]
     fn foreign_redirects_follow_the_policy() {
         assert_eq!(
-            verdict(Decision::Foreign, ForeignRedirects::Pass),
+            verdict(&Decision::Foreign, ForeignRedirects::Pass),
             Verdict::PassOn(Some(Counter::ForeignRedirectsPassed))
         );
         assert_eq!(
-            verdict(Decision::Foreign, ForeignRedirects::Reject),
+            verdict(&Decision::Foreign, ForeignRedirects::Reject),
             Verdict::Refuse(Answer::ForeignRedirect.into())
         );
         assert_eq!(
-            verdict(Decision::PassThrough, ForeignRedirects::Reject),
+            verdict(&Decision::PassThrough, ForeignRedirects::Reject),
             Verdict::PassOn(None)
         );
     }
@@ -86,7 +86,7 @@ mod tests {
     #[test]
     fn unsafe_targets_are_404_naming_the_rule() {
         let Verdict::Refuse(r) = verdict(
-            Decision::Unsafe(PathError::DotSegment),
+            &Decision::Unsafe(PathError::DotSegment),
             ForeignRedirects::Pass,
         ) else {
             panic!("an unsafe target must be refused");
@@ -110,7 +110,7 @@ mod tests {
             dropped: true,
         };
         assert!(matches!(
-            verdict(d, ForeignRedirects::Reject),
+            verdict(&d, ForeignRedirects::Reject),
             Verdict::Redirect { dropped: true, .. }
         ));
         assert_eq!(redirected(true), Counter::RedirectsConverted);

@@ -56,26 +56,33 @@ pub fn unmarked_request<H: Pair>(cfg: &SigningConfig, headers: &[H], end_of_stre
 
 /// A body over `max` bytes, declared or counted: nothing is sent.
 pub fn body_too_large(max: usize) -> Refusal {
-    Answer::BodyTooLarge.with(max.to_string())
+    Answer::BodyTooLarge.with(format!("{max}"))
 }
 
 /// What signing came to, under the `on_missing_credentials` policy: the
-/// rewrite and the counters it bumps, or the refusal (whose answer counts
-/// itself). Without credentials, `deny` refuses (503) and `pass` forwards
-/// the request unsigned.
+/// rewrite and whether it is signed (`requests_signed`; unsigned counts as
+/// `missing_credentials` and `requests_unsigned`), or the refusal (whose
+/// answer counts itself). Without credentials, `deny` refuses (503) and
+/// `pass` forwards the request unsigned.
 pub fn signing_outcome(
     prepared: Result<Signed<'_>, Refusal>,
     missing: MissingCredentials,
-) -> Result<(Rewrite<'_>, &'static [Counter]), Refusal> {
+) -> Result<(Rewrite<'_>, bool), Refusal> {
     match prepared? {
-        Signed::Yes(rw) => Ok((rw, &[Counter::RequestsSigned])),
+        Signed::Yes(rw) => Ok((rw, true)),
         Signed::NoCredentials(_) if missing == MissingCredentials::Deny => {
             Err(Answer::NoCredentials.into())
         }
-        Signed::NoCredentials(rw) => Ok((
-            rw,
-            &[Counter::MissingCredentials, Counter::RequestsUnsigned],
-        )),
+        Signed::NoCredentials(rw) => Ok((rw, false)),
+    }
+}
+
+/// The counters a signing outcome bumps (`signed` from [`signing_outcome`]).
+pub fn signing_counters(signed: bool) -> &'static [Counter] {
+    if signed {
+        &[Counter::RequestsSigned]
+    } else {
+        &[Counter::MissingCredentials, Counter::RequestsUnsigned]
     }
 }
 
@@ -214,22 +221,24 @@ mod tests {
 
     #[test]
     fn missing_credentials_follow_the_policy() {
-        let (_, counted) =
+        let (_, signed) =
             signing_outcome(Ok(Signed::Yes(rewrite())), MissingCredentials::Deny).unwrap();
-        assert_eq!(counted, [Counter::RequestsSigned]);
+        assert!(signed);
+        assert_eq!(signing_counters(signed), [Counter::RequestsSigned]);
         let denied = signing_outcome(
             Ok(Signed::NoCredentials(rewrite())),
             MissingCredentials::Deny,
         );
         assert_eq!(denied, Err(Answer::NoCredentials.into()));
-        let (rw, counted) = signing_outcome(
+        let (rw, signed) = signing_outcome(
             Ok(Signed::NoCredentials(rewrite())),
             MissingCredentials::Pass,
         )
         .unwrap();
         assert_eq!(rw, rewrite());
+        assert!(!signed);
         assert_eq!(
-            counted,
+            signing_counters(signed),
             [Counter::MissingCredentials, Counter::RequestsUnsigned]
         );
         let refused = Answer::NoBucketMapped.into();

@@ -194,7 +194,7 @@ impl<'a> Read<'a> {
 /// A key storage will read must be safe (the rules of redirect targets).
 fn safe_key(key: &str, cfg: &SigningConfig) -> Result<(), Refusal> {
     crate::internal_redirect::target::validate_key(key, &cfg.key_rules)
-        .map_err(|e| Answer::UnsafeKey.with(e.to_string()))
+        .map_err(|e| Answer::UnsafeKey.with(format!("{e}")))
 }
 
 /// Maps the request path to the storage path and authority (always the
@@ -323,7 +323,7 @@ pub fn prepare<'a, H: Pair>(
     // agree. A raw `+` goes out as `%2B`: a plus, as it was signed.
     let path = if is_s3 {
         sigv4::into_canonical_uri(path, PathRules::S3)
-            .map_err(|e| Answer::CannotSign.with(e.to_string()))?
+            .map_err(|e| Answer::CannotSign.with(format!("{e}")))?
     } else {
         path
     };
@@ -422,7 +422,7 @@ pub fn prepare<'a, H: Pair>(
         &opts,
         cache,
     )
-    .map_err(|e| Answer::CannotSign.with(e.to_string()))?;
+    .map_err(|e| Answer::CannotSign.with(format!("{e}")))?;
     // Headers about to be set need no removal first.
     rewrite.remove.retain(|h| !set.sets(h));
     rewrite.set = Some(set);
