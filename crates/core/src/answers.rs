@@ -19,11 +19,9 @@ macro_rules! answers {
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum Answer { $($(#[$doc])* $variant,)* }
 
-        /// Every message, back to back (a table of string slices would take
-        /// eight bytes a message).
-        const TEXTS: &str = concat!($($text,)*);
-        /// Each message's length (all under 256 bytes): a byte each.
-        static LENS: [u8; Answer::ALL.len()] = [$($text.len() as u8,)*];
+        /// Every message, NUL-terminated, back to back (a table of string
+        /// slices would take eight bytes a message).
+        const TEXTS: &str = concat!($($text, "\0",)*);
         /// Statuses less 400, a byte each (a `match` would become a table of
         /// 32-bit words).
         static OVER_400: [u8; Answer::ALL.len()] = [$(($status - 400) as u8,)*];
@@ -48,7 +46,7 @@ macro_rules! answers {
 impl Answer {
     /// The message after `asset-gate: `; `{}` marks the variable part.
     pub fn text(self) -> &'static str {
-        crate::metrics::nth(TEXTS, &LENS, self as usize)
+        crate::metrics::nth(TEXTS, self as usize)
     }
 }
 
@@ -239,8 +237,8 @@ mod tests {
         for (i, a) in Answer::ALL.iter().enumerate() {
             assert!((400..600).contains(&a.status()), "{a:?}");
             let text = a.text();
-            // Lengths are stored as bytes.
-            assert!(!text.is_empty() && text.len() < 256, "{a:?}");
+            // Stored NUL-terminated.
+            assert!(!text.is_empty() && !text.contains('\0'), "{a:?}");
             // One hole at most, and no other brace (`Refusal::parts` looks for `{`).
             let braces = text.matches('{').count();
             assert!(braces <= 1 && text.matches("{}").count() == braces, "{a:?}");

@@ -4,6 +4,8 @@
 //! that does not exist or leave one out. Names and meanings are separate
 //! `match`es, so the module keeps only the names it defines.
 
+use crate::primitives::ascii;
+
 /// Whether a metric counts events or records a current value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -21,8 +23,24 @@ impl Kind {
     }
 }
 
+/// Many names: NUL-terminated, back to back (a table of string slices
+/// would take eight bytes a name).
+macro_rules! packed_names {
+    ($self:ident, $($variant:path => $name:literal,)*) => {{
+        const NAMES: &str = concat!($($name, "\0",)*);
+        nth(NAMES, $self as usize)
+    }};
+}
+
+/// A few names, always asked for by variant: a `match` the compiler folds.
+macro_rules! matched_names {
+    ($self:ident, $($variant:path => $name:literal,)*) => {
+        match $self { $($variant => $name,)* }
+    };
+}
+
 macro_rules! metrics {
-    ($enum:ident, $doc:literal, $($variant:ident => $name:literal, $meaning:literal;)*) => {
+    ($enum:ident, $name_fn:ident, $doc:literal, $($variant:ident => $name:literal, $meaning:literal;)*) => {
         #[doc = $doc]
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum $enum { $($variant,)* }
@@ -33,11 +51,7 @@ macro_rules! metrics {
 
             /// The name after `asset_gate.<placement>.`.
             pub fn name(self) -> &'static str {
-                // The names back to back and a byte for each length: a
-                // table of string slices would take eight bytes a name.
-                const NAMES: &str = concat!($($name,)*);
-                static LENS: [u8; $enum::ALL.len()] = [$($name.len() as u8,)*];
-                nth(NAMES, &LENS, self as usize)
+                $name_fn!(self, $($enum::$variant => $name,)*)
             }
 
             /// What it counts or records, in one line (docs/metrics.md).
@@ -49,7 +63,7 @@ macro_rules! metrics {
 }
 
 metrics! {
-    Counter, "Every counter asset-gate exports.",
+    Counter, packed_names, "Every counter asset-gate exports.",
     RequestsSigned => "requests_signed", "requests signed for storage";
     SigningFailures => "signing_failures", "requests refused before storage (malformed path or header, unmapped path, unsafe key, chunk-signed upload, a presign that failed, headers that could not be rewritten); scope refusals count as `scope_refused`";
     MissingCredentials => "missing_credentials", "requests that found no usable credentials (answered `503`, or forwarded unsigned with `pass`)";
@@ -94,19 +108,20 @@ metrics! {
 }
 
 metrics! {
-    Gauge, "Every gauge asset-gate exports.",
+    Gauge, matched_names, "Every gauge asset-gate exports.",
     HeaderCacheAge => "header_cache_age_seconds", "seconds since the last successful header poll (placements with `augment_headers`)";
     CredentialsExpiresIn => "credentials_expires_in_seconds", "seconds until the credentials in use expire (0: none usable, or they never expire)";
     CredentialsUsable => "credentials_usable", "1 while usable credentials exist, else 0 (requests get `503`, or go unsigned with `pass`)";
     CredentialsSource => "credentials_source", "source of the credentials in use: 1 `static`, 2 `env`, 3 `endpoint`, 4 `imds`, 5 `assume_role`, 6 `web_identity` (a `chain` reports its winner), 0 none yet";
 }
 
-/// The `i`th of the strings `all` holds back to back, of lengths `lens`.
-pub(crate) fn nth(all: &'static str, lens: &[u8], i: usize) -> &'static str {
-    let lens = lens.get(..=i).unwrap_or_default();
-    let end: usize = lens.iter().map(|&n| usize::from(n)).sum();
-    let start = end - lens.last().map_or(0, |&n| usize::from(n));
-    all.get(start..end).unwrap_or_default()
+/// The `i`th of the NUL-terminated strings in `all`.
+pub(crate) fn nth(all: &'static str, i: usize) -> &'static str {
+    let mut rest = all;
+    for _ in 0..i {
+        rest = ascii::split_once(rest, 0).map_or("", |(_, r)| r);
+    }
+    ascii::split_once(rest, 0).map_or(rest, |(s, _)| s)
 }
 
 /// Every metric as (name, kind, meaning), counters first.
@@ -174,6 +189,7 @@ mod tests {
             assert!(!names[..i].contains(n), "{n} is declared twice");
             assert!(
                 !n.is_empty() && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                // (which also keeps NUL, their separator, out)
                 "{n} is not a plain stat name"
             );
         }

@@ -56,7 +56,7 @@ pub fn unmarked_request<H: Pair>(cfg: &SigningConfig, headers: &[H], end_of_stre
 
 /// A body over `max` bytes, declared or counted: nothing is sent.
 pub fn body_too_large(max: usize) -> Refusal {
-    Answer::BodyTooLarge.with(format!("{max}"))
+    Answer::BodyTooLarge.with(max.to_string())
 }
 
 /// What signing came to, under the `on_missing_credentials` policy: the
