@@ -14,14 +14,20 @@
 //! - [`credentials`]: where signing credentials come from and how they refresh;
 //! - [`sigv4`]: AWS Signature Version 4;
 //! - [`config`]: the configuration, read and validated at load time;
-//! - [`primitives`]: ASCII, hex, SHA-256, JSON and Envoy's header map.
+//! - [`primitives`]: ASCII, hex, SHA-256, JSON and Envoy's header map;
+//! - [`roles`]: each role's decisions, which the filter applies;
+//! - [`answers`]: every local answer (status, counter, message), once;
+//! - [`metrics`]: every metric (name, kind, meaning), once.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod answers;
 pub mod augment;
 pub mod config;
 pub mod credentials;
 pub mod gateway;
 pub mod internal_redirect;
+pub mod metrics;
 pub mod primitives;
+pub mod roles;
 pub mod signing;
 pub mod sigv4;

@@ -9,11 +9,12 @@ use crate::http::{self, header, values, RawMap, ACCEL_HEADER};
 use crate::metrics::Counter;
 use crate::secret::{marker_key, remember_issued};
 use crate::shared::Shared;
-use asset_gate_core::config::ForeignRedirects;
+use asset_gate_core::answers::Answer;
 use asset_gate_core::internal_redirect::carry;
 use asset_gate_core::internal_redirect::marker::{self, Consent, Grant};
-use asset_gate_core::internal_redirect::target::{self, Answer, Decision, Origin, Targets};
+use asset_gate_core::internal_redirect::target::{self, Origin, Targets};
 use asset_gate_core::primitives::header_map::Header;
+use asset_gate_core::roles::auth_backend::{self, Verdict};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, MapType};
@@ -63,17 +64,15 @@ impl AuthBackend {
         let shared = &self.shared;
         let cfg = &shared.config.redirect;
         let map = MapType::HttpResponseHeaders;
-        let Some(raw) = RawMap::read(map) else {
-            return http::respond(502, "cannot read the auth backend's answer");
-        };
-        let Some(headers) = raw.pairs() else {
-            return http::respond(502, "cannot read the auth backend's answer");
+        let raw = RawMap::read(map);
+        let Some(headers) = raw.as_ref().and_then(RawMap::pairs) else {
+            return http::refuse(&shared.metrics, Answer::CannotReadBackendAnswer);
         };
         let status = header(&headers, ":status")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         let accel = values(&headers, ACCEL_HEADER).next();
-        let answer = Answer {
+        let answer = target::Answer {
             status,
             location: header(&headers, "location"),
             accel,
@@ -82,8 +81,7 @@ impl AuthBackend {
         };
         // The TLS check costs a host call: only for answers that may redirect
         // a request whose :scheme says https (otherwise the answer is http).
-        let https = self.scheme.eq_ignore_ascii_case("https");
-        let scheme = if https && (accel.is_some() || status == 307) {
+        let scheme = if auth_backend::needs_tls_check(&self.scheme, accel.is_some(), status) {
             target::redirect_scheme(downstream_tls(), &self.scheme)
         } else {
             "http"
@@ -99,9 +97,15 @@ impl AuthBackend {
             query: cfg.read_query,
             consent: cfg.consent,
         };
-        match target::decide(&answer, &origin, &targets) {
-            Decision::PassThrough => self.pass_on(&headers),
-            Decision::Internal {
+        let decision = target::decide(&answer, &origin, &targets);
+        match auth_backend::verdict(&decision, cfg.foreign_redirects) {
+            Verdict::PassOn(counter) => {
+                if let Some(c) = counter {
+                    shared.metrics.inc(c);
+                }
+                self.pass_on(&headers)
+            }
+            Verdict::Redirect {
                 path,
                 location,
                 dropped,
@@ -109,29 +113,14 @@ impl AuthBackend {
                 if dropped {
                     shared.metrics.inc(Counter::ConsentQueryDropped);
                 }
-                self.redirect(&headers, &path, &location, accel.is_some())
+                self.redirect(&headers, path, location, accel.is_some())
             }
-            Decision::Foreign => match cfg.foreign_redirects {
-                ForeignRedirects::Pass => {
-                    shared.metrics.inc(Counter::ForeignRedirectsPassed);
-                    self.pass_on(&headers)
-                }
-                ForeignRedirects::Reject => {
-                    shared.metrics.inc(Counter::RedirectsRefused);
-                    http::respond(
-                        502,
-                        "the auth backend redirected outside the internal prefixes",
-                    )
-                }
-            },
-            Decision::Unsafe(e) => {
-                shared.metrics.inc(Counter::RedirectsRefused);
-                log::debug!("asset-gate: refused the auth backend's redirect: {e}");
-                // nginx answers 404 to an X-Accel-Redirect it cannot parse.
-                http::respond(
-                    404,
-                    &format!("the auth backend's redirect target was refused: {e}"),
-                )
+            Verdict::Refuse(r) => {
+                log::debug!(
+                    "asset-gate: refused the auth backend's redirect: {}",
+                    &*r.detail
+                );
+                http::refuse(&shared.metrics, r)
             }
         }
     }
@@ -144,7 +133,7 @@ impl AuthBackend {
             k == marker || http::is_accel_control(k)
         });
         if removed.is_err() {
-            return http::respond(502, "cannot rewrite the auth backend's answer");
+            return http::refuse(&self.shared.metrics, Answer::CannotRewriteBackendAnswer);
         }
         Action::Continue
     }
@@ -160,20 +149,17 @@ impl AuthBackend {
         let kept = match carry::collect(answer, &cfg.keep_backend_headers, cfg.max_kept_bytes) {
             Ok(kept) => kept,
             Err(e) => {
-                shared.metrics.inc(Counter::RedirectsRefused);
                 log::warn!("asset-gate: refused the auth backend's redirect: {e}");
-                return http::respond(
-                    502,
-                    &format!("cannot follow the auth backend's redirect: {e}"),
-                );
+                let refusal = Answer::KeptHeadersRefused.with(format!("{e}"));
+                return http::refuse(&shared.metrics, refusal);
             }
         };
         let Some(key) = marker_key() else {
-            return http::respond(503, "the internal-redirect secret is not available");
+            return http::refuse(&shared.metrics, Answer::NoSecret);
         };
         // No clock, no marker: its expiry could not be checked.
         let Ok(now) = marker::clock_usable(clock::now_secs()) else {
-            return http::respond(503, "the clock is not available");
+            return http::refuse(&shared.metrics, Answer::NoClock);
         };
         let subject = marker::subject(&cfg.marker_audience, path);
         let mark = marker::issue(&key, &subject, Grant::Read, &kept, now, cfg.marker_ttl_secs);
@@ -184,18 +170,14 @@ impl AuthBackend {
             (cfg.marker_header.as_str(), mark.as_str()),
         ];
         if hostcalls::set_map(MapType::HttpResponseHeaders, answer).is_err() {
-            return http::respond(502, "cannot rewrite the auth backend's answer");
+            return http::refuse(&shared.metrics, Answer::CannotRewriteBackendAnswer);
         }
         let consent = Consent {
             grant: Grant::Read,
             carried: kept,
         };
         remember_issued(mark, &subject, expires_at, consent);
-        shared.metrics.inc(if accel {
-            Counter::RedirectsConverted
-        } else {
-            Counter::RedirectsAccepted
-        });
+        shared.metrics.inc(auth_backend::redirected(accel));
         log::debug!("asset-gate: internal redirect to {path}");
         Action::Continue
     }

@@ -10,7 +10,9 @@ use crate::clock;
 use crate::http;
 use crate::metrics::Counter;
 use crate::shared::Shared;
+use asset_gate_core::answers::Answer;
 use asset_gate_core::augment::provider;
+use asset_gate_core::roles::edge;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, MapType};
@@ -43,23 +45,22 @@ impl Edge {
         let name = self.shared.config.redirect.marker_header.as_str();
         let audience = self.shared.config.redirect.marker_audience.as_str();
         let map = MapType::HttpRequestHeaders;
-        let Some(raw) = http::RawMap::read(map) else {
-            return http::respond(500, "cannot read request headers");
-        };
-        let Some(headers) = raw.pairs() else {
-            return http::respond(500, "cannot read request headers");
+        let metrics = &self.shared.metrics;
+        let raw = http::RawMap::read(map);
+        let Some(headers) = raw.as_ref().and_then(http::RawMap::pairs) else {
+            return http::refuse(metrics, Answer::CannotReadRequest);
         };
         if http::remove_present(map, &headers, provider::is_envoy_control).is_err() {
-            return http::respond(500, "cannot remove the client's x-envoy-* headers");
+            return http::refuse(metrics, Answer::CannotRemoveEnvoyHeaders);
         }
         if !headers.iter().any(|&(k, _)| k == name) {
             return Action::Continue;
         }
         if let Err(e) = http::verify_marker(&headers, name, audience, clock::now_secs()) {
             log::debug!("asset-gate: dropped a client-sent marker: {e}");
-            self.shared.metrics.inc(Counter::SpoofAttempts);
+            metrics.inc(Counter::SpoofAttempts);
             if hostcalls::remove_map_value(map, name).is_err() {
-                return http::respond(500, "cannot remove an invalid marker");
+                return http::refuse(metrics, Answer::CannotRemoveMarker);
             }
         }
         Action::Continue
@@ -86,18 +87,8 @@ impl HttpContext for Edge {
             hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, marker),
             Ok(Some(_))
         ) {
-            self.shared.metrics.inc(Counter::RedirectsDeclined);
-            return if self.had_body {
-                http::respond(
-                    413,
-                    "the backend consented to a read, but Envoy could not follow the internal redirect with this request body; send the request without a body",
-                )
-            } else {
-                http::respond(
-                    502,
-                    "Envoy did not follow the internal redirect to storage (check the route's internal_redirect_policy)",
-                )
-            };
+            let declined = edge::declined_redirect(self.had_body);
+            return http::refuse(&self.shared.metrics, declined);
         }
         Action::Continue
     }

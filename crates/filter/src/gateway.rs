@@ -11,11 +11,13 @@ use crate::http::{self, header, RawMap};
 use crate::metrics::Counter;
 use crate::shared::Shared;
 use crate::storage::{client_answer, replace_error_body, signed_rewrite};
+use asset_gate_core::answers::{Answer, Refusal};
 use asset_gate_core::config::{GatewayConfig, SigningConfig};
-use asset_gate_core::gateway::consent::{self, Consent, Permit, Refused};
+use asset_gate_core::gateway::consent::{self, Consent, Permit};
 use asset_gate_core::gateway::decision_cache;
 use asset_gate_core::internal_redirect::carry;
 use asset_gate_core::primitives::header_map::Header;
+use asset_gate_core::roles::gateway;
 use asset_gate_core::signing::prepare::{self, Body, Signed};
 use asset_gate_core::sigv4::{self, PresignRequest, Scope};
 use proxy_wasm::hostcalls;
@@ -67,28 +69,23 @@ impl Gateway {
         }
     }
 
-    fn respond(&mut self, status: u32, body: &str) -> Action {
+    /// Answers the request here (catalogued answer and counter).
+    fn refuse(&mut self, r: impl Into<Refusal>) -> Action {
         self.replied = true;
-        http::respond(status, body)
-    }
-
-    fn refuse(&mut self, counter: Counter, r: Refused) -> Action {
-        self.shared.metrics.inc(counter);
-        self.respond(r.status, r.reason)
+        http::refuse(&self.shared.metrics, r.into())
     }
 
     /// Holds the request and asks the auth backend, unless this VM's
     /// decision cache already has the answer for these credentials.
     fn on_request(&mut self, cfg: &GatewayConfig) -> Action {
         let Some(raw) = RawMap::read(MapType::HttpRequestHeaders) else {
-            return self.respond(500, "cannot read request headers");
+            return self.refuse(Answer::CannotReadRequest);
         };
         let Some(request) = raw.pairs() else {
-            return self.respond(500, "cannot read request headers");
+            return self.refuse(Answer::CannotReadRequest);
         };
-        let cache = &cfg.decision_cache;
         let mut key = None;
-        if cache.max_age_secs > 0 && cache.max_entries > 0 {
+        if gateway::caches(&cfg.decision_cache) {
             let credentials = request
                 .iter()
                 .filter(|(k, _)| cfg.forward_headers.iter().any(|f| f == k))
@@ -114,7 +111,7 @@ impl Gateway {
             self.cache_key = Some(key);
         }
         let dispatched = match self.request.pairs() {
-            None => return self.respond(500, "cannot read request headers"),
+            None => return self.refuse(Answer::CannotReadRequest),
             Some(request) => hostcalls::dispatch_http_call(
                 &cfg.auth_cluster,
                 consent::subrequest(cfg, &request),
@@ -133,8 +130,7 @@ impl Gateway {
                     "asset-gate: cannot call the auth backend cluster {}: {s:?}",
                     cfg.auth_cluster
                 );
-                self.shared.metrics.inc(Counter::AuthUnavailable);
-                self.respond(503, "the auth backend is unavailable")
+                self.refuse(Answer::AuthUnavailable)
             }
         }
     }
@@ -149,23 +145,8 @@ impl Gateway {
         let answer = raw.pairs().unwrap_or_default();
         let status: Option<u32> = header(&answer, ":status").and_then(|s| s.parse().ok());
         let from_envoy = header(&answer, UPSTREAM_TIME).is_none();
-        // Fail-closed: no answer, or Envoy's own 503/504, never consents.
-        let down = match status {
-            None => Some(503),
-            Some(s @ (503 | 504)) if from_envoy => Some(s),
-            _ => None,
-        };
-        if let Some(s) = down {
-            let (counter, text) = if s == 504 {
-                (
-                    Counter::AuthTimeouts,
-                    "the auth backend did not answer in time",
-                )
-            } else {
-                (Counter::AuthUnavailable, "the auth backend is unavailable")
-            };
-            shared.metrics.inc(counter);
-            return self.respond(s, text);
+        if let Some(down) = gateway::backend_down(status, from_envoy) {
+            return self.refuse(down);
         }
         let consent = match consent::judge(&answer, &shared.config.redirect, cfg) {
             Ok(Some(c)) => c,
@@ -173,24 +154,22 @@ impl Gateway {
                 shared.metrics.inc(Counter::AuthRefusals);
                 return self.pass_refusal(status.unwrap_or(403), &answer, body_size);
             }
-            Err(r) => return self.refuse(Counter::RedirectsRefused, r),
+            Err(r) => return self.refuse(r),
         };
         shared.metrics.inc(Counter::AuthConsents);
         if let Some(key) = self.cache_key.take() {
             let cache = &cfg.decision_cache;
-            let age = decision_cache::max_age(http::values(&answer, "cache-control"));
-            if let Some(age) = age.map(|a| a.min(cache.max_age_secs)) {
-                if !consent.grants.any_write() || cache.writes {
-                    let now = clock::now_ms();
-                    shared.decisions.borrow_mut().put(
-                        key,
-                        consent.clone(),
-                        consent.size(),
-                        now.saturating_add(age * 1000),
-                        now,
-                        cache.max_entries,
-                    );
-                }
+            let now = clock::now_ms();
+            let control = http::values(&answer, "cache-control");
+            if let Some(until) = gateway::cache_until(cache, control, &consent, now) {
+                shared.decisions.borrow_mut().put(
+                    key,
+                    consent.clone(),
+                    consent.size(),
+                    until,
+                    now,
+                    cache.max_entries,
+                );
             }
         }
         self.proceed(&consent)
@@ -227,7 +206,7 @@ impl Gateway {
         // request replaces it, or the request ends here.
         let raw = std::mem::take(&mut self.request);
         let Some(client) = raw.pairs() else {
-            return self.respond(500, "cannot read request headers");
+            return self.refuse(Answer::CannotReadRequest);
         };
         let method = header(&client, ":method").unwrap_or_default();
         self.post = method == "POST";
@@ -236,16 +215,11 @@ impl Gateway {
         let copy = header(&client, "x-amz-copy-source").is_some();
         let permit = match consent::permit(method, query, self.has_body, copy, consent) {
             Ok(p) => p,
-            Err(r) => return self.refuse(Counter::ConsentViolations, r),
+            Err(r) => return self.refuse(r),
         };
-        if permit.write {
-            if let Some(max) = consent.max_bytes {
-                match consent::upload_limit(&client, max) {
-                    Ok(n) if self.streamed <= n => self.budget = Some(n),
-                    Ok(_) => return self.refuse(Counter::UploadsTooLarge, consent::too_large()),
-                    Err(r) => return self.refuse(Counter::UploadsTooLarge, r),
-                }
-            }
+        match gateway::upload_budget(&permit, consent, &client, self.streamed) {
+            Ok(budget) => self.budget = budget,
+            Err(r) => return self.refuse(r),
         }
         let storage_path = consent::storage_path(consent, &permit);
         let request = consent::storage_request(
@@ -255,21 +229,12 @@ impl Gateway {
             &signing.forwarded_request_headers,
             consent::pinned_type(method, &permit, consent),
         );
-        // Presigned: reads and plain PUTs (their type and limited length
-        // signed). Multipart calls, DELETE and size-limited uploads of an
-        // undeclared size (asset-gate counts their bytes) stream.
-        if consent.presign && method != "DELETE" {
-            let upload = match (permit.write, permit.query.is_empty()) {
-                (false, _) => Some(Vec::new()),
-                (true, false) => None,
-                (true, true) => match consent::presigned_put(&client, consent) {
-                    Ok(h) => h,
-                    Err(r) => return self.refuse(Counter::ConsentViolations, r),
-                },
-            };
-            if let Some(upload) = upload {
-                return self.presign(cfg, signing, consent, &permit, &request, &upload);
+        match gateway::presign_upload(method, &permit, &client, consent) {
+            Ok(Some(upload)) => {
+                return self.presign(cfg, signing, consent, &permit, &request, &upload)
             }
+            Ok(None) => {}
+            Err(r) => return self.refuse(r),
         }
         let body = if self.has_body {
             Body::Streamed
@@ -278,12 +243,12 @@ impl Gateway {
         };
         let rewrite = match signed_rewrite(&shared, signing, &request, body, clock::now_secs()) {
             Ok(rw) => rw,
-            Err((status, reason)) => return self.respond(status, &reason),
+            Err(r) => return self.refuse(r),
         };
         // One write: the storage request replaces the client's whole map.
         let map = rewrite.applied_to(&request);
         if hostcalls::set_map_bytes(MapType::HttpRequestHeaders, map).is_err() {
-            return self.respond(500, "cannot rewrite request headers");
+            return self.refuse(Answer::CannotRewriteRequest);
         }
         self.kept = consent.kept.clone();
         Action::Continue
@@ -309,36 +274,21 @@ impl Gateway {
         let mut cache = shared.key_cache.borrow_mut();
         let mapped = match prepare::prepare(signing, None, request, Body::None, now, &mut cache) {
             Ok(Signed::Yes(rw) | Signed::NoCredentials(rw)) => rw,
-            Err(reject) => return self.respond(reject.status, &reject.reason),
+            Err(r) => return self.refuse(r),
         };
         let base = &p.base_url;
-        let host = base
-            .strip_prefix("https://")
-            .or_else(|| base.strip_prefix("http://"))
-            .unwrap_or(base);
+        let host = gateway::presign_host(base);
         // A presigned request has no query of its own (judge refuses one).
         let path = mapped
             .path
             .split_once('?')
             .map_or(&*mapped.path, |(p, _)| p);
-        let mut params: Vec<(&str, &str)> = vec![];
-        if !permit.write {
-            if let Some(d) = &consent.disposition {
-                params.push(("response-content-disposition", d));
-            }
-            if let Some(t) = &consent.content_type {
-                params.push(("response-content-type", t));
-            }
-        }
+        let params = gateway::presign_params(permit, consent);
         let mut headers = upload.to_vec();
         headers.push(("host", host));
         let store = shared.credentials.borrow();
         let Some(creds) = store.usable(now) else {
-            shared.metrics.inc(Counter::MissingCredentials);
-            return self.respond(
-                503,
-                "no valid AWS credentials are available to sign this request",
-            );
+            return self.refuse(Answer::NoCredentials);
         };
         let method = header(request, ":method").unwrap_or_default();
         let req = PresignRequest {
@@ -354,14 +304,10 @@ impl Gateway {
         let signed = sigv4::presigned_query(&req, creds, &scope, now, p.expires_secs, &mut cache);
         let q = match signed {
             Ok(q) => q,
-            Err(_) => {
-                shared.metrics.inc(Counter::SigningFailures);
-                return self.respond(400, "cannot presign this request");
-            }
+            Err(_) => return self.refuse(Answer::CannotPresign),
         };
         let location = format!("{base}{path}?{q}");
-        // 302 keeps a read a GET; 307 keeps a PUT a PUT (with its body).
-        let status = if permit.write { 307 } else { 302 };
+        let status = gateway::presign_status(permit.write);
         let kept = carry::parse(&consent.kept);
         let mut answer = vec![("location", location.as_str())];
         for (k, v) in kept.iter().filter(|(k, _)| *k == "set-cookie") {
@@ -413,9 +359,9 @@ impl HttpContext for Gateway {
             return Action::Continue;
         };
         self.streamed += body_size as u64;
-        if self.streamed > budget {
+        if gateway::over_budget(self.streamed, budget) {
             self.budget = None;
-            return self.refuse(Counter::UploadsTooLarge, consent::too_large());
+            return self.refuse(consent::too_large());
         }
         Action::Continue
     }

@@ -4,9 +4,10 @@
 //! calls are used, so no input can trap the VM.
 
 use crate::clock;
-use crate::metrics::Counter;
+use crate::metrics::{Counter, Metrics};
 use crate::secret::{marker_key, with_recent};
 use crate::shared::{Cached, Shared};
+use asset_gate_core::answers::{Answer, Refusal};
 use asset_gate_core::augment::poll::is_stale;
 use asset_gate_core::augment::provider;
 use asset_gate_core::config::{FailurePolicy, Injection};
@@ -117,11 +118,22 @@ pub fn verify_marker(
     })
 }
 
-/// Ends the request here with a short plain-text answer.
-pub fn respond(status: u32, body: &str) -> Action {
-    let body = format!("asset-gate: {body}\n");
+/// Ends the request here with one of the catalogued answers, as a short
+/// plain text, bumping the answer's counter: the one way a role answers
+/// a request itself.
+pub fn refuse(metrics: &Metrics, refusal: impl Into<Refusal>) -> Action {
+    let refusal = refusal.into();
+    send(metrics, refusal.answer, &refusal.detail)
+}
+
+/// Sends `answer` with its variable part, bumping its counter.
+fn send(metrics: &Metrics, answer: Answer, detail: &str) -> Action {
+    if let Some(c) = answer.counter() {
+        metrics.inc(c);
+    }
     let headers = vec![("content-type", "text/plain; charset=utf-8")];
-    if let Err(s) = hostcalls::send_http_response(status, headers, Some(body.as_bytes())) {
+    let body = answer.body(detail);
+    if let Err(s) = hostcalls::send_http_response(answer.status(), headers, Some(body.as_bytes())) {
         log::warn!("asset-gate: cannot send local reply: {s:?}");
     }
     Action::Pause
@@ -152,13 +164,12 @@ fn inject_headers(shared: &Shared) -> Option<Action> {
         .as_ref()
         .filter(|c| !is_stale(c.value.0, now, cfg.max_staleness_ms))
     else {
-        shared.metrics.inc(Counter::HeadersUnavailable);
         return match cfg.failure_policy {
-            FailurePolicy::Pass => None,
-            FailurePolicy::Deny => Some(respond(
-                503,
-                "no valid headers from the header provider are available",
-            )),
+            FailurePolicy::Pass => {
+                shared.metrics.inc(Counter::HeadersUnavailable);
+                None
+            }
+            FailurePolicy::Deny => Some(refuse(&shared.metrics, Answer::NoProviderHeaders)),
         };
     };
     let map = MapType::HttpRequestHeaders;
@@ -170,7 +181,7 @@ fn inject_headers(shared: &Shared) -> Option<Action> {
             continue;
         }
         if hostcalls::set_map_value(map, name, Some(value)).is_err() {
-            return Some(respond(500, "cannot add the provider's headers"));
+            return Some(refuse(&shared.metrics, Answer::CannotAddProviderHeaders));
         }
     }
     shared.metrics.inc(Counter::HeadersInjected);

@@ -4,14 +4,17 @@
 //!
 //! This crate is the host layer, the proxy-wasm glue: it reads what Envoy
 //! hands over, calls the pure core (the `asset-gate-core` crate, which cannot
-//! reach the SDK) and applies the answer. It is tested in real Envoy.
+//! reach the SDK) and applies the answer. It is tested in real Envoy. Each
+//! role's decisions are the core's `roles`; every local answer is one of the
+//! core's `answers` (sent by `http::refuse`, which bumps its counter); every
+//! metric is declared in the core's `metrics`.
 //!
 //! - `root`: the root context; parses the configuration, starts the pollers,
 //!   creates the HTTP context of the configured role.
 //! - `shared`: per-VM state every context shares, and its refresh from shared data.
 //! - `edge`, `auth_backend`, `storage`, `gateway`: one HTTP context per role.
 //! - `http`: what every role uses, once: header reads, the marker check, local
-//!   replies, header augmentation.
+//!   answers, header augmentation.
 //! - `clock`: the host clock.
 //! - `poller`, `secret`, `metrics`: out-of-band polls, the marker secret, stats.
 

@@ -9,11 +9,13 @@ use crate::clock;
 use crate::http::{self, header, RawMap};
 use crate::metrics::Counter;
 use crate::shared::Shared;
-use asset_gate_core::config::{MissingCredentials, Role, SigningConfig};
+use asset_gate_core::answers::{Answer, Refusal};
+use asset_gate_core::config::{Role, SigningConfig};
 use asset_gate_core::internal_redirect::carry;
 use asset_gate_core::internal_redirect::consent::{self, AnswerEdit, AnswerRules};
 use asset_gate_core::primitives::header_map::Header;
-use asset_gate_core::signing::prepare::{self, Body, Rewrite, Signed};
+use asset_gate_core::roles::storage::{self, Plan};
+use asset_gate_core::signing::prepare::{self, Body, Rewrite};
 use asset_gate_core::sigv4;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
@@ -61,42 +63,28 @@ impl Storage {
             return Action::Continue;
         };
         if !cfg.require_marker {
-            if end_of_stream {
-                return self.sign(headers, Body::None, Apply::Edits, clock::now_secs());
-            }
-            if !prepare::hashes_body(cfg, headers) {
-                return self.sign(headers, Body::Streamed, Apply::Edits, clock::now_secs());
-            }
-            if prepare::declared_length(headers).is_some_and(|n| n > cfg.max_body_bytes as u64) {
-                return self.body_too_large(cfg.max_body_bytes);
-            }
-            // Hold the headers; Envoy buffers the body for on_http_request_body.
-            self.hashing = true;
-            return Action::Pause;
+            return match storage::unmarked_request(cfg, headers, end_of_stream) {
+                Plan::Sign(body) => self.sign(headers, body, Apply::Edits, clock::now_secs()),
+                Plan::Refuse(r) => http::refuse(&shared.metrics, r),
+                Plan::Buffer => {
+                    // Hold the headers; Envoy buffers the body for on_http_request_body.
+                    self.hashing = true;
+                    Action::Pause
+                }
+            };
         }
         let name = shared.config.redirect.marker_header.as_str();
         let now = clock::now_secs();
         let audience = shared.config.redirect.marker_audience.as_str();
-        let consent = match http::verify_marker(headers, name, audience, now) {
-            Ok(c) => c,
-            Err(e) => {
-                shared.metrics.inc(Counter::MarkerRejected);
-                log::debug!("asset-gate: storage request refused: {e}");
-                return http::respond(
-                    403,
-                    "this internal route is reachable only through the auth backend",
-                );
-            }
-        };
+        let verified = http::verify_marker(headers, name, audience, now);
+        if let Err(e) = &verified {
+            log::debug!("asset-gate: storage request refused: {e}");
+        }
         let method = header(headers, ":method").unwrap_or_default();
-        if !consent.grant.allows(method) {
-            shared.metrics.inc(Counter::ConsentViolations);
-            return http::respond(405, "the backend's consent grants reads (GET, HEAD) only");
-        }
-        if !end_of_stream {
-            shared.metrics.inc(Counter::ConsentViolations);
-            return http::respond(400, "a read consent carries no request body");
-        }
+        let consent = match storage::read_consent(verified, method, end_of_stream) {
+            Ok(c) => c,
+            Err(a) => return http::refuse(&shared.metrics, a),
+        };
         self.kept = consent.carried;
         let consented = consent::consented_headers(headers, &cfg.forwarded_request_headers);
         self.sign(&consented, Body::None, Apply::WholeMap, now)
@@ -104,11 +92,7 @@ impl Storage {
 
     fn body_too_large(&mut self, max: usize) -> Action {
         self.hashing = false;
-        self.shared.metrics.inc(Counter::BodiesRefused);
-        http::respond(
-            413,
-            &format!("the request body is over the {max} bytes asset-gate buffers to sign it"),
-        )
+        http::refuse(&self.shared.metrics, storage::body_too_large(max))
     }
 
     /// Feeds the bytes buffered since the last callback to the hasher.
@@ -128,11 +112,9 @@ impl Storage {
     /// The whole body is buffered and hashed: sign with its SHA-256.
     fn sign_buffered(&mut self) -> Action {
         self.hashing = false;
-        let Some(raw) = RawMap::read(MapType::HttpRequestHeaders) else {
-            return http::respond(500, "cannot read request headers");
-        };
-        let Some(headers) = raw.pairs() else {
-            return http::respond(500, "cannot read request headers");
+        let raw = RawMap::read(MapType::HttpRequestHeaders);
+        let Some(headers) = raw.as_ref().and_then(RawMap::pairs) else {
+            return http::refuse(&self.shared.metrics, Answer::CannotReadRequest);
         };
         self.shared.metrics.inc(Counter::BodiesHashed);
         let hash = std::mem::take(&mut self.hasher).finish_hex();
@@ -151,7 +133,7 @@ impl Storage {
         };
         let rewrite = match signed_rewrite(shared, cfg, headers, body, now) {
             Ok(rw) => rw,
-            Err((status, reason)) => return http::respond(status, &reason),
+            Err(r) => return http::refuse(&shared.metrics, r),
         };
         let applied = match how {
             Apply::Edits => apply(&rewrite),
@@ -161,9 +143,8 @@ impl Storage {
             }
         };
         if let Err(s) = applied {
-            shared.metrics.inc(Counter::SigningFailures);
             log::warn!("asset-gate: cannot rewrite request headers: {s:?}");
-            return http::respond(500, "cannot rewrite request headers");
+            return http::refuse(&shared.metrics, Answer::CannotRewriteRequest);
         }
         Action::Continue
     }
@@ -185,15 +166,15 @@ impl Storage {
 
 /// Signs `headers` for storage with the VM's credentials and signing-key
 /// cache (flows A, C and D), counting the outcome. `Err` is the local answer
-/// to give instead: no credentials under `deny` (503), or a request that
-/// cannot or may not be signed.
+/// to give instead (`http::refuse` counts it): no credentials under `deny`
+/// (503), or a request that cannot or may not be signed.
 pub fn signed_rewrite<'a>(
     shared: &Shared,
     cfg: &'a SigningConfig,
     headers: &'a [Header<'a>],
     body: Body<'a>,
     now: u64,
-) -> Result<Rewrite<'a>, (u32, String)> {
+) -> Result<Rewrite<'a>, Refusal> {
     let store = shared.credentials.borrow();
     let result = prepare::prepare(
         cfg,
@@ -204,30 +185,17 @@ pub fn signed_rewrite<'a>(
         &mut shared.key_cache.borrow_mut(),
     );
     drop(store);
-    match result {
-        Ok(Signed::Yes(rw)) => {
-            shared.metrics.inc(Counter::RequestsSigned);
-            Ok(rw)
-        }
-        Ok(Signed::NoCredentials(rw)) => {
-            shared.metrics.inc(Counter::MissingCredentials);
-            if cfg.on_missing_credentials == MissingCredentials::Deny {
-                return Err((
-                    503,
-                    "no valid AWS credentials are available to sign this request".into(),
-                ));
+    match storage::signing_outcome(result, cfg.on_missing_credentials) {
+        Ok((rw, signed)) => {
+            for &c in storage::signing_counters(signed) {
+                shared.metrics.inc(c);
             }
-            shared.metrics.inc(Counter::RequestsUnsigned);
             Ok(rw)
         }
-        Err(reject) => {
-            shared.metrics.inc(if reject.out_of_scope {
-                Counter::ScopeRefused
-            } else {
-                Counter::SigningFailures
-            });
-            log::debug!("asset-gate: request refused: {}", reject.reason);
-            Err((reject.status, reject.reason))
+        Err(r) => {
+            // The client gets the whole message; the log has its variable part.
+            log::debug!("asset-gate: request refused: {}", &*r.detail);
+            Err(r)
         }
     }
 }
@@ -246,7 +214,7 @@ pub fn client_answer(
 ) -> Option<u32> {
     // Every answer of flows A and D is consented; flow C's pass untouched.
     let consented = cfg.require_marker || shared.config.role == Role::Gateway;
-    if cfg.hide_response_headers.is_empty() && !cfg.plain_errors && kept.is_empty() && !consented {
+    if !storage::touches_answer(cfg, kept, consented) {
         return None;
     }
     let map = MapType::HttpResponseHeaders;
@@ -255,26 +223,20 @@ pub fn client_answer(
     let status: u32 = header(&response, ":status")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let plain_error = cfg.plain_errors && status >= 400;
-    if plain_error {
+    let content_type = header(&response, "content-type");
+    let plan = storage::storage_answer(cfg, consented, status, end_of_stream, content_type, post);
+    if plan.plain_error {
         shared.metrics.inc(Counter::StorageErrorsRewritten);
     }
-    // A multipart upload's XML answer names the bucket and the endpoint.
-    let scrub = consented
-        && (200..300).contains(&status)
-        && !end_of_stream
-        && header(&response, "content-type")
-            .is_some_and(|t| asset_gate_core::primitives::ascii::contains(t, "xml"))
-        && post;
     let kept = carry::parse(kept);
     let rules = AnswerRules {
         hide: &cfg.hide_response_headers,
-        plain_error,
+        plain_error: plan.plain_error,
         error_has_body: !end_of_stream,
         kept: &kept,
         consented,
         expose: &cfg.expose_amz_headers,
-        scrub,
+        scrub: plan.scrub,
     };
     for edit in consent::client_answer(&response, &rules).unwrap_or_default() {
         let done = match edit {
@@ -286,7 +248,7 @@ pub fn client_answer(
             log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
         }
     }
-    ((plain_error || scrub) && !end_of_stream).then_some(status)
+    plan.replace_body
 }
 
 /// Replaces storage's body as `client_answer` decided: an error's chunk by
@@ -351,7 +313,7 @@ impl HttpContext for Storage {
         // One read of the header map serves the guard and the signer.
         let raw = RawMap::read(MapType::HttpRequestHeaders);
         let action = match raw.as_ref().and_then(RawMap::pairs) {
-            None => http::respond(500, "cannot read request headers"),
+            None => http::refuse(&self.shared.metrics, Answer::CannotReadRequest),
             Some(headers) => self.on_request(&headers, end_of_stream),
         };
         if self.hashing {
@@ -382,7 +344,7 @@ impl HttpContext for Storage {
             self.body_too_large(max)
         } else if self.hash_new_bytes(body_size).is_err() {
             self.hashing = false;
-            http::respond(500, "cannot read the request body")
+            http::refuse(&self.shared.metrics, Answer::CannotReadBody)
         } else if !end_of_stream {
             return Action::Pause; // keep buffering
         } else {

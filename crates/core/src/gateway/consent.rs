@@ -4,6 +4,7 @@
 //! that key), and the request storage then gets. Pure: the gateway role's
 //! HTTP context feeds it header maps and applies the result.
 
+use crate::answers::{Answer, Refusal};
 use crate::config::{GatewayConfig, RedirectConfig};
 use crate::internal_redirect::carry;
 use crate::internal_redirect::target;
@@ -100,22 +101,10 @@ impl Grants {
     }
 }
 
-/// An answer the gateway cannot act on, or a request the consent does not
-/// cover: the client gets `status` and `reason`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
-    pub status: u32,
-    pub reason: &'static str,
-}
-
-fn refused(status: u32, reason: &'static str) -> Refused {
-    Refused { status, reason }
-}
-
 /// Parses every `X-Accel-Grant` value (comma-separated, any case). `GET`
 /// and `HEAD` are implied; an unknown token refuses the whole answer
 /// (fail-closed: a grant asset-gate does not understand is not guessed at).
-pub fn parse_grants<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<Grants, Refused> {
+pub fn parse_grants<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<Grants, Refusal> {
     let mut g = Grants::default();
     for value in values {
         for token in value.split(|&b| b == b',') {
@@ -126,7 +115,7 @@ pub fn parse_grants<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<Grants
                 _ if is(b"PUT") => g.put = true,
                 _ if is(b"DELETE") => g.delete = true,
                 _ if is(b"MULTIPART") => g.multipart = true,
-                _ => return Err(refused(502, "bad X-Accel-Grant from the auth backend")),
+                _ => return Err(Answer::BadGrant.into()),
             }
         }
     }
@@ -171,37 +160,23 @@ pub fn judge<H: Pair>(
     answer: &[H],
     redirect_cfg: &RedirectConfig,
     cfg: &GatewayConfig,
-) -> Result<Option<Consent>, Refused> {
+) -> Result<Option<Consent>, Refusal> {
     let ok = first(answer, ":status").is_some_and(|s| s.len() == 3 && s[0] == b'2');
     let Some(accel) = first(answer, ACCEL_REDIRECT).filter(|_| ok) else {
         return Ok(None);
     };
     // Flow A's rules: nginx's decoding, an internal prefix, a safe key.
-    let full = target::accel_path(accel).map_err(|_| {
-        refused(
-            404,
-            "the auth backend's redirect target is not a safe internal path",
-        )
-    })?;
+    let full = target::accel_path(accel).map_err(|_| Answer::ConsentUnsafeTarget)?;
     target::validate_internal_path(
         &full,
         &redirect_cfg.internal_prefixes,
         &redirect_cfg.key_rules,
     )
-    .map_err(|_| {
-        refused(
-            404,
-            "the auth backend's redirect target is not a safe internal path",
-        )
-    })?;
+    .map_err(|_| Answer::ConsentUnsafeTarget)?;
     let (path, query) = full.split_once('?').unwrap_or((&full, ""));
     // A read carries only the query a read needs, as in flow A.
-    let (query, _) = target::read_query(query, &redirect_cfg.read_query).map_err(|_| {
-        refused(
-            404,
-            "the auth backend's redirect target has a query parameter a read may not carry",
-        )
-    })?;
+    let (query, _) =
+        target::read_query(query, &redirect_cfg.read_query).map_err(|_| Answer::ConsentQuery)?;
     let grants = parse_grants(
         answer
             .iter()
@@ -210,25 +185,19 @@ pub fn judge<H: Pair>(
     )?;
     let max_bytes = match first(answer, MAX_BYTES) {
         None => None,
-        Some(_) => Some(
-            number(answer, MAX_BYTES)
-                .ok_or_else(|| refused(502, "bad X-Accel-Max-Bytes from the auth backend"))?,
-        ),
+        Some(_) => Some(number(answer, MAX_BYTES).ok_or(Answer::BadMaxBytes)?),
     };
     let asked = match first(answer, PRESIGN).map(<[u8]>::trim_ascii) {
         None | Some(b"0") => false,
         Some(b"1") => true,
-        Some(_) => return Err(refused(502, "bad X-Accel-Presign from the auth backend")),
+        Some(_) => return Err(Answer::BadPresign.into()),
     };
     let presign = asked || cfg.presign.as_ref().is_some_and(|p| p.always);
     if presign && cfg.presign.is_none() {
-        return Err(refused(502, "gateway.presign is not configured"));
+        return Err(Answer::PresignNotConfigured.into());
     }
     if presign && !query.is_empty() {
-        return Err(refused(
-            502,
-            "a presigned redirect takes no X-Accel-Redirect query",
-        ));
+        return Err(Answer::PresignWithQuery.into());
     }
     let pairs = answer.iter().map(|h| (h.name(), h.value()));
     let kept = carry::collect(
@@ -236,7 +205,7 @@ pub fn judge<H: Pair>(
         &redirect_cfg.keep_backend_headers,
         redirect_cfg.max_kept_bytes,
     )
-    .map_err(|_| refused(502, "the auth backend's headers to keep are too large"))?;
+    .map_err(|_| Answer::ConsentKeptTooLarge)?;
     let text = |name| {
         first_str(answer, name)
             .map(str::trim)
@@ -253,10 +222,7 @@ pub fn judge<H: Pair>(
             && t.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
     };
     if first(answer, CONTENT_TYPE).is_some() && !upload_type.as_ref().is_some_and(pinned_ok) {
-        return Err(refused(
-            502,
-            "bad X-Accel-Content-Type from the auth backend",
-        ));
+        return Err(Answer::BadContentType.into());
     }
     Ok(Some(Consent {
         path: path.to_string(),
@@ -345,15 +311,15 @@ pub fn permit(
     has_body: bool,
     copy_source: bool,
     consent: &Consent,
-) -> Result<Permit, Refused> {
+) -> Result<Permit, Refusal> {
     let g = consent.grants;
     let multipart = multipart_query(method, client_query);
-    let write = |granted: bool, what: &'static str| {
+    let write = |granted: bool, what: Answer| {
         if !granted {
-            return Err(refused(403, what));
+            return Err(what.into());
         }
         if copy_source {
-            return Err(refused(403, "a consent never covers x-amz-copy-source"));
+            return Err(Answer::CopySource.into());
         }
         Ok(Permit {
             write: true,
@@ -361,10 +327,8 @@ pub fn permit(
         })
     };
     match method {
-        "GET" | "HEAD" if multipart => {
-            write(g.multipart, "the consent grants no multipart upload here")
-        }
-        "GET" | "HEAD" if has_body => Err(refused(400, "a read carries no request body")),
+        "GET" | "HEAD" if multipart => write(g.multipart, Answer::NoMultipartGrant),
+        "GET" | "HEAD" if has_body => Err(Answer::ReadWithBody.into()),
         "GET" | "HEAD" => Ok(Permit {
             write: false,
             query: consent.query.clone(),
@@ -372,27 +336,14 @@ pub fn permit(
         // Under an upload limit the object is one part (re-uploads replace
         // it): each call is bounded, their sum would not be.
         "PUT" if multipart && consent.max_bytes.is_some() && !one_part(client_query) => {
-            Err(refused(
-                403,
-                "under an upload limit a multipart upload has one part (partNumber=1)",
-            ))
+            Err(Answer::MultipartUnderLimit.into())
         }
-        "PUT" | "POST" | "DELETE" if multipart => {
-            write(g.multipart, "the consent grants no multipart upload here")
-        }
-        "PUT" if client_query.is_empty() => write(g.put, "the consent grants no PUT here"),
-        "DELETE" if client_query.is_empty() => write(g.delete, "the consent grants no DELETE here"),
-        "PUT" | "POST" | "DELETE" if !g.any_write() => {
-            Err(refused(403, "the consent grants reads (GET, HEAD) only"))
-        }
-        "PUT" | "POST" | "DELETE" => Err(refused(
-            403,
-            "a grant covers plain PUT/DELETE and multipart calls only",
-        )),
-        _ => Err(refused(
-            405,
-            "a consent covers GET, HEAD and granted writes",
-        )),
+        "PUT" | "POST" | "DELETE" if multipart => write(g.multipart, Answer::NoMultipartGrant),
+        "PUT" if client_query.is_empty() => write(g.put, Answer::NoPutGrant),
+        "DELETE" if client_query.is_empty() => write(g.delete, Answer::NoDeleteGrant),
+        "PUT" | "POST" | "DELETE" if !g.any_write() => Err(Answer::ConsentGrantsReads.into()),
+        "PUT" | "POST" | "DELETE" => Err(Answer::WriteNotCovered.into()),
+        _ => Err(Answer::MethodNotCovered.into()),
     }
 }
 
@@ -466,8 +417,8 @@ pub fn storage_request<'a, H: Pair>(
 }
 
 /// An upload over its grant (declared, or counted while streaming).
-pub fn too_large() -> Refused {
-    refused(413, "the upload is larger than the auth backend allows")
+pub fn too_large() -> Refusal {
+    Answer::UploadTooLarge.into()
 }
 
 /// Whether storage decodes the body as S3's `aws-chunked` framing (the
@@ -486,14 +437,10 @@ fn aws_chunked<H: Pair>(client: &[H]) -> bool {
 /// `decoded / 64 + 512` bytes (64 KiB chunks need about 10 bytes each, a
 /// checksum trailer under 100), so the budget is never more than
 /// `max + max / 64 + 512`.
-pub fn upload_limit<H: Pair>(client: &[H], max: u64) -> Result<u64, Refused> {
+pub fn upload_limit<H: Pair>(client: &[H], max: u64) -> Result<u64, Refusal> {
     let budget = if aws_chunked(client) {
-        let decoded = number(client, "x-amz-decoded-content-length").ok_or_else(|| {
-            refused(
-                400,
-                "an aws-chunked upload declares x-amz-decoded-content-length",
-            )
-        })?;
+        let decoded = number(client, "x-amz-decoded-content-length")
+            .ok_or(Answer::UndeclaredDecodedLength)?;
         if decoded > max {
             return Err(too_large());
         }
@@ -516,7 +463,7 @@ pub fn upload_limit<H: Pair>(client: &[H], max: u64) -> Result<u64, Refused> {
 pub fn presigned_put<'a, H: Pair>(
     client: &'a [H],
     consent: &'a Consent,
-) -> Result<Option<Vec<(&'static str, &'a str)>>, Refused> {
+) -> Result<Option<Vec<(&'static str, &'a str)>>, Refusal> {
     let mut out = Vec::with_capacity(2);
     if consent.max_bytes.is_some() {
         match first_str(client, "content-length") {
@@ -526,12 +473,7 @@ pub fn presigned_put<'a, H: Pair>(
     }
     let declared = first_str(client, "content-type").map(str::trim);
     match consent.upload_type.as_deref() {
-        Some(t) if declared != Some(t) => {
-            return Err(refused(
-                415,
-                "the auth backend pins this upload's Content-Type; declare it",
-            ))
-        }
+        Some(t) if declared != Some(t) => return Err(Answer::PinnedType.into()),
         Some(t) => out.push(("content-type", t)),
         None => {
             if let Some(t) = declared.filter(|t| !t.is_empty()) {
@@ -570,7 +512,7 @@ mod tests {
             .collect()
     }
 
-    fn judged(answer: &[(&str, &str)], gateway: &str) -> Result<Option<Consent>, Refused> {
+    fn judged(answer: &[(&str, &str)], gateway: &str) -> Result<Option<Consent>, Refusal> {
         let c = config(gateway);
         judge(&h(answer), &c.redirect, c.gateway.as_ref().unwrap())
     }
@@ -626,7 +568,7 @@ mod tests {
         for q in ["response-content-type=text/html", "versionId=1", "acl&acl"] {
             let accel = format!("/internal-assets/a.txt?{q}");
             let e = judged(&[(":status", "200"), ("x-accel-redirect", &accel)], "{}").unwrap_err();
-            assert_eq!(e.status, 404, "{q}");
+            assert_eq!(e.status(), 404, "{q}");
         }
         assert_eq!(ok.grants, Grants::default());
         for bad in [
@@ -636,7 +578,7 @@ mod tests {
             "relative",
         ] {
             let e = judged(&[(":status", "200"), ("x-accel-redirect", bad)], "{}").unwrap_err();
-            assert_eq!(e.status, 404, "{bad}");
+            assert_eq!(e.status(), 404, "{bad}");
         }
         assert_eq!(judged(&[(":status", "403")], "{}"), Ok(None));
         // Only a 2xx consents, as with nginx's auth_request.
@@ -679,7 +621,7 @@ mod tests {
             "{}",
         )
         .unwrap_err();
-        assert_eq!(e.status, 502);
+        assert_eq!(e.status(), 502);
         let e = judged(
             &[
                 (":status", "200"),
@@ -689,14 +631,14 @@ mod tests {
             "{}",
         )
         .unwrap_err();
-        assert_eq!(e.status, 502);
+        assert_eq!(e.status(), 502);
         // Presigning must be configured before an answer can ask for it.
         let ask = [
             (":status", "200"),
             ("x-accel-redirect", "/internal-assets/a"),
             ("x-accel-presign", "1"),
         ];
-        assert_eq!(judged(&ask, "{}").unwrap_err().status, 502);
+        assert_eq!(judged(&ask, "{}").unwrap_err().status(), 502);
         let p = judged(&ask, r#"{"presign":{"base_url":"http://s3"}}"#)
             .unwrap()
             .unwrap();
@@ -738,7 +680,7 @@ mod tests {
             })
         );
         assert_eq!(
-            permit("GET", "", true, false, &read).unwrap_err().status,
+            permit("GET", "", true, false, &read).unwrap_err().status(),
             400
         );
         for (m, q) in [
@@ -748,13 +690,15 @@ mod tests {
             ("PUT", "partNumber=1&uploadId=x"),
         ] {
             assert_eq!(
-                permit(m, q, true, false, &read).unwrap_err().status,
+                permit(m, q, true, false, &read).unwrap_err().status(),
                 403,
                 "{m} {q}"
             );
         }
         assert_eq!(
-            permit("PATCH", "", true, false, &read).unwrap_err().status,
+            permit("PATCH", "", true, false, &read)
+                .unwrap_err()
+                .status(),
             405
         );
     }
@@ -773,18 +717,25 @@ mod tests {
             })
         );
         assert_eq!(
-            permit("PUT", "acl", true, false, &put).unwrap_err().status,
+            permit("PUT", "acl", true, false, &put)
+                .unwrap_err()
+                .status(),
             403
         );
-        assert_eq!(permit("PUT", "", true, true, &put).unwrap_err().status, 403);
         assert_eq!(
-            permit("DELETE", "", false, false, &put).unwrap_err().status,
+            permit("PUT", "", true, true, &put).unwrap_err().status(),
+            403
+        );
+        assert_eq!(
+            permit("DELETE", "", false, false, &put)
+                .unwrap_err()
+                .status(),
             403
         );
         assert_eq!(
             permit("POST", "uploads", false, false, &put)
                 .unwrap_err()
-                .status,
+                .status(),
             403
         );
         let mp = consent(Grants {
@@ -818,7 +769,7 @@ mod tests {
             ("POST", "uploads=x;delete"),
         ] {
             assert_eq!(
-                permit(m, q, true, false, &mp).unwrap_err().status,
+                permit(m, q, true, false, &mp).unwrap_err().status(),
                 403,
                 "{m} {q}"
             );
@@ -837,8 +788,8 @@ mod tests {
         }
         for q in ["partNumber=2&uploadId=u", "partNumber=0&uploadId=u"] {
             let e = permit("PUT", q, true, false, &mp).unwrap_err();
-            assert_eq!(e.status, 403, "{q}");
-            assert!(e.reason.contains("one part"), "{q}");
+            assert_eq!(e.status(), 403, "{q}");
+            assert!(e.message().contains("one part"), "{q}");
         }
         for (m, q) in [("POST", "uploads"), ("POST", "uploadId=u")] {
             assert!(permit(m, q, true, false, &mp).unwrap().write, "{m} {q}");
@@ -918,14 +869,14 @@ mod tests {
         assert_eq!(
             upload_limit(&h(&[("content-length", "11")]), 10)
                 .unwrap_err()
-                .status,
+                .status(),
             413
         );
         assert_eq!(upload_limit(&h(&[]), 10), Ok(10));
         // A plain body's decoded-length claim changes nothing.
         let claim = ("x-amz-decoded-content-length", "10");
         let plain = h(&[("content-length", "5000"), claim]);
-        assert_eq!(upload_limit(&plain, 100).unwrap_err().status, 413);
+        assert_eq!(upload_limit(&plain, 100).unwrap_err().status(), 413);
         assert_eq!(upload_limit(&h(&[claim]), 100), Ok(100));
         // aws-chunked: the decoded length is the object's, the framing
         // gets decoded / 64 + 512 bytes, no more.
@@ -945,9 +896,9 @@ mod tests {
             };
             assert_eq!(framed("1700", "1600"), Ok(1600 + 25 + 512));
             assert_eq!(framed("2137", "1600"), Ok(2137));
-            assert_eq!(framed("2138", "1600").unwrap_err().status, 413);
-            assert_eq!(framed("200", "1601").unwrap_err().status, 413);
-            assert_eq!(upload_limit(&h(&[marker]), 1600).unwrap_err().status, 400);
+            assert_eq!(framed("2138", "1600").unwrap_err().status(), 413);
+            assert_eq!(framed("200", "1601").unwrap_err().status(), 413);
+            assert_eq!(upload_limit(&h(&[marker]), 1600).unwrap_err().status(), 400);
             let unframed = upload_limit(&h(&[marker, ("x-amz-decoded-content-length", "10")]), 10);
             assert_eq!(unframed, Ok(10 + 512));
         }
@@ -957,7 +908,7 @@ mod tests {
             ("content-length", "101"),
             claim,
         ]);
-        assert_eq!(upload_limit(&encoded, 100).unwrap_err().status, 413);
+        assert_eq!(upload_limit(&encoded, 100).unwrap_err().status(), 413);
         // Never more than the grant plus the bounded overhead.
         let huge = h(&[
             ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
@@ -980,7 +931,7 @@ mod tests {
         let with_charset = "text/plain; charset=utf-8";
         assert_eq!(pin(with_charset), Ok(Some(with_charset.into())));
         for bad in ["", "png", "text/plain;  x=1", "image/p\u{e9}ng", "a/b\tc"] {
-            assert_eq!(pin(bad).unwrap_err().status, 502, "{bad:?}");
+            assert_eq!(pin(bad).unwrap_err().status(), 502, "{bad:?}");
         }
         let mut c = consent(Grants {
             put: true,
@@ -1059,9 +1010,9 @@ mod tests {
         assert_eq!(presigned_put(&aws, &c), Ok(None));
         // A pinned type: the client must declare exactly it.
         c.upload_type = Some("image/png".into());
-        assert_eq!(presigned_put(&client, &c).unwrap_err().status, 415);
+        assert_eq!(presigned_put(&client, &c).unwrap_err().status(), 415);
         let untyped = h(&[("content-length", "50")]);
-        assert_eq!(presigned_put(&untyped, &c).unwrap_err().status, 415);
+        assert_eq!(presigned_put(&untyped, &c).unwrap_err().status(), 415);
         let png = h(&[("content-length", "50"), ("content-type", "image/png")]);
         assert_eq!(
             presigned_put(&png, &c),

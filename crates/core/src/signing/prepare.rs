@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 
+use crate::answers::{Answer, Refusal};
 use crate::config::{AddressingStyle, BodySigning, SigningConfig};
 use crate::primitives::ascii;
 use crate::primitives::header_map::{Header, Pair};
@@ -40,23 +41,6 @@ const PRESIGN_PARAMS: [&str; 10] = [
 /// Body framing declared by SDKs that stream `aws-chunked` bodies without
 /// per-chunk signatures; storage must be told, so the value is kept.
 const STREAMING_UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
-
-/// A request refused before it reaches storage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reject {
-    pub status: u32,
-    pub reason: String,
-    /// Refused by the signing scope (counted apart from malformed requests).
-    pub out_of_scope: bool,
-}
-
-fn reject(status: u32, reason: impl Into<String>) -> Reject {
-    Reject {
-        status,
-        reason: reason.into(),
-        out_of_scope: false,
-    }
-}
 
 /// The request body, as far as the signature is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,9 +128,9 @@ fn header<'a, H: Pair>(headers: &'a [H], name: &str) -> Option<&'a [u8]> {
         .map(|h| h.value())
 }
 
-fn required<'a>(value: Option<&'a [u8]>, name: &str) -> Result<&'a str, Reject> {
-    let raw = value.ok_or_else(|| reject(400, format!("missing {name}")))?;
-    std::str::from_utf8(raw).map_err(|_| reject(400, format!("{name} is not valid UTF-8")))
+fn required<'a>(value: Option<&'a [u8]>, name: &'static str) -> Result<&'a str, Refusal> {
+    let raw = value.ok_or_else(|| Answer::MissingPseudoHeader.with(name))?;
+    std::str::from_utf8(raw).map_err(|_| Answer::PseudoHeaderNotUtf8.with(name))
 }
 
 /// What signing reads of the request headers, found in one pass (each name
@@ -209,9 +193,9 @@ impl<'a> Read<'a> {
 }
 
 /// A key storage will read must be safe (the rules of redirect targets).
-fn safe_key(key: &str, cfg: &SigningConfig) -> Result<(), Reject> {
+fn safe_key(key: &str, cfg: &SigningConfig) -> Result<(), Refusal> {
     crate::internal_redirect::target::validate_key(key, &cfg.key_rules)
-        .map_err(|e| reject(400, format!("unsafe object key: {e}")))
+        .map_err(|e| Answer::UnsafeKey.with(format!("{e}")))
 }
 
 /// Maps the request path to the storage path and authority (always the
@@ -219,7 +203,7 @@ fn safe_key(key: &str, cfg: &SigningConfig) -> Result<(), Reject> {
 fn map_target<'a>(
     cfg: &'a SigningConfig,
     path: &'a str,
-) -> Result<(Cow<'a, str>, Cow<'a, str>), Reject> {
+) -> Result<(Cow<'a, str>, Cow<'a, str>), Refusal> {
     let (bucket, key): (Option<&str>, Cow<'a, str>) = if cfg.buckets.is_empty() {
         match cfg.addressing_style {
             // Path-style requests already name the bucket; keep them as they are.
@@ -228,10 +212,7 @@ fn map_target<'a>(
                 let rest = &path[1..];
                 let (bucket, key) = ascii::split_once(rest, b'/').unwrap_or((rest, ""));
                 if !valid_bucket_name(bucket) {
-                    return Err(reject(
-                        400,
-                        "the first path segment is not a valid bucket name",
-                    ));
+                    return Err(Answer::NotABucket.into());
                 }
                 (Some(bucket), Cow::Borrowed(key))
             }
@@ -242,7 +223,7 @@ fn map_target<'a>(
             .iter()
             .filter(|m| path.starts_with(&m.prefix))
             .max_by_key(|m| m.prefix.len())
-            .ok_or_else(|| reject(404, "no bucket is mapped for this path"))?;
+            .ok_or(Answer::NoBucketMapped)?;
         let rest = &path[mapping.prefix.len()..];
         safe_key(rest, cfg)?;
         (
@@ -323,14 +304,14 @@ pub fn prepare<'a, H: Pair>(
     body: Body<'a>,
     unix_time: u64,
     cache: &mut SigningKeyCache,
-) -> Result<Signed<'a>, Reject> {
+) -> Result<Signed<'a>, Refusal> {
     let read = Read::of(headers);
     let method = required(read.method, ":method")?;
     let wire_path = required(read.path, ":path")?;
     let wire_authority = required(read.authority, ":authority")?;
     let (path, query) = ascii::split_once(wire_path, b'?').unwrap_or((wire_path, ""));
     if !ascii::starts_with(path, b'/') {
-        return Err(reject(400, "the request path must start with '/'"));
+        return Err(Answer::RelativePath.into());
     }
     let (path, authority) = map_target(cfg, path)?;
     let query = strip_presign_params(query);
@@ -343,7 +324,7 @@ pub fn prepare<'a, H: Pair>(
     // agree. A raw `+` goes out as `%2B`: a plus, as it was signed.
     let path = if is_s3 {
         sigv4::into_canonical_uri(path, PathRules::S3)
-            .map_err(|e| reject(400, format!("cannot sign this request: {e}")))?
+            .map_err(|e| Answer::CannotSign.with(format!("{e}")))?
     } else {
         path
     };
@@ -354,16 +335,9 @@ pub fn prepare<'a, H: Pair>(
         if let Some((_, key)) = s3.filter(|(_, k)| !k.is_empty()) {
             safe_key(key, cfg)?;
         }
-        let out_of_scope = |reason| Reject {
-            status: 403,
-            reason,
-            out_of_scope: true,
-        };
-        cfg.scope.check(method, s3, &query).map_err(out_of_scope)?;
+        cfg.scope.check(method, s3, &query)?;
         for &(name, value) in &read.amz {
-            cfg.scope
-                .check_header(name, value, &cfg.key_rules)
-                .map_err(out_of_scope)?;
+            cfg.scope.check_header(name, value, &cfg.key_rules)?;
         }
     }
 
@@ -374,10 +348,7 @@ pub fn prepare<'a, H: Pair>(
         if client_hash == STREAMING_UNSIGNED_TRAILER.as_bytes() {
             STREAMING_UNSIGNED_TRAILER
         } else if client_hash.starts_with(b"STREAMING-") {
-            return Err(reject(
-                400,
-                "chunk-signed uploads cannot be re-signed by the proxy; send the body unsigned",
-            ));
+            return Err(Answer::ChunkSigned.into());
         } else {
             sigv4::UNSIGNED_PAYLOAD
         }
@@ -420,7 +391,7 @@ pub fn prepare<'a, H: Pair>(
         with_amz.extend(host);
         for &(name, value) in &read.amz {
             let value = std::str::from_utf8(value)
-                .map_err(|_| reject(400, format!("header {name} is not valid UTF-8")))?;
+                .map_err(|_| Answer::HeaderNotUtf8.with(name.to_string()))?;
             with_amz.push((name, value));
         }
     }
@@ -452,7 +423,7 @@ pub fn prepare<'a, H: Pair>(
         &opts,
         cache,
     )
-    .map_err(|e| reject(400, format!("cannot sign this request: {e}")))?;
+    .map_err(|e| Answer::CannotSign.with(format!("{e}")))?;
     // Headers about to be set need no removal first.
     rewrite.remove.retain(|h| !set.sets(h));
     rewrite.set = Some(set);
@@ -463,6 +434,7 @@ pub fn prepare<'a, H: Pair>(
 mod tests {
     use super::*;
     use crate::config::{Config, MapEnv};
+    use crate::metrics::Counter;
 
     fn cfg(extra: &str) -> SigningConfig {
         let json = format!(
@@ -504,7 +476,7 @@ mod tests {
         }
     }
 
-    fn run(c: &SigningConfig, h: &[(String, Vec<u8>)]) -> Result<Signed<'static>, Reject> {
+    fn run(c: &SigningConfig, h: &[(String, Vec<u8>)]) -> Result<Signed<'static>, Refusal> {
         prepare(
             c,
             Some(&creds()),
@@ -519,7 +491,7 @@ mod tests {
         })
     }
 
-    fn signed(r: Result<Signed, Reject>) -> Rewrite {
+    fn signed(r: Result<Signed, Refusal>) -> Rewrite {
         match r {
             Ok(Signed::Yes(rw)) => rw,
             other => panic!("expected signed, got {other:?}"),
@@ -611,7 +583,7 @@ mod tests {
         assert_eq!(rw.path, "/pub/x/1.jpg?versionId=3");
         assert_eq!(rw.authority, "assets.s3.example");
         let e = run(&cfg(mapping), &headers("/elsewhere/1.jpg", &[])).unwrap_err();
-        assert_eq!(e.status, 404);
+        assert_eq!(e, Answer::NoBucketMapped.into());
     }
 
     #[test]
@@ -626,12 +598,17 @@ mod tests {
             "/internal-assets/",
         ] {
             let e = run(&cfg(mapping), &headers(bad, &[])).unwrap_err();
-            assert_eq!(e.status, 400, "{bad}: {e:?}");
-            assert!(e.reason.starts_with("unsafe object key"), "{bad}: {e:?}");
+            assert_eq!(e.answer, Answer::UnsafeKey, "{bad}: {e:?}");
+            assert!(
+                e.message().starts_with("unsafe object key: "),
+                "{bad}: {e:?}"
+            );
         }
         let long = format!("/internal-assets/{}", "k".repeat(1025));
         assert_eq!(
-            run(&cfg(mapping), &headers(&long, &[])).unwrap_err().status,
+            run(&cfg(mapping), &headers(&long, &[]))
+                .unwrap_err()
+                .status(),
             400
         );
     }
@@ -645,7 +622,9 @@ mod tests {
         let rw = signed(run(&c, &headers("/my-bucket?list-type=2", &[])));
         assert_eq!(rw.path, "/?list-type=2");
         assert_eq!(
-            run(&c, &headers("/Bad_Bucket/k", &[])).unwrap_err().status,
+            run(&c, &headers("/Bad_Bucket/k", &[]))
+                .unwrap_err()
+                .status(),
             400
         );
     }
@@ -722,7 +701,7 @@ mod tests {
             "/b/k",
             &[("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")],
         );
-        assert_eq!(run(&cfg(""), &h).unwrap_err().status, 400);
+        assert_eq!(run(&cfg(""), &h).unwrap_err().status(), 400);
     }
 
     #[test]
@@ -799,7 +778,8 @@ mod tests {
             headers("/", &[]),
         ] {
             let r = run(&c, &h).unwrap_err();
-            assert!(r.out_of_scope && r.status == 403, "{r:?}");
+            assert_eq!(r.counter(), Some(Counter::ScopeRefused), "{r:?}");
+            assert_eq!(r.status(), 403, "{r:?}");
         }
         let v = cfg(
             r#","addressing_style":"virtual","endpoint":"s3.local","scope":{"buckets":["assets"]}"#,
@@ -808,7 +788,10 @@ mod tests {
             run(&v, &headers("/assets/k", &[])),
             Ok(Signed::Yes(_))
         ));
-        assert!(run(&v, &headers("/other/k", &[])).unwrap_err().out_of_scope);
+        assert!(
+            run(&v, &headers("/other/k", &[])).unwrap_err().counter()
+                == Some(Counter::ScopeRefused)
+        );
     }
 
     #[test]
@@ -836,7 +819,8 @@ mod tests {
             ("x-amz-acl", "public-read"),
         ] {
             let r = put("/assets/docs/copy.txt", &[extra]).unwrap_err();
-            assert!(r.out_of_scope && r.status == 403, "{extra:?}: {r:?}");
+            assert_eq!(r.counter(), Some(Counter::ScopeRefused), "{extra:?}: {r:?}");
+            assert_eq!(r.status(), 403, "{extra:?}: {r:?}");
         }
         // Client auth headers are replaced, not refused.
         assert!(put("/assets/docs/a.txt", &[("x-amz-date", "x")]).is_ok());
@@ -846,8 +830,7 @@ mod tests {
             "/assets/docs//x",
         ] {
             let r = run(&c, &headers(bad, &[])).unwrap_err();
-            assert_eq!(r.status, 400, "{bad}: {r:?}");
-            assert!(r.reason.starts_with("unsafe object key"), "{bad}: {r:?}");
+            assert_eq!(r.answer, Answer::UnsafeKey, "{bad}: {r:?}");
         }
         // An open scope signs what the client sends: the credentials' full power.
         let open = cfg("");
@@ -897,13 +880,20 @@ mod tests {
     #[test]
     fn malformed_requests_are_4xx() {
         let c = cfg("");
-        assert_eq!(run(&c, &headers("nopath", &[])).unwrap_err().status, 400);
+        let refused = |h: &[(String, Vec<u8>)]| run(&c, h).unwrap_err();
+        assert_eq!(
+            refused(&headers("nopath", &[])),
+            Answer::RelativePath.into()
+        );
         let mut h = headers("/b/k", &[]);
         h.retain(|(k, _)| k != ":authority");
-        assert_eq!(run(&c, &h).unwrap_err().status, 400);
+        assert_eq!(refused(&h), Answer::MissingPseudoHeader.with(":authority"));
         let mut h = headers("/b/k", &[]);
         h.push(("x-amz-meta-bin".into(), vec![0xff, 0xfe]));
-        assert_eq!(run(&c, &h).unwrap_err().status, 400);
-        assert_eq!(run(&c, &headers("/b/%zz", &[])).unwrap_err().status, 400);
+        assert_eq!(
+            refused(&h).message(),
+            "header x-amz-meta-bin is not valid UTF-8"
+        );
+        assert_eq!(refused(&headers("/b/%zz", &[])).answer, Answer::CannotSign);
     }
 }

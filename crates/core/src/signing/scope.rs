@@ -3,6 +3,7 @@
 //! methods, buckets and key prefixes; anything else is refused before it is
 //! signed.
 
+use crate::answers::{Answer, Refusal};
 use crate::internal_redirect::target::{decode_lenient, validate_key, KeyRules};
 use crate::primitives::ascii;
 
@@ -79,8 +80,8 @@ fn scoped_params<'q>(
     query: &'q str,
     allowed: &[&str],
     extra: &[String],
-    refusal: &'static str,
-) -> Result<Option<&'q str>, &'static str> {
+    refusal: Answer,
+) -> Result<Option<&'q str>, Answer> {
     let name_of = |pair: &'q str| ascii::split_once(pair, b'=').unwrap_or((pair, ""));
     let mut prefix = None;
     // Names are allowlisted first, so a repeat is found within the first
@@ -96,10 +97,10 @@ fn scoped_params<'q>(
             return Err(refusal);
         }
         if query.split('&').take(i).any(|p| name_of(p).0 == name) {
-            return Err("this signing edge does not sign a repeated query parameter");
+            return Err(Answer::ScopeRepeatedParameter);
         }
         if !ascii::plain_encoded(value.as_bytes()) {
-            return Err("this signing edge signs only percent-encoded query values");
+            return Err(Answer::ScopeEncoding);
         }
         if name == "prefix" {
             prefix = Some(value);
@@ -141,34 +142,34 @@ impl SignScope {
         method: &str,
         s3: Option<(Option<&str>, &str)>,
         query: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         if !self.methods.is_empty() && !self.methods.iter().any(|m| m == method) {
-            return Err(format!("this signing edge does not sign {method} requests"));
+            return Err(Answer::ScopeMethod.with(method.to_string()));
         }
         let Some((bucket, key)) = s3 else {
             return Ok(());
         };
         if !self.buckets.is_empty() && !bucket.is_some_and(|b| self.buckets.iter().any(|x| x == b))
         {
-            return Err("this signing edge does not sign requests for this bucket".into());
+            return Err(Answer::ScopeBucket.into());
         }
         if !key.is_empty() {
             scoped_params(
                 query,
                 &OBJECT_PARAMS,
                 &self.query_parameters,
-                "this signing edge does not sign this query parameter",
+                Answer::ScopeQuery,
             )?;
             return if self.within(&decode_lenient(key.as_bytes())) {
                 Ok(())
             } else {
-                Err("this signing edge does not sign requests for this key".into())
+                Err(Answer::ScopeKey.into())
             };
         }
         // A bucket-level request: only a listing (bucket policies, ACLs,
         // multi-object deletes are bucket-level too), of an allowed prefix
         // (or of anything when no prefixes are set).
-        let not_a_listing = "this signing edge signs no bucket-level request but a listing";
+        let not_a_listing = Answer::ScopeNotAListing;
         if method != "GET" && method != "HEAD" {
             return Err(not_a_listing.into());
         }
@@ -178,7 +179,7 @@ impl SignScope {
         }
         match prefix {
             Some(p) if self.within(&decode_lenient(p.as_bytes())) => Ok(()),
-            _ => Err("this signing edge lists only within its key prefixes".into()),
+            _ => Err(Answer::ScopeListing.into()),
         }
     }
 
@@ -196,12 +197,12 @@ impl SignScope {
     /// own are removed before): it must be in the allowlist, and a copy
     /// source must name a safe key inside the buckets and prefixes, since
     /// storage reads it with the proxy's credentials.
-    pub fn check_header(&self, name: &str, value: &[u8], rules: &KeyRules) -> Result<(), String> {
+    pub fn check_header(&self, name: &str, value: &[u8], rules: &KeyRules) -> Result<(), Refusal> {
         if !listed(&AMZ_HEADERS, &self.amz_headers, name) {
-            return Err(["this signing edge does not sign ", name].concat());
+            return Err(Answer::ScopeHeader.with(name.to_string()));
         }
         if name == COPY_SOURCE && !self.copy_source_within(value, rules) {
-            return Err("this signing edge does not sign this x-amz-copy-source".into());
+            return Err(Answer::ScopeCopySource.into());
         }
         Ok(())
     }
@@ -221,7 +222,7 @@ impl SignScope {
         let Some((bucket, key)) = ascii::split_once(source, b'/') else {
             return false;
         };
-        scoped_params(version, &["versionId"], &[], "").is_ok()
+        scoped_params(version, &["versionId"], &[], Answer::ScopeCopySource).is_ok()
             // Plain bucket characters: an escape could hide a separator.
             && !bucket.is_empty()
             && bucket
@@ -345,7 +346,10 @@ mod tests {
             "x-amz-server-side-encryption",
         ] {
             let e = s.check_header(bad, b"v", &rules).unwrap_err();
-            assert_eq!(e, format!("this signing edge does not sign {bad}"));
+            assert_eq!(
+                e.message(),
+                format!("this signing edge does not sign {bad}")
+            );
         }
         let wider = SignScope {
             amz_headers: vec!["x-amz-tagging".into(), "x-amz-server-side-*".into()],
