@@ -139,7 +139,7 @@ bench-instructions: setup build .wrk-ok .valgrind-ok
 ## credentials rotate (`make test` runs a 30 s version). SOAK_SECS=600 default.
 SOAK_SECS ?= 600
 soak: setup build
-	ASSET_GATE_SOAK_SECS=$(SOAK_SECS) cargo test -p asset-gate-e2e --test soak -- --nocapture
+	ASSET_GATE_SOAK_SECS=$(SOAK_SECS) cargo test -p asset-gate-e2e --test e2e -- soak:: --nocapture
 
 ## demo: see README.md; ports overridable by environment variables.
 demo: setup build
