@@ -26,6 +26,31 @@ pub fn repo() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
+/// `name` in the third-party data directory the project does not commit:
+/// `../shared` beside the repository, or `$ASSET_GATE_SHARED`. Absent, it
+/// fails the test under CI (`CI=true`, where the data must be there) and
+/// is `None` with a printed note otherwise.
+pub fn shared_data(name: &str, what: &str) -> Option<PathBuf> {
+    let shared = std::env::var_os("ASSET_GATE_SHARED")
+        .map_or_else(|| repo().join("../shared"), PathBuf::from);
+    let dir = shared.join(name);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        !ci,
+        "CI=true but the {what} are missing: they must be in {} \
+         (`../shared/{name}` beside the repository, or $ASSET_GATE_SHARED/{name})",
+        dir.display()
+    );
+    eprintln!(
+        "skipped: {what} not found in {} (set ASSET_GATE_SHARED, or CI=true to fail)",
+        dir.display()
+    );
+    None
+}
+
 /// The project venv made by `make setup`.
 pub fn venv() -> PathBuf {
     std::env::var_os("ASSET_GATE_VENV")
