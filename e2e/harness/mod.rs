@@ -468,6 +468,32 @@ pub fn render(template: &str, vars: Vars) -> String {
     out
 }
 
+/// A shipped `envoy/<file>` made runnable here by
+/// `e2e/fixtures/shipped_envoy.py`: admin and listeners on ephemeral ports,
+/// the built module, each `(cluster, port)` a plain-HTTP endpoint on
+/// 127.0.0.1, each `(plugin, patch)` merged into that asset-gate plugin's
+/// configuration (keys it already has only). Everything else as shipped.
+pub fn shipped_config(file: &str, clusters: &[(&str, u16)], patches: &[(&str, Value)]) -> String {
+    let mut cmd = Command::new(venv_bin("python"));
+    cmd.arg(repo().join("e2e/fixtures/shipped_envoy.py"))
+        .arg(repo().join("envoy").join(file))
+        .arg("--wasm")
+        .arg(wasm());
+    for (name, port) in clusters {
+        cmd.arg("--cluster").arg(format!("{name}={port}"));
+    }
+    for (plugin, patch) in patches {
+        cmd.arg("--patch").arg(format!("{plugin}={patch}"));
+    }
+    let out = cmd.output().expect("run shipped_envoy.py");
+    assert!(
+        out.status.success(),
+        "envoy/{file}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("YAML is UTF-8")
+}
+
 /// A filter configuration as a YAML scalar (a JSON string is valid YAML).
 pub fn filter_config(v: &Value) -> String {
     serde_json::to_string(&v.to_string()).expect("json string")
