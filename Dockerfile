@@ -1,5 +1,5 @@
 # The demo backends of asset-gate (auth backend, header provider, echo,
-# credentials endpoint) as one small image: tests/support/backends.py is
+# credentials endpoint) as one small image: e2e/fixtures/backends.py is
 # standard-library Python, so nothing is installed.
 #
 #   docker build -t asset-gate-backends:dev .
@@ -10,7 +10,7 @@
 # (the repository also holds target/ and .venv/, which are large).
 FROM python:3.13-slim
 
-COPY tests/support/backends.py /app/backends.py
+COPY e2e/fixtures/backends.py /app/backends.py
 
 # Unprivileged; the backends only listen on ports above 1024.
 USER 65534:65534

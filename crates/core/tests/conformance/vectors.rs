@@ -1,6 +1,7 @@
 // Conformance against the AWS signing test suite (aws-c-auth `v4/`, 38 cases, header and
 // query variants) and the two extra smithy-rs double-encoding cases, read at run time from
-// `../shared/sigv4-vectors` (third-party data the project does not commit).
+// `../shared/sigv4-vectors` (third-party data the project does not commit; required
+// when CI=true, see vectors_dir).
 
 use asset_gate_core::sigv4::{
     canonical_query, presign_with, sha256_hex, sign_headers_with, Credentials, HeaderSigning,
@@ -87,14 +88,30 @@ fn read(dir: &Path, name: &str) -> String {
     fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{}/{name}: {e}", dir.display()))
 }
 
+/// `../shared/sigv4-vectors` beside the repository (`ASSET_GATE_SHARED` names
+/// another `shared` directory). Absent: a failure under CI (`CI=true`), where
+/// the data must be there, and a printed skip otherwise.
 fn vectors_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sigv4-vectors");
+    let shared = std::env::var_os("ASSET_GATE_SHARED").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+        PathBuf::from,
+    );
+    let dir = shared.join("sigv4-vectors");
     if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("skipped: ../shared/sigv4-vectors not found");
-        None
+        return Some(dir);
     }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        !ci,
+        "CI=true but the SigV4 test vectors are missing: they must be in {} \
+         (`../shared/sigv4-vectors` beside the repository, or $ASSET_GATE_SHARED/sigv4-vectors)",
+        dir.display()
+    );
+    println!(
+        "skipped: SigV4 test vectors not found in {} (set ASSET_GATE_SHARED, or CI=true to fail)",
+        dir.display()
+    );
+    None
 }
 
 fn case_dirs(dir: &Path) -> Vec<PathBuf> {
