@@ -439,7 +439,7 @@ def nginx_config(d, origin_port, plain_port, accel_port):
     """One nginx, one worker, two servers: (n1) plain proxy_pass, (n2) X-Accel-Redirect.
 
     Run unprivileged-friendly from its own directory `d` (pid, logs and temp
-    paths there; foreground master, as tests/support/nginx.rs does). Pooled
+    paths there; foreground master, as e2e/harness/nginx.rs does). Pooled
     upstream connections like Envoy's (`keepalive`, HTTP/1.1, no
     `Connection: close`), no access log (the Envoy under test has none), and
     keep-alive limits lifted so neither side closes connections mid-round.

@@ -207,7 +207,7 @@ class Envoy:
 
 
 class Nginx:
-    """nginx with one worker, foreground master, everything in its own directory (like tests/support/nginx.rs).
+    """nginx with one worker, foreground master, everything in its own directory (like e2e/harness/nginx.rs).
 
     Listeners `n1` (plain proxy_pass) and `n2` (X-Accel-Redirect); its cost is
     the worker's CPU time (the master only waits for signals).
