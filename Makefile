@@ -26,7 +26,7 @@ export ASSET_GATE_WASM := $(CURDIR)/$(WASM)
 # of them at once than cores (cargo's default) finishes sooner (docs/testing.md).
 export RUST_TEST_THREADS ?= 8
 
-.PHONY: help setup build test unit e2e lint demo bench bench-instructions soak clean
+.PHONY: help setup build test test-build unit e2e lint demo bench bench-instructions soak clean
 help:
 	@echo "make demo   run the demo (S3 :8333, assets :10000, signing edge :10001, admin :9901)"
 	@echo "make test   set up, build and run every test"
@@ -49,6 +49,9 @@ $(VENV_STAMP):
 	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
 	@touch $@
 
+# The apt-get installs (.wasm-opt-ok, .nginx-ok, .wrk-ok, .valgrind-ok) run one
+# after another (order-only prerequisites): `make test` runs setup in parallel,
+# and two apt-gets at once fail on dpkg's lock.
 .wasm-opt-ok:
 	@command -v wasm-opt >/dev/null || { \
 	  echo "installing wasm-opt (Debian package binaryen)"; \
@@ -60,7 +63,7 @@ $(VENV_STAMP):
 # nginx-light is installed, never run as a service: a policy-rc.d (added only
 # for the install when the host has none) stops the package starting it, and
 # systemd hosts get the unit disabled. Tests start their own unprivileged nginx.
-.nginx-ok:
+.nginx-ok: | .wasm-opt-ok
 	@test -x /usr/sbin/nginx || { \
 	  echo "installing nginx (Debian package nginx-light, the flow A oracle)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -101,8 +104,14 @@ build: .wasm-target-ok .wasm-opt-ok
 	@echo "wasm size: $$(stat -c %s $(WASM)) bytes ($(WASM))"
 
 ## test: everything, ending with cargo's test summary (docs/testing.md).
-test: setup build lint
+## Setup (pip, apt) runs beside the Rust steps, which cargo itself keeps one
+## at a time; the tests run once everything is built.
+test:
+	@$(MAKE) --no-print-directory -j3 setup build lint test-build
 	cargo test --workspace --tests
+
+test-build:
+	cargo test --workspace --tests --no-run
 
 ## unit: the inner loop, natively and in seconds: the core's unit tests and
 ## the SigV4 conformance suite. No Envoy, no setup beyond Rust.
@@ -135,13 +144,13 @@ bench-instructions: setup build .wrk-ok .valgrind-ok
 	cargo build --profile bench-floor --target $(TARGET) -p bench-floor
 	BENCH_FLOOR_WASM=$(FLOOR_WASM) $(VENV)/bin/python bench/instructions.py
 
-.valgrind-ok:
+.valgrind-ok: | .wrk-ok
 	@command -v valgrind >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends valgrind >/dev/null; }
 	@touch $@
 
-.wrk-ok:
+.wrk-ok: | .wasm-opt-ok
 	@command -v wrk >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
