@@ -3,8 +3,10 @@
 //! storage credentials rotate, against real SeaweedFS with SigV4 enforced.
 //!
 //! Duration: `ASSET_GATE_SOAK_SECS` (default 30; `make soak` runs 600).
-//! Load: `ASSET_GATE_SOAK_RPS` requests per second in all (default 120),
-//! spread over four client threads that keep their connections alive.
+//! Load: `ASSET_GATE_SOAK_RPS` requests per second in all (default 120; 60
+//! for runs under two minutes, the short version `make test` runs beside
+//! every other test), spread over four client threads that keep their
+//! connections alive.
 //!
 //! At the end it asserts: no unexpected 5xx, no unexpected 403 (the auth
 //! backend's own 403s for denied requests are expected and checked), every
@@ -440,7 +442,8 @@ impl Settings {
         let secs = secs_env("ASSET_GATE_SOAK_SECS", 30).max(10);
         Settings {
             secs,
-            rps: secs_env("ASSET_GATE_SOAK_RPS", 120).max(THREADS as u64),
+            rps: secs_env("ASSET_GATE_SOAK_RPS", if secs >= 120 { 120 } else { 60 })
+                .max(THREADS as u64),
             baseline_at: if secs >= 120 { 60 } else { secs / 3 },
             sample_every: Duration::from_secs((secs / 60).clamp(2, 10)),
             progress_every: Duration::from_secs((secs / 10).clamp(10, 60)),
