@@ -92,8 +92,13 @@ WASM_EXPORTS  := memory _initialize proxy_abi_version_0_2_1 proxy_on_memory_allo
                  proxy_on_request_headers proxy_on_request_body proxy_on_request_trailers \
                  proxy_on_response_headers proxy_on_response_body
 WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int
+## Panic locations name source files: with the build machine's own paths
+## remapped, the module is the same on every machine (and smaller).
+CARGO_HOME    ?= $(HOME)/.cargo
+WASM_RUSTFLAGS := --remap-path-prefix=$(CARGO_HOME)/registry/src/= \
+                  --remap-path-prefix=crates/core/src/=core/ --remap-path-prefix=crates/filter/src/=filter/
 build: .wasm-target-ok .wasm-opt-ok
-	cargo build --release --target $(TARGET) -p asset-gate
+	RUSTFLAGS="$(WASM_RUSTFLAGS)" cargo build --release --target $(TARGET) -p asset-gate
 	@mkdir -p dist
 	@{ printf '[{"name":"envoy","root":true,"reaches":['; printf '"%s",' $(WASM_EXPORTS) | sed 's/,$$//'; \
 	   printf ']}'; printf ',{"name":"%s","export":"%s"}' $(foreach e,$(WASM_EXPORTS),$(e) $(e)); \
