@@ -6,7 +6,7 @@ Two Envoy processes:
   as fast as Envoy can and is never what limits a round. It plays the object
   store (`/bench/...`: a body of a few KiB), the auth backends (`/assets/...`:
   an empty 200 with `x-accel-redirect`, for asset-gate and nginx;
-  `/seed-assets/...`: the seed article's empty `307` with
+  `/seed-assets/...`: the config-only recipe's empty `307` with
   `x-internal-redirect: true` and `Location: http://<the request's
   authority>/internal-assets/...`) and the header provider (`/headers`: a
   JSON object). It verifies no signatures (`make test` proves those); an
@@ -28,7 +28,7 @@ Two Envoy processes:
   g     the wasm floor's `floor` module: reads the header map once, reads the
         clock, sets 3 constant SigV4 headers (the host calls a signer needs)
   k     (g) with the header map read in place (`floor_raw`), not copied by the SDK
-  h     the seed article's config-only flow A, no wasm: the auth backend
+  h     the config-only flow A, no wasm: the auth backend
         answers `307` + `x-internal-redirect: true` + an absolute `Location`
         on this listener; `internal_redirect_policy` (307, copy the marker,
         allow-listed internal route), `internal_only_headers`, the internal
@@ -63,7 +63,7 @@ PROBE = "x-bench-probe"  # the harness's one-off probes carry it; the origin log
 # Paths the harness requests; the origin routes below answer them.
 OBJECT_PATH = "/bench/obj.bin"  # a..d: the path already is /bucket/key
 ASSET_PATH = "/assets/obj.bin"  # e: the auth backend redirects to /internal-assets/obj.bin
-SEED_ASSET_PATH = "/seed-assets/obj.bin"  # h: the auth backend answers the seed article's 307
+SEED_ASSET_PATH = "/seed-assets/obj.bin"  # h: the auth backend answers the config-only recipe's 307
 SEED_PREFIX = "/seed-assets/"
 BIG_KEY = "big.bin"
 PRIVATE_BUCKET = "private"  # no anonymous access: only valid signatures read it
@@ -276,7 +276,7 @@ def origin_config(body, provider_json, access_log_path):
         # Flow D's cached variant (j): the same consent, cacheable.
         direct("auth_cached", {"prefix": CACHED_PREFIX}, 200, None,
                [("x-accel-redirect", "/internal-assets/obj.bin"), ("cache-control", "private, max-age=300")]),
-        # The seed article's auth backend: an empty 307 flagged internal, to an
+        # The config-only recipe's auth backend: an empty 307 flagged internal, to an
         # absolute Location on the listener the request came through (Envoy
         # follows only absolute URLs); the origin sees that authority as sent.
         direct("seed_auth_private", {"path": f"{SEED_PREFIX}{PRIVATE_BUCKET}/obj.bin"}, 307, None,
@@ -333,7 +333,7 @@ def flow_a_routes(auth_cluster, storage_cluster, timeout):
 
 
 def seed_flow_routes(auth_cluster, storage_cluster, timeout, buckets):
-    """The seed article's config-only flow A: Envoy alone, native signer on the storage cluster.
+    """The config-only flow A: Envoy alone, native signer on the storage cluster.
 
     The backend's `307` + `x-internal-redirect: true` is followed internally
     (the marker copied onto the redirected request), the internal route

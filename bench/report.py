@@ -99,7 +99,7 @@ def render(info, probes, probes_closed, s3_checks, rounds, load, s3_round, strea
         "k": "the wasm floor's `floor_raw` module: (g) with the header map read as the host's serialised buffer "
              "(`proxy_get_header_map_pairs` called directly), not copied into owned pairs by the SDK's "
              "`get_map_bytes`: (g) − (k) is what that copy costs, the way asset-gate reads header maps",
-        "h": "the seed article's config-only flow A, no wasm: the auth backend answers an empty `307` with "
+        "h": "the config-only flow A, no wasm: the auth backend answers an empty `307` with "
              "`x-internal-redirect: true` and `Location: http://<this listener's authority>/internal-assets/obj.bin`; "
              "route `internal_redirect_policy` (`redirect_response_codes: [307]`, "
              "`response_headers_to_copy: [x-internal-redirect]`, `allow_listed_routes` to the internal route), "

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`make bench`: asset-gate side by side with Envoy's native SigV4 signer,
-the wasm floor, the seed article's config-only flow A and nginx.
+the wasm floor, the config-only flow A and nginx.
 
 Everything runs on 127.0.0.1 with free ports and is stopped at the end (also
 on an error or Ctrl-C). Writes bench/RESULTS.md and prints the same report.
@@ -12,7 +12,7 @@ on an error or Ctrl-C). Writes bench/RESULTS.md and prints the same report.
    warm-up, with a fast local origin (a second Envoy of direct responses):
    (a)-(e) asset-gate and the native signer, (f) and (g) the wasm floor
    (bench/floor: a no-op module, and one making only the host calls a
-   signer needs), (h) the seed article's config-only flow A (Envoy alone:
+   signer needs), (h) the config-only flow A (Envoy alone:
    307 + x-internal-redirect, native signer), (n1) and (n2) one nginx worker
    (plain proxy_pass; X-Accel-Redirect to an internal location). Per-round
    paired differences and ratios give the cost over the floor and the peers.

@@ -13,7 +13,7 @@ VARIANTS = [
     ("f", "no-op proxy-wasm filter"),
     ("g", "wasm floor (host calls of a signer)"),
     ("k", "wasm floor, header map read in place"),
-    ("h", "config-only flow A (seed article, native signer)"),
+    ("h", "config-only flow A (native signer)"),
     ("i", "asset-gate flow D (gateway: auth subrequest, then signed storage request)"),
     ("j", "asset-gate flow D, decision cache hit"),
     ("n1", "nginx plain proxy_pass"),

@@ -480,7 +480,7 @@ fn the_recipe_still_forwards_other_client_headers_to_storage() {
 
 #[test]
 fn the_seed_backends_307_is_handed_to_the_client() {
-    // nginx does not follow redirects: the seed article's backend is not an
+    // nginx does not follow redirects: the config-only recipe's backend is not an
     // X-Accel-Redirect emitter, and nginx shows its 307 and internal Location
     // to the client (asset-gate is meant to follow it: an intended difference).
     // `proxy_redirect default` rewrites the backend's own authority to

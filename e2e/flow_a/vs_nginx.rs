@@ -9,7 +9,7 @@
 //!   sends the backend's value instead of storage's (one copy);
 //! - storage errors: nginx shows S3's XML (naming bucket and key), asset-gate a
 //!   short plain-text error with the same status;
-//! - the seed article's 307 + `x-internal-redirect: true`: nginx hands it to
+//! - the config-only recipe's 307 + `x-internal-redirect: true`: nginx hands it to
 //!   the client, asset-gate follows it.
 //!
 //! And a consent is a read: what storage was asked is recorded by a relay in
@@ -318,7 +318,7 @@ fn a_consent_never_becomes_a_write() {
 
 #[test]
 fn the_seed_backend_is_followed_over_http_tls_and_behind_a_tls_terminating_balancer() {
-    // The seed article's backend: 307, `x-internal-redirect: true`, Location on
+    // The config-only recipe's backend: 307, `x-internal-redirect: true`, Location on
     // the backend's own host:port. nginx hands it to the client
     // (flow_a_nginx_oracle.rs); asset-gate follows it.
     let both = Both::start(&[Framework::Seed, Framework::Rack], false);

@@ -405,7 +405,7 @@ pub enum Framework {
     Rack,
     /// Symfony BinaryFileResponse style (backends.py role `symfony`).
     Symfony,
-    /// The seed article's backend: a 307 with `x-internal-redirect: true` (role `seed`).
+    /// The config-only recipe's backend: a 307 with `x-internal-redirect: true` (role `seed`).
     Seed,
 }
 
