@@ -13,7 +13,7 @@ use asset_gate_core::config::EndpointConfig;
 use asset_gate_core::credentials;
 use asset_gate_core::credentials::refresh::{self, Fetcher};
 use asset_gate_core::credentials::step::{self, Answer, Source, Step};
-use asset_gate_core::sigv4::sha256_hex;
+use asset_gate_core::sigv4::sha256_hex16;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType, Status};
 use std::time::Duration;
@@ -78,8 +78,7 @@ fn target_id(kind: &Kind, endpoint: &EndpointConfig, backoff_cap_ms: u64) -> Str
         endpoint.timeout_ms,
         endpoint.refresh_interval_ms,
     );
-    let digest = sha256_hex(settings.as_bytes());
-    format!("{}.{}", endpoint.cluster, &digest[..16])
+    format!("{}.{}", endpoint.cluster, sha256_hex16(settings.as_bytes()))
 }
 
 /// Dispatches one call; `None` (logged) when the host refuses it.

@@ -11,6 +11,7 @@ use super::types::{
     TokenSource, WebIdentityConfig,
 };
 use super::values::{self, err, parse_duration, Failed, Fallback as F, Key, Kind as K};
+use crate::primitives::ascii;
 use crate::primitives::json::{Map, Value};
 use crate::primitives::syntax::valid_role_name;
 
@@ -345,7 +346,7 @@ pub fn full_uri_parts(uri: &str) -> Result<(String, String), &'static str> {
         (None, Some(r)) => (false, r),
         _ => return Err("must start with http:// or https://"),
     };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (authority, path) = ascii::split_before(rest, b'/').unwrap_or((rest, ""));
     // The host: inside [...] for IPv6, else before the port.
     let host = match authority.strip_prefix('[') {
         Some(v6) => v6.split_once(']').map_or("", |(h, _)| h),

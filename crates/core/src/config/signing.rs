@@ -259,7 +259,7 @@ pub(super) fn validate(raw: &mut RawSigning, env: &dyn Env) -> Result<SigningCon
     let credentials = super::credentials::read(raw.credentials.as_ref(), env, &region)?;
     // Placements with the same credentials settings (as written, members in
     // the same order) share one refresh per process.
-    let credentials_id = crate::sigv4::sha256_hex(
+    let credentials_id = crate::sigv4::sha256_hex16(
         format!(
             "{}|{region}",
             raw.credentials
@@ -268,8 +268,7 @@ pub(super) fn validate(raw: &mut RawSigning, env: &dyn Env) -> Result<SigningCon
                 .unwrap_or_default()
         )
         .as_bytes(),
-    )[..16]
-        .to_string();
+    );
     let mut forwarded: Vec<String> = crate::internal_redirect::consent::READ_FORWARDED
         .iter()
         .map(|s| s.to_string())

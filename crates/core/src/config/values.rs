@@ -415,7 +415,9 @@ pub(super) fn owned(names: &[&str]) -> Vec<String> {
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (num, unit) = s.split_at(split);
+    // Checked (always a boundary): `split_at` would pull core's char-boundary
+    // panic path, and its Unicode tables, into the module.
+    let (num, unit) = s.split_at_checked(split)?;
     let n: u64 = num.parse().ok()?;
     let d = match unit {
         "ms" => Duration::from_millis(n),
@@ -476,6 +478,7 @@ mod tests {
         assert_eq!(parse_duration("s"), None);
         assert_eq!(parse_duration("5d"), None);
         assert_eq!(parse_duration("-5s"), None);
+        assert_eq!(parse_duration("5µs"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::step::{
 };
 use super::token::{jwt_expiry, parse_token, token_call};
 use crate::config::{StsConfig, TokenSource, WebIdentityConfig};
+use crate::primitives::ascii;
 use crate::sigv4::{self, Credentials, HeaderSigning, Request, Scope, SigningKeyCache};
 
 const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
@@ -151,13 +152,16 @@ pub fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
         let name_len = tail
             .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
             .unwrap_or(tail.len());
-        let qname = &tail[..name_len];
+        // Checked splits (always at boundaries): indexing would pull core's
+        // char-boundary panic path, and its Unicode tables, into the module.
+        let (qname, attrs) = tail.split_at_checked(name_len)?;
         let local = qname.rsplit(':').next().unwrap_or(qname);
-        let gt = tail[name_len..].find('>')?;
+        let (attrs, _) = ascii::split_once(attrs, b'>')?;
+        let gt = attrs.len();
         if local != name || qname.is_empty() {
             continue;
         }
-        if tail[name_len..name_len + gt].ends_with('/') {
+        if attrs.ends_with('/') {
             return Some("");
         }
         let content = start + name_len + gt + 1;
@@ -183,11 +187,11 @@ pub fn text(xml: &str, name: &str) -> Option<String> {
     }
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
-        let semi = after.find(';').filter(|s| *s <= 10)?;
-        let entity = &after[..semi];
+    // Split at ASCII bytes, not indexed: no char-boundary panic path in the
+    // module.
+    while let Some((before, after)) = ascii::split_once(rest, b'&') {
+        out.push_str(before);
+        let (entity, tail) = ascii::split_once(after, b';').filter(|(e, _)| e.len() <= 10)?;
         let c = match entity {
             "amp" => '&',
             "lt" => '<',
@@ -205,7 +209,7 @@ pub fn text(xml: &str, name: &str) -> Option<String> {
             )?,
         };
         out.push(c);
-        rest = &after[semi + 1..];
+        rest = tail;
     }
     out.push_str(rest);
     Some(out)
@@ -443,6 +447,18 @@ mod tests {
             .replace("</AccessKeyId>", "</sts:AccessKeyId>");
         let c = parse_answer(ok(prefixed.as_bytes()), NOW).unwrap();
         assert_eq!(c.credentials.access_key_id, "ASIAEXAMPLE");
+    }
+
+    #[test]
+    fn non_ascii_text_splits_at_the_markup() {
+        assert_eq!(
+            text("<Code> é&amp;ü&#233; </Code>", "Code").as_deref(),
+            Some("é&üé")
+        );
+        assert_eq!(element("<é:Code a='ü'>x</é:Code>", "Code"), Some("x"));
+        assert_eq!(element("<Code é/>", "Code"), Some(""));
+        assert_eq!(text("<Code>&ééééé;</Code>", "Code"), None);
+        assert_eq!(element("<Codeé", "Code"), None);
     }
 
     #[test]

@@ -205,12 +205,14 @@ pub fn validate_internal_path<'a>(
     let path = path_and_query
         .split_once('?')
         .map_or(path_and_query, |(p, _)| p);
-    let prefix = prefixes
+    // `strip_prefix`, not `path[prefix.len()..]`: no char-boundary panic
+    // path in the module.
+    let (prefix, key) = prefixes
         .iter()
-        .filter(|p| path.starts_with(p.as_str()))
-        .max_by_key(|p| p.len())
+        .filter_map(|p| Some((p, path.strip_prefix(p.as_str())?)))
+        .max_by_key(|(p, _)| p.len())
         .ok_or(PathError::NotInternal)?;
-    validate_key(&path[prefix.len()..], rules)?;
+    validate_key(key, rules)?;
     Ok(prefix)
 }
 
@@ -384,8 +386,10 @@ fn split_location(location: &str) -> Option<(Option<&str>, &str)> {
         .strip_prefix("http://")
         .or_else(|| location.strip_prefix("https://"))
     {
+        // Checked (`i` is always a boundary): `split_at` would pull core's
+        // char-boundary panic path, and its Unicode tables, into the module.
         let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) => rest.split_at(i),
+            Some(i) => rest.split_at_checked(i)?,
             None => (rest, "/"),
         };
         if !path.starts_with('/') {

@@ -17,6 +17,16 @@ pub fn split_once(s: &str, b: u8) -> Option<(&str, &str)> {
     Some((s.get(..at)?, s.get(at + 1..)?))
 }
 
+/// `s` split just before its first ASCII byte `b` (the second part starts
+/// with `b`), as `s.split_at(s.find(char))` without `split_at`'s panic path
+/// (core's char-boundary error formats a `char` with `Debug`, which pulls in
+/// Unicode tables).
+pub fn split_before(s: &str, b: u8) -> Option<(&str, &str)> {
+    debug_assert!(b.is_ascii());
+    let at = s.bytes().position(|c| c == b)?;
+    s.split_at_checked(at)
+}
+
 /// Whether `needle` occurs in `hay`, compared byte by byte: a `&str`
 /// pattern (`str::contains("..")`) pulls in the standard two-way substring
 /// searcher, about 2 KB of module, for needles of two or three bytes.
@@ -82,6 +92,11 @@ mod tests {
             assert_eq!(split_once(s, b'?'), s.split_once('?'), "{s:?}");
             assert_eq!(starts_with(s, b'?'), s.starts_with('?'), "{s:?}");
             assert_eq!(starts_with(s, b'/'), s.starts_with('/'), "{s:?}");
+            assert_eq!(
+                split_before(s, b'?'),
+                s.find('?').map(|i| s.split_at(i)),
+                "{s:?}"
+            );
         }
     }
 }

@@ -209,7 +209,9 @@ fn map_target<'a>(
             // Path-style requests already name the bucket; keep them as they are.
             AddressingStyle::Path => (None, Cow::Borrowed(path)),
             AddressingStyle::Virtual => {
-                let rest = &path[1..];
+                // The caller checked the leading '/'; `get` keeps core's
+                // char-boundary panic path out of the module.
+                let rest = path.get(1..).ok_or(Answer::NotABucket)?;
                 let (bucket, key) = ascii::split_once(rest, b'/').unwrap_or((rest, ""));
                 if !valid_bucket_name(bucket) {
                     return Err(Answer::NotABucket.into());
@@ -218,13 +220,14 @@ fn map_target<'a>(
             }
         }
     } else {
-        let mapping = cfg
+        // `strip_prefix`, not `path[prefix.len()..]`: no char-boundary
+        // panic path in the module.
+        let (mapping, rest) = cfg
             .buckets
             .iter()
-            .filter(|m| path.starts_with(&m.prefix))
-            .max_by_key(|m| m.prefix.len())
+            .filter_map(|m| Some((m, path.strip_prefix(m.prefix.as_str())?)))
+            .max_by_key(|(m, _)| m.prefix.len())
             .ok_or(Answer::NoBucketMapped)?;
-        let rest = &path[mapping.prefix.len()..];
         safe_key(rest, cfg)?;
         (
             Some(mapping.bucket.as_str()),

@@ -280,6 +280,14 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(&sha256(data))
 }
 
+/// The first 16 digits of [`sha256_hex`], a short id: encoded from the first
+/// 8 bytes, since slicing the hex string would pull core's char-boundary
+/// panic path (and its Unicode tables) into the module.
+pub fn sha256_hex16(data: &[u8]) -> String {
+    let digest = sha256(data);
+    hex::encode(&digest[..8])
+}
+
 /// A payload hash computed chunk by chunk, so a body being buffered by the
 /// host never has to be copied whole into the module's memory.
 #[derive(Clone, Default)]
@@ -398,6 +406,13 @@ mod tests {
         assert!(cache
             .sign_request_hash(&bad, &scope, 1_700_000_000, &date, &[b'0'; 64])
             .is_err());
+    }
+
+    #[test]
+    fn short_hex_is_the_full_hex_cut() {
+        for data in [&b""[..], b"a", b"credentials|us-east-1"] {
+            assert_eq!(sha256_hex16(data), sha256_hex(data)[..16]);
+        }
     }
 
     #[test]

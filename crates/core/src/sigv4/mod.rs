@@ -31,7 +31,9 @@ pub use canonical::{
     canonical_headers, canonical_query, canonical_request, canonical_uri, credential_scope,
     into_canonical_uri, string_to_sign, CanonicalHeaders,
 };
-pub use key::{derive_signing_key, hmac_hex, sha256_hex, PayloadHasher, SigningKeyCache};
+pub use key::{
+    derive_signing_key, hmac_hex, sha256_hex, sha256_hex16, PayloadHasher, SigningKeyCache,
+};
 pub use presign::{presigned_query, PresignRequest};
 pub use sign::{presign_query, presign_with, sign_headers, sign_headers_under, sign_headers_with};
 pub use time::{amz_date, civil_from_unix, CivilDateTime};
