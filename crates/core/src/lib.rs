@@ -19,6 +19,9 @@
 //! - [`answers`]: every local answer (status, counter, message), once;
 //! - [`metrics`]: every metric (name, kind, meaning), once.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+// String indexing can panic on a char boundary, and its panic path alone
+// (with char formatting and Unicode tables) costs the module about 7 KB.
+#![cfg_attr(not(test), deny(clippy::string_slice))]
 
 pub mod answers;
 pub mod augment;

@@ -342,7 +342,8 @@ pub struct Answer<'a> {
     /// The first `X-Accel-Redirect` value, as sent (raw or percent-encoded).
     pub accel: Option<&'a [u8]>,
     /// The backend flagged its 307 as internal with the marker header's
-    /// name and the value `true` (the seed article's convention).
+    /// name and the value `true` (the convention of config-only setups,
+    /// where Envoy follows the 307 itself).
     pub flagged: bool,
 }
 
@@ -871,7 +872,7 @@ mod tests {
 
     #[test]
     fn seed_backend_307_to_its_own_authority() {
-        // The seed article's backend: 307, `x-internal-redirect: true`, and a
+        // The config-only recipe's backend: 307, `x-internal-redirect: true`, and a
         // Location on the backend's own host:port.
         let seed = |flagged| Answer {
             status: 307,
