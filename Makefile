@@ -166,7 +166,7 @@ bench-instructions: setup build .wrk-ok .valgrind-ok
 ## Only the soak module of the e2e binary runs.
 SOAK_SECS ?= 600
 soak: setup build
-	ASSET_GATE_SOAK_SECS=$(SOAK_SECS) cargo test -p asset-gate-e2e --test e2e -- soak:: --nocapture
+	ASSET_GATE_SOAK_SECS=$(SOAK_SECS) cargo test -p asset-gate-e2e --test e2e -- chaos:: --nocapture
 
 ## demo: see README.md; ports overridable by environment variables.
 demo: setup build

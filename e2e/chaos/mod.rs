@@ -19,8 +19,8 @@
 
 use crate::harness::http::*;
 use crate::harness::*;
-use chaos::*;
 use client::*;
+use faults::*;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -29,8 +29,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tally::*;
 
-mod chaos;
 mod client;
+mod faults;
 mod tally;
 
 const TEMPLATE: &str = include_str!("../fixtures/envoy/soak.yaml");
