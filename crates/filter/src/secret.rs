@@ -16,7 +16,7 @@ thread_local! {
     static RECENT: RefCell<Recent> = RefCell::new(Recent::default());
 }
 
-/// Remembers a marker this VM just issued (see `core::marker::Recent`).
+/// Remembers a marker this VM just issued (see `internal_redirect::marker::Recent` in the core).
 pub fn remember_issued(marker: String, path: &str, expires_at: u64, consent: Consent) {
     RECENT.with(|r| r.borrow_mut().remember(marker, path, expires_at, consent));
 }

@@ -25,7 +25,7 @@ pub struct Shared {
     pub config: Config,
     pub credentials: RefCell<CredentialStore>,
     pub key_cache: RefCell<SigningKeyCache>,
-    /// Flow D's cached consents (per VM; see `core::decision_cache`).
+    /// Flow D's cached consents (per VM; see `gateway::decision_cache` in the core).
     pub decisions: RefCell<DecisionCache<Consent>>,
     pub metrics: Metrics,
     /// Shared-data key of the header provider's last good answer.
