@@ -395,7 +395,7 @@ fn every_source_signs_rotates_and_survives_failures() {
     assert_eq!(forged.status, 403, "{}", forged.text());
     assert_eq!(curl(&[&url]).status, 403, "moto's S3 must authenticate");
 
-    // The source each placement reports (README: credentials_source codes).
+    // The source each placement reports (docs/metrics.md: credentials_source codes).
     for (l, code) in [
         ("imds", 4),
         ("pod", 3),
