@@ -1,8 +1,9 @@
 //! Every metric asset-gate exports, declared once: name, kind and meaning.
 //! The filter defines and bumps them through proxy-wasm; `docs/metrics.md`
 //! is checked against this list, so the documentation cannot name a metric
-//! that does not exist or leave one out. Names and meanings are separate
-//! `match`es, so the module keeps only the names it defines.
+//! that does not exist or leave one out. The counters' names are one packed
+//! string; the meanings are a `match` only the docs check calls, so the
+//! module keeps the names alone.
 
 use crate::primitives::ascii;
 
@@ -148,7 +149,7 @@ impl Counter {
         }
     }
 
-    /// The failure counter for a `credentials::fetch::Reason::name()`.
+    /// The failure counter for a `credentials::step::Reason::name()`.
     pub fn credential_refresh_failure(reason: &str) -> Counter {
         match reason {
             "status" => Counter::CredentialRefreshFailedStatus,

@@ -118,7 +118,7 @@ impl AuthBackend {
             Verdict::Refuse(r) => {
                 log::debug!(
                     "asset-gate: refused the auth backend's redirect: {}",
-                    &*r.detail
+                    r.message()
                 );
                 http::refuse(&shared.metrics, r)
             }
@@ -132,7 +132,10 @@ impl AuthBackend {
         let removed = http::remove_present(MapType::HttpResponseHeaders, headers, |k| {
             k == marker || http::is_accel_control(k)
         });
-        if removed.is_err() {
+        if let Err(s) = removed {
+            log::warn!(
+                "asset-gate: cannot remove control headers from the backend's answer: {s:?}"
+            );
             return http::refuse(&self.shared.metrics, Answer::CannotRewriteBackendAnswer);
         }
         Action::Continue
@@ -169,7 +172,8 @@ impl AuthBackend {
             ("location", location),
             (cfg.marker_header.as_str(), mark.as_str()),
         ];
-        if hostcalls::set_map(MapType::HttpResponseHeaders, answer).is_err() {
+        if let Err(s) = hostcalls::set_map(MapType::HttpResponseHeaders, answer) {
+            log::warn!("asset-gate: cannot rewrite the backend's answer: {s:?}");
             return http::refuse(&shared.metrics, Answer::CannotRewriteBackendAnswer);
         }
         let consent = Consent {

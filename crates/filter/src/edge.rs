@@ -50,7 +50,8 @@ impl Edge {
         let Some(headers) = raw.as_ref().and_then(http::RawMap::pairs) else {
             return http::refuse(metrics, Answer::CannotReadRequest);
         };
-        if http::remove_present(map, &headers, provider::is_envoy_control).is_err() {
+        if let Err(s) = http::remove_present(map, &headers, provider::is_envoy_control) {
+            log::warn!("asset-gate: cannot remove client x-envoy-* headers: {s:?}");
             return http::refuse(metrics, Answer::CannotRemoveEnvoyHeaders);
         }
         if !headers.iter().any(|&(k, _)| k == name) {
@@ -59,7 +60,8 @@ impl Edge {
         if let Err(e) = http::verify_marker(&headers, name, audience, clock::now_secs()) {
             log::debug!("asset-gate: dropped a client-sent marker: {e}");
             metrics.inc(Counter::SpoofAttempts);
-            if hostcalls::remove_map_value(map, name).is_err() {
+            if let Err(s) = hostcalls::remove_map_value(map, name) {
+                log::warn!("asset-gate: cannot remove a client-sent marker: {s:?}");
                 return http::refuse(metrics, Answer::CannotRemoveMarker);
             }
         }

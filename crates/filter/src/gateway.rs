@@ -247,7 +247,8 @@ impl Gateway {
         };
         // One write: the storage request replaces the client's whole map.
         let map = rewrite.applied_to(&request);
-        if hostcalls::set_map_bytes(MapType::HttpRequestHeaders, map).is_err() {
+        if let Err(s) = hostcalls::set_map_bytes(MapType::HttpRequestHeaders, map) {
+            log::warn!("asset-gate: cannot rewrite request headers: {s:?}");
             return self.refuse(Answer::CannotRewriteRequest);
         }
         self.kept = consent.kept.clone();

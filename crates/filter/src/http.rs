@@ -180,7 +180,8 @@ fn inject_headers(shared: &Shared) -> Option<Action> {
         if keep && matches!(hostcalls::get_map_value_bytes(map, name), Ok(Some(_))) {
             continue;
         }
-        if hostcalls::set_map_value(map, name, Some(value)).is_err() {
+        if let Err(s) = hostcalls::set_map_value(map, name, Some(value)) {
+            log::warn!("asset-gate: cannot add the provider's header {name}: {s:?}");
             return Some(refuse(&shared.metrics, Answer::CannotAddProviderHeaders));
         }
     }

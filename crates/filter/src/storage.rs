@@ -194,7 +194,7 @@ pub fn signed_rewrite<'a>(
         }
         Err(r) => {
             // The client gets the whole message; the log has its variable part.
-            log::debug!("asset-gate: request refused: {}", &*r.detail);
+            log::debug!("asset-gate: request refused: {}", r.message());
             Err(r)
         }
     }
@@ -342,7 +342,8 @@ impl HttpContext for Storage {
             .map_or(0, |s| s.max_body_bytes);
         let action = if body_size > max {
             self.body_too_large(max)
-        } else if self.hash_new_bytes(body_size).is_err() {
+        } else if let Err(s) = self.hash_new_bytes(body_size) {
+            log::warn!("asset-gate: cannot read the request body: {s:?}");
             self.hashing = false;
             http::refuse(&self.shared.metrics, Answer::CannotReadBody)
         } else if !end_of_stream {

@@ -122,7 +122,7 @@ pub(super) fn push_canonical_uri(
         return Err(SigV4Error::PathNotAbsolute);
     }
     // Only unreserved bytes and `/`: already canonical (the common case, and
-    // what `storage::prepare` hands over after canonicalising once).
+    // what `signing::prepare::prepare` hands over after canonicalising once).
     if rules == PathRules::S3 && is_plain_s3_path(path) {
         out.push_str(path);
         return Ok(());
