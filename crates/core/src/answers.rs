@@ -46,7 +46,7 @@ macro_rules! answers {
 impl Answer {
     /// The message after `asset-gate: `; `{}` marks the variable part.
     pub fn text(self) -> &'static str {
-        crate::metrics::nth(TEXTS, self as usize)
+        crate::primitives::ascii::nth_packed(TEXTS, self as usize)
     }
 }
 

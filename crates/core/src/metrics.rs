@@ -29,7 +29,7 @@ impl Kind {
 macro_rules! packed_names {
     ($self:ident, $($variant:path => $name:literal,)*) => {{
         const NAMES: &str = concat!($($name, "\0",)*);
-        nth(NAMES, $self as usize)
+        ascii::nth_packed(NAMES, $self as usize)
     }};
 }
 
@@ -114,15 +114,6 @@ metrics! {
     CredentialsExpiresIn => "credentials_expires_in_seconds", "seconds until the credentials in use expire (0: none usable, or they never expire)";
     CredentialsUsable => "credentials_usable", "1 while usable credentials exist, else 0 (requests get `503`, or go unsigned with `pass`)";
     CredentialsSource => "credentials_source", "source of the credentials in use: 1 `static`, 2 `env`, 3 `endpoint`, 4 `imds`, 5 `assume_role`, 6 `web_identity` (a `chain` reports its winner), 0 none yet";
-}
-
-/// The `i`th of the NUL-terminated strings in `all`.
-pub(crate) fn nth(all: &'static str, i: usize) -> &'static str {
-    let mut rest = all;
-    for _ in 0..i {
-        rest = ascii::split_once(rest, 0).map_or("", |(_, r)| r);
-    }
-    ascii::split_once(rest, 0).map_or(rest, |(s, _)| s)
 }
 
 /// Every metric as (name, kind, meaning), counters first.

@@ -9,6 +9,7 @@ use super::values::{
     self, duration_ms, err, err_at, key, parse_duration, Failed, Fallback as F, Key, Kind as K,
     Reader,
 };
+use crate::primitives::syntax::after_http_scheme;
 use crate::primitives::syntax::is_lowercase_header_name as valid_header_name;
 
 /// The keys of `gateway`, in the order the reader lists them.
@@ -142,10 +143,7 @@ pub(super) fn validate(g: RawGateway, signing: &SigningConfig) -> Result<Gateway
                 .base_url
                 .ok_or_else(|| err("gateway.presign.base_url", "required"))?;
             {
-                let rest = url
-                    .strip_prefix("https://")
-                    .or_else(|| url.strip_prefix("http://"))
-                    .unwrap_or_default();
+                let rest = after_http_scheme(&url).unwrap_or_default();
                 if rest.is_empty()
                     || !rest
                         .bytes()
@@ -219,10 +217,7 @@ pub(super) fn validate(g: RawGateway, signing: &SigningConfig) -> Result<Gateway
 /// any under `signing.endpoint`). Otherwise a consent for one bucket would
 /// sign a URL that reads or writes another.
 fn presign_base_names_the_bucket(base_url: &str, s: &SigningConfig) -> Result<(), Failed> {
-    let host = base_url
-        .strip_prefix("https://")
-        .or_else(|| base_url.strip_prefix("http://"))
-        .unwrap_or(base_url);
+    let host = after_http_scheme(base_url).unwrap_or(base_url);
     let bucket_host = |bucket: &str| {
         host.strip_prefix(bucket)
             .is_some_and(|rest| rest.starts_with('.'))

@@ -64,6 +64,16 @@ pub fn plain_encoded(v: &[u8]) -> bool {
     true
 }
 
+/// The `i`th of the NUL-terminated strings packed in `all` (`""` past the
+/// end): tables of names and messages cost one string and no pointers.
+pub fn nth_packed(all: &'static str, i: usize) -> &'static str {
+    let mut rest = all;
+    for _ in 0..i {
+        rest = split_once(rest, 0).map_or("", |(_, r)| r);
+    }
+    split_once(rest, 0).map_or(rest, |(s, _)| s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +108,16 @@ mod tests {
                 "{s:?}"
             );
         }
+    }
+
+    #[test]
+    fn nth_packed_finds_each_string_and_nothing_past_the_end() {
+        let all = "one\0two\0\0four\0";
+        assert_eq!(nth_packed(all, 0), "one");
+        assert_eq!(nth_packed(all, 1), "two");
+        assert_eq!(nth_packed(all, 2), "");
+        assert_eq!(nth_packed(all, 3), "four");
+        assert_eq!(nth_packed(all, 4), "");
+        assert_eq!(nth_packed(all, 9), "");
     }
 }

@@ -77,6 +77,12 @@ pub fn valid_role_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
+/// `url` after its `https://` or `http://` scheme, if it has one.
+pub fn after_http_scheme(url: &str) -> Option<&str> {
+    url.strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +142,16 @@ mod tests {
         assert!(!valid_role_name("a/../b"));
         assert!(!valid_role_name(""));
         assert!(!valid_role_name(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn after_http_scheme_takes_only_http_and_https() {
+        assert_eq!(
+            after_http_scheme("https://s3.example:9000/x"),
+            Some("s3.example:9000/x")
+        );
+        assert_eq!(after_http_scheme("http://s3"), Some("s3"));
+        assert_eq!(after_http_scheme("ftp://s3"), None);
+        assert_eq!(after_http_scheme("s3"), None);
     }
 }

@@ -8,6 +8,7 @@ use crate::config::DecisionCacheConfig;
 use crate::gateway::consent::{self, Consent, Permit};
 use crate::gateway::decision_cache;
 use crate::primitives::header_map::Pair;
+use crate::primitives::syntax::after_http_scheme;
 
 /// Whether the decision cache is on at all (a key costs a hash).
 pub fn caches(cfg: &DecisionCacheConfig) -> bool {
@@ -99,10 +100,7 @@ pub fn presign_status(write: bool) -> u32 {
 
 /// The host a presigned URL is signed for: the base URL without its scheme.
 pub fn presign_host(base_url: &str) -> &str {
-    base_url
-        .strip_prefix("https://")
-        .or_else(|| base_url.strip_prefix("http://"))
-        .unwrap_or(base_url)
+    after_http_scheme(base_url).unwrap_or(base_url)
 }
 
 /// The query a presigned read carries besides the signature: the backend's
