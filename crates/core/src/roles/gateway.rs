@@ -151,12 +151,7 @@ mod tests {
         }
     }
 
-    fn h(pairs: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
-            .collect()
-    }
+    use crate::signing::testkit::headers as h;
 
     #[test]
     fn only_envoy_s_own_failures_or_no_answer_mean_down() {

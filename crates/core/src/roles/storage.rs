@@ -132,18 +132,9 @@ pub fn storage_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, MapEnv};
     use crate::internal_redirect::marker::Grant;
 
-    fn cfg(extra: &str) -> SigningConfig {
-        let json = format!(
-            r#"{{"role":"storage","signing":{{"region":"us-east-1","credentials":{{"source":"static","access_key_id":"AK","secret_access_key":"SK"}}{extra}}}}}"#
-        );
-        Config::parse(json.as_bytes(), &MapEnv(vec![]))
-            .unwrap()
-            .signing
-            .unwrap()
-    }
+    use crate::signing::testkit::signing as cfg;
 
     fn read() -> Result<Consent, MarkerError> {
         Ok(Consent {
@@ -177,12 +168,7 @@ mod tests {
         );
     }
 
-    fn h(pairs: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
-            .collect()
-    }
+    use crate::signing::testkit::headers as h;
 
     #[test]
     fn a_signing_edge_buffers_only_what_it_hashes_within_the_limit() {

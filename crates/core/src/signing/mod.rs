@@ -4,3 +4,5 @@
 
 pub mod prepare;
 pub mod scope;
+#[cfg(test)]
+pub(crate) mod testkit;

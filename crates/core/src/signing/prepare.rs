@@ -436,18 +436,9 @@ pub fn prepare<'a, H: Pair>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, MapEnv};
     use crate::metrics::Counter;
 
-    fn cfg(extra: &str) -> SigningConfig {
-        let json = format!(
-            r#"{{"role":"storage","signing":{{"region":"us-east-1","credentials":{{"source":"static","access_key_id":"AK","secret_access_key":"SK"}}{extra}}}}}"#
-        );
-        Config::parse(json.as_bytes(), &MapEnv(vec![]))
-            .unwrap()
-            .signing
-            .unwrap()
-    }
+    use crate::signing::testkit::signing as cfg;
 
     fn creds() -> Credentials {
         Credentials {
