@@ -18,6 +18,7 @@ mod chaos;
 mod credentials;
 mod deploy;
 mod exports;
+mod first_deployment;
 mod flow_a;
 mod flow_b;
 mod flow_c;
