@@ -84,19 +84,14 @@ fn shipped_files() -> Vec<(String, String)> {
     files
 }
 
-/// Every asset-gate configuration (the JSON in `configuration.value`) at or
-/// under `node`.
-fn plugin_configs(node: &Value) -> Vec<Value> {
+/// Every JSON object at or under `node`.
+fn objects(node: &Value) -> Vec<&serde_json::Map<String, Value>> {
     let mut found = vec![];
     let mut stack = vec![node];
     while let Some(n) = stack.pop() {
         match n {
             Value::Object(m) => {
-                if m.contains_key("vm_config") {
-                    if let Some(v) = n["configuration"]["value"].as_str() {
-                        found.push(serde_json::from_str(v).unwrap());
-                    }
-                }
+                found.push(m);
                 stack.extend(m.values());
             }
             Value::Array(a) => stack.extend(a),
@@ -104,6 +99,17 @@ fn plugin_configs(node: &Value) -> Vec<Value> {
         }
     }
     found
+}
+
+/// Every asset-gate configuration (the JSON in `configuration.value`) at or
+/// under `node`.
+fn plugin_configs(node: &Value) -> Vec<Value> {
+    objects(node)
+        .into_iter()
+        .filter(|m| m.contains_key("vm_config"))
+        .filter_map(|m| m.get("configuration")?["value"].as_str())
+        .map(|v| serde_json::from_str(v).unwrap())
+        .collect()
 }
 
 /// A listener's connection manager: (listener name, its typed_config).
@@ -294,20 +300,11 @@ fn blind_spots(file: &str, cfg: &Value) -> Vec<String> {
 pub(super) fn facts_disagree(file: &str, cfg: &Value) -> Vec<String> {
     let mut found = vec![];
     let plugins = plugin_configs(cfg);
-    let mut vm_ids: Vec<String> = vec![];
-    let mut stack = vec![cfg];
-    while let Some(n) = stack.pop() {
-        match n {
-            Value::Object(m) => {
-                if let Some(id) = m.get("vm_config").map(|vm| vm["vm_id"].to_string()) {
-                    vm_ids.push(id);
-                }
-                stack.extend(m.values());
-            }
-            Value::Array(a) => stack.extend(a),
-            _ => {}
-        }
-    }
+    let mut vm_ids: Vec<String> = objects(cfg)
+        .into_iter()
+        .filter_map(|m| m.get("vm_config"))
+        .map(|vm| vm["vm_id"].to_string())
+        .collect();
     vm_ids.sort();
     vm_ids.dedup();
     if vm_ids.len() > 1 {

@@ -5,7 +5,7 @@
 //! A browser's requests: the page, a login, the picture, the PDF and the
 //! video as Range requests.
 
-use super::shipped_configs::facts_disagree;
+use super::shipped_configs::{facts_disagree, yaml_as_json};
 use crate::harness::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -119,10 +119,7 @@ fn the_example_app_behind_the_shipped_assets_yaml() {
         String::from_utf8_lossy(&out.stderr)
     );
     let yaml = std::fs::read_to_string(&local).unwrap();
-    let problems = facts_disagree(
-        "envoy-local.yaml",
-        &super::shipped_configs::yaml_as_json(&yaml),
-    );
+    let problems = facts_disagree("envoy-local.yaml", &yaml_as_json(&yaml));
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     // Only the ports (and the module's path) differ from the page's.
     let yaml = moved(
