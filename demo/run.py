@@ -14,26 +14,16 @@ Ports (environment variables, defaults):
   ASSET_GATE_ECHO_PORT    8083   echo server
   ASSET_GATE_GATEWAY_AUTH_PORT 8084  flow D's demo auth backend
 SeaweedFS's internal ports (master, volume, filer, gRPC) are picked free.
+The processes and SeaweedFS are started by demo/stack.py, shared with
+`make storage` (demo/storage.py).
 """
-import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 
 import yaml  # PyYAML comes with awscli in the project venv
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.environ.get("ASSET_GATE_VENV", os.path.join(ROOT, ".venv"))
-BIN = os.path.join(VENV, "bin")
+from stack import ACCESS_KEY, BIN, REGION, ROOT, SECRET_KEY, Stack, port, s3_client, wait_http
 
-ACCESS_KEY = "AKIDASSETGATEDEMO"
-SECRET_KEY = "asset-gate-demo-secret-key"
 BUCKET = "assets"
 SAMPLES = {
     "hello.txt": b"Hello from asset-gate: this object was authorized by the backend and signed by Envoy.\n",
@@ -41,35 +31,6 @@ SAMPLES = {
     "docs/readme.md": b"# nested key\n",
     "public/hello.txt": b"Hello from the signing edge: its scope is public/ only.\n",
 }
-
-
-def port(name, default):
-    value = os.environ.get(name, str(default))
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        sys.exit(f"{name}={value!r} is not a TCP port")
-    return int(value)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url, what, timeout=30, ok=lambda status: True):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if ok(r.status):
-                    return
-        except urllib.error.HTTPError as e:
-            if ok(e.code):
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{what} did not come up at {url}")
 
 
 def render_envoy(ports, wasm):
@@ -95,15 +56,7 @@ def render_envoy(ports, wasm):
 
 
 def seed(s3_port):
-    import boto3
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{s3_port}",
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
+    s3 = s3_client(s3_port)
     for key, body in SAMPLES.items():
         s3.put_object(Bucket=BUCKET, Key=key, Body=body)
 
@@ -124,75 +77,25 @@ def main():
     wasm = os.environ.get("ASSET_GATE_WASM", os.path.join(ROOT, "dist", "asset_gate.wasm"))
     if not os.path.exists(wasm):
         sys.exit(f"{wasm} not found: run `make demo` (it builds the module)")
-    work = tempfile.mkdtemp(prefix="asset-gate-demo-")
-    children = []
-
-    def start(name, argv, **kw):
-        log = open(os.path.join(work, name + ".log"), "w")
-        # Same process group as this script: Ctrl-C (or a signal to the
-        # group) reaches every child even if this script is killed outright.
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **kw)
-        children.append((name, p))
-        return p
-
-    def stop(*_):
-        for name, p in reversed(children):
-            if p.poll() is None:
-                p.terminate()
-        deadline = time.time() + 5
-        for name, p in reversed(children):
-            try:
-                p.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        shutil.rmtree(work, ignore_errors=True)
-
-    # Explicit handlers: a shell without job control starts background jobs
-    # with SIGINT ignored, and Python would then never raise KeyboardInterrupt.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        identities = {"identities": [{"name": "demo", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                                      "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}
-        with open(os.path.join(work, "identities.json"), "w") as f:
-            json.dump(identities, f)
-        os.makedirs(os.path.join(work, "data"))
-        p = [free_port() for _ in range(9)]
-        start("seaweedfs", [
-            os.path.join(BIN, "weed"), "mini", "-dir=" + os.path.join(work, "data"),
-            "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false", "-webdav=false",
-            "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-debug.port=0",
-            "-metricsPort=0", "-s3.debug.port=0", "-s3.config=" + os.path.join(work, "identities.json"),
-            "-bucket=" + BUCKET, f"-s3.port={ports['s3']}", f"-s3.port.grpc={p[0]}",
-            f"-master.port={p[1]}", f"-master.port.grpc={p[2]}", f"-volume.port={p[3]}",
-            f"-volume.port.grpc={p[4]}", f"-filer.port={p[5]}", f"-filer.port.grpc={p[6]}",
-            f"-admin.port={p[7]}", f"-admin.port.grpc={p[8]}",
-        ])
+    with Stack("asset-gate-demo-") as stack:
         backends = os.path.join(ROOT, "e2e", "fixtures", "backends.py")
-        start("auth-backend", [sys.executable, backends, "auth", "--port", str(ports["auth"])])
-        start("header-provider", [sys.executable, backends, "headers", "--port", str(ports["provider"])])
-        start("echo", [sys.executable, backends, "echo", "--port", str(ports["echo"])])
-        start("gateway-backend", [sys.executable, backends, "gateway", "--port", str(ports["gateway_auth"])])
-        wait_http(f"http://127.0.0.1:{ports['s3']}/", "SeaweedFS")
-        for attempt in range(60):
-            try:
-                seed(ports["s3"])
-                break
-            except Exception as e:  # the bucket appears shortly after the API
-                if attempt == 59:
-                    raise SystemExit(f"cannot seed the demo bucket: {e}")
-                time.sleep(0.5)
-        with open(os.path.join(work, "envoy.yaml"), "w") as f:
+        stack.start("auth-backend", [sys.executable, backends, "auth", "--port", str(ports["auth"])])
+        stack.start("header-provider", [sys.executable, backends, "headers", "--port", str(ports["provider"])])
+        stack.start("echo", [sys.executable, backends, "echo", "--port", str(ports["echo"])])
+        stack.start("gateway-backend", [sys.executable, backends, "gateway", "--port", str(ports["gateway_auth"])])
+        stack.seaweedfs(ports["s3"], BUCKET)
+        seed(ports["s3"])
+        config = os.path.join(stack.work, "envoy.yaml")
+        with open(config, "w") as f:
             f.write(render_envoy(ports, wasm))
-        env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_REGION="us-east-1")
-        envoy = start("envoy", [os.path.join(BIN, "envoy"), "-c", os.path.join(work, "envoy.yaml"),
-                                "--disable-hot-restart", "--concurrency", "2", "--log-level", "info"], env=env)
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_REGION=REGION)
+        stack.start("envoy", [os.path.join(BIN, "envoy"), "-c", config, "--disable-hot-restart",
+                              "--concurrency", "2", "--log-level", "info"], env=env)
         wait_http(f"http://127.0.0.1:{ports['admin']}/ready", "Envoy", ok=lambda s: s == 200)
         a, e, adm, g, s3 = ports["assets"], ports["edge"], ports["admin"], ports["gateway"], ports["s3"]
         h = ports["headers"]
         print(f"""
-asset-gate demo is up (logs in {work}). Try:
+asset-gate demo is up (logs in {stack.work}). Try:
 
   # assets flow: the backend authorizes, Envoy streams from storage
   curl -i -H 'Authorization: Bearer demo-token' http://localhost:{a}/assets/hello.txt
@@ -226,17 +129,7 @@ asset-gate demo is up (logs in {work}). Try:
 
 Ctrl-C stops everything.
 """, flush=True)
-        while True:
-            for name, child in children:
-                if child.poll() is not None:
-                    with open(os.path.join(work, name + ".log")) as f:
-                        sys.stderr.write("".join(f.readlines()[-30:]))
-                    raise SystemExit(f"{name} exited with {child.returncode}")
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        print("\nstopping the demo")
-    finally:
-        stop()
+        stack.watch()
 
 
 if __name__ == "__main__":

@@ -6,4 +6,4 @@ mod configs;
 mod demo;
 mod foundation;
 mod manifests;
-mod shipped;
+pub(crate) mod shipped;

@@ -7,13 +7,13 @@
 use crate::harness::*;
 use serde_json::json;
 
-const AK: &str = "AKIDSHIPPEDCONFIG";
-const SK: &str = "shipped/Secret+key";
-const TOKEN: &str = "Authorization: Bearer demo-token";
+pub(crate) const AK: &str = "AKIDSHIPPEDCONFIG";
+pub(crate) const SK: &str = "shipped/Secret+key";
+pub(crate) const TOKEN: &str = "Authorization: Bearer demo-token";
 
 /// Envoy's environment: the credentials the shipped files read through
 /// `host_env_keys`.
-fn env_credentials() -> EnvoyOptions {
+pub(crate) fn env_credentials() -> EnvoyOptions {
     EnvoyOptions {
         env: vec![
             ("AWS_ACCESS_KEY_ID".into(), AK.into()),
@@ -25,11 +25,11 @@ fn env_credentials() -> EnvoyOptions {
 
 /// The signing section's AWS endpoint, as SeaweedFS (path-style: SeaweedFS
 /// has no virtual-hosted buckets on 127.0.0.1).
-fn to_seaweedfs(s3: &S3) -> serde_json::Value {
+pub(crate) fn to_seaweedfs(s3: &S3) -> serde_json::Value {
     json!({"signing": {"endpoint": s3.authority(), "addressing_style": "path"}})
 }
 
-fn put_object(s3: &S3, path: &str, body: &[u8]) {
+pub(crate) fn put_object(s3: &S3, path: &str, body: &[u8]) {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("body");
     std::fs::write(&f, body).unwrap();
