@@ -210,6 +210,42 @@ fn deadlines(file: &str, cfg: &Value) -> Vec<String> {
     found
 }
 
+/// The Istio manifests' route patches to asset-gate's storage cluster:
+/// the same rule as the shipped Envoy configs (no deadline on the whole
+/// response, an idle timeout).
+fn istio_deadlines() -> Vec<String> {
+    let mut found = vec![];
+    for file in [
+        "istio/envoyfilter-assets.yaml",
+        "istio/gateway/envoyfilter-assets-gateway.yaml",
+    ] {
+        let text = std::fs::read_to_string(repo().join(file)).unwrap();
+        let mut seen = 0;
+        for doc in text.split("\n---") {
+            let doc = yaml_as_json(doc);
+            let patches = doc["spec"]["configPatches"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for p in patches {
+                let route = &p["patch"]["value"]["route"];
+                if route["cluster"] != "asset-gate-storage" {
+                    continue;
+                }
+                seen += 1;
+                if route["timeout"] != "0s" {
+                    found.push(format!("{file}: timeout {} (0s: none)", route["timeout"]));
+                }
+                if route["idle_timeout"].is_null() || route["idle_timeout"] == "0s" {
+                    found.push(format!("{file}: no idle_timeout ends a stalled stream"));
+                }
+            }
+        }
+        assert!(seen > 0, "{file}: no route patch to asset-gate-storage");
+    }
+    found
+}
+
 /// The access log fields that tell who answered a request.
 const LOG_FIELDS: [&str; 5] = [
     "%UPSTREAM_CLUSTER%",
@@ -464,6 +500,7 @@ fn shipped_configs_put_no_deadline_on_a_stream_and_name_who_answered() {
         problems.extend(deadlines(&file, &cfg));
         problems.extend(blind_spots(&file, &cfg));
     }
+    problems.extend(istio_deadlines());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
     // The checks can fail: the old shape of assets.yaml (a 300 s deadline
