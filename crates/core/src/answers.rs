@@ -140,6 +140,9 @@ answers! {
     UploadTooLarge => 413, Some(UploadsTooLarge), "the upload is larger than the auth backend allows";
     UndeclaredDecodedLength => 400, Some(UploadsTooLarge), "an aws-chunked upload declares x-amz-decoded-content-length";
     CannotPresign => 400, Some(SigningFailures), "cannot presign this request";
+
+    // The storage role: a well-formed marker under another secret.
+    MarkerOtherKey => 403, Some(MarkerRejected), "the marker is from an asset-gate with another vm_id or Envoy process: all placements must share one vm_id";
 }
 
 impl Answer {
