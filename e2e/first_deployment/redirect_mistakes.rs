@@ -27,12 +27,12 @@ const POLICY: &str = "                  internal_redirect_policy:
                         allowed_route_names: [internal_assets, internal_echo]
 ";
 
-/// One route mistake: the listener that has it, the edit to the template's
-/// policy, the answer and the route its warning names, and the counter
-/// (`http.<listener>.<counter>`) Envoy bumps for it, if any.
+/// One route mistake: the listener that has it, the edits to the
+/// template's listener, the answer and the route its warning names, and the
+/// counter (`http.<listener>.<counter>`) Envoy bumps for it, if any.
 struct Mistake {
     listener: &'static str,
-    edit: (&'static str, &'static str),
+    edits: &'static [(&'static str, &'static str)],
     answer: Answer,
     route: &'static str,
     envoy_counter: Option<&'static str>,
@@ -49,11 +49,17 @@ impl Mistake {
     }
 }
 
-const MISTAKES: [Mistake; 5] = [
+/// The marker not copied onto the redirected request.
+const NO_COPY: (&str, &str) = (
+    "                    response_headers_to_copy: [x-internal-redirect]\n",
+    "",
+);
+
+const MISTAKES: [Mistake; 6] = [
     // (a) No internal_redirect_policy at all.
     Mistake {
         listener: "no_policy",
-        edit: (POLICY, ""),
+        edits: &[(POLICY, "")],
         answer: Answer::RedirectNotTried,
         route: "consent_no_policy",
         envoy_counter: None,
@@ -61,10 +67,10 @@ const MISTAKES: [Mistake; 5] = [
     // (b) The earlier flow's 307.
     Mistake {
         listener: "codes_307",
-        edit: (
+        edits: &[(
             "redirect_response_codes: [303]",
             "redirect_response_codes: [307]",
-        ),
+        )],
         answer: Answer::RedirectNotTried,
         route: "consent_codes_307",
         envoy_counter: None,
@@ -72,21 +78,33 @@ const MISTAKES: [Mistake; 5] = [
     // (c) The marker not copied: the internal route matches only with it.
     Mistake {
         listener: "no_copy",
-        edit: (
-            "                    response_headers_to_copy: [x-internal-redirect]\n",
-            "",
-        ),
+        edits: &[NO_COPY],
         answer: Answer::RedirectNoRoute,
         route: "none",
         envoy_counter: Some("passthrough_internal_redirect_no_route"),
     },
+    // (c) again, where a catch-all route takes the request without the
+    // marker: the predicate refuses it, and the warning names it.
+    Mistake {
+        listener: "no_copy_catch_all",
+        edits: &[
+            NO_COPY,
+            (
+                "          http_filters:\n",
+                "              - name: app\n                match: { prefix: / }\n                route: { cluster: echo }\n          http_filters:\n",
+            ),
+        ],
+        answer: Answer::RedirectStopped,
+        route: "app",
+        envoy_counter: Some("passthrough_internal_redirect_predicate"),
+    },
     // (d) A stale allowed_route_names: the warning names the route refused.
     Mistake {
         listener: "stale_names",
-        edit: (
+        edits: &[(
             "allowed_route_names: [internal_assets, internal_echo]",
             "allowed_route_names: [internal_files]",
-        ),
+        )],
         answer: Answer::RedirectStopped,
         route: "internal_assets",
         envoy_counter: Some("passthrough_internal_redirect_predicate"),
@@ -94,7 +112,7 @@ const MISTAKES: [Mistake; 5] = [
     // (e) No redirect allowed: Envoy stops on the consenting route.
     Mistake {
         listener: "max_zero",
-        edit: ("max_internal_redirects: 1", "max_internal_redirects: 0"),
+        edits: &[("max_internal_redirects: 1", "max_internal_redirects: 0")],
         answer: Answer::RedirectStopped,
         route: "consent_max_zero",
         envoy_counter: Some("passthrough_internal_redirect_too_many_redirects"),
@@ -149,7 +167,12 @@ fn listener(name: &str) -> String {
 fn template() -> String {
     let mut listeners: String = MISTAKES
         .iter()
-        .map(|m| listener(m.listener).replacen(m.edit.0, m.edit.1, 1))
+        .map(|m| {
+            m.edits.iter().fold(listener(m.listener), |l, (from, to)| {
+                assert!(l.contains(from), "{}: {from}", m.listener);
+                l.replacen(from, to, 1)
+            })
+        })
         .collect();
     let internal = "route: { cluster: storage, timeout: 300s }";
     listeners.push_str(
@@ -303,8 +326,8 @@ fn each_route_mistake_is_named_in_the_answer_and_the_log() {
     assert_eq!(r.text(), Answer::RedirectDeclinedBody.body(""));
     assert_eq!(r.status, 413);
     assert_eq!(stack.logged(&MISTAKES[0].warning()), 1);
-    let r = stack.get(MISTAKES[3].listener, &body);
-    assert_eq!(r.text(), MISTAKES[3].answer.body(""));
+    let r = stack.get(MISTAKES[4].listener, &body);
+    assert_eq!(r.text(), MISTAKES[4].answer.body(""));
 }
 
 /// (f) A storage placement in a VM of its own has a marker secret of its
