@@ -4,13 +4,13 @@
 //! were held back.
 
 /// At most one warning per key in this many seconds.
-pub const WARN_EVERY_SECS: u64 = 10;
+const WARN_EVERY_SECS: u64 = 10;
 /// Keys remembered (by hash, so no allocation); beyond them the
 /// longest-quiet one is forgotten, and two keys of one hash share a slot.
 const KEYS: usize = 8;
 
 /// The keys warned about lately (one per VM, so per worker thread).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Throttle {
     /// (key hash, when its last line was let through, lines held back).
     slots: [(u32, u64, u32); KEYS],
@@ -21,17 +21,7 @@ impl Throttle {
     pub const NEW: Throttle = Throttle {
         slots: [(0, 0, 0); KEYS],
     };
-}
 
-/// FNV-1a, never 0 (an empty slot's hash).
-fn hash(key: &str) -> u32 {
-    let h = key.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    h | 1
-}
-
-impl Throttle {
     /// Whether a warning about `key` may be logged at `now` (seconds):
     /// `Some(n)`, with the `n` held back since the previous one, or `None`
     /// (held back, and counted).
@@ -59,13 +49,21 @@ impl Throttle {
     }
 }
 
+/// FNV-1a, never 0 (an empty slot's hash).
+fn hash(key: &str) -> u32 {
+    let h = key.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    h | 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn one_line_per_key_per_interval_then_the_count_held_back() {
-        let mut t = Throttle::default();
+        let mut t = Throttle::NEW;
         assert_eq!(t.admit("assets", 100), Some(0));
         assert_eq!(t.admit("assets", 101), None);
         assert_eq!(t.admit("assets", 109), None);
@@ -83,7 +81,7 @@ mod tests {
 
     #[test]
     fn keys_are_bounded_and_the_longest_quiet_one_goes() {
-        let mut t = Throttle::default();
+        let mut t = Throttle::NEW;
         for i in 0..KEYS as u64 {
             assert_eq!(t.admit(&format!("r{i}"), 100 + i), Some(0));
         }
