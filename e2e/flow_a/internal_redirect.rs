@@ -243,7 +243,7 @@ fn capture_marker(flow: &Flow, key: &str) -> String {
 fn attack_corpus_never_reaches_storage() {
     let flow = Flow::start("redirect");
     let marker = capture_marker(&flow, "hello.txt");
-    assert!(marker.starts_with("v2."), "{marker}");
+    assert!(marker.starts_with("v3."), "{marker}");
     let echo_hits = flow.echo.hits();
     let spoofs_before = flow.metric("spoof_attempts");
     let rejected_before = flow.metric("marker_rejected");

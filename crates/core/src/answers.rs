@@ -65,8 +65,9 @@ answers! {
     CannotRemoveMarker => 500, None, "cannot remove an invalid marker";
     /// Envoy handed back a marked 303 of a request with a body.
     RedirectDeclinedBody => 413, Some(RedirectsDeclined), "the backend consented to a read, but Envoy could not follow the internal redirect with this request body; send the request without a body";
-    /// Envoy handed back a marked 303 (route configuration, redirect limit).
-    RedirectDeclined => 502, Some(RedirectsDeclined), "Envoy did not follow the internal redirect to storage (check the route's internal_redirect_policy)";
+    /// Envoy handed back a marked 303 and its stream does not say why
+    /// (`roles::edge::declined_redirect`): the usual causes.
+    RedirectDeclined => 502, Some(RedirectsDeclined), "Envoy did not follow the internal redirect: redirect_response_codes must be [303], response_headers_to_copy must include the marker header, allowed_route_names the internal route, max_internal_redirects at least 1";
 
     // The auth-backend role.
     CannotReadBackendAnswer => 502, None, "cannot read the auth backend's answer";
@@ -140,6 +141,19 @@ answers! {
     UploadTooLarge => 413, Some(UploadsTooLarge), "the upload is larger than the auth backend allows";
     UndeclaredDecodedLength => 400, Some(UploadsTooLarge), "an aws-chunked upload declares x-amz-decoded-content-length";
     CannotPresign => 400, Some(SigningFailures), "cannot presign this request";
+
+    // The edge role: why Envoy handed a marked 303 back, as its stream
+    // says (`roles::edge::declined_redirect`).
+    /// It did not try: no internal_redirect_policy, or 303 not in its codes.
+    RedirectNotTried => 502, Some(RedirectsDeclined), "Envoy did not follow the internal redirect: the route needs internal_redirect_policy with redirect_response_codes [303]";
+    /// It tried, and no route matched the redirected request.
+    RedirectNoRoute => 502, Some(RedirectsDeclined), "no route matched the internal redirect: response_headers_to_copy must include the marker header";
+    /// It tried, and stopped on a route: the one the redirect matched
+    /// (refused), or the consenting one (the redirect limit).
+    RedirectStopped => 502, Some(RedirectsDeclined), "Envoy refused the internal redirect: allowed_route_names must name the internal route, max_internal_redirects be at least 1";
+
+    // The storage role: a well-formed marker under another secret.
+    MarkerOtherKey => 403, Some(MarkerRejected), "the marker is from an asset-gate with another vm_id or Envoy process: all placements must share one vm_id";
 }
 
 impl Answer {

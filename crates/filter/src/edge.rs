@@ -1,10 +1,11 @@
 //! The edge role's HTTP context (downstream filter on the listener): client
 //! requests carry no marker Envoy did not issue and none of its `x-envoy-*`
 //! control headers; markers and declined
-//! internal redirects never reach a client. The internally redirected
-//! request needs nothing from it (the storage role verifies the marker and
-//! applies the backend's kept headers), so the shipped configurations turn
-//! it off on the internal route.
+//! internal redirects never reach a client, and a declined one is named
+//! (answer and warning) by what Envoy's stream says of it. The internally
+//! redirected request needs nothing from it (the storage role verifies the
+//! marker and applies the backend's kept headers), so the shipped
+//! configurations turn it off on the internal route.
 
 use crate::clock;
 use crate::http;
@@ -12,11 +13,18 @@ use crate::metrics::Counter;
 use crate::shared::Shared;
 use asset_gate_core::answers::Answer;
 use asset_gate_core::augment::provider;
-use asset_gate_core::roles::edge;
+use asset_gate_core::internal_redirect::warnings::Throttle;
+use asset_gate_core::roles::edge::{self, Trace};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, MapType};
+use std::cell::RefCell;
 use std::rc::Rc;
+
+thread_local! {
+    /// Declined-redirect warnings of this VM, one per route per interval.
+    static WARNINGS: RefCell<Throttle> = const { RefCell::new(Throttle::NEW) };
+}
 
 pub struct Edge {
     shared: Rc<Shared>,
@@ -67,6 +75,35 @@ impl Edge {
         }
         Action::Continue
     }
+
+    /// Envoy handed asset-gate's 303 back: the answer names the cause
+    /// Envoy's stream shows (two property reads, on this path only), and
+    /// a route's mistake is logged, rate-limited; a client's body is not.
+    fn declined(&self) -> Action {
+        let tried = hostcalls::get_property(vec!["filter_state", "num_internal_redirects"]);
+        let route = hostcalls::get_property(vec!["xds", "route_name"])
+            .ok()
+            .flatten();
+        let route = route.as_deref().and_then(|r| std::str::from_utf8(r).ok());
+        let trace = Trace {
+            tried: tried.ok().map(|n| n.is_some()),
+            route,
+        };
+        let answer = edge::declined_redirect(self.had_body, &trace);
+        // A client's body is not the route's mistake: no warning.
+        if answer != Answer::RedirectDeclinedBody {
+            let key = route.unwrap_or_default();
+            let admitted = WARNINGS.with_borrow_mut(|w| w.admit(key, clock::now_secs()));
+            if let Some(held_back) = admitted {
+                log::warn!(
+                    "asset-gate: {} (route: {}; {held_back} more since the last warning)",
+                    answer.text(),
+                    edge::route_label(route)
+                );
+            }
+        }
+        http::refuse(&self.shared.metrics, answer)
+    }
 }
 
 impl Context for Edge {}
@@ -89,8 +126,7 @@ impl HttpContext for Edge {
             hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, marker),
             Ok(Some(_))
         ) {
-            let declined = edge::declined_redirect(self.had_body);
-            return http::refuse(&self.shared.metrics, declined);
+            return self.declined();
         }
         Action::Continue
     }

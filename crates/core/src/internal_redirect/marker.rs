@@ -3,14 +3,22 @@
 //! not enough (in a sidecar every client is "internal"), so the marker is a
 //! MAC over the target path, what was granted (a read), the backend's
 //! response headers that must survive the redirect (`carry`) and an expiry,
-//! keyed by a per-process secret.
+//! keyed by a per-process secret. It names that secret by a short key id,
+//! so that a marker from another `vm_id` or Envoy process (another secret)
+//! is told apart from a forged one.
 
 use crate::primitives::hex;
 use crate::primitives::sha256::HmacKey;
 
 /// Length of the shared secret in bytes.
 pub const SECRET_LEN: usize = 32;
-const VERSION: &str = "v2";
+const VERSION: &str = "v3";
+/// What the key id is the MAC of: the id names the secret without
+/// revealing it (a MAC, truncated, of a constant).
+const KEY_ID_LABEL: &[u8] = b"asset-gate marker key id";
+/// Bytes of that MAC the id keeps (hex in the marker): enough to tell two
+/// secrets apart, far too few to say anything about either.
+const KEY_ID_LEN: usize = 4;
 
 /// What a consent lets the internally redirected request do at storage.
 /// An `X-Accel-Redirect` (or a backend's internal 307) is a read, as in nginx.
@@ -57,6 +65,11 @@ pub enum MarkerError {
     Duplicated,
     NoSecret,
     Malformed,
+    /// Well formed, but issued under another secret: by an asset-gate with
+    /// another `vm_id` (shared data, which holds the secret, is per
+    /// `vm_id`) or in another Envoy process. Its MAC cannot be checked, so
+    /// it may as well be forged; it is refused like any other.
+    OtherKey,
     Expired,
     BadMac,
     /// The host clock could not be read (`now` is 0): an expiry cannot be
@@ -71,6 +84,7 @@ impl std::fmt::Display for MarkerError {
             MarkerError::Duplicated => "more than one marker header",
             MarkerError::NoSecret => "the marker secret is not available",
             MarkerError::Malformed => "malformed marker",
+            MarkerError::OtherKey => "marker of another secret",
             MarkerError::Expired => "expired marker",
             MarkerError::BadMac => "marker does not match this path",
             MarkerError::NoClock => "the clock is not available",
@@ -81,19 +95,34 @@ impl std::fmt::Display for MarkerError {
 /// The marker secret, keyed into HMAC once: every marker then costs only
 /// its message's compressions, not the two of keying.
 #[derive(Clone)]
-pub struct MarkerKey(HmacKey);
+pub struct MarkerKey {
+    hmac: HmacKey,
+    /// The key id, hex.
+    id: String,
+}
 
 impl MarkerKey {
     /// Keys HMAC with the VM's marker secret.
     pub fn new(secret: &[u8]) -> MarkerKey {
-        MarkerKey(HmacKey::new(secret))
+        let hmac = HmacKey::new(secret);
+        let id = hex::encode(
+            hmac.sign(KEY_ID_LABEL)
+                .get(..KEY_ID_LEN)
+                .unwrap_or_default(),
+        );
+        MarkerKey { hmac, id }
+    }
+
+    /// The key id every marker issued under this secret carries.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 }
 
 /// The carried bytes come last, so the input is unambiguous (a path has no
 /// newline).
 fn mac(key: &MarkerKey, expires_at: &str, grant: Grant, path: &str, carried: &[u8]) -> [u8; 32] {
-    let parts = [VERSION, expires_at, grant.token(), path];
+    let parts = [VERSION, &key.id, expires_at, grant.token(), path];
     let len = parts.iter().map(|p| p.len() + 1).sum::<usize>() + carried.len();
     let mut message = Vec::with_capacity(len);
     for part in parts {
@@ -101,7 +130,7 @@ fn mac(key: &MarkerKey, expires_at: &str, grant: Grant, path: &str, carried: &[u
         message.push(b'\n');
     }
     message.extend_from_slice(carried);
-    key.0.sign(&message)
+    key.hmac.sign(&message)
 }
 
 /// Issues a marker for `path` (the full `:path`, query included) granting
@@ -116,8 +145,10 @@ pub fn issue(
 ) -> String {
     let expires_at = now.saturating_add(ttl_secs).to_string();
     let tag = mac(key, &expires_at, grant, path, carried);
-    let mut out = String::with_capacity(16 + expires_at.len() + 2 * carried.len() + 64);
+    let mut out = String::with_capacity(24 + expires_at.len() + 2 * carried.len() + 64);
     out.push_str(VERSION);
+    out.push('.');
+    out.push_str(&key.id);
     out.push('.');
     out.push_str(&expires_at);
     out.push('.');
@@ -162,7 +193,8 @@ pub fn verify(
     let now = clock_usable(now)?;
     let marker = std::str::from_utf8(marker).map_err(|_| MarkerError::Malformed)?;
     let mut parts = marker.trim().split('.');
-    let (Some(VERSION), Some(exp), Some(grant), Some(carried), Some(tag), None) = (
+    let (Some(VERSION), Some(id), Some(exp), Some(grant), Some(carried), Some(tag), None) = (
+        parts.next(),
         parts.next(),
         parts.next(),
         parts.next(),
@@ -179,6 +211,13 @@ pub fn verify(
     let grant = Grant::parse(grant).ok_or(MarkerError::Malformed)?;
     let carried = hex::decode(carried).ok_or(MarkerError::Malformed)?;
     let tag = hex::decode(tag).ok_or(MarkerError::Malformed)?;
+    if id.len() != 2 * KEY_ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(MarkerError::Malformed);
+    }
+    // A well-formed marker under another secret: its MAC cannot be checked.
+    if !same_bytes(id.as_bytes(), key.id.as_bytes()) {
+        return Err(MarkerError::OtherKey);
+    }
     // Check the MAC first, so an attacker learns nothing from the expiry branch.
     if !same_bytes(&mac(key, exp, grant, path, &carried), &tag) {
         return Err(MarkerError::BadMac);
@@ -291,7 +330,8 @@ mod tests {
     #[test]
     fn issued_marker_verifies_for_its_path_only() {
         let m = read("/internal-assets/a.jpg", 1000);
-        assert!(m.starts_with("v2.1030.r.."), "{m}");
+        let id = SECRET().id().to_owned();
+        assert!(m.starts_with(&format!("v3.{id}.1030.r..")), "{m}");
         let ok = Ok(Consent {
             grant: Grant::Read,
             carried: vec![],
@@ -377,12 +417,20 @@ mod tests {
         // Replacing the carried part (a forged Set-Cookie) breaks the MAC.
         let parts: Vec<&str> = m.split('.').collect();
         let forged_carry = hex::encode(b"set-cookie: admin=1\n");
-        let forged = [parts[0], parts[1], parts[2], &forged_carry, parts[4]].join(".");
+        let forged = [
+            parts[0],
+            parts[1],
+            parts[2],
+            parts[3],
+            &forged_carry,
+            parts[5],
+        ]
+        .join(".");
         assert_eq!(
             verify(&SECRET(), forged.as_bytes(), "/p", 1000),
             Err(MarkerError::BadMac)
         );
-        let dropped = [parts[0], parts[1], parts[2], "", parts[4]].join(".");
+        let dropped = [parts[0], parts[1], parts[2], parts[3], "", parts[5]].join(".");
         assert_eq!(
             verify(&SECRET(), dropped.as_bytes(), "/p", 1000),
             Err(MarkerError::BadMac)
@@ -419,11 +467,11 @@ mod tests {
         let m = read("/p", 1000);
         assert_eq!(
             verify(&key(&[8u8; 32]), m.as_bytes(), "/p", 1000),
-            Err(MarkerError::BadMac)
+            Err(MarkerError::OtherKey)
         );
         for forged in [
-            m.replacen("1030", "9999", 1),
-            m.replacen("1030", "01030", 1),
+            m.replacen(".1030.", ".9999.", 1),
+            m.replacen(".1030.", ".01030.", 1),
         ] {
             assert_eq!(
                 verify(&SECRET(), forged.as_bytes(), "/p", 2000),
@@ -431,6 +479,75 @@ mod tests {
                 "{forged}"
             );
         }
+    }
+
+    #[test]
+    fn the_key_id_names_the_secret_without_revealing_it() {
+        use hmac::Mac;
+        let secret = [7u8; SECRET_LEN];
+        let mut oracle = hmac::Hmac::<sha2::Sha256>::new_from_slice(&secret).unwrap();
+        oracle.update(b"asset-gate marker key id");
+        let expected = hex::encode(&oracle.finalize().into_bytes()[..4]);
+        assert_eq!(SECRET().id(), expected);
+        assert_eq!(SECRET().id().len(), 8);
+        // Stable for one secret, different for another.
+        assert_eq!(key(&secret).id(), SECRET().id());
+        assert_ne!(key(&[8u8; SECRET_LEN]).id(), SECRET().id());
+    }
+
+    #[test]
+    fn a_marker_under_another_secret_is_told_apart_from_a_forged_one() {
+        let other = key(&[8u8; SECRET_LEN]);
+        let theirs = issue(&other, "/p", Grant::Read, b"", 1000, 30);
+        assert_eq!(
+            verify(&SECRET(), theirs.as_bytes(), "/p", 1000),
+            Err(MarkerError::OtherKey)
+        );
+        assert!(verify(&other, theirs.as_bytes(), "/p", 1000).is_ok());
+        // The key id is under the MAC: another secret's marker relabelled
+        // with this key's id is forged, and so is this key's marker
+        // relabelled with another id (which is all this key can tell).
+        let relabelled = theirs.replacen(other.id(), SECRET().id(), 1);
+        assert_eq!(
+            verify(&SECRET(), relabelled.as_bytes(), "/p", 1000),
+            Err(MarkerError::BadMac)
+        );
+        let ours = read("/p", 1000);
+        let moved = ours.replacen(SECRET().id(), other.id(), 1);
+        assert_eq!(
+            verify(&other, moved.as_bytes(), "/p", 1000),
+            Err(MarkerError::BadMac)
+        );
+        // A well-formed marker with a made-up id cannot be checked either:
+        // it is refused the same way.
+        let made_up = ours.replacen(SECRET().id(), "0badc0de", 1);
+        assert_eq!(
+            verify(&SECRET(), made_up.as_bytes(), "/p", 1000),
+            Err(MarkerError::OtherKey)
+        );
+    }
+
+    #[test]
+    fn every_marker_error_has_its_cause() {
+        let m = read("/p", 1000);
+        let other = issue(&key(&[8u8; SECRET_LEN]), "/p", Grant::Read, b"", 1000, 30);
+        let tampered = m.replacen(".r..", ".r.00.", 1);
+        let check = |values: &[&[u8]], key: Option<&MarkerKey>, now: u64| {
+            verify_request(values.iter().copied(), key, &Recent::default(), "/p", now)
+        };
+        let ours = Some(&SECRET());
+        let one = [m.as_bytes()];
+        use MarkerError::*;
+        assert_eq!(check(&[], ours, 1000), Err(Missing));
+        assert_eq!(check(&[m.as_bytes(); 2], ours, 1000), Err(Duplicated));
+        assert_eq!(check(&one, None, 1000), Err(NoSecret));
+        assert_eq!(check(&[b"v3.x"], ours, 1000), Err(Malformed));
+        assert_eq!(check(&[other.as_bytes()], ours, 1000), Err(OtherKey));
+        assert_eq!(check(&one, Some(&key(&[7u8; 31])), 1000), Err(OtherKey));
+        assert_eq!(check(&one, ours, 1031), Err(Expired));
+        assert_eq!(check(&[tampered.as_bytes()], ours, 1000), Err(BadMac));
+        assert_eq!(check(&one, ours, 0), Err(NoClock));
+        assert!(check(&one, ours, 1000).is_ok());
     }
 
     #[test]
@@ -474,22 +591,35 @@ mod tests {
 
     #[test]
     fn malformed_markers() {
+        let id = SECRET().id().to_owned();
         for bad in [
-            "",
-            "true",
-            "v1.10.00",
-            "v2",
-            "v2.10.r.00",
-            "v2.x.r..00",
-            "v2.+10.r..00",
-            "v2.10.r.zz.00",
-            "v2.10.r..zz",
-            "v2.10.r..00.extra",
+            "".to_owned(),
+            "true".to_owned(),
+            "v1.10.00".to_owned(),
+            "v3".to_owned(),
+            // The previous version, without a key id.
+            "v2.10.r..00".to_owned(),
+            format!("v2.{id}.10.r..00"),
+            format!("v3.{id}.10.r.00"),
+            format!("v3.{id}.x.r..00"),
+            format!("v3.{id}.+10.r..00"),
+            format!("v3.{id}.10.r.zz.00"),
+            format!("v3.{id}.10.r..zz"),
+            format!("v3.{id}.10.r..00.extra"),
+            // A key id must be four bytes of hex.
+            "v3.0102.10.r..00".to_owned(),
+            "v3.0102030405.10.r..00".to_owned(),
+            "v3.0102030g.10.r..00".to_owned(),
+            "v3..10.r..00".to_owned(),
         ] {
-            assert!(verify(&SECRET(), bad.as_bytes(), "/p", 5).is_err(), "{bad}");
+            assert_eq!(
+                verify(&SECRET(), bad.as_bytes(), "/p", 5),
+                Err(MarkerError::Malformed),
+                "{bad}"
+            );
         }
         assert_eq!(
-            verify(&SECRET(), b"v2.10.r..00", "/p", 5),
+            verify(&SECRET(), format!("v3.{id}.10.r..00").as_bytes(), "/p", 5),
             Err(MarkerError::BadMac)
         );
         assert_eq!(

@@ -13,12 +13,18 @@ use crate::signing::prepare::{self, Body, Rewrite, Signed};
 /// The read-consent policy of flow A: a request reaches storage only with a
 /// valid marker for its path (403 otherwise), as a method the marker grants
 /// (405), and without a body, which a read consent never carries (400).
+/// A well-formed marker under another secret gets its own 403, which names
+/// the usual cause (placements with different `vm_id`s); it is refused
+/// exactly as a forged one, which it may be.
 pub fn read_consent(
     verified: Result<Consent, MarkerError>,
     method: &str,
     end_of_stream: bool,
 ) -> Result<Consent, Answer> {
-    let consent = verified.map_err(|_| Answer::NoMarker)?;
+    let consent = verified.map_err(|e| match e {
+        MarkerError::OtherKey => Answer::MarkerOtherKey,
+        _ => Answer::NoMarker,
+    })?;
     if !consent.grant.allows(method) {
         return Err(Answer::MarkerGrantsReads);
     }
@@ -151,9 +157,22 @@ mod tests {
             MarkerError::Missing,
             MarkerError::Duplicated,
             MarkerError::NoSecret,
+            MarkerError::Malformed,
+            MarkerError::Expired,
+            MarkerError::BadMac,
+            MarkerError::NoClock,
         ] {
             assert_eq!(read_consent(Err(e), "GET", true), Err(Answer::NoMarker));
         }
+        // Another secret's marker: a 403 of its own, counted the same way.
+        let other = read_consent(Err(MarkerError::OtherKey), "GET", true).unwrap_err();
+        assert_eq!(other, Answer::MarkerOtherKey);
+        assert_eq!(other.status(), Answer::NoMarker.status());
+        assert_eq!(other.counter(), Answer::NoMarker.counter());
+        assert_eq!(
+            read_consent(Err(MarkerError::OtherKey), "PUT", false),
+            Err(Answer::MarkerOtherKey)
+        );
         for m in ["PUT", "POST", "DELETE", "get"] {
             let refused = read_consent(read(), m, true).unwrap_err();
             assert_eq!(refused, Answer::MarkerGrantsReads, "{m}");
