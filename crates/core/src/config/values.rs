@@ -23,6 +23,7 @@ pub(super) fn err(field: &str, reason: &str) -> Failed {
     Box::new(ConfigError {
         field: field.to_string(),
         reason: reason.to_string(),
+        document: "",
     })
 }
 
@@ -232,6 +233,9 @@ pub(super) fn document(bytes: &[u8]) -> Result<Value, Failed> {
 pub(super) struct Reader<'a> {
     path: String,
     map: &'a Map,
+    /// Where a key the object leaves out is looked up next: the shared
+    /// settings under a placement's top level.
+    under: Option<&'a Map>,
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -278,7 +282,13 @@ impl<'a> Reader<'a> {
         Ok(Reader {
             path: path.to_string(),
             map,
+            under: None,
         })
+    }
+
+    /// This reader, with the keys it leaves out read from `under`.
+    pub(super) fn over(self, under: Option<&'a Map>) -> Reader<'a> {
+        Reader { under, ..self }
     }
 
     pub(super) fn field(&self, key: &str) -> String {
@@ -287,7 +297,8 @@ impl<'a> Reader<'a> {
 
     /// A present, non-null value.
     pub(super) fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key).filter(|v| !v.is_null())
+        let present = |m: &'a Map| m.get(key).filter(|v| !v.is_null());
+        present(self.map).or_else(|| present(self.under?))
     }
 
     pub(super) fn string(&self, key: &str) -> Result<Option<String>, Failed> {
