@@ -1,1 +1,175 @@
-//! (placeholder)
+//! Each deployment fact stated once: the internal prefixes, bucket, region,
+//! endpoint and credentials in the VM configuration (`vm_config.configuration`),
+//! every placement's own configuration only its role; a fact stated twice
+//! does not load.
+
+use crate::harness::*;
+use serde_json::{json, Value};
+
+const TEMPLATE: &str = include_str!("../fixtures/envoy/shared_vm.yaml");
+
+/// The deployment's shared settings: flow A against `s3`, signed with `id`.
+fn shared_settings(s3_authority: &str, id: &Identity) -> Value {
+    json!({
+        "redirect": {"internal_prefixes": ["/internal-assets/"], "consent": "accel_or_flagged"},
+        "signing": {
+            "region": "us-east-1",
+            "endpoint": s3_authority,
+            "buckets": [{"prefix": "/internal-assets/", "bucket": "assets"}],
+            "credentials": {"source": "static", "access_key_id": id.access_key, "secret_access_key": id.secret_key},
+        },
+    })
+}
+
+fn role(name: &str) -> Value {
+    json!({ "role": name })
+}
+
+fn vars(
+    vm: &Value,
+    edge: &Value,
+    auth: &Value,
+    storage: &Value,
+    ports: [u16; 2],
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("WASM", wasm().display().to_string()),
+        ("AUTH_PORT", ports[0].to_string()),
+        ("STORAGE_PORT", ports[1].to_string()),
+        ("VM_CONFIG", filter_config(vm)),
+        ("EDGE_CONFIG", filter_config(edge)),
+        ("AUTH_CONFIG", filter_config(auth)),
+        ("STORAGE_CONFIG", filter_config(storage)),
+    ]
+}
+
+/// The names of the asset-gate stats whose name ends with `.{name}`.
+fn stat_names(envoy: &Envoy, name: &str) -> Vec<String> {
+    let r = curl(&[&envoy.admin_url(&format!(
+        "/stats?format=json&filter=^wasmcustom\\.asset_gate\\..*\\.{name}$"
+    ))]);
+    let mut names: Vec<String> = r.json()["stats"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Flow A in real Envoy with every shared fact in `vm_config.configuration`
+/// and `{"role": ...}` alone in each placement: a consented download is
+/// signed for SeaweedFS (which refuses a wrong signature), a backend's 403
+/// stays a 403, and only the roles that sign read the shared `signing`
+/// (the edge and the auth backend define no credentials gauges: no refresh).
+#[test]
+fn one_shared_vm_configuration_serves_every_placement() {
+    let id = Identity::admin("AKIDSHAREDVM", "shared-vm-secret");
+    let s3 = S3::start(&["assets"], vec![id.clone()]);
+    let body = b"stated once, served everywhere\n";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hello.txt");
+    std::fs::write(&file, body).unwrap();
+    let put = s3.signed_curl(&id, &["-T", file.to_str().unwrap()], "/assets/hello.txt");
+    assert_eq!(put.status, 200, "{}", put.text());
+    // SeaweedFS verifies signatures: the same read with a wrong secret fails.
+    let forged = Identity::admin(&id.access_key, "not-the-secret");
+    assert_eq!(
+        s3.signed_curl(&forged, &[], "/assets/hello.txt").status,
+        403
+    );
+
+    let auth = Backend::start("auth", json!({"style": "accel"}));
+    let vm = shared_settings(&s3.authority(), &id);
+    let v = vars(
+        &vm,
+        &role("edge"),
+        &role("auth_backend"),
+        &role("storage"),
+        [auth.port, s3.port],
+    );
+    let envoy = Envoy::start(TEMPLATE, &v, EnvoyOptions::default());
+    let get = |path: &str, token: Option<&str>| {
+        let header = token.map(|t| format!("authorization: Bearer {t}"));
+        let mut args: Vec<&str> = vec![];
+        if let Some(h) = &header {
+            args.extend(["-H", h]);
+        }
+        let url = envoy.url("assets", path);
+        args.push(&url);
+        curl(&args)
+    };
+
+    let r = get("/assets/hello.txt", Some("demo-token"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, body);
+    assert_eq!(
+        envoy.placement_stat("asset_gate_storage", "requests_signed"),
+        1
+    );
+    assert_eq!(
+        envoy.placement_stat("asset_gate_auth", "redirects_converted"),
+        1
+    );
+    for (path, token) in [
+        ("/assets/hello.txt", None),
+        ("/assets/secret.txt", Some("demo-token")),
+    ] {
+        let r = get(path, token);
+        assert_eq!(r.status, 403, "{path}: {}", r.text());
+        assert_eq!(r.text(), "access denied by the demo auth backend\n");
+    }
+    assert_eq!(
+        envoy.placement_stat("asset_gate_storage", "requests_signed"),
+        1
+    );
+    // Only the storage placement reads the shared `signing`.
+    assert_eq!(
+        stat_names(&envoy, "credentials_usable"),
+        ["wasmcustom.asset_gate.asset_gate_storage.credentials_usable"]
+    );
+    assert_eq!(
+        envoy.placement_stat("asset_gate_storage", "credentials_usable"),
+        1
+    );
+}
+
+/// A fact stated twice, or a role in the shared settings, does not load:
+/// Envoy refuses the configuration with one line naming the field and the
+/// document. A mistake in a shared section fails even a placement that
+/// does not read it.
+#[test]
+fn a_setting_stated_twice_does_not_load() {
+    let id = Identity::admin("AKIDSHAREDVM", "shared-vm-secret");
+    let ports = [free_ports(1)[0], free_ports(1)[0]];
+    let vm = shared_settings("127.0.0.1:1", &id);
+    let storage_too = json!({"role": "storage", "signing": vm["signing"]});
+    let with_role = json!({"role": "storage", "redirect": vm["redirect"]});
+    let typo = json!({"signing": {"region": "us-east-1", "bucketz": []}});
+    let cases = [
+        (
+            vars(&vm, &role("edge"), &role("auth_backend"), &storage_too, ports),
+            "invalid asset-gate configuration: field `signing`: stated in both vm_config.configuration and this placement's configuration; state it once",
+        ),
+        (
+            vars(&with_role, &role("edge"), &role("auth_backend"), &role("storage"), ports),
+            "invalid asset-gate configuration: vm_config.configuration: field `role`: is each placement's own",
+        ),
+        (
+            vars(&typo, &role("edge"), &role("auth_backend"), &role("storage"), ports),
+            "invalid asset-gate configuration: vm_config.configuration: field `signing.bucketz`: unknown field `bucketz`",
+        ),
+    ];
+    let runs: Vec<_> = cases
+        .into_iter()
+        .map(|(v, line)| {
+            std::thread::spawn(move || (Envoy::start_expect_failure(TEMPLATE, &v), line))
+        })
+        .collect();
+    for run in runs {
+        let ((code, log), line) = run.join().unwrap();
+        assert_ne!(code, Some(0), "Envoy started: {line}");
+        assert!(log.contains(line), "no `{line}` in:\n{}", tail(&log, 20));
+    }
+}

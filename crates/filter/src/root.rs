@@ -1,4 +1,5 @@
-//! Root context: parses the configuration, builds the per-VM state that HTTP
+//! Root context: parses the configuration (the VM configuration's shared
+//! settings under the placement's own), builds the per-VM state that HTTP
 //! contexts share (credentials, caches, metric ids), runs the pollers, and
 //! creates the HTTP context of the configured role.
 
@@ -28,6 +29,8 @@ const TICK: Duration = Duration::from_millis(250);
 pub struct Root {
     shared: Option<Rc<Shared>>,
     pollers: Vec<Poller>,
+    /// `vm_config.configuration`: the settings every placement shares.
+    vm_config: Vec<u8>,
 }
 
 impl Context for Root {
@@ -47,6 +50,24 @@ impl Context for Root {
 }
 
 impl RootContext for Root {
+    /// Envoy calls this on every root context (each placement, in each VM)
+    /// before `on_configure`, with the VM configuration.
+    fn on_vm_start(&mut self, size: usize) -> bool {
+        if size == 0 {
+            return true;
+        }
+        match hostcalls::get_buffer(BufferType::VmConfiguration, 0, size) {
+            Ok(b) => {
+                self.vm_config = b.unwrap_or_default();
+                true
+            }
+            Err(status) => {
+                log::error!("asset-gate: cannot read vm_config.configuration: {status:?}");
+                false
+            }
+        }
+    }
+
     fn on_configure(&mut self, size: usize) -> bool {
         let bytes = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
             Ok(b) => b.unwrap_or_default(),
@@ -55,7 +76,7 @@ impl RootContext for Root {
                 return false;
             }
         };
-        let mut config = match Config::parse(&bytes, &ProcessEnv) {
+        let mut config = match Config::parse_layered(&self.vm_config, &bytes, &ProcessEnv) {
             Ok(c) => c,
             Err(e) => {
                 log::error!("{e}");
