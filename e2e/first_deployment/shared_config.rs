@@ -1,10 +1,12 @@
 //! Each deployment fact stated once: the internal prefixes, bucket, region,
 //! endpoint and credentials in the VM configuration (`vm_config.configuration`),
 //! every placement's own configuration only its role; a fact stated twice
-//! does not load.
+//! does not load. And the build a user runs, visible: the module's version
+//! in the stats and its version and git revision in the startup log.
 
 use crate::harness::*;
 use serde_json::{json, Value};
+use std::process::Command;
 
 const TEMPLATE: &str = include_str!("../fixtures/envoy/shared_vm.yaml");
 
@@ -58,11 +60,57 @@ fn stat_names(envoy: &Envoy, name: &str) -> Vec<String> {
     names
 }
 
+/// The filter crate's version (`crates/filter/Cargo.toml`, or the
+/// workspace's when it takes that one).
+fn module_version() -> String {
+    let value = |toml: &str, key: &str| {
+        toml.lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix(key)?
+                    .trim()
+                    .strip_prefix('=')
+                    .map(str::trim)
+            })
+            .map(|v| v.trim_matches('"').to_string())
+    };
+    let filter = std::fs::read_to_string(repo().join("crates/filter/Cargo.toml")).unwrap();
+    if value(&filter, "version.workspace").as_deref() != Some("true") {
+        return value(&filter, "version").expect("crates/filter/Cargo.toml has a version");
+    }
+    let root = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let package = root
+        .split("[workspace.package]")
+        .nth(1)
+        .expect("[workspace.package]");
+    value(package, "version").expect("the workspace version")
+}
+
+/// The revision `build.rs` gives the module: `ASSET_GATE_REVISION` when
+/// set, else HEAD's short hash (the `-dirty` mark is left to the caller:
+/// an edit outside the sources since the last build does not rebuild).
+fn revision() -> String {
+    if let Ok(r) = std::env::var("ASSET_GATE_REVISION") {
+        if !r.trim().is_empty() {
+            return r.trim().to_string();
+        }
+    }
+    let out = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git rev-parse");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 /// Flow A in real Envoy with every shared fact in `vm_config.configuration`
 /// and `{"role": ...}` alone in each placement: a consented download is
 /// signed for SeaweedFS (which refuses a wrong signature), a backend's 403
 /// stays a 403, and only the roles that sign read the shared `signing`
 /// (the edge and the auth backend define no credentials gauges: no refresh).
+/// The same Envoy shows the build: the `build_version` gauge of each
+/// placement, and one startup log line with the version and revision.
 #[test]
 fn one_shared_vm_configuration_serves_every_placement() {
     let id = Identity::admin("AKIDSHAREDVM", "shared-vm-secret");
@@ -132,6 +180,45 @@ fn one_shared_vm_configuration_serves_every_placement() {
     assert_eq!(
         envoy.placement_stat("asset_gate_storage", "credentials_usable"),
         1
+    );
+
+    // The build: a version number per placement, and the revision in the log.
+    let version = module_version();
+    let code = version
+        .split(['.', '-', '+'])
+        .take(3)
+        .map(|p| p.parse::<u64>().unwrap())
+        .fold(0, |n, p| n * 1000 + p);
+    assert_eq!(
+        stat_names(&envoy, "build_version"),
+        ["asset_gate_auth", "asset_gate_edge", "asset_gate_storage"]
+            .map(|p| format!("wasmcustom.asset_gate.{p}.build_version"))
+    );
+    for placement in ["asset_gate_edge", "asset_gate_auth", "asset_gate_storage"] {
+        assert_eq!(
+            envoy.placement_stat(placement, "build_version"),
+            code,
+            "{placement}"
+        );
+    }
+    let prometheus = curl(&[&envoy.admin_url("/stats/prometheus")]).text();
+    let line = format!("asset_gate_asset_gate_edge_build_version{{}} {code}");
+    assert!(
+        prometheus.lines().any(|l| l == line),
+        "no `{line}` in /stats/prometheus"
+    );
+    let started = format!("asset-gate {version} (rev {}", revision());
+    let log = envoy.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(" (rev ")).collect();
+    assert_eq!(lines.len(), 1, "one startup line: {lines:#?}");
+    let logged = lines[0].split_once("[info][wasm]").map(|(_, l)| l);
+    let rest = logged
+        .and_then(|l| l.split_once(&started))
+        .map(|(_, rest)| rest);
+    assert!(
+        matches!(rest, Some(")" | "-dirty)")),
+        "not `{started})`: {}",
+        lines[0]
     );
 }
 

@@ -25,6 +25,26 @@ use std::time::Duration;
 /// How often every VM looks at the shared poll records.
 const TICK: Duration = Duration::from_millis(250);
 
+/// Logs the module's version and git revision (from `build.rs`) once per
+/// Envoy process and `vm_id`: the first VM to start (on the main thread,
+/// before any worker's) leaves a mark in shared data that the others find.
+fn log_version_once() {
+    const STARTED: &str = "asset_gate.started.v1";
+    if let Ok((None, _)) = hostcalls::get_shared_data(STARTED) {
+        if hostcalls::set_shared_data(STARTED, Some(b"1"), None).is_ok() {
+            // One string, put together at compile time (nothing to format).
+            const LINE: &str = concat!(
+                "asset-gate ",
+                env!("CARGO_PKG_VERSION"),
+                " (rev ",
+                env!("ASSET_GATE_REVISION"),
+                ")"
+            );
+            let _ = hostcalls::log(proxy_wasm::types::LogLevel::Info, LINE);
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Root {
     shared: Option<Rc<Shared>>,
@@ -53,6 +73,7 @@ impl RootContext for Root {
     /// Envoy calls this on every root context (each placement, in each VM)
     /// before `on_configure`, with the VM configuration.
     fn on_vm_start(&mut self, size: usize) -> bool {
+        log_version_once();
         if size == 0 {
             return true;
         }
@@ -149,6 +170,7 @@ impl RootContext for Root {
             config.augment.is_some(),
             config.signing.is_some(),
         );
+        crate::metrics::record_build_version(&plugin_name);
         self.pollers = pollers;
         self.shared = Some(Rc::new(Shared {
             config,
