@@ -66,14 +66,14 @@ fn layered(vm: &[u8], placement: &[u8], env: &dyn Env) -> Result<Config, values:
     let shared_doc = values::document(vm).map_err(in_vm)?;
     role::known(&shared_doc).map_err(in_vm)?;
     let from_vm = shared::Sections::stated(&shared_doc);
-    let own = if from_vm.0 == 0 {
+    let own = if from_vm.is_empty() {
         ""
     } else {
         shared::PLACEMENT
     };
     let in_own = |e: values::Failed| e.within(own);
     let doc = values::document(placement).map_err(in_own)?;
-    if from_vm.0 != 0 {
+    if !from_vm.is_empty() {
         role::known(&doc).map_err(in_own)?;
         shared::check(from_vm, &doc)?;
     }

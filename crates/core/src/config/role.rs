@@ -178,10 +178,10 @@ pub(super) fn validate(
                 "must not name the marker header",
             ));
         }
-        prefixes_agree(raw.role, &redirect, s, raw.redirect.prefixes_stated)?;
+        prefixes_agree(role, &redirect, s, raw.redirect.prefixes_stated)?;
     }
     Ok(Config {
-        role: raw.role,
+        role,
         redirect,
         signing: if unused(SIGNING) { None } else { signing },
         augment,

@@ -33,6 +33,10 @@ impl Sections {
     pub(super) fn has(self, bit: u8) -> bool {
         self.0 & bit != 0
     }
+
+    pub(super) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
 }
 
 /// The top-level keys `doc` gives a value (`null` is a key left out).
