@@ -8,7 +8,8 @@
 //! build on `values` (errors, declarations, the JSON reader, durations) and
 //! `types` (the validated configuration), which import none of them.
 //! `shared` holds the rules that layer the VM configuration's shared
-//! settings under a placement's own.
+//! settings under a placement's own; the reader (`values`) reads a key the
+//! placement leaves out from them, and refuses a key stated in both.
 //! `docs/configuration.md` is the reference page; a test keeps it and the
 //! declarations in agreement.
 
@@ -48,8 +49,8 @@ impl Config {
 
     /// Parses the shared settings of the VM configuration (`vm`) and one
     /// placement's configuration (`placement`) into that placement's
-    /// configuration: each section from the one document that states it
-    /// (`shared`). An empty `vm`, or one that states nothing, is `parse`.
+    /// configuration: each key of a section from the one document that
+    /// states it (`shared`). An empty `vm`, or one that states nothing, is `parse`.
     /// An error says which document its field is in when there are two.
     pub fn parse_layered(
         vm: &[u8],
@@ -65,22 +66,20 @@ fn layered(vm: &[u8], placement: &[u8], env: &dyn Env) -> Result<Config, values:
     let in_vm = |e: values::Failed| e.within(shared::VM);
     let shared_doc = values::document(vm).map_err(in_vm)?;
     role::known(&shared_doc).map_err(in_vm)?;
-    let from_vm = shared::Sections::stated(&shared_doc);
-    let own = if from_vm.is_empty() {
+    let vm_states = shared::Sections::stated(&shared_doc);
+    let own = if vm_states.is_empty() {
         ""
     } else {
         shared::PLACEMENT
     };
-    let in_own = |e: values::Failed| e.within(own);
-    let doc = values::document(placement).map_err(in_own)?;
-    if !from_vm.is_empty() {
-        role::known(&doc).map_err(in_own)?;
-        shared::check(from_vm, &doc)?;
-    }
-    // A section is in one document or the other: each error's field says which.
+    let doc = values::document(placement).map_err(|e: values::Failed| e.within(own))?;
+    shared::check(vm_states)?;
+    // A section partly in each document is the placement's.
+    let from_vm = vm_states.without(shared::Sections::stated(&doc));
+    // Each error's field says which document its key is in.
     let found = |e: values::Failed| {
-        let from = from_vm.has(shared::section(&e.field));
-        e.within(if from { shared::VM } else { own })
+        let document = shared::origin(&e.field, &shared_doc, &doc, from_vm, own);
+        e.within(document)
     };
     let mut raw = role::read(&doc, &shared_doc).map_err(found)?;
     role::validate(&mut raw, env, from_vm).map_err(found)

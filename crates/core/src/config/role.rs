@@ -38,9 +38,10 @@ pub(super) fn known(doc: &Value) -> Result<(), Failed> {
 }
 
 /// Reads a placement's document (empty bytes are `{}`) into raw settings,
-/// refusing unknown fields and wrong types with the dotted field path; a
-/// top-level key it leaves out is read from the shared settings `vm` (whose
-/// keys `known` accepted, none of them the placement's).
+/// refusing unknown fields and wrong types with the dotted field path; a key
+/// it leaves out, at the top level or in a section, is read from the shared
+/// settings `vm` (whose top-level keys `known` accepted), and a key both
+/// state is refused.
 pub(super) fn read(doc: &Value, vm: &Value) -> Result<RawConfig, Failed> {
     let mut c = RawConfig::default();
     read_into(&Reader::new(doc, "", &NAMES)?.over(vm.as_object()), &mut c)?;
@@ -84,11 +85,11 @@ fn read_into(r: &Reader, c: &mut RawConfig) -> Result<(), Failed> {
 /// out of them: what is left is dropped once, by the caller, instead of at each
 /// of the many early returns (module size).
 ///
-/// A section of the shared settings (`from_vm`) is validated whatever the
-/// role, so a mistake in it fails every placement at load; a role that does
+/// A section wholly in the shared settings (`from_vm`) is validated whatever
+/// the role, so a mistake in it fails every placement at load; a role that does
 /// not read it then leaves it out (the edge starts no credentials poller for
-/// a shared `signing`). The same section in a placement's own configuration
-/// is refused where the role cannot use it, as it always was.
+/// a shared `signing`). A section a placement's own configuration states,
+/// even in part, is refused where the role cannot use it, as it always was.
 pub(super) fn validate(
     raw: &mut RawConfig,
     env: &dyn Env,

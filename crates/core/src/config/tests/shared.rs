@@ -70,37 +70,106 @@ fn each_placement_names_only_its_role() {
     }
 }
 
+/// Where storage is and whose credentials sign, stated once; what each
+/// placement signs is its own.
+const SIGNING_KEYS: &str = r#""region": "us-east-1", "endpoint": "127.0.0.1:8333",
+    "credentials": {"source": "static", "access_key_id": "AK", "secret_access_key": "SK"}"#;
+
 #[test]
-fn a_section_stated_in_both_documents_is_refused() {
+fn a_placement_adds_keys_to_a_shared_section() {
+    let vm = format!(r#"{{"signing": {{{SIGNING_KEYS}}}}}"#);
+    // The placement's configuration with the shared keys written into it.
+    let whole = |placement: &str| {
+        let merged = format!(r#""signing": {{{SIGNING_KEYS}, "#);
+        parse(&placement.replacen(r#""signing": {"#, &merged, 1)).unwrap()
+    };
+    // One VM, three placements (the demo's, and docs/configuration.md's):
+    // flow A storage maps buckets, a flow C signing edge signs without a
+    // marker within a scope, the gateway maps buckets and asks its auth
+    // backend.
+    for placement in [
+        r#"{"role": "storage", "signing": {"buckets": [{"prefix": "/internal-assets/", "bucket": "assets"}]}}"#,
+        r#"{"role": "storage", "signing": {"require_marker": false, "scope": {"methods": ["GET", "HEAD", "PUT"], "buckets": ["assets"], "key_prefixes": ["public/"]}}}"#,
+        r#"{"role": "gateway", "gateway": {"auth_cluster": "gateway_auth"}, "signing": {"buckets": [{"prefix": "/internal-assets/", "bucket": "assets"}]}}"#,
+    ] {
+        let c = layered(&vm, placement).unwrap();
+        assert_eq!(c, whole(placement), "{placement}");
+        let s = c.signing.unwrap();
+        assert_eq!(
+            (s.region.as_str(), s.endpoint.as_str()),
+            ("us-east-1", "127.0.0.1:8333")
+        );
+    }
+    // The same for `redirect`, `gateway` and the flat flow B keys.
+    let c = layered(
+        r#"{"redirect": {"internal_prefixes": ["/private/"]}, "augment_headers": true}"#,
+        r#"{"role": "edge", "redirect": {"marker_ttl": "5s"}, "header_failure_policy": "deny"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        c,
+        parse(r#"{"role": "edge", "redirect": {"internal_prefixes": ["/private/"], "marker_ttl": "5s"}, "augment_headers": true, "header_failure_policy": "deny"}"#).unwrap()
+    );
+    let c = layered(
+        r#"{"gateway": {"auth_cluster": "auth"}, "signing": {"region": "r"}}"#,
+        r#"{"role": "gateway", "gateway": {"auth_timeout": "2s"}}"#,
+    )
+    .unwrap();
+    let g = c.gateway.unwrap();
+    assert_eq!((g.auth_cluster.as_str(), g.auth_timeout_ms), ("auth", 2000));
+}
+
+#[test]
+fn a_key_stated_in_both_documents_is_refused() {
     for (vm, placement, field) in [
         (
             SHARED,
             r#"{"role": "storage", "signing": {"region": "r"}}"#,
-            "signing",
+            "signing.region",
         ),
-        (SHARED, r#"{"role": "edge", "redirect": {}}"#, "redirect"),
         (
-            r#"{"gateway": {}, "signing": {"region": "r"}}"#,
-            r#"{"role": "gateway", "gateway": {"auth_cluster": "a"}}"#,
-            "gateway",
+            SHARED,
+            r#"{"role": "edge", "redirect": {"marker_ttl": "5s", "consent": "accel"}}"#,
+            "redirect.consent",
         ),
-        // The flat flow B keys are one section.
+        (
+            r#"{"gateway": {"auth_cluster": "a"}, "signing": {"region": "r"}}"#,
+            r#"{"role": "gateway", "gateway": {"auth_cluster": "a"}}"#,
+            "gateway.auth_cluster",
+        ),
+        // An object inside a section is one key: not merged further.
+        (
+            r#"{"signing": {"region": "r", "scope": {"methods": ["GET"]}}}"#,
+            r#"{"role": "storage", "signing": {"scope": {"buckets": ["b"]}}}"#,
+            "signing.scope",
+        ),
+        (
+            SHARED,
+            r#"{"role": "storage", "signing": {"credentials": {"source": "env"}}}"#,
+            "signing.credentials",
+        ),
+        // A flat flow B key is its own key.
         (
             r#"{"augment_headers": true}"#,
-            r#"{"role": "edge", "header_failure_policy": "deny"}"#,
-            "header_failure_policy",
+            r#"{"role": "edge", "augment_headers": false}"#,
+            "augment_headers",
         ),
     ] {
         let e = layered(vm, placement).unwrap_err();
-        assert_eq!(e.field, field, "{placement}");
+        assert_eq!((e.field.as_str(), e.document), (field, ""), "{placement}");
         assert_eq!(
             e.to_string(),
             format!("invalid asset-gate configuration: field `{field}`: stated in both vm_config.configuration and this placement's configuration; state it once")
         );
     }
-    // `null` is a key left out: the shared section is read.
-    let c = layered(SHARED, r#"{"role": "storage", "signing": null}"#).unwrap();
-    assert_eq!(c.signing.unwrap().endpoint, "127.0.0.1:8333");
+    // `null` is a key left out: the shared value is read.
+    for placement in [
+        r#"{"role": "storage", "signing": null}"#,
+        r#"{"role": "storage", "signing": {"endpoint": null}}"#,
+    ] {
+        let c = layered(SHARED, placement).unwrap();
+        assert_eq!(c.signing.unwrap().endpoint, "127.0.0.1:8333");
+    }
 }
 
 #[test]
@@ -162,6 +231,63 @@ fn errors_name_the_document_their_field_is_in() {
             r#"{"signing": {"region": "r", "forward_request_headers": ["x-m"]}}"#,
             r#"{"role": "storage", "redirect": {"marker_header": "x-m"}}"#,
             "signing.forward_request_headers[0]",
+            vm,
+        ),
+        // In a section both state, each key's own document; a key neither
+        // states is the placement's, whose section it is.
+        (
+            r#"{"signing": {"region": "us east", "endpoint": "h:1"}}"#,
+            r#"{"role": "storage", "signing": {"buckets": []}}"#,
+            "signing.region",
+            vm,
+        ),
+        (
+            r#"{"signing": {"region": "r"}}"#,
+            r#"{"role": "storage", "signing": {"endpoint": "http://h/"}}"#,
+            "signing.endpoint",
+            "configuration",
+        ),
+        (
+            r#"{"signing": {"region": "r", "buckets": [{"prefix": "/a/"}]}}"#,
+            r#"{"role": "storage", "signing": {"endpoint": "h:1"}}"#,
+            "signing.buckets[0].bucket",
+            vm,
+        ),
+        (
+            r#"{"signing": {"endpoint": "h:1"}}"#,
+            r#"{"role": "storage", "signing": {"buckets": []}}"#,
+            "signing.region",
+            "configuration",
+        ),
+        (
+            r#"{"signing": {"endpoint": "h:1"}}"#,
+            r#"{"role": "storage"}"#,
+            "signing.region",
+            vm,
+        ),
+        (
+            r#"{"augment_headers": true, "header_allow_sensitive": ["authorization"]}"#,
+            r#"{"role": "auth_backend", "header_failure_policy": "deny"}"#,
+            "header_allow_sensitive[0]",
+            vm,
+        ),
+        (
+            r#"{"augment_headers": true}"#,
+            r#"{"role": "auth_backend", "header_cache_expiry": "1d"}"#,
+            "header_cache_expiry",
+            "configuration",
+        ),
+        // A section that is not an object in one document.
+        (
+            SHARED,
+            r#"{"role": "storage", "signing": 5}"#,
+            "signing",
+            "configuration",
+        ),
+        (
+            r#"{"signing": 5}"#,
+            r#"{"role": "storage", "signing": {"region": "r"}}"#,
+            "signing",
             vm,
         ),
     ] {
@@ -238,6 +364,25 @@ fn a_shared_section_a_role_does_not_read_is_checked_then_left_out() {
         .unwrap()
         .signing
         .is_some());
+    // A section partly in each document is the placement's: kept, or
+    // refused where the role cannot use it.
+    assert!(layered(r#"{"signing": {"endpoint": "h:1"}}"#, own)
+        .unwrap()
+        .signing
+        .is_some());
+    let e = layered(
+        r#"{"gateway": {"auth_cluster": "a"}}"#,
+        r#"{"role": "edge", "gateway": {"auth_timeout": "2s"}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.field.as_str(), e.document, e.reason.as_str()),
+        (
+            "gateway",
+            "configuration",
+            "only read when role is \"gateway\""
+        )
+    );
 }
 
 #[test]
@@ -312,8 +457,8 @@ proptest::proptest! {
     /// whenever the shared one states anything.
     #[test]
     fn arbitrary_pairs_never_panic(
-        vm in proptest::sample::select(vec!["", "{}", "[", "null", r#"{"role":"edge"}"#, r#"{"signing":{}}"#, r#"{"redirect":{"internal_prefixes":[]}}"#, r#"{"augment_headers":true,"header_cache_expiry":"1s"}"#, r#"{"gateway":{"presign":{}}}"#]),
-        placement in proptest::sample::select(vec!["", "{}", "7", r#"{"role":"storage"}"#, r#"{"role":"gateway","signing":{"region":"r"}}"#, r#"{"signing":{"region":"r"}}"#, r#"{"header_max_staleness":"1s"}"#, r#"{"role":"edge","redirect":null}"#]),
+        vm in proptest::sample::select(vec!["", "{}", "[", "null", r#"{"role":"edge"}"#, r#"{"signing":{}}"#, r#"{"redirect":{"internal_prefixes":[]}}"#, r#"{"augment_headers":true,"header_cache_expiry":"1s"}"#, r#"{"gateway":{"presign":{}}}"#, r#"{"signing":{"region":"r","scope":{}},"redirect":{"marker_ttl":"5s"}}"#, r#"{"signing":7}"#]),
+        placement in proptest::sample::select(vec!["", "{}", "7", r#"{"role":"storage"}"#, r#"{"role":"gateway","signing":{"region":"r"}}"#, r#"{"signing":{"region":"r"}}"#, r#"{"header_max_staleness":"1s"}"#, r#"{"role":"edge","redirect":null}"#, r#"{"role":"storage","signing":{"buckets":[],"scope":{"methods":[]}}}"#, r#"{"signing":{"region":null},"redirect":{"consent":"accel"},"augment_headers":true}"#]),
     ) {
         if let Err(e) = layered(vm, placement) {
             proptest::prop_assert!(!e.reason.is_empty());
