@@ -1,8 +1,10 @@
-//! Each deployment fact stated once: the internal prefixes, bucket, region,
-//! endpoint and credentials in the VM configuration (`vm_config.configuration`),
-//! every placement's own configuration only its role; a fact stated twice
-//! does not load. And the build a user runs, visible: the module's version
-//! in the stats and its version and git revision in the startup log.
+//! Each deployment fact stated once: the internal prefixes, region, endpoint
+//! and credentials in the VM configuration (`vm_config.configuration`),
+//! every placement's own configuration its role and what only it needs (a
+//! storage cluster's buckets, a signing edge's scope, added to the shared
+//! `signing`); a fact stated twice does not load. And the build a user
+//! runs, visible: the module's version in the stats and its version and git
+//! revision in the startup log.
 
 use crate::harness::*;
 use serde_json::{json, Value};
@@ -10,14 +12,14 @@ use std::process::Command;
 
 const TEMPLATE: &str = include_str!("../fixtures/envoy/shared_vm.yaml");
 
-/// The deployment's shared settings: flow A against `s3`, signed with `id`.
+/// The deployment's shared settings: flow A's internal prefix, and where
+/// `s3` is and who signs for it (`id`).
 fn shared_settings(s3_authority: &str, id: &Identity) -> Value {
     json!({
         "redirect": {"internal_prefixes": ["/internal-assets/"], "consent": "accel_or_flagged"},
         "signing": {
             "region": "us-east-1",
             "endpoint": s3_authority,
-            "buckets": [{"prefix": "/internal-assets/", "bucket": "assets"}],
             "credentials": {"source": "static", "access_key_id": id.access_key, "secret_access_key": id.secret_key},
         },
     })
@@ -27,21 +29,30 @@ fn role(name: &str) -> Value {
     json!({ "role": name })
 }
 
-fn vars(
-    vm: &Value,
-    edge: &Value,
-    auth: &Value,
-    storage: &Value,
-    ports: [u16; 2],
-) -> Vec<(&'static str, String)> {
+/// The placements' own configurations, in the template's order: the edge,
+/// the auth backend, flow A's storage (which maps its bucket) and a flow C
+/// signing edge (which signs without a marker, within a scope).
+fn placements() -> [Value; 4] {
+    [
+        role("edge"),
+        role("auth_backend"),
+        json!({"role": "storage", "signing": {"buckets": [{"prefix": "/internal-assets/", "bucket": "assets"}]}}),
+        json!({"role": "storage", "signing": {"require_marker": false,
+            "scope": {"methods": ["GET", "HEAD"], "buckets": ["assets"], "key_prefixes": ["public/"]}}}),
+    ]
+}
+
+fn vars(vm: &Value, placements: &[Value; 4], ports: [u16; 2]) -> Vec<(&'static str, String)> {
+    let [edge, auth, storage, signing_edge] = placements.each_ref().map(filter_config);
     vec![
         ("WASM", wasm().display().to_string()),
         ("AUTH_PORT", ports[0].to_string()),
         ("STORAGE_PORT", ports[1].to_string()),
         ("VM_CONFIG", filter_config(vm)),
-        ("EDGE_CONFIG", filter_config(edge)),
-        ("AUTH_CONFIG", filter_config(auth)),
-        ("STORAGE_CONFIG", filter_config(storage)),
+        ("EDGE_CONFIG", edge),
+        ("AUTH_CONFIG", auth),
+        ("STORAGE_CONFIG", storage),
+        ("SIGNING_EDGE_CONFIG", signing_edge),
     ]
 }
 
@@ -104,13 +115,16 @@ fn revision() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// Flow A in real Envoy with every shared fact in `vm_config.configuration`
-/// and `{"role": ...}` alone in each placement: a consented download is
-/// signed for SeaweedFS (which refuses a wrong signature), a backend's 403
-/// stays a 403, and only the roles that sign read the shared `signing`
-/// (the edge and the auth backend define no credentials gauges: no refresh).
-/// The same Envoy shows the build: the `build_version` gauge of each
-/// placement, and one startup log line with the version and revision.
+/// Flows A and C in real Envoy with every shared fact in
+/// `vm_config.configuration`: the edge and the auth backend state only
+/// their role, the storage placement adds its bucket mapping to the shared
+/// `signing`, and a signing edge its scope. A consented download is signed
+/// for SeaweedFS (which refuses a wrong signature), a backend's 403 stays a
+/// 403, the signing edge signs within its scope and refuses the rest, and
+/// only the roles that sign read the shared `signing` (the edge and the
+/// auth backend define no credentials gauges: no refresh). The same Envoy
+/// shows the build: the `build_version` gauge of each placement, and one
+/// startup log line with the version and revision.
 #[test]
 fn one_shared_vm_configuration_serves_every_placement() {
     let id = Identity::admin("AKIDSHAREDVM", "shared-vm-secret");
@@ -119,8 +133,10 @@ fn one_shared_vm_configuration_serves_every_placement() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("hello.txt");
     std::fs::write(&file, body).unwrap();
-    let put = s3.signed_curl(&id, &["-T", file.to_str().unwrap()], "/assets/hello.txt");
-    assert_eq!(put.status, 200, "{}", put.text());
+    for key in ["/assets/hello.txt", "/assets/public/hello.txt"] {
+        let put = s3.signed_curl(&id, &["-T", file.to_str().unwrap()], key);
+        assert_eq!(put.status, 200, "{key}: {}", put.text());
+    }
     // SeaweedFS verifies signatures: the same read with a wrong secret fails.
     let forged = Identity::admin(&id.access_key, "not-the-secret");
     assert_eq!(
@@ -130,13 +146,7 @@ fn one_shared_vm_configuration_serves_every_placement() {
 
     let auth = Backend::start("auth", json!({"style": "accel"}));
     let vm = shared_settings(&s3.authority(), &id);
-    let v = vars(
-        &vm,
-        &role("edge"),
-        &role("auth_backend"),
-        &role("storage"),
-        [auth.port, s3.port],
-    );
+    let v = vars(&vm, &placements(), [auth.port, s3.port]);
     let envoy = Envoy::start(TEMPLATE, &v, EnvoyOptions::default());
     let get = |path: &str, token: Option<&str>| {
         let header = token.map(|t| format!("authorization: Bearer {t}"));
@@ -172,15 +182,36 @@ fn one_shared_vm_configuration_serves_every_placement() {
         envoy.placement_stat("asset_gate_storage", "requests_signed"),
         1
     );
-    // Only the storage placement reads the shared `signing`.
+
+    // The signing edge signs with the shared region, endpoint and
+    // credentials, within its own scope.
+    let r = curl(&[&envoy.url("signing_edge", "/assets/public/hello.txt")]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, body);
+    let r = curl(&[&envoy.url("signing_edge", "/assets/hello.txt")]);
+    assert_eq!(r.status, 403, "{}", r.text());
     assert_eq!(
-        stat_names(&envoy, "credentials_usable"),
-        ["wasmcustom.asset_gate.asset_gate_storage.credentials_usable"]
+        r.text(),
+        "asset-gate: this signing edge does not sign requests for this key\n"
     );
     assert_eq!(
-        envoy.placement_stat("asset_gate_storage", "credentials_usable"),
+        envoy.placement_stat("asset_gate_signing_edge", "requests_signed"),
         1
     );
+
+    // Only the placements that sign read the shared `signing`.
+    assert_eq!(
+        stat_names(&envoy, "credentials_usable"),
+        ["asset_gate_signing_edge", "asset_gate_storage"]
+            .map(|p| format!("wasmcustom.asset_gate.{p}.credentials_usable"))
+    );
+    for placement in ["asset_gate_storage", "asset_gate_signing_edge"] {
+        assert_eq!(
+            envoy.placement_stat(placement, "credentials_usable"),
+            1,
+            "{placement}"
+        );
+    }
 
     // The build: a version number per placement, and the revision in the log.
     let version = module_version();
@@ -189,12 +220,17 @@ fn one_shared_vm_configuration_serves_every_placement() {
         .take(3)
         .map(|p| p.parse::<u64>().unwrap())
         .fold(0, |n, p| n * 1000 + p);
+    let all = [
+        "asset_gate_auth",
+        "asset_gate_edge",
+        "asset_gate_signing_edge",
+        "asset_gate_storage",
+    ];
     assert_eq!(
         stat_names(&envoy, "build_version"),
-        ["asset_gate_auth", "asset_gate_edge", "asset_gate_storage"]
-            .map(|p| format!("wasmcustom.asset_gate.{p}.build_version"))
+        all.map(|p| format!("wasmcustom.asset_gate.{p}.build_version"))
     );
-    for placement in ["asset_gate_edge", "asset_gate_auth", "asset_gate_storage"] {
+    for placement in all {
         assert_eq!(
             envoy.placement_stat(placement, "build_version"),
             code,
@@ -231,20 +267,21 @@ fn a_setting_stated_twice_does_not_load() {
     let id = Identity::admin("AKIDSHAREDVM", "shared-vm-secret");
     let ports = [free_ports(1)[0], free_ports(1)[0]];
     let vm = shared_settings("127.0.0.1:1", &id);
-    let storage_too = json!({"role": "storage", "signing": vm["signing"]});
+    let mut twice = placements();
+    twice[2]["signing"]["region"] = json!("us-east-1");
     let with_role = json!({"role": "storage", "redirect": vm["redirect"]});
     let typo = json!({"signing": {"region": "us-east-1", "bucketz": []}});
     let cases = [
         (
-            vars(&vm, &role("edge"), &role("auth_backend"), &storage_too, ports),
-            "invalid asset-gate configuration: field `signing`: stated in both vm_config.configuration and this placement's configuration; state it once",
+            vars(&vm, &twice, ports),
+            "invalid asset-gate configuration: field `signing.region`: stated in both vm_config.configuration and this placement's configuration; state it once",
         ),
         (
-            vars(&with_role, &role("edge"), &role("auth_backend"), &role("storage"), ports),
+            vars(&with_role, &placements(), ports),
             "invalid asset-gate configuration: vm_config.configuration: field `role`: is each placement's own",
         ),
         (
-            vars(&typo, &role("edge"), &role("auth_backend"), &role("storage"), ports),
+            vars(&typo, &placements(), ports),
             "invalid asset-gate configuration: vm_config.configuration: field `signing.bucketz`: unknown field `bucketz`",
         ),
     ];
