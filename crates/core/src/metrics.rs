@@ -114,6 +114,7 @@ metrics! {
     CredentialsExpiresIn => "credentials_expires_in_seconds", "seconds until the credentials in use expire (0: none usable, or they never expire)";
     CredentialsUsable => "credentials_usable", "1 while usable credentials exist, else 0 (requests get `503`, or go unsigned with `pass`)";
     CredentialsSource => "credentials_source", "source of the credentials in use: 1 `static`, 2 `env`, 3 `endpoint`, 4 `imds`, 5 `assume_role`, 6 `web_identity` (a `chain` reports its winner), 0 none yet";
+    BuildVersion => "build_version", "the module's version as major × 1000000 + minor × 1000 + patch (`0.1.0` is `1000`); its git revision is in the startup log line";
 }
 
 /// Every metric as (name, kind, meaning), counters first.
@@ -164,6 +165,23 @@ pub fn source_code(source: &str) -> u64 {
         "web_identity" => 6,
         _ => 0,
     }
+}
+
+/// A version `major.minor.patch` (a pre-release or build suffix ignored) as
+/// one number for a gauge: major × 1000000 + minor × 1000 + patch. Envoy
+/// gives wasm metrics no tags, so the version cannot be a label.
+pub const fn version_code(version: &str) -> u64 {
+    let b = version.as_bytes();
+    let (mut parts, mut part, mut i) = ([0u64; 3], 0, 0);
+    while i < b.len() && part < 3 {
+        match b[i] {
+            b'0'..=b'9' => parts[part] = parts[part] * 10 + (b[i] - b'0') as u64,
+            b'.' => part += 1,
+            _ => break,
+        }
+        i += 1;
+    }
+    parts[0] * 1_000_000 + parts[1] * 1_000 + parts[2]
 }
 
 #[cfg(test)]
@@ -235,5 +253,14 @@ mod tests {
                 "`{name}` is missing from docs/metrics.md"
             );
         }
+    }
+
+    #[test]
+    fn version_codes() {
+        assert_eq!(version_code("0.1.0"), 1_000);
+        assert_eq!(version_code("1.2.3"), 1_002_003);
+        assert_eq!(version_code("12.345.678-rc.1"), 12_345_678);
+        assert_eq!(version_code("2.0.1+build.7"), 2_000_001);
+        assert_eq!(version_code(""), 0);
     }
 }

@@ -12,6 +12,7 @@ use proxy_wasm::types::MetricType;
 /// The metric name prefix for one placement: the plugin name with anything
 /// but letters, digits, `_` and `-` turned into `_`, so a name can never
 /// split into more stat segments.
+#[inline(never)]
 fn prefix(plugin_name: &str) -> String {
     let clean: String = plugin_name
         .chars()
@@ -87,5 +88,17 @@ impl Metrics {
         if let Some(id) = self.cache_age {
             let _ = hostcalls::record_metric(id, secs);
         }
+    }
+}
+
+/// This placement's `build_version` gauge: the module's version as one
+/// number (its git revision is in the startup log line). Set once, at
+/// configure time; Envoy keeps the value.
+pub fn record_build_version(plugin_name: &str) {
+    const CODE: u64 = asset_gate_core::metrics::version_code(env!("CARGO_PKG_VERSION"));
+    let mut name = prefix(plugin_name);
+    name.push_str(Gauge::BuildVersion.name());
+    if let Ok(id) = hostcalls::define_metric(MetricType::Gauge, &name) {
+        let _ = hostcalls::record_metric(id, CODE);
     }
 }

@@ -1,4 +1,5 @@
-//! Root context: parses the configuration, builds the per-VM state that HTTP
+//! Root context: parses the configuration (the VM configuration's shared
+//! settings under the placement's own), builds the per-VM state that HTTP
 //! contexts share (credentials, caches, metric ids), runs the pollers, and
 //! creates the HTTP context of the configured role.
 
@@ -24,10 +25,32 @@ use std::time::Duration;
 /// How often every VM looks at the shared poll records.
 const TICK: Duration = Duration::from_millis(250);
 
+/// Logs the module's version and git revision (from `build.rs`) once per
+/// Envoy process and `vm_id`: the first VM to start (on the main thread,
+/// before any worker's) leaves a mark in shared data that the others find.
+fn log_version_once() {
+    const STARTED: &str = "asset_gate.started.v1";
+    if let Ok((None, _)) = hostcalls::get_shared_data(STARTED) {
+        if hostcalls::set_shared_data(STARTED, Some(b"1"), None).is_ok() {
+            // One string, put together at compile time (nothing to format).
+            const LINE: &str = concat!(
+                "asset-gate ",
+                env!("CARGO_PKG_VERSION"),
+                " (rev ",
+                env!("ASSET_GATE_REVISION"),
+                ")"
+            );
+            let _ = hostcalls::log(proxy_wasm::types::LogLevel::Info, LINE);
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Root {
     shared: Option<Rc<Shared>>,
     pollers: Vec<Poller>,
+    /// `vm_config.configuration`: the settings every placement shares.
+    vm_config: Vec<u8>,
 }
 
 impl Context for Root {
@@ -47,6 +70,25 @@ impl Context for Root {
 }
 
 impl RootContext for Root {
+    /// Envoy calls this on every root context (each placement, in each VM)
+    /// before `on_configure`, with the VM configuration.
+    fn on_vm_start(&mut self, size: usize) -> bool {
+        log_version_once();
+        if size == 0 {
+            return true;
+        }
+        match hostcalls::get_buffer(BufferType::VmConfiguration, 0, size) {
+            Ok(b) => {
+                self.vm_config = b.unwrap_or_default();
+                true
+            }
+            Err(status) => {
+                log::error!("asset-gate: cannot read vm_config.configuration: {status:?}");
+                false
+            }
+        }
+    }
+
     fn on_configure(&mut self, size: usize) -> bool {
         let bytes = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
             Ok(b) => b.unwrap_or_default(),
@@ -55,7 +97,7 @@ impl RootContext for Root {
                 return false;
             }
         };
-        let mut config = match Config::parse(&bytes, &ProcessEnv) {
+        let mut config = match Config::parse_layered(&self.vm_config, &bytes, &ProcessEnv) {
             Ok(c) => c,
             Err(e) => {
                 log::error!("{e}");
@@ -128,6 +170,7 @@ impl RootContext for Root {
             config.augment.is_some(),
             config.signing.is_some(),
         );
+        crate::metrics::record_build_version(&plugin_name);
         self.pollers = pollers;
         self.shared = Some(Rc::new(Shared {
             config,

@@ -100,8 +100,13 @@ fn subrequest_own(name: &str) -> bool {
         || ["host", "content-length", "transfer-encoding", "connection"].contains(&name)
 }
 
-/// Flow D's settings; the storage side is the `signing` section.
-pub(super) fn validate(g: RawGateway, signing: &SigningConfig) -> Result<GatewayConfig, Failed> {
+/// Flow D's settings; the storage side is the `signing` section (without
+/// it, as for a shared `gateway` section on another role, the presign URL
+/// is not checked against the buckets).
+pub(super) fn validate(
+    g: RawGateway,
+    signing: Option<&SigningConfig>,
+) -> Result<GatewayConfig, Failed> {
     let named = |field: &str, v: String| {
         if v.trim().is_empty() {
             return Err(err(field, "must not be empty"));
@@ -193,8 +198,8 @@ pub(super) fn validate(g: RawGateway, signing: &SigningConfig) -> Result<Gateway
             "must be at most 65536",
         ));
     }
-    if let Some(p) = &presign {
-        presign_base_names_the_bucket(&p.base_url, signing)?;
+    if let (Some(p), Some(s)) = (&presign, signing) {
+        presign_base_names_the_bucket(&p.base_url, s)?;
     }
     Ok(GatewayConfig {
         auth_cluster,

@@ -32,6 +32,8 @@ pub(super) const NAMES: [&str; KEYS.len()] = values::names(&[KEYS]);
 #[derive(Debug, Clone)]
 pub(super) struct RawRedirect {
     internal_prefixes: Vec<String>,
+    /// Whether `internal_prefixes` is written, not defaulted.
+    pub(super) prefixes_stated: bool,
     marker_header: String,
     marker_ttl: String,
     foreign_redirects: ForeignRedirects,
@@ -57,6 +59,7 @@ impl Default for RawRedirect {
     fn default() -> Self {
         RawRedirect {
             internal_prefixes: values::owned(const { values::list(KEYS, "internal_prefixes") }),
+            prefixes_stated: false,
             marker_header: const { values::text(KEYS, "marker_header") }.into(),
             marker_ttl: const { values::text(KEYS, "marker_ttl") }.into(),
             foreign_redirects: ForeignRedirects::Pass,
@@ -74,6 +77,7 @@ impl Default for RawRedirect {
 pub(super) fn read(r: &Reader, d: &mut RawRedirect) -> Result<(), Failed> {
     if let Some(v) = r.strings("internal_prefixes")? {
         d.internal_prefixes = v;
+        d.prefixes_stated = true;
     }
     if let Some(v) = r.string("marker_header")? {
         d.marker_header = v;

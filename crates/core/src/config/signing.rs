@@ -147,7 +147,7 @@ fn read_into(r: &Reader, s: &mut RawSigning) -> Result<(), Failed> {
             &[MissingCredentials::Deny, MissingCredentials::Pass],
         )?
         .unwrap_or_default();
-    s.credentials = r.get("credentials").cloned();
+    s.credentials = r.get("credentials")?.cloned();
     if let Some(v) = r.boolean("require_marker")? {
         s.require_marker = v;
     }

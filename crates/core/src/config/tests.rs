@@ -8,6 +8,7 @@ use super::{
 
 mod credentials;
 mod reference;
+mod shared;
 
 fn parse(s: &str) -> Result<Config, ConfigError> {
     Config::parse(s.as_bytes(), &MapEnv(vec![]))

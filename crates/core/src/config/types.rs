@@ -10,18 +10,22 @@ use std::fmt;
 pub struct ConfigError {
     pub field: String,
     pub reason: String,
+    /// The document the field is in, when there are two (the shared
+    /// `vm_config.configuration` or the placement's own `configuration`);
+    /// empty with one document, or when the reason names both.
+    pub document: &'static str,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid asset-gate configuration: ")?;
+        if !self.document.is_empty() {
+            write!(f, "{}: ", self.document)?;
+        }
         if self.field.is_empty() || self.field == "." {
-            write!(f, "invalid asset-gate configuration: {}", self.reason)
+            f.write_str(&self.reason)
         } else {
-            write!(
-                f,
-                "invalid asset-gate configuration: field `{}`: {}",
-                self.field, self.reason
-            )
+            write!(f, "field `{}`: {}", self.field, self.reason)
         }
     }
 }

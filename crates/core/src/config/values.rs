@@ -23,6 +23,7 @@ pub(super) fn err(field: &str, reason: &str) -> Failed {
     Box::new(ConfigError {
         field: field.to_string(),
         reason: reason.to_string(),
+        document: "",
     })
 }
 
@@ -227,11 +228,18 @@ pub(super) fn document(bytes: &[u8]) -> Result<Value, Failed> {
     json::parse(bytes).map_err(|e| err("", &format!("not valid JSON: {e}")))
 }
 
+/// Why a key stated in both the VM configuration and a placement's is refused.
+const TWICE: &str =
+    "stated in both vm_config.configuration and this placement's configuration; state it once";
+
 /// Reads one JSON object of the configuration: tracks the dotted field path
 /// for error messages and refuses fields it does not know.
 pub(super) struct Reader<'a> {
     path: String,
     map: &'a Map,
+    /// Where a key the object leaves out is looked up next: the shared
+    /// settings under a placement's top level.
+    under: Option<&'a Map>,
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -278,20 +286,31 @@ impl<'a> Reader<'a> {
         Ok(Reader {
             path: path.to_string(),
             map,
+            under: None,
         })
+    }
+
+    /// This reader, with the keys it leaves out read from `under`.
+    pub(super) fn over(self, under: Option<&'a Map>) -> Reader<'a> {
+        Reader { under, ..self }
     }
 
     pub(super) fn field(&self, key: &str) -> String {
         join(&self.path, key)
     }
 
-    /// A present, non-null value.
-    pub(super) fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key).filter(|v| !v.is_null())
+    /// A present, non-null value: the object's own or the shared one,
+    /// never both (each key is stated once).
+    pub(super) fn get(&self, key: &str) -> Result<Option<&'a Value>, Failed> {
+        let present = |m: &'a Map| m.get(key).filter(|v| !v.is_null());
+        match (present(self.map), self.under.and_then(present)) {
+            (Some(_), Some(_)) => Err(err(&self.field(key), TWICE)),
+            (own, shared) => Ok(own.or(shared)),
+        }
     }
 
     pub(super) fn string(&self, key: &str) -> Result<Option<String>, Failed> {
-        self.get(key)
+        self.get(key)?
             .map(|v| {
                 v.as_str()
                     .map(str::to_string)
@@ -301,7 +320,7 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn boolean(&self, key: &str) -> Result<Option<bool>, Failed> {
-        self.get(key)
+        self.get(key)?
             .map(|v| {
                 v.as_bool()
                     .ok_or_else(|| invalid_type(&self.field(key), v, "a boolean"))
@@ -310,7 +329,7 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn uint(&self, key: &str) -> Result<Option<usize>, Failed> {
-        self.get(key)
+        self.get(key)?
             .map(|v| {
                 v.as_u64()
                     .and_then(|n| usize::try_from(n).ok())
@@ -337,7 +356,7 @@ impl<'a> Reader<'a> {
 
     #[inline(never)]
     fn choice_index(&self, key: &str, names: &[&str]) -> Result<Option<usize>, Failed> {
-        let Some(v) = self.get(key) else {
+        let Some(v) = self.get(key)? else {
             return Ok(None);
         };
         let listed: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
@@ -368,7 +387,7 @@ impl<'a> Reader<'a> {
         key: &str,
         expected: &str,
     ) -> Result<Option<&'a Vec<Value>>, Failed> {
-        self.get(key)
+        self.get(key)?
             .map(|v| {
                 v.as_array()
                     .ok_or_else(|| invalid_type(&self.field(key), v, expected))
@@ -392,10 +411,24 @@ impl<'a> Reader<'a> {
             .map(Some)
     }
 
+    /// The object `key`, its keys checked. A section both documents state
+    /// (a key of the placement's top level) is read key by key: the
+    /// placement's keys over the shared ones.
     pub(super) fn child(&self, key: &str, known: &[&str]) -> Result<Option<Reader<'a>>, Failed> {
-        self.get(key)
-            .map(|v| Reader::new(v, &self.field(key), known))
-            .transpose()
+        let field = self.field(key);
+        let mut found: Option<Reader<'a>> = None;
+        for m in [Some(self.map), self.under].into_iter().flatten() {
+            let Some(v) = m.get(key).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let r = Reader::new(v, &field, known)?;
+            found = Some(match found {
+                None => r,
+                Some(_) if !self.path.is_empty() => return Err(err(&field, TWICE)),
+                Some(own) => own.over(Some(r.map)),
+            });
+        }
+        Ok(found)
     }
 
     pub(super) fn required(&self, key: &str, value: Option<String>) -> Result<String, Failed> {
