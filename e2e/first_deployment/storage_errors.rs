@@ -328,7 +328,8 @@ fn a_wrong_storage_secret_in_flow_a_is_named_counted_and_never_cached() {
     assert_eq!(r.body, HELLO);
     assert_eq!(r.header("cache-control"), Some(KEPT_CACHING));
 
-    // A local answer from the upstream placement names itself too.
+    // Local answers of the upstream placements name themselves too: the
+    // storage role's, and the auth_backend role's (an unsafe target).
     let r = stack.get(
         "assets",
         "/internal-assets/hello.txt",
@@ -337,6 +338,10 @@ fn a_wrong_storage_secret_in_flow_a_is_named_counted_and_never_cached() {
     assert_eq!(r.status, 403, "{}", r.text());
     let line = stack.logged(&["GET /internal-assets/hello.txt 403"]);
     assert!(line.contains("fs=no_marker"), "{line}");
+    let r = stack.get("assets", "/assets/%2e%2e/hello.txt", &[]);
+    assert_eq!(r.status, 404, "{}", r.text());
+    let line = stack.logged(&["GET /assets/%2e%2e/hello.txt 404"]);
+    assert!(line.contains("fs=unsafe_target"), "{line}");
 }
 
 #[test]

@@ -115,18 +115,19 @@ impl Storage {
     /// setting is on) or Envoy does not say how much it received.
     fn watch_body(&mut self) {
         let placement = Rc::downgrade(&self.shared);
-        if DELIVERING.with(|d| d.borrow().iter().any(|w| w.ptr_eq(&placement))) {
+        let ours = |w: &Weak<Shared>| w.ptr_eq(&placement);
+        if DELIVERING.with(|d| d.borrow().iter().any(ours)) {
             return;
         }
         let Some(received) = received() else { return };
         let first = HELD.with(|h| {
             let mut h = h.borrow_mut();
-            let first = !h.iter().any(|e| e.placement.ptr_eq(&placement));
+            let first = !h.iter().any(|e| ours(&e.placement));
             h.push(Held {
                 context_id: self.context_id,
                 since_ms: clock::now_ms(),
                 received,
-                placement,
+                placement: placement.clone(),
             });
             first
         });
@@ -145,7 +146,12 @@ impl Storage {
             return;
         }
         let id = self.context_id;
-        HELD.with(|h| h.borrow_mut().retain(|e| e.context_id != id));
+        HELD.with(|h| {
+            let mut h = h.borrow_mut();
+            if let Some(i) = h.iter().position(|e| e.context_id == id) {
+                h.swap_remove(i);
+            }
+        });
         DELIVERING.with(|d| {
             let mut d = d.borrow_mut();
             d.retain(|w| w.strong_count() > 0);
@@ -270,36 +276,44 @@ fn received() -> Option<u64> {
 
 /// The root context's tick: answers the held requests of `shared`'s
 /// placement whose body Envoy withholds (`storage::body_withheld`) with a
-/// 500 naming the setting, and logs it. Whether any of its requests are
-/// still watched. Switches the effective context: call it last.
+/// 500 naming the setting, and logs it; forgets those whose context is
+/// gone. Whether any of its requests are still watched. Switches the
+/// effective context: call it last.
 pub fn answer_withheld_bodies(shared: &Rc<Shared>) -> bool {
-    let placement = Rc::downgrade(shared);
     let now = clock::now_ms();
-    let due: Vec<(u32, u64, u64)> = HELD.with(|h| {
-        h.borrow()
-            .iter()
-            .filter(|e| e.placement.ptr_eq(&placement))
-            .filter(|e| now.saturating_sub(e.since_ms) >= storage::BODY_WAIT_MS)
-            .map(|e| (e.context_id, e.since_ms, e.received))
-            .collect()
-    });
-    for (id, since, at_headers) in due {
-        let gone = hostcalls::set_effective_context(id).is_err();
-        let withheld =
-            !gone && received().is_some_and(|r| storage::body_withheld(now - since, at_headers, r));
-        if gone || withheld {
-            HELD.with(|h| h.borrow_mut().retain(|e| e.context_id != id));
-        }
-        if withheld {
-            if let Some(held) = LOG_LIMIT.with(|l| l.borrow_mut().admit("body_withheld", now)) {
-                log::error!(
-                    "asset-gate: Envoy holds request bodies back from this filter, so they cannot be hashed and signed: set allow_on_headers_stop_iteration: true in its PluginConfig (Envoy 1.35+); answered 500 ({held} more since the last line)"
-                );
+    let mut watching = false;
+    HELD.with(|h| {
+        h.borrow_mut().retain(|e| {
+            if !std::ptr::eq(e.placement.as_ptr(), Rc::as_ptr(shared)) {
+                return true;
             }
-            http::refuse(&shared.metrics, Answer::BodyWithheld);
-        }
+            let waited = now.saturating_sub(e.since_ms);
+            let keep = waited < storage::BODY_WAIT_MS
+                || (hostcalls::set_effective_context(e.context_id).is_ok()
+                    && !answer_if_withheld(shared, waited, e.received, now));
+            watching |= keep;
+            keep
+        });
+    });
+    watching
+}
+
+/// Answers the effective context's held request if Envoy has received body
+/// bytes it never handed over; whether it did.
+fn answer_if_withheld(shared: &Shared, waited: u64, at_headers: u64, now: u64) -> bool {
+    if !received().is_some_and(|r| storage::body_withheld(waited, at_headers, r)) {
+        return false;
     }
-    HELD.with(|h| h.borrow().iter().any(|e| e.placement.ptr_eq(&placement)))
+    if LOG_LIMIT
+        .with(|l| l.borrow_mut().admit("body_withheld", now))
+        .is_some()
+    {
+        log::error!(
+            "asset-gate: request bodies never reach this filter to be signed: set allow_on_headers_stop_iteration: true in its PluginConfig; answered 500"
+        );
+    }
+    http::refuse(&shared.metrics, Answer::BodyWithheld);
+    true
 }
 
 /// Signs `headers` for storage with the VM's credentials and signing-key
@@ -460,18 +474,20 @@ fn report_error(status: u32, xml: Option<&[u8]>, target: &str) {
     let member = storage_error::member(status, body.as_ref());
     metrics::inc_member(STORAGE_ERRORS.name, &member);
     http::set_answer_property([STORAGE_ERRORS.name, ":", &member].concat().as_bytes());
-    let code = body.as_ref().and_then(|b| b.code);
-    if storage_error::routine(status, code) {
-        log::debug!(
+    let routine = storage_error::routine(status, body.as_ref().and_then(|b| b.code));
+    let (level, held) = if routine {
+        (log::Level::Debug, Some(0))
+    } else {
+        let now = clock::now_ms();
+        let held = LOG_LIMIT.with(|l| l.borrow_mut().admit(&member, now));
+        (log::Level::Warn, held)
+    };
+    if let Some(held) = held {
+        log::log!(
+            level,
             "asset-gate: {}",
-            storage_error::describe(status, body.as_ref(), target, 0)
+            storage_error::describe(status, body.as_ref(), target, held)
         );
-        return;
-    }
-    let now = clock::now_ms();
-    if let Some(held) = LOG_LIMIT.with(|l| l.borrow_mut().admit(&member, now)) {
-        let line = storage_error::describe(status, body.as_ref(), target, held);
-        log::warn!("asset-gate: {line}");
     }
 }
 
