@@ -4,7 +4,8 @@
 //! log's filter state; a missing key is counted but not warned about. And a
 //! signing edge that hashes bodies, placed without Envoy's
 //! `allow_on_headers_stop_iteration`, answers a `500` naming the setting
-//! within seconds instead of hanging until the route times out.
+//! within seconds instead of hanging until a timeout (on a listener, the
+//! stream idle timeout: 5 minutes).
 
 use crate::harness::*;
 use serde_json::{json, Value};
@@ -69,11 +70,11 @@ fn redirect() -> Value {
     json!({"internal_prefixes": ["/internal-assets/"]})
 }
 
-/// The signing section for SeaweedFS with `secret` for the right key id.
+/// The signing section for SeaweedFS: the right key id with `secret`.
 fn signing(s3: &S3, id: &Identity, secret: &str, buckets: &[(&str, &str)]) -> Value {
-    let mut wrong = id.clone();
-    wrong.secret_key = secret.into();
-    signing_for(s3, &wrong, buckets)
+    let mut keyed = id.clone();
+    keyed.secret_key = secret.into();
+    signing_for(s3, &keyed, buckets)
 }
 
 fn api_config() -> Value {
@@ -85,7 +86,7 @@ fn api_config() -> Value {
 
 struct Stack {
     envoy: Envoy,
-    _s3: Option<S3>,
+    s3: Option<S3>,
     _backends: Vec<Backend>,
 }
 
@@ -95,7 +96,9 @@ impl Stack {
     fn start(with_storage: bool, concurrency: u32) -> Stack {
         let id = Identity::admin("AKIDSTORAGEFLOW", "storage-flow-secret");
         let s3 = with_storage.then(|| S3::start(&[BUCKET], vec![id.clone()]));
-        let (s3_port, mapped, plain) = match &s3 {
+        // Flow A's storage and flow D's gateway, right and wrong secret;
+        // flow C's edge, wrong secret, errors made plain.
+        let (s3_port, placements) = match &s3 {
             Some(s3) => {
                 let dir = tempfile::tempdir().unwrap();
                 let f = dir.path().join("hello");
@@ -104,41 +107,42 @@ impl Stack {
                 assert_eq!(r.status, 200, "seed: {}", r.text());
                 let mapped =
                     |secret: &str| signing(s3, &id, secret, &[("/internal-assets/", BUCKET)]);
-                let mut plain = signing(s3, &id, WRONG_SECRET, &[]);
-                plain["require_marker"] = json!(false);
-                plain["plain_errors"] = json!(true);
-                (
-                    s3.port,
-                    [mapped(&id.secret_key), mapped(WRONG_SECRET)],
-                    plain,
-                )
+                let storage = |secret: &str| json!({"role": "storage", "redirect": redirect(), "signing": mapped(secret)});
+                let gateway = |secret: &str| {
+                    json!({"role": "gateway", "gateway": {"auth_cluster": "gateway_auth"},
+                           "redirect": redirect(), "signing": mapped(secret)})
+                };
+                let mut edge = signing(s3, &id, WRONG_SECRET, &[]);
+                edge["require_marker"] = json!(false);
+                edge["plain_errors"] = json!(true);
+                let placements = [
+                    storage(&id.secret_key),
+                    storage(WRONG_SECRET),
+                    gateway(&id.secret_key),
+                    gateway(WRONG_SECRET),
+                    json!({"role": "storage", "signing": edge}),
+                ];
+                (s3.port, placements)
             }
-            None => (free_ports(1)[0], [json!({}), json!({})], json!({})),
-        };
-        let storage = |signing: &Value| json!({"role": "storage", "redirect": redirect(), "signing": signing});
-        let gateway = |signing: &Value| {
-            json!({"role": "gateway", "gateway": {"auth_cluster": "gateway_auth"},
-                   "redirect": redirect(), "signing": signing})
+            // Placements nothing reaches: any valid configuration.
+            None => (
+                free_ports(1)[0],
+                std::array::from_fn(|_| json!({"role": "edge"})),
+            ),
         };
         let echo = Backend::start("echo", json!({}));
         let gate_backend = Backend::start(
             "gateway",
             json!({"client_prefix": "/assets/", "headers": {"cache-control": KEPT_CACHING}}),
         );
-        let (storage_ok, storage_bad, gateway_ok, gateway_bad, edge) = if with_storage {
-            (
-                storage(&mapped[0]),
-                storage(&mapped[1]),
-                gateway(&mapped[0]),
-                gateway(&mapped[1]),
-                json!({"role": "storage", "signing": plain}),
-            )
-        } else {
-            // Placements nothing reaches: any valid configuration.
-            let edge = json!({"role": "edge"});
-            (edge.clone(), edge.clone(), edge.clone(), edge.clone(), edge)
-        };
-        let vars = vec![
+        let names = [
+            "STORAGE_CONFIG",
+            "BAD_STORAGE_CONFIG",
+            "GATEWAY_CONFIG",
+            "BAD_GATEWAY_CONFIG",
+            "EDGE_CONFIG",
+        ];
+        let mut vars = vec![
             ("WASM", wasm().display().to_string()),
             ("AUTH_PORT", accel_backend().to_string()),
             ("S3_PORT", s3_port.to_string()),
@@ -152,13 +156,9 @@ impl Stack {
                 "AUTH_CONFIG",
                 filter_config(&json!({"role": "auth_backend", "redirect": redirect()})),
             ),
-            ("STORAGE_CONFIG", filter_config(&storage_ok)),
-            ("BAD_STORAGE_CONFIG", filter_config(&storage_bad)),
-            ("GATEWAY_CONFIG", filter_config(&gateway_ok)),
-            ("BAD_GATEWAY_CONFIG", filter_config(&gateway_bad)),
-            ("EDGE_CONFIG", filter_config(&edge)),
             ("API_CONFIG", filter_config(&api_config())),
         ];
+        vars.extend(names.into_iter().zip(placements.iter().map(filter_config)));
         let envoy = Envoy::start(
             TEMPLATE,
             &vars,
@@ -169,7 +169,7 @@ impl Stack {
         );
         Stack {
             envoy,
-            _s3: s3,
+            s3,
             _backends: vec![echo, gate_backend],
         }
     }
@@ -278,7 +278,7 @@ fn a_wrong_storage_secret_in_flow_a_is_named_counted_and_never_cached() {
     assert!(
         w.contains(&format!(
             "storage answered 403 SignatureDoesNotMatch for {}/assets/hello.txt",
-            stack._s3.as_ref().unwrap().authority()
+            stack.s3.as_ref().unwrap().authority()
         )),
         "{w}"
     );
@@ -479,7 +479,7 @@ fn a_hashing_signing_edge_without_allow_on_headers_stop_iteration_fails_fast() {
         std::thread::spawn(move || slow_post(port, "/items", body.as_bytes(), SLOW))
     };
     // Without it, downstream or upstream: a 500 naming the setting within
-    // seconds, not at the route's 15 s timeout.
+    // seconds, not at a timeout (the route's, or the stream's idle one).
     let fast: Vec<_> = ["api_off", "api_up_off"]
         .map(|listener| {
             let url = stack.envoy.url(listener, "/items");

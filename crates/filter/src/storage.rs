@@ -255,7 +255,7 @@ thread_local! {
     /// in the plugin's configuration, the proxy-wasm host turns a held
     /// request (StopIteration) into StopAllIteration: Envoy buffers the
     /// body and never calls the filter with it, and the request hangs
-    /// until the route times out. The setting cannot be read from inside
+    /// until a timeout. The setting cannot be read from inside
     /// the module, so the root context's tick answers such a request.
     static HELD: RefCell<Vec<Held>> = const { RefCell::new(Vec::new()) };
     /// Placements that handed a held request its body: their setting is on.

@@ -174,9 +174,10 @@ pub fn error_target(authority: &str, path: &str) -> String {
 /// How long a request held for its body (`signing.body: "hash"`) waits
 /// before asset-gate checks that Envoy hands the body over. Without
 /// `allow_on_headers_stop_iteration` Envoy holds the body back from the
-/// filter and the request hangs until the route times out (15 s by
-/// default); 2 s names the mistake well before that, and is far longer
-/// than Envoy takes to pass on a body chunk it has received.
+/// filter and the request hangs until a timeout (the route's, 15 s by
+/// default, or on a listener the stream idle timeout, 5 minutes); 2 s
+/// names the mistake well before that, and is far longer than Envoy takes
+/// to pass on a body chunk it has received.
 pub const BODY_WAIT_MS: u64 = 2_000;
 
 /// Whether a request held for its body for `waited_ms` shows that Envoy
