@@ -22,6 +22,8 @@ macro_rules! answers {
         /// Every message, NUL-terminated, back to back (a table of string
         /// slices would take eight bytes a message).
         const TEXTS: &str = concat!($($text, "\0",)*);
+        /// Every variant's name, packed the same way ([`Answer::id`]).
+        const NAMES: &str = concat!($(stringify!($variant), "\0",)*);
         /// Statuses less 400, a byte each (a `match` would become a table of
         /// 32-bit words).
         static OVER_400: [u8; Answer::ALL.len()] = [$(($status - 400) as u8,)*];
@@ -47,6 +49,21 @@ impl Answer {
     /// The message after `asset-gate: `; `{}` marks the variable part.
     pub fn text(self) -> &'static str {
         crate::primitives::ascii::nth_packed(TEXTS, self as usize)
+    }
+
+    /// The answer's short id, its name in snake case (`no_marker`,
+    /// `redirect_declined`): what access logs show (the `asset_gate_answer`
+    /// filter state), derived from the catalogue so it is written once.
+    pub fn id(self) -> String {
+        let name = crate::primitives::ascii::nth_packed(NAMES, self as usize);
+        let mut id = String::with_capacity(name.len() + 4);
+        for b in name.bytes() {
+            if b.is_ascii_uppercase() && !id.is_empty() {
+                id.push('_');
+            }
+            id.push(char::from(b.to_ascii_lowercase()));
+        }
+        id
     }
 }
 
@@ -154,6 +171,9 @@ answers! {
 
     // The storage role: a well-formed marker under another secret.
     MarkerOtherKey => 403, Some(MarkerRejected), "the marker is from an asset-gate with another vm_id or Envoy process: all placements must share one vm_id";
+    // A signing edge that hashes bodies (flow C), placed without the Envoy
+    // setting that hands a held request its body.
+    BodyWithheld => 500, None, "Envoy did not hand asset-gate the request body to hash and sign; set allow_on_headers_stop_iteration: true in this filter's PluginConfig";
 }
 
 impl Answer {
@@ -264,6 +284,23 @@ mod tests {
             assert!(
                 !Answer::ALL[..i].iter().any(|b| b.text() == text),
                 "{text} is declared twice"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_are_the_names_in_snake_case() {
+        assert_eq!(Answer::NoMarker.id(), "no_marker");
+        assert_eq!(Answer::RedirectDeclined.id(), "redirect_declined");
+        assert_eq!(Answer::CannotReadRequest.id(), "cannot_read_request");
+        assert_eq!(Answer::BodyWithheld.id(), "body_withheld");
+        let ids: Vec<String> = Answer::ALL.iter().map(|a| a.id()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            assert!(!ids[..i].contains(id), "{id} twice");
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{id}"
             );
         }
     }

@@ -17,7 +17,10 @@
 //! - [`primitives`]: ASCII, hex, SHA-256, JSON and Envoy's header map;
 //! - [`roles`]: each role's decisions, which the filter applies;
 //! - [`answers`]: every local answer (status, counter, message), once;
-//! - [`metrics`]: every metric (name, kind, meaning), once.
+//! - [`metrics`]: every metric (name, kind, meaning), once;
+//! - [`storage_error`]: storage's error answers read for the operator
+//!   (code, counter, warning);
+//! - [`log_limit`]: warnings written at most once per kind per interval.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 // String indexing can panic on a char boundary, and its panic path alone
 // (with char formatting and Unicode tables) costs the module about 7 KB.
@@ -29,8 +32,10 @@ pub mod config;
 pub mod credentials;
 pub mod gateway;
 pub mod internal_redirect;
+pub mod log_limit;
 pub mod metrics;
 pub mod primitives;
 pub mod roles;
 pub mod signing;
 pub mod sigv4;
+pub mod storage_error;

@@ -2,6 +2,12 @@
 //! trap; no marker is issued or accepted at 0: `marker::clock_usable`).
 
 use proxy_wasm::hostcalls;
+use std::time::Duration;
+
+/// How often a root context ticks when it has something to watch (shared
+/// poll records, requests held for their body): one period, so that a
+/// context arming the tick never slows another's.
+pub const TICK: Duration = Duration::from_millis(250);
 
 /// Milliseconds since the epoch.
 pub fn now_ms() -> u64 {

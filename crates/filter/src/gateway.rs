@@ -10,14 +10,14 @@ use crate::clock;
 use crate::http::{self, header, RawMap};
 use crate::metrics::Counter;
 use crate::shared::Shared;
-use crate::storage::{client_answer, replace_error_body, signed_rewrite};
+use crate::storage::{client_answer, replace_error_body, signed_rewrite, BodyRewrite};
 use asset_gate_core::answers::{Answer, Refusal};
 use asset_gate_core::config::{GatewayConfig, SigningConfig};
 use asset_gate_core::gateway::consent::{self, Consent, Permit};
 use asset_gate_core::gateway::decision_cache;
 use asset_gate_core::internal_redirect::carry;
 use asset_gate_core::primitives::header_map::Header;
-use asset_gate_core::roles::gateway;
+use asset_gate_core::roles::{gateway, storage};
 use asset_gate_core::signing::prepare::{self, Body, Signed};
 use asset_gate_core::sigv4::{self, PresignRequest, Scope};
 use proxy_wasm::hostcalls;
@@ -46,10 +46,13 @@ pub struct Gateway {
     streamed: u64,
     /// This context answered itself: its response callbacks leave it alone.
     replied: bool,
-    /// A storage error whose body is being replaced by a plain text.
-    rewriting_error: Option<u32>,
+    /// Storage's answer whose body is being replaced (an error made plain).
+    rewriting: Option<BodyRewrite>,
     /// The request is a POST (a multipart call): its XML answer is scrubbed.
     post: bool,
+    /// Where the signed request went, for a storage error's log line (kept
+    /// only where errors are made plain).
+    target: String,
 }
 
 impl Gateway {
@@ -64,8 +67,9 @@ impl Gateway {
             budget: None,
             streamed: 0,
             replied: false,
-            rewriting_error: None,
+            rewriting: None,
             post: false,
+            target: String::new(),
         }
     }
 
@@ -245,6 +249,9 @@ impl Gateway {
             Ok(rw) => rw,
             Err(r) => return self.refuse(r),
         };
+        if signing.plain_errors {
+            self.target = storage::error_target(&rewrite.authority, &rewrite.path);
+        }
         // One write: the storage request replaces the client's whole map.
         let map = rewrite.applied_to(&request);
         if let Err(s) = hostcalls::set_map_bytes(MapType::HttpRequestHeaders, map) {
@@ -371,16 +378,22 @@ impl HttpContext for Gateway {
         if !self.replied {
             if let Some(cfg) = self.shared.config.signing.as_ref() {
                 // As the storage role answers in flow A.
-                self.rewriting_error =
-                    client_answer(&self.shared, cfg, &self.kept, end_of_stream, self.post);
+                self.rewriting = client_answer(
+                    &self.shared,
+                    cfg,
+                    &self.kept,
+                    end_of_stream,
+                    self.post,
+                    &self.target,
+                );
             }
         }
         Action::Continue
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        match self.rewriting_error {
-            Some(status) => replace_error_body(status, body_size, end_of_stream),
+        match &mut self.rewriting {
+            Some(rw) => replace_error_body(rw, &self.target, body_size, end_of_stream),
             None => Action::Continue,
         }
     }

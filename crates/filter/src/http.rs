@@ -126,17 +126,44 @@ pub fn refuse(metrics: &Metrics, refusal: impl Into<Refusal>) -> Action {
     send(metrics, refusal.answer, &refusal.detail)
 }
 
-/// Sends `answer` with its variable part, bumping its counter.
+/// Sends `answer` with its variable part, bumping its counter and naming
+/// it in the request's filter state (access logs).
 fn send(metrics: &Metrics, answer: Answer, detail: &str) -> Action {
     if let Some(c) = answer.counter() {
         metrics.inc(c);
     }
+    set_answer_property(answer.id().as_bytes());
     let headers = vec![("content-type", "text/plain; charset=utf-8")];
     let body = answer.body(detail);
     if let Err(s) = hostcalls::send_http_response(answer.status(), headers, Some(body.as_bytes())) {
         log::warn!("asset-gate: cannot send local reply: {s:?}");
     }
     Action::Pause
+}
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_set_property(path: *const u8, path_size: usize, value: *const u8, size: usize) -> u32;
+}
+
+/// The property naming what asset-gate did with a request: a local
+/// answer's id (`no_marker`), or `storage_error:<Code>`. Envoy keeps a
+/// property in the filter state as `wasm.` + its name, where access logs
+/// read it (`%FILTER_STATE(wasm.asset_gate_answer:PLAIN)%`; from an
+/// upstream placement too, whose filter state is the downstream request's).
+pub const ANSWER_PROPERTY: &str = "asset_gate_answer";
+
+/// Sets [`ANSWER_PROPERTY`]. The SDK's `set_property` traps on any status
+/// but `Ok`; a property the host will not keep is only logged.
+pub fn set_answer_property(value: &[u8]) {
+    let path = ANSWER_PROPERTY.as_bytes();
+    // SAFETY: both buffers are valid for their lengths during the call;
+    // the host copies them.
+    let status =
+        unsafe { proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len()) };
+    if status != 0 {
+        log::debug!("asset-gate: cannot set the {ANSWER_PROPERTY} property (status {status})");
+    }
 }
 
 /// A role's answer to the request headers: its own `action`, then (when it

@@ -102,3 +102,36 @@ pub fn record_build_version(plugin_name: &str) {
         let _ = hostcalls::record_metric(id, CODE);
     }
 }
+
+thread_local! {
+    /// This VM's family counters (`asset_gate.<placement>.<family>.<member>`)
+    /// by full name, defined the first time each is bumped. Members are
+    /// bounded (`core::metrics::Family`), and so is this list.
+    static MEMBERS: std::cell::RefCell<Vec<(String, Option<u32>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Bumps `<family>.<member>` of the calling placement, defining it the
+/// first time: a placement lists only the members that happened. Placements
+/// share a VM, so the placement (the plugin's name) is read from the host
+/// each time; only storage errors get here.
+pub fn inc_member(family: &str, member: &str) {
+    let plugin = hostcalls::get_property(vec!["plugin_name"])
+        .ok()
+        .flatten()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default();
+    let name = [prefix(&plugin).as_str(), family, ".", member].concat();
+    let id = MEMBERS.with(|m| {
+        let mut m = m.borrow_mut();
+        if let Some((_, id)) = m.iter().find(|(n, _)| *n == name) {
+            return *id;
+        }
+        let id = hostcalls::define_metric(MetricType::Counter, &name).ok();
+        m.push((name, id));
+        id
+    });
+    if let Some(id) = id {
+        let _ = hostcalls::increment_metric(id, 1);
+    }
+}

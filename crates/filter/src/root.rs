@@ -22,9 +22,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-/// How often every VM looks at the shared poll records.
-const TICK: Duration = Duration::from_millis(250);
-
 /// Logs the module's version and git revision (from `build.rs`) once per
 /// Envoy process and `vm_id`: the first VM to start (on the main thread,
 /// before any worker's) leaves a mark in shared data that the others find.
@@ -145,7 +142,7 @@ impl RootContext for Root {
             pollers.push(p);
         }
         if !pollers.is_empty() {
-            if let Err(s) = hostcalls::set_tick_period(TICK) {
+            if let Err(s) = hostcalls::set_tick_period(clock::TICK) {
                 log::error!("asset-gate: cannot start the poll timer: {s:?}");
                 return false;
             }
@@ -202,15 +199,21 @@ impl RootContext for Root {
                 }
             }
         }
+        // Last: answering a held request switches the effective context.
+        let watching = crate::storage::answer_withheld_bodies(shared);
+        if !watching && self.pollers.is_empty() {
+            // Nothing left to watch; a held request arms the tick again.
+            let _ = hostcalls::set_tick_period(Duration::ZERO);
+        }
     }
 
     /// One context type per role, chosen once from the configuration.
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         let shared = self.shared.clone()?;
         Some(match shared.config.role {
             Role::Edge => Box::new(Edge::new(shared)),
             Role::AuthBackend => Box::new(AuthBackend::new(shared)),
-            Role::Storage => Box::new(Storage::new(shared)),
+            Role::Storage => Box::new(Storage::new(shared, context_id)),
             Role::Gateway => Box::new(crate::gateway::Gateway::new(shared)),
         })
     }

@@ -7,48 +7,63 @@
 
 use crate::clock;
 use crate::http::{self, header, RawMap};
-use crate::metrics::Counter;
+use crate::metrics::{self, Counter};
 use crate::shared::Shared;
 use asset_gate_core::answers::{Answer, Refusal};
 use asset_gate_core::config::{Role, SigningConfig};
 use asset_gate_core::internal_redirect::carry;
 use asset_gate_core::internal_redirect::consent::{self, AnswerEdit, AnswerRules};
+use asset_gate_core::log_limit::LogLimit;
+use asset_gate_core::metrics::STORAGE_ERRORS;
 use asset_gate_core::primitives::header_map::Header;
 use asset_gate_core::roles::storage::{self, Plan};
 use asset_gate_core::signing::prepare::{self, Body, Rewrite};
 use asset_gate_core::sigv4;
+use asset_gate_core::storage_error::{self, MAX_ERROR_BODY};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType, Status};
-use std::rc::Rc;
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
 
 pub struct Storage {
     shared: Rc<Shared>,
+    /// Envoy's id of this context, by which the root context's tick
+    /// answers a request whose body never comes.
+    context_id: u32,
     /// This context answered the request itself: its response callbacks
     /// leave that answer alone.
     replied: bool,
-    /// A storage error whose body is being replaced by `plain_error`.
-    rewriting_error: Option<u32>,
+    /// Storage's answer whose body is being replaced (an error made plain).
+    rewriting: Option<BodyRewrite>,
     /// The backend's headers to keep (`carry` encoding), from the marker.
     kept: Vec<u8>,
     /// The request is held until its body is buffered and hashed.
     hashing: bool,
+    /// The held request is in the watch for bodies Envoy withholds.
+    watched: bool,
     /// The body's hash so far, and how many buffered bytes it has seen: each
     /// body callback reads only the new bytes.
     hasher: sigv4::PayloadHasher,
     hashed: usize,
+    /// Where the signed request went, for a storage error's log line (kept
+    /// only where errors are made plain).
+    target: String,
 }
 
 impl Storage {
-    pub fn new(shared: Rc<Shared>) -> Storage {
+    pub fn new(shared: Rc<Shared>, context_id: u32) -> Storage {
         Storage {
             shared,
+            context_id,
             replied: false,
-            rewriting_error: None,
+            rewriting: None,
             kept: Vec::new(),
             hashing: false,
+            watched: false,
             hasher: sigv4::PayloadHasher::default(),
             hashed: 0,
+            target: String::new(),
         }
     }
 
@@ -95,6 +110,55 @@ impl Storage {
         http::refuse(&self.shared.metrics, storage::body_too_large(max))
     }
 
+    /// Puts this held request in the watch for a body Envoy withholds,
+    /// unless this placement already handed a body over (then Envoy's
+    /// setting is on) or Envoy does not say how much it received.
+    fn watch_body(&mut self) {
+        let placement = Rc::downgrade(&self.shared);
+        let ours = |w: &Weak<Shared>| w.ptr_eq(&placement);
+        if DELIVERING.with(|d| d.borrow().iter().any(ours)) {
+            return;
+        }
+        let Some(received) = received() else { return };
+        let first = HELD.with(|h| {
+            let mut h = h.borrow_mut();
+            let first = !h.iter().any(|e| ours(&e.placement));
+            h.push(Held {
+                context_id: self.context_id,
+                since_ms: clock::now_ms(),
+                received,
+                placement: placement.clone(),
+            });
+            first
+        });
+        self.watched = true;
+        if first {
+            // The root context answers from its tick (it may have none yet).
+            let _ = hostcalls::set_tick_period(clock::TICK);
+        }
+    }
+
+    /// A body callback came: Envoy hands this placement its bodies, so it
+    /// is watched no more. (A held request that ends otherwise leaves the
+    /// watch at the next tick: its context is gone.)
+    fn body_delivered(&mut self) {
+        if !std::mem::take(&mut self.watched) {
+            return;
+        }
+        let id = self.context_id;
+        HELD.with(|h| {
+            let mut h = h.borrow_mut();
+            if let Some(i) = h.iter().position(|e| e.context_id == id) {
+                h.swap_remove(i);
+            }
+        });
+        DELIVERING.with(|d| {
+            let mut d = d.borrow_mut();
+            d.retain(|w| w.strong_count() > 0);
+            d.push(Rc::downgrade(&self.shared));
+        });
+    }
+
     /// Feeds the bytes buffered since the last callback to the hasher.
     fn hash_new_bytes(&mut self, buffered: usize) -> Result<(), Status> {
         if buffered > self.hashed {
@@ -126,15 +190,18 @@ impl Storage {
         )
     }
 
-    fn sign(&self, headers: &[Header], body: Body, how: Apply, now: u64) -> Action {
-        let shared = &self.shared;
+    fn sign(&mut self, headers: &[Header], body: Body, how: Apply, now: u64) -> Action {
+        let shared = Rc::clone(&self.shared);
         let Some(cfg) = shared.config.signing.as_ref() else {
             return Action::Continue;
         };
-        let rewrite = match signed_rewrite(shared, cfg, headers, body, now) {
+        let rewrite = match signed_rewrite(&shared, cfg, headers, body, now) {
             Ok(rw) => rw,
             Err(r) => return http::refuse(&shared.metrics, r),
         };
+        if cfg.plain_errors {
+            self.target = storage::error_target(&rewrite.authority, &rewrite.path);
+        }
         let applied = match how {
             Apply::Edits => apply(&rewrite),
             Apply::WholeMap => {
@@ -156,12 +223,97 @@ impl Storage {
         let Some(cfg) = self.shared.config.signing.as_ref() else {
             return Action::Continue;
         };
-        if !self.replied {
-            self.rewriting_error =
-                client_answer(&self.shared, cfg, &self.kept, end_of_stream, false);
+        // A request still held for its body was answered by asset-gate
+        // (or Envoy), never by storage.
+        if !self.replied && !self.hashing {
+            self.rewriting = client_answer(
+                &self.shared,
+                cfg,
+                &self.kept,
+                end_of_stream,
+                false,
+                &self.target,
+            );
         }
         Action::Continue
     }
+}
+
+/// A request held for its body (`signing.body: "hash"`) that has had no
+/// body callback yet.
+struct Held {
+    context_id: u32,
+    since_ms: u64,
+    /// What Envoy had received of the request when it was held.
+    received: u64,
+    /// The placement (root context) whose tick answers it.
+    placement: Weak<Shared>,
+}
+
+thread_local! {
+    /// This VM's held requests. Without `allow_on_headers_stop_iteration`
+    /// in the plugin's configuration, the proxy-wasm host turns a held
+    /// request (StopIteration) into StopAllIteration: Envoy buffers the
+    /// body and never calls the filter with it, and the request hangs
+    /// until a timeout. The setting cannot be read from inside
+    /// the module, so the root context's tick answers such a request.
+    static HELD: RefCell<Vec<Held>> = const { RefCell::new(Vec::new()) };
+    /// Placements that handed a held request its body: their setting is on.
+    /// (A `Weak` keeps the allocation, so no new placement takes its address.)
+    static DELIVERING: RefCell<Vec<Weak<Shared>>> = const { RefCell::new(Vec::new()) };
+    /// The VM's rate limit of warnings that could repeat on every request.
+    static LOG_LIMIT: RefCell<LogLimit> = const { RefCell::new(LogLimit::new()) };
+}
+
+/// What Envoy has received of the request so far (headers and body bytes),
+/// the host's `request.total_size`; its body bytes count there before any
+/// filter sees them.
+fn received() -> Option<u64> {
+    let bytes = hostcalls::get_property(vec!["request", "total_size"]).ok()??;
+    let raw: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
+    u64::try_from(i64::from_le_bytes(raw)).ok()
+}
+
+/// The root context's tick: answers the held requests of `shared`'s
+/// placement whose body Envoy withholds (`storage::body_withheld`) with a
+/// 500 naming the setting, and logs it; forgets those whose context is
+/// gone. Whether any of its requests are still watched. Switches the
+/// effective context: call it last.
+pub fn answer_withheld_bodies(shared: &Rc<Shared>) -> bool {
+    let now = clock::now_ms();
+    let mut watching = false;
+    HELD.with(|h| {
+        h.borrow_mut().retain(|e| {
+            if !std::ptr::eq(e.placement.as_ptr(), Rc::as_ptr(shared)) {
+                return true;
+            }
+            let waited = now.saturating_sub(e.since_ms);
+            let keep = waited < storage::BODY_WAIT_MS
+                || (hostcalls::set_effective_context(e.context_id).is_ok()
+                    && !answer_if_withheld(shared, waited, e.received, now));
+            watching |= keep;
+            keep
+        });
+    });
+    watching
+}
+
+/// Answers the effective context's held request if Envoy has received body
+/// bytes it never handed over; whether it did.
+fn answer_if_withheld(shared: &Shared, waited: u64, at_headers: u64, now: u64) -> bool {
+    if !received().is_some_and(|r| storage::body_withheld(waited, at_headers, r)) {
+        return false;
+    }
+    if LOG_LIMIT
+        .with(|l| l.borrow_mut().admit("body_withheld", now))
+        .is_some()
+    {
+        log::error!(
+            "asset-gate: request bodies never reach this filter to be signed: set allow_on_headers_stop_iteration: true in its PluginConfig; answered 500"
+        );
+    }
+    http::refuse(&shared.metrics, Answer::BodyWithheld);
+    true
 }
 
 /// Signs `headers` for storage with the VM's credentials and signing-key
@@ -200,18 +352,30 @@ pub fn signed_rewrite<'a>(
     }
 }
 
+/// Storage's answer whose body the body callbacks replace: an error made
+/// plain (the start of S3's XML kept to name its code) or a `2xx` XML
+/// answer to scrub.
+pub struct BodyRewrite {
+    status: u32,
+    xml: Vec<u8>,
+}
+
 /// Storage's answer as the client sees it (flows A and D): identifying
 /// headers hidden, an error's body headers dropped, the backend's `kept`
-/// headers (`carry` encoding) applied; one read of the map, then one host
-/// call per edit. Returns the status of an error whose body `replace_error_body` must
-/// replace (or of a `2xx` XML answer to a `post`, to scrub).
+/// headers (`carry` encoding) applied, an error never cacheable; one read
+/// of the map, then one host call per edit. Returns what
+/// `replace_error_body` must replace: an error's body (or a `2xx` XML
+/// answer to a `post`, to scrub). An error made plain is reported
+/// (`report_error`) once its code is known; `target` names where the
+/// request went.
 pub fn client_answer(
     shared: &Shared,
     cfg: &SigningConfig,
     kept: &[u8],
     end_of_stream: bool,
     post: bool,
-) -> Option<u32> {
+    target: &str,
+) -> Option<BodyRewrite> {
     // Every answer of flows A and D is consented; flow C's pass untouched.
     let consented = cfg.require_marker || shared.config.role == Role::Gateway;
     if !storage::touches_answer(cfg, kept, consented) {
@@ -227,6 +391,10 @@ pub fn client_answer(
     let plan = storage::storage_answer(cfg, consented, status, end_of_stream, content_type, post);
     if plan.plain_error {
         shared.metrics.inc(Counter::StorageErrorsRewritten);
+        if end_of_stream {
+            // No body (a HEAD): the code is unknown.
+            report_error(status, None, target);
+        }
     }
     let kept = carry::parse(kept);
     let rules = AnswerRules {
@@ -238,7 +406,8 @@ pub fn client_answer(
         expose: &cfg.expose_amz_headers,
         scrub: plan.scrub,
     };
-    for edit in consent::client_answer(&response, &rules).unwrap_or_default() {
+    let edits = consent::client_answer(&response, &rules);
+    for edit in storage::uncached_error(status, &response, edits).unwrap_or_default() {
         let done = match edit {
             AnswerEdit::Remove(name) => hostcalls::remove_map_value(map, name),
             AnswerEdit::Set(name, value) => hostcalls::set_map_value_bytes(map, name, Some(value)),
@@ -248,14 +417,24 @@ pub fn client_answer(
             log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
         }
     }
-    plan.replace_body
+    plan.replace_body.map(|status| BodyRewrite {
+        status,
+        xml: Vec::new(),
+    })
 }
 
 /// Replaces storage's body as `client_answer` decided: an error's chunk by
-/// chunk (empty until the end, then the short plain text of `status`); a
-/// `2xx` XML answer buffered whole, then scrubbed (a few hundred bytes).
-pub fn replace_error_body(status: u32, body_size: usize, end_of_stream: bool) -> Action {
+/// chunk (empty until the end, then the short plain text of its status),
+/// its first `MAX_ERROR_BODY` bytes kept to report its code; a `2xx` XML
+/// answer buffered whole, then scrubbed (a few hundred bytes).
+pub fn replace_error_body(
+    rewrite: &mut BodyRewrite,
+    target: &str,
+    body_size: usize,
+    end_of_stream: bool,
+) -> Action {
     let body = BufferType::HttpResponseBody;
+    let status = rewrite.status;
     if status < 400 {
         if !end_of_stream {
             return Action::Pause;
@@ -267,7 +446,14 @@ pub fn replace_error_body(status: u32, body_size: usize, end_of_stream: bool) ->
         }
         return Action::Continue;
     }
+    let room = MAX_ERROR_BODY.saturating_sub(rewrite.xml.len());
+    if room > 0 && body_size > 0 {
+        if let Ok(Some(chunk)) = hostcalls::get_buffer(body, 0, body_size.min(room)) {
+            rewrite.xml.extend_from_slice(&chunk);
+        }
+    }
     let text = if end_of_stream {
+        report_error(status, Some(&rewrite.xml), target);
         consent::plain_error(status)
     } else {
         String::new()
@@ -276,6 +462,33 @@ pub fn replace_error_body(status: u32, body_size: usize, end_of_stream: bool) ->
         log::warn!("asset-gate: cannot replace storage's error body: {s:?}");
     }
     Action::Continue
+}
+
+/// Names a storage error the client only sees as plain text: counted by
+/// S3 code (`storage_error.<Code>`), in the access log's filter state
+/// (`storage_error:<Code>`), and logged where it went, with S3's message
+/// and the usual cause: a warning at most once per code per 10 s, or at
+/// debug level for routine traffic (a missing key, `412`, `416`).
+fn report_error(status: u32, xml: Option<&[u8]>, target: &str) {
+    let body = xml.map(storage_error::parse);
+    let member = storage_error::member(status, body.as_ref());
+    metrics::inc_member(STORAGE_ERRORS.name, &member);
+    http::set_answer_property([STORAGE_ERRORS.name, ":", &member].concat().as_bytes());
+    let routine = storage_error::routine(status, body.as_ref().and_then(|b| b.code));
+    let (level, held) = if routine {
+        (log::Level::Debug, Some(0))
+    } else {
+        let now = clock::now_ms();
+        let held = LOG_LIMIT.with(|l| l.borrow_mut().admit(&member, now));
+        (log::Level::Warn, held)
+    };
+    if let Some(held) = held {
+        log::log!(
+            level,
+            "asset-gate: {}",
+            storage_error::describe(status, body.as_ref(), target, held)
+        );
+    }
 }
 
 /// How a signed rewrite reaches Envoy.
@@ -320,6 +533,7 @@ impl HttpContext for Storage {
             // Augment now; sign once the body is in.
             let augmented = http::then_augment(&self.shared, Action::Continue);
             if augmented == Action::Continue {
+                self.watch_body();
                 return Action::Pause;
             }
             self.hashing = false;
@@ -334,6 +548,7 @@ impl HttpContext for Storage {
         if !self.hashing {
             return Action::Continue;
         }
+        self.body_delivered();
         let max = self
             .shared
             .config
@@ -359,6 +574,7 @@ impl HttpContext for Storage {
         if !self.hashing {
             return Action::Continue;
         }
+        self.body_delivered();
         // The body ended before the trailers: it is all buffered.
         let action = self.sign_buffered();
         self.replied = action != Action::Continue;
@@ -370,8 +586,8 @@ impl HttpContext for Storage {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        match self.rewriting_error {
-            Some(status) => replace_error_body(status, body_size, end_of_stream),
+        match &mut self.rewriting {
+            Some(rw) => replace_error_body(rw, &self.target, body_size, end_of_stream),
             None => Action::Continue,
         }
     }

@@ -5,8 +5,10 @@
 
 use crate::answers::{Answer, Refusal};
 use crate::config::{MissingCredentials, SigningConfig};
+use crate::internal_redirect::consent::AnswerEdit;
 use crate::internal_redirect::marker::{Consent, MarkerError};
 use crate::metrics::Counter;
+use crate::primitives::ascii;
 use crate::primitives::header_map::Pair;
 use crate::signing::prepare::{self, Body, Rewrite, Signed};
 
@@ -133,6 +135,63 @@ pub fn storage_answer(
         scrub,
         replace_body: ((plain_error || scrub) && !end_of_stream).then_some(status),
     }
+}
+
+/// Storage's error answers (`>= 400`) are never cached, whoever said they
+/// could be: the backend's kept `Cache-Control` and `Expires` describe the
+/// asset, not a failure a browser would keep replaying (a transient `403`,
+/// a `404` before an upload landed), and storage's own describe the body
+/// asset-gate replaced. So `edits` (storage's answer as
+/// `consent::client_answer` rewrites it) lose their caching lines,
+/// storage's `Expires` goes, and `Cache-Control: no-store` is set. Other
+/// answers (`2xx`, `206`, `304`) keep their edits exactly.
+pub fn uncached_error<'a, H: Pair>(
+    status: u32,
+    response: &'a [H],
+    edits: Option<Vec<AnswerEdit<'a>>>,
+) -> Option<Vec<AnswerEdit<'a>>> {
+    if status < 400 {
+        return edits;
+    }
+    let mut out: Vec<AnswerEdit<'a>> = edits.unwrap_or_default();
+    out.retain(|e| match e {
+        AnswerEdit::Set(k, _) | AnswerEdit::Add(k, _) => *k != "cache-control" && *k != "expires",
+        AnswerEdit::Remove(_) => true,
+    });
+    let lines = |k: &str| response.iter().filter(|h| h.name() == k).count();
+    // `Set` replaces one line: storage's second `Cache-Control` line goes first.
+    for (name, at_least) in [("expires", 1), ("cache-control", 2)] {
+        if lines(name) >= at_least && !out.contains(&AnswerEdit::Remove(name)) {
+            out.push(AnswerEdit::Remove(name));
+        }
+    }
+    out.push(AnswerEdit::Set("cache-control", b"no-store"));
+    Some(out)
+}
+
+/// Where a signed request went, as a storage error's log line names it:
+/// the storage host and the path, without the query (the bucket is in one
+/// or the other, the key in the path).
+pub fn error_target(authority: &str, path: &str) -> String {
+    let path = ascii::split_once(path, b'?').map_or(path, |(p, _)| p);
+    [authority, path].concat()
+}
+
+/// How long a request held for its body (`signing.body: "hash"`) waits
+/// before asset-gate checks that Envoy hands the body over. Without
+/// `allow_on_headers_stop_iteration` Envoy holds the body back from the
+/// filter and the request hangs until a timeout (the route's, 15 s by
+/// default, or on a listener the stream idle timeout, 5 minutes); 2 s
+/// names the mistake well before that, and is far longer than Envoy takes
+/// to pass on a body chunk it has received.
+pub const BODY_WAIT_MS: u64 = 2_000;
+
+/// Whether a request held for its body for `waited_ms` shows that Envoy
+/// withholds the body: Envoy has received body bytes for it (its received
+/// count grew from `at_headers` to `now`) that never reached the filter. A
+/// client slow to send its body (nothing received yet) is never cut.
+pub fn body_withheld(waited_ms: u64, at_headers: u64, now: u64) -> bool {
+    waited_ms >= BODY_WAIT_MS && now > at_headers
 }
 
 #[cfg(test)]
@@ -282,5 +341,118 @@ mod tests {
         assert!(touches_answer(&plain, b"", false));
         assert!(touches_answer(&raw, b"", true));
         assert!(touches_answer(&raw, b"k", false));
+    }
+
+    fn edits_of(status: u32, storage: &[(&str, &str)], kept: &[u8]) -> Vec<(String, String)> {
+        let mut response = vec![(":status".to_string(), status.to_string().into_bytes())];
+        for (k, v) in storage {
+            response.push((k.to_string(), v.as_bytes().to_vec()));
+        }
+        let kept = crate::internal_redirect::carry::parse(kept);
+        let rules = crate::internal_redirect::consent::AnswerRules {
+            kept: &kept,
+            consented: true,
+            ..Default::default()
+        };
+        let edits = crate::internal_redirect::consent::client_answer(&response, &rules);
+        let edits = uncached_error(status, &response, edits).unwrap_or_default();
+        edits
+            .iter()
+            .map(|e| match e {
+                AnswerEdit::Remove(k) => ("remove".into(), k.to_string()),
+                AnswerEdit::Set(k, v) => (format!("set {k}"), String::from_utf8_lossy(v).into()),
+                AnswerEdit::Add(k, v) => (format!("add {k}"), String::from_utf8_lossy(v).into()),
+            })
+            .collect()
+    }
+
+    fn caching(edits: &[(String, String)]) -> Vec<(String, String)> {
+        edits
+            .iter()
+            .filter(|(e, v)| {
+                e.contains("cache-control")
+                    || e.contains("expires")
+                    || v == "expires"
+                    || v == "cache-control"
+            })
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn storage_errors_are_never_cached_whatever_the_backend_kept() {
+        let kept: &[u8] = b"cache-control:private, max-age=60\n\
+expires:Thu, 01 Jan 2037 00:00:00 GMT\nset-cookie:seen=1\n";
+        let set = |v: &str| ("set cache-control".to_string(), v.to_string());
+        for status in [403, 404, 500, 503] {
+            let edits = edits_of(status, &[("content-type", "application/xml")], kept);
+            assert_eq!(caching(&edits), [set("no-store")], "{status}");
+            // The rest of the backend's kept headers still apply.
+            assert!(edits.contains(&("add set-cookie".into(), "seen=1".into())));
+        }
+        // Storage's own caching lines go too.
+        let storage = [
+            ("cache-control", "max-age=3600"),
+            ("cache-control", "public"),
+            ("expires", "Thu, 01 Jan 2037 00:00:00 GMT"),
+        ];
+        let edits = edits_of(404, &storage, b"");
+        assert_eq!(
+            caching(&edits),
+            [
+                ("remove".to_string(), "cache-control".to_string()),
+                ("remove".to_string(), "expires".to_string()),
+                set("no-store")
+            ]
+        );
+        // Successful and not-modified answers keep the backend's caching.
+        for status in [200, 206, 304] {
+            let edits = edits_of(status, &[], kept);
+            assert_eq!(
+                caching(&edits),
+                [
+                    set("private, max-age=60"),
+                    (
+                        "set expires".to_string(),
+                        "Thu, 01 Jan 2037 00:00:00 GMT".to_string()
+                    )
+                ],
+                "{status}"
+            );
+        }
+        // Without edits, a success stays untouched and an error gets one.
+        let response = h(&[(":status", "200")]);
+        assert_eq!(uncached_error(200, &response, None), None);
+        let response = h(&[(":status", "403")]);
+        assert_eq!(
+            uncached_error(403, &response, None),
+            Some(vec![AnswerEdit::Set("cache-control", b"no-store")])
+        );
+    }
+
+    #[test]
+    fn a_withheld_body_is_one_envoy_received_but_never_handed_over() {
+        // Body bytes in Envoy, none delivered, past the wait: withheld.
+        assert!(body_withheld(BODY_WAIT_MS, 100, 5_000));
+        assert!(body_withheld(9_000, 100, 101));
+        // Not yet past the wait.
+        assert!(!body_withheld(BODY_WAIT_MS - 1, 100, 5_000));
+        // A slow client: no body byte received yet, however long it takes.
+        assert!(!body_withheld(60_000, 100, 100));
+    }
+
+    #[test]
+    fn an_error_names_the_storage_host_and_path_without_the_query() {
+        assert_eq!(
+            error_target(
+                "127.0.0.1:8333",
+                "/assets/a%20b.txt?response-content-type=x"
+            ),
+            "127.0.0.1:8333/assets/a%20b.txt"
+        );
+        assert_eq!(
+            error_target("assets.s3.eu-west-1.amazonaws.com", "/k"),
+            "assets.s3.eu-west-1.amazonaws.com/k"
+        );
     }
 }
