@@ -101,15 +101,44 @@ fn objects(node: &Value) -> Vec<&serde_json::Map<String, Value>> {
     found
 }
 
-/// Every asset-gate configuration (the JSON in `configuration.value`) at or
+/// Every asset-gate placement's settings (the JSON in `configuration.value`,
+/// layered over its VM's shared `configuration`) at or
 /// under `node`.
 fn plugin_configs(node: &Value) -> Vec<Value> {
+    let settings = |any: Option<&Value>| -> Option<Value> {
+        Some(serde_json::from_str(any?["value"].as_str()?).unwrap())
+    };
     objects(node)
         .into_iter()
         .filter(|m| m.contains_key("vm_config"))
-        .filter_map(|m| m.get("configuration")?["value"].as_str())
-        .map(|v| serde_json::from_str(v).unwrap())
+        .filter_map(|m| {
+            let own = settings(m.get("configuration"))?;
+            let shared = settings(m["vm_config"].get("configuration"));
+            Some(layered(own, shared.unwrap_or_else(|| json!({}))))
+        })
         .collect()
+}
+
+/// A placement's settings as the module reads them: its own keys, and each
+/// section's keys it leaves out taken from the shared VM configuration.
+fn layered(mut own: Value, shared: Value) -> Value {
+    let (Some(own_map), Value::Object(shared)) = (own.as_object_mut(), shared) else {
+        return own;
+    };
+    for (key, value) in shared {
+        match (own_map.get_mut(&key), value) {
+            (Some(Value::Object(section)), Value::Object(keys)) => {
+                for (k, v) in keys {
+                    section.entry(k).or_insert(v);
+                }
+            }
+            (Some(_), _) => {}
+            (None, value) => {
+                own_map.insert(key, value);
+            }
+        }
+    }
+    own
 }
 
 /// A listener's connection manager: (listener name, its typed_config).
@@ -467,8 +496,8 @@ fn shipped_configs_state_each_deployment_fact_alike() {
             "not in internal_only_headers",
         ),
         (
-            "[\"/internal-assets/\"], \"consent\"",
-            "[\"/internal/\"], \"consent\"",
+            "[\"/internal-assets/\"],\n",
+            "[\"/internal/\"],\n",
             "lacks the route \"internal_assets\"'s prefix",
         ),
         (
