@@ -393,7 +393,9 @@ impl HttpContext for Gateway {
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         match &mut self.rewriting {
-            Some(rw) => replace_error_body(rw, &self.target, body_size, end_of_stream),
+            Some(rw) => {
+                replace_error_body(&self.shared, rw, &self.target, body_size, end_of_stream)
+            }
             None => Action::Continue,
         }
     }

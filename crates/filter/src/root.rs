@@ -167,7 +167,6 @@ impl RootContext for Root {
             config.augment.is_some(),
             config.signing.is_some(),
         );
-        crate::metrics::record_build_version(&plugin_name);
         self.pollers = pollers;
         self.shared = Some(Rc::new(Shared {
             config,
@@ -180,6 +179,8 @@ impl RootContext for Root {
             credentials_key,
             credentials_cas: RefCell::new(None),
             credentials_source: std::cell::Cell::new(source),
+            held: RefCell::default(),
+            delivers_bodies: std::cell::Cell::new(false),
         }));
         if let Some(shared) = &self.shared {
             shared.record_credentials_gauges();

@@ -4,6 +4,7 @@
 
 use crate::clock;
 use crate::metrics::{source_code, Metrics};
+use crate::storage::Held;
 use asset_gate_core::augment::provider;
 use asset_gate_core::config::Config;
 use asset_gate_core::credentials::{self, CredentialStore};
@@ -11,7 +12,7 @@ use asset_gate_core::gateway::consent::Consent;
 use asset_gate_core::gateway::decision_cache::DecisionCache;
 use asset_gate_core::sigv4::SigningKeyCache;
 use proxy_wasm::hostcalls;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 /// A value read from shared data, kept with the CAS version it was read at,
 /// so that it is parsed once per change rather than once per request.
@@ -36,7 +37,13 @@ pub struct Shared {
     pub credentials_key: Option<String>,
     pub credentials_cas: RefCell<Option<u32>>,
     /// `metrics::source_code` of the source the credentials came from.
-    pub credentials_source: std::cell::Cell<u64>,
+    pub credentials_source: Cell<u64>,
+    /// This placement's requests held for their body that have had no
+    /// body callback yet (`storage::answer_withheld_bodies` watches them).
+    pub held: RefCell<Vec<Held>>,
+    /// This placement has handed a held request its body: Envoy's
+    /// setting is on, and its requests are watched no more.
+    pub delivers_bodies: Cell<bool>,
 }
 
 impl Shared {

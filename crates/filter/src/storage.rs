@@ -7,7 +7,7 @@
 
 use crate::clock;
 use crate::http::{self, header, RawMap};
-use crate::metrics::{self, Counter};
+use crate::metrics::Counter;
 use crate::shared::Shared;
 use asset_gate_core::answers::{Answer, Refusal};
 use asset_gate_core::config::{Role, SigningConfig};
@@ -24,7 +24,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType, Status};
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 pub struct Storage {
     shared: Rc<Shared>,
@@ -114,28 +114,21 @@ impl Storage {
     /// unless this placement already handed a body over (then Envoy's
     /// setting is on) or Envoy does not say how much it received.
     fn watch_body(&mut self) {
-        let placement = Rc::downgrade(&self.shared);
-        let ours = |w: &Weak<Shared>| w.ptr_eq(&placement);
-        if DELIVERING.with(|d| d.borrow().iter().any(ours)) {
+        if self.shared.delivers_bodies.get() {
             return;
         }
         let Some(received) = received() else { return };
-        let first = HELD.with(|h| {
-            let mut h = h.borrow_mut();
-            let first = !h.iter().any(|e| ours(&e.placement));
-            h.push(Held {
-                context_id: self.context_id,
-                since_ms: clock::now_ms(),
-                received,
-                placement: placement.clone(),
-            });
-            first
-        });
-        self.watched = true;
-        if first {
+        let mut held = self.shared.held.borrow_mut();
+        if held.is_empty() {
             // The root context answers from its tick (it may have none yet).
             let _ = hostcalls::set_tick_period(clock::TICK);
         }
+        held.push(Held {
+            context_id: self.context_id,
+            since_ms: clock::now_ms(),
+            received,
+        });
+        self.watched = true;
     }
 
     /// A body callback came: Envoy hands this placement its bodies, so it
@@ -145,18 +138,9 @@ impl Storage {
         if !std::mem::take(&mut self.watched) {
             return;
         }
+        self.shared.delivers_bodies.set(true);
         let id = self.context_id;
-        HELD.with(|h| {
-            let mut h = h.borrow_mut();
-            if let Some(i) = h.iter().position(|e| e.context_id == id) {
-                h.swap_remove(i);
-            }
-        });
-        DELIVERING.with(|d| {
-            let mut d = d.borrow_mut();
-            d.retain(|w| w.strong_count() > 0);
-            d.push(Rc::downgrade(&self.shared));
-        });
+        self.shared.held.borrow_mut().retain(|e| e.context_id != id);
     }
 
     /// Feeds the bytes buffered since the last callback to the hasher.
@@ -240,27 +224,20 @@ impl Storage {
 }
 
 /// A request held for its body (`signing.body: "hash"`) that has had no
-/// body callback yet.
-struct Held {
+/// body callback yet. Without `allow_on_headers_stop_iteration` in the
+/// plugin's configuration, the proxy-wasm host turns a held request
+/// (StopIteration) into StopAllIteration: Envoy buffers the body and never
+/// calls the filter with it, and the request hangs until a timeout. The
+/// setting cannot be read from inside the module, so the placement's root
+/// context answers such a request from its tick.
+pub struct Held {
     context_id: u32,
     since_ms: u64,
     /// What Envoy had received of the request when it was held.
     received: u64,
-    /// The placement (root context) whose tick answers it.
-    placement: Weak<Shared>,
 }
 
 thread_local! {
-    /// This VM's held requests. Without `allow_on_headers_stop_iteration`
-    /// in the plugin's configuration, the proxy-wasm host turns a held
-    /// request (StopIteration) into StopAllIteration: Envoy buffers the
-    /// body and never calls the filter with it, and the request hangs
-    /// until a timeout. The setting cannot be read from inside
-    /// the module, so the root context's tick answers such a request.
-    static HELD: RefCell<Vec<Held>> = const { RefCell::new(Vec::new()) };
-    /// Placements that handed a held request its body: their setting is on.
-    /// (A `Weak` keeps the allocation, so no new placement takes its address.)
-    static DELIVERING: RefCell<Vec<Weak<Shared>>> = const { RefCell::new(Vec::new()) };
     /// The VM's rate limit of warnings that could repeat on every request.
     static LOG_LIMIT: RefCell<LogLimit> = const { RefCell::new(LogLimit::new()) };
 }
@@ -279,23 +256,16 @@ fn received() -> Option<u64> {
 /// 500 naming the setting, and logs it; forgets those whose context is
 /// gone. Whether any of its requests are still watched. Switches the
 /// effective context: call it last.
-pub fn answer_withheld_bodies(shared: &Rc<Shared>) -> bool {
+pub fn answer_withheld_bodies(shared: &Shared) -> bool {
     let now = clock::now_ms();
-    let mut watching = false;
-    HELD.with(|h| {
-        h.borrow_mut().retain(|e| {
-            if !std::ptr::eq(e.placement.as_ptr(), Rc::as_ptr(shared)) {
-                return true;
-            }
-            let waited = now.saturating_sub(e.since_ms);
-            let keep = waited < storage::BODY_WAIT_MS
-                || (hostcalls::set_effective_context(e.context_id).is_ok()
-                    && !answer_if_withheld(shared, waited, e.received, now));
-            watching |= keep;
-            keep
-        });
+    let mut held = shared.held.borrow_mut();
+    held.retain(|e| {
+        let waited = now.saturating_sub(e.since_ms);
+        waited < storage::BODY_WAIT_MS
+            || (hostcalls::set_effective_context(e.context_id).is_ok()
+                && !answer_if_withheld(shared, waited, e.received, now))
     });
-    watching
+    !held.is_empty()
 }
 
 /// Answers the effective context's held request if Envoy has received body
@@ -393,7 +363,7 @@ pub fn client_answer(
         shared.metrics.inc(Counter::StorageErrorsRewritten);
         if end_of_stream {
             // No body (a HEAD): the code is unknown.
-            report_error(status, None, target);
+            report_error(shared, status, None, target);
         }
     }
     let kept = carry::parse(kept);
@@ -428,6 +398,7 @@ pub fn client_answer(
 /// its first `MAX_ERROR_BODY` bytes kept to report its code; a `2xx` XML
 /// answer buffered whole, then scrubbed (a few hundred bytes).
 pub fn replace_error_body(
+    shared: &Shared,
     rewrite: &mut BodyRewrite,
     target: &str,
     body_size: usize,
@@ -453,7 +424,7 @@ pub fn replace_error_body(
         }
     }
     let text = if end_of_stream {
-        report_error(status, Some(&rewrite.xml), target);
+        report_error(shared, status, Some(&rewrite.xml), target);
         consent::plain_error(status)
     } else {
         String::new()
@@ -469,10 +440,10 @@ pub fn replace_error_body(
 /// (`storage_error:<Code>`), and logged where it went, with S3's message
 /// and the usual cause: a warning at most once per code per 10 s, or at
 /// debug level for routine traffic (a missing key, `412`, `416`).
-fn report_error(status: u32, xml: Option<&[u8]>, target: &str) {
+fn report_error(shared: &Shared, status: u32, xml: Option<&[u8]>, target: &str) {
     let body = xml.map(storage_error::parse);
     let member = storage_error::member(status, body.as_ref());
-    metrics::inc_member(STORAGE_ERRORS.name, &member);
+    shared.metrics.inc_member(STORAGE_ERRORS.name, &member);
     http::set_answer_property([STORAGE_ERRORS.name, ":", &member].concat().as_bytes());
     let routine = storage_error::routine(status, body.as_ref().and_then(|b| b.code));
     let (level, held) = if routine {
@@ -587,7 +558,9 @@ impl HttpContext for Storage {
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         match &mut self.rewriting {
-            Some(rw) => replace_error_body(rw, &self.target, body_size, end_of_stream),
+            Some(rw) => {
+                replace_error_body(&self.shared, rw, &self.target, body_size, end_of_stream)
+            }
             None => Action::Continue,
         }
     }
