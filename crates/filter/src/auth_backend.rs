@@ -133,8 +133,10 @@ impl AuthBackend {
             k == marker || http::is_accel_control(k)
         });
         if let Err(s) = removed {
-            log::warn!(
-                "asset-gate: cannot remove control headers from the backend's answer: {s:?}"
+            http::log_failed(
+                log::Level::Warn,
+                "remove control headers from the backend's answer",
+                s,
             );
             return http::refuse(&self.shared.metrics, Answer::CannotRewriteBackendAnswer);
         }
@@ -173,7 +175,7 @@ impl AuthBackend {
             (cfg.marker_header.as_str(), mark.as_str()),
         ];
         if let Err(s) = hostcalls::set_map(MapType::HttpResponseHeaders, answer) {
-            log::warn!("asset-gate: cannot rewrite the backend's answer: {s:?}");
+            http::log_failed(log::Level::Warn, "rewrite the backend's answer", s);
             return http::refuse(&shared.metrics, Answer::CannotRewriteBackendAnswer);
         }
         let consent = Consent {

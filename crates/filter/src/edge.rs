@@ -59,7 +59,7 @@ impl Edge {
             return http::refuse(metrics, Answer::CannotReadRequest);
         };
         if let Err(s) = http::remove_present(map, &headers, provider::is_envoy_control) {
-            log::warn!("asset-gate: cannot remove client x-envoy-* headers: {s:?}");
+            http::log_failed(log::Level::Warn, "remove client x-envoy-* headers", s);
             return http::refuse(metrics, Answer::CannotRemoveEnvoyHeaders);
         }
         if !headers.iter().any(|&(k, _)| k == name) {
@@ -69,7 +69,7 @@ impl Edge {
             log::debug!("asset-gate: dropped a client-sent marker: {e}");
             metrics.inc(Counter::SpoofAttempts);
             if let Err(s) = hostcalls::remove_map_value(map, name) {
-                log::warn!("asset-gate: cannot remove a client-sent marker: {s:?}");
+                http::log_failed(log::Level::Warn, "remove a client-sent marker", s);
                 return http::refuse(metrics, Answer::CannotRemoveMarker);
             }
         }

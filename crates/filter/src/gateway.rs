@@ -130,10 +130,8 @@ impl Gateway {
                 Action::Pause
             }
             Err(s) => {
-                log::warn!(
-                    "asset-gate: cannot call the auth backend cluster {}: {s:?}",
-                    cfg.auth_cluster
-                );
+                let what = ["call the auth backend cluster ", &cfg.auth_cluster].concat();
+                http::log_failed(log::Level::Warn, &what, s);
                 self.refuse(Answer::AuthUnavailable)
             }
         }
@@ -255,7 +253,7 @@ impl Gateway {
         // One write: the storage request replaces the client's whole map.
         let map = rewrite.applied_to(&request);
         if let Err(s) = hostcalls::set_map_bytes(MapType::HttpRequestHeaders, map) {
-            log::warn!("asset-gate: cannot rewrite request headers: {s:?}");
+            http::log_failed(log::Level::Warn, "rewrite request headers", s);
             return self.refuse(Answer::CannotRewriteRequest);
         }
         self.kept = consent.kept.clone();

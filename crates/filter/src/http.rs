@@ -14,7 +14,7 @@ use asset_gate_core::config::{FailurePolicy, Injection};
 use asset_gate_core::internal_redirect::marker::{self, Consent, MarkerError};
 use asset_gate_core::primitives::header_map::{self, Header};
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{Action, MapType};
+use proxy_wasm::types::{Action, MapType, Status};
 
 /// The nginx-style header a backend uses to hand a request to storage.
 pub const ACCEL_HEADER: &str = "x-accel-redirect";
@@ -118,6 +118,14 @@ pub fn verify_marker(
     })
 }
 
+/// Logs a host call that failed: `asset-gate: cannot <what>: <status>`.
+/// One formatting site for them all (each log macro with arguments costs
+/// the module its own).
+#[inline(never)]
+pub fn log_failed(level: log::Level, what: &str, status: Status) {
+    log::log!(level, "asset-gate: cannot {what}: {status:?}");
+}
+
 /// Ends the request here with one of the catalogued answers, as a short
 /// plain text, bumping the answer's counter: the one way a role answers
 /// a request itself.
@@ -136,7 +144,7 @@ fn send(metrics: &Metrics, answer: Answer, detail: &str) -> Action {
     let headers = vec![("content-type", "text/plain; charset=utf-8")];
     let body = answer.body(detail);
     if let Err(s) = hostcalls::send_http_response(answer.status(), headers, Some(body.as_bytes())) {
-        log::warn!("asset-gate: cannot send local reply: {s:?}");
+        log_failed(log::Level::Warn, "send local reply", s);
     }
     Action::Pause
 }
@@ -208,7 +216,11 @@ fn inject_headers(shared: &Shared) -> Option<Action> {
             continue;
         }
         if let Err(s) = hostcalls::set_map_value(map, name, Some(value)) {
-            log::warn!("asset-gate: cannot add the provider's header {name}: {s:?}");
+            log_failed(
+                log::Level::Warn,
+                &["add the provider's header ", name].concat(),
+                s,
+            );
             return Some(refuse(&shared.metrics, Answer::CannotAddProviderHeaders));
         }
     }

@@ -6,6 +6,7 @@
 use crate::auth_backend::AuthBackend;
 use crate::clock;
 use crate::edge::Edge;
+use crate::http;
 use crate::metrics::{source_code, Metrics};
 use crate::poller::{Kind, Poller};
 use crate::shared::Shared;
@@ -80,7 +81,7 @@ impl RootContext for Root {
                 true
             }
             Err(status) => {
-                log::error!("asset-gate: cannot read vm_config.configuration: {status:?}");
+                http::log_failed(log::Level::Error, "read vm_config.configuration", status);
                 false
             }
         }
@@ -90,7 +91,7 @@ impl RootContext for Root {
         let bytes = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
             Ok(b) => b.unwrap_or_default(),
             Err(status) => {
-                log::error!("asset-gate: cannot read the plugin configuration: {status:?}");
+                http::log_failed(log::Level::Error, "read the plugin configuration", status);
                 return false;
             }
         };
@@ -143,7 +144,7 @@ impl RootContext for Root {
         }
         if !pollers.is_empty() {
             if let Err(s) = hostcalls::set_tick_period(clock::TICK) {
-                log::error!("asset-gate: cannot start the poll timer: {s:?}");
+                http::log_failed(log::Level::Error, "start the poll timer", s);
                 return false;
             }
         }

@@ -194,7 +194,7 @@ impl Storage {
             }
         };
         if let Err(s) = applied {
-            log::warn!("asset-gate: cannot rewrite request headers: {s:?}");
+            http::log_failed(log::Level::Warn, "rewrite request headers", s);
             return http::refuse(&shared.metrics, Answer::CannotRewriteRequest);
         }
         Action::Continue
@@ -384,7 +384,7 @@ pub fn client_answer(
             AnswerEdit::Add(name, value) => hostcalls::add_map_value_bytes(map, name, value),
         };
         if let Err(s) = done {
-            log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
+            http::log_failed(log::Level::Warn, "rewrite storage's response headers", s);
         }
     }
     plan.replace_body.map(|status| BodyRewrite {
@@ -413,7 +413,7 @@ pub fn replace_error_body(
         let xml = hostcalls::get_buffer(body, 0, body_size).unwrap_or_default();
         let clean = consent::scrub_xml(xml.as_deref().unwrap_or_default());
         if let Err(s) = hostcalls::set_buffer(body, 0, body_size, &clean) {
-            log::warn!("asset-gate: cannot rewrite storage's body: {s:?}");
+            http::log_failed(log::Level::Warn, "rewrite storage's body", s);
         }
         return Action::Continue;
     }
@@ -430,7 +430,7 @@ pub fn replace_error_body(
         String::new()
     };
     if let Err(s) = hostcalls::set_buffer(body, 0, body_size, text.as_bytes()) {
-        log::warn!("asset-gate: cannot replace storage's error body: {s:?}");
+        http::log_failed(log::Level::Warn, "replace storage's error body", s);
     }
     Action::Continue
 }
@@ -529,7 +529,7 @@ impl HttpContext for Storage {
         let action = if body_size > max {
             self.body_too_large(max)
         } else if let Err(s) = self.hash_new_bytes(body_size) {
-            log::warn!("asset-gate: cannot read the request body: {s:?}");
+            http::log_failed(log::Level::Warn, "read the request body", s);
             self.hashing = false;
             http::refuse(&self.shared.metrics, Answer::CannotReadBody)
         } else if !end_of_stream {

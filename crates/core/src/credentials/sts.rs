@@ -122,9 +122,7 @@ pub fn web_identity_call(sts: &StsConfig, token: &str) -> Call {
 
 /// Where `needle` first occurs in `hay` (a byte search: smaller than `str::find`).
 fn find(hay: &str, needle: &str) -> Option<usize> {
-    hay.as_bytes()
-        .windows(needle.len().max(1))
-        .position(|w| w == needle.as_bytes())
+    ascii::find(hay.as_bytes(), needle.as_bytes())
 }
 
 /// The raw content of the first element whose local name (namespace prefix

@@ -4,6 +4,7 @@
 //! and what it gains (the backend's kept headers, as nginx does).
 
 use crate::internal_redirect::carry::{self, Edit};
+use crate::primitives::ascii;
 use crate::primitives::header_map::{Header, Pair};
 
 /// The client request headers a read consent forwards to storage (flow A):
@@ -234,7 +235,7 @@ pub fn scrub_xml(body: &[u8]) -> Vec<u8> {
     'scan: while let Some((&b, tail)) = rest.split_first() {
         for (open, close) in NAMED {
             if rest.starts_with(open) {
-                if let Some(end) = find(rest, close) {
+                if let Some(end) = ascii::find(rest, close) {
                     rest = &rest[end + close.len()..];
                     continue 'scan;
                 }
@@ -244,10 +245,6 @@ pub fn scrub_xml(body: &[u8]) -> Vec<u8> {
         rest = tail;
     }
     out
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A short plain-text body for a storage error, so that S3's XML (which

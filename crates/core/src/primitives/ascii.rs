@@ -27,12 +27,20 @@ pub fn split_before(s: &str, b: u8) -> Option<(&str, &str)> {
     s.split_at_checked(at)
 }
 
-/// Whether `needle` occurs in `hay`, compared byte by byte: a `&str`
-/// pattern (`str::contains("..")`) pulls in the standard two-way substring
-/// searcher, about 2 KB of module, for needles of two or three bytes.
+/// Where `needle` first occurs in `hay` (never, for an empty one),
+/// compared byte by byte: a `&str` pattern (`str::find("..")`) pulls in the
+/// standard two-way substring searcher, about 2 KB of module, for needles
+/// of a few bytes.
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Whether `needle` occurs in `hay` ([`find`]).
 pub fn contains(hay: &str, needle: &str) -> bool {
-    let n = needle.as_bytes();
-    !n.is_empty() && hay.as_bytes().windows(n.len()).any(|w| w == n)
+    find(hay.as_bytes(), needle.as_bytes()).is_some()
 }
 
 /// Bytes a query value storage gets may hold besides `%XX` escapes: RFC 3986
