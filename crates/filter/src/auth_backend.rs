@@ -154,8 +154,10 @@ impl AuthBackend {
         let kept = match carry::collect(answer, &cfg.keep_backend_headers, cfg.max_kept_bytes) {
             Ok(kept) => kept,
             Err(e) => {
-                log::warn!("asset-gate: refused the auth backend's redirect: {e}");
-                let refusal = Answer::KeptHeadersRefused.with(format!("{e}"));
+                let detail = e.to_string();
+                let what = "asset-gate: refused the auth backend's redirect: ";
+                http::log_detail(log::Level::Warn, what, &detail);
+                let refusal = Answer::KeptHeadersRefused.with(detail);
                 return http::refuse(&shared.metrics, refusal);
             }
         };
@@ -184,7 +186,11 @@ impl AuthBackend {
         };
         remember_issued(mark, &subject, expires_at, consent);
         shared.metrics.inc(auth_backend::redirected(accel));
-        log::debug!("asset-gate: internal redirect to {path}");
+        http::log_detail(
+            log::Level::Debug,
+            "asset-gate: internal redirect to ",
+            &path,
+        );
         Action::Continue
     }
 }

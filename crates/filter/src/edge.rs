@@ -66,7 +66,11 @@ impl Edge {
             return Action::Continue;
         }
         if let Err(e) = http::verify_marker(&headers, name, audience, clock::now_secs()) {
-            log::debug!("asset-gate: dropped a client-sent marker: {e}");
+            http::log_detail(
+                log::Level::Debug,
+                "asset-gate: dropped a client-sent marker: ",
+                &e,
+            );
             metrics.inc(Counter::SpoofAttempts);
             if let Err(s) = hostcalls::remove_map_value(map, name) {
                 http::log_failed(log::Level::Warn, "remove a client-sent marker", s);

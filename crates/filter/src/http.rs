@@ -126,6 +126,13 @@ pub fn log_failed(level: log::Level, what: &str, status: Status) {
     log::log!(level, "asset-gate: cannot {what}: {status:?}");
 }
 
+/// Logs `<text><detail>`: one formatting site for the lines with one
+/// variable part (`detail` is formatted only when the level is logged).
+#[inline(never)]
+pub fn log_detail(level: log::Level, text: &str, detail: &dyn std::fmt::Display) {
+    log::log!(level, "{text}{detail}");
+}
+
 /// Ends the request here with one of the catalogued answers, as a short
 /// plain text, bumping the answer's counter: the one way a role answers
 /// a request itself.

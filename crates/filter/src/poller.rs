@@ -257,9 +257,8 @@ impl Poller {
                 self.sent(sent, metrics);
             }
             Step::Failed(f) => {
-                log::warn!(
-                    "asset-gate: credentials refresh failed, keeping the current credentials until they expire: {f}"
-                );
+                let what = "asset-gate: credentials refresh failed, keeping the current credentials until they expire: ";
+                http::log_detail(log::Level::Warn, what, &f);
                 self.finish(Err(f.reason.name()), metrics);
             }
             Step::Done(fetched) => {
@@ -273,7 +272,8 @@ impl Poller {
                     return;
                 };
                 if *last_source != Some(fetched.source) {
-                    log::info!("asset-gate: credentials from source {}", fetched.source);
+                    let what = "asset-gate: credentials from source ";
+                    http::log_detail(log::Level::Info, what, &fetched.source);
                     *last_source = Some(fetched.source);
                 }
                 let next = refresh::refresh_in_ms(

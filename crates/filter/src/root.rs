@@ -98,7 +98,7 @@ impl RootContext for Root {
         let mut config = match Config::parse_layered(&self.vm_config, &bytes, &ProcessEnv) {
             Ok(c) => c,
             Err(e) => {
-                log::error!("{e}");
+                http::log_detail(log::Level::Error, "", &e);
                 return false;
             }
         };

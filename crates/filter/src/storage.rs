@@ -93,7 +93,11 @@ impl Storage {
         let audience = shared.config.redirect.marker_audience.as_str();
         let verified = http::verify_marker(headers, name, audience, now);
         if let Err(e) = &verified {
-            log::debug!("asset-gate: storage request refused: {e}");
+            http::log_detail(
+                log::Level::Debug,
+                "asset-gate: storage request refused: ",
+                e,
+            );
         }
         let method = header(headers, ":method").unwrap_or_default();
         let consent = match storage::read_consent(verified, method, end_of_stream) {
@@ -454,11 +458,8 @@ fn report_error(shared: &Shared, status: u32, xml: Option<&[u8]>, target: &str) 
         (log::Level::Warn, held)
     };
     if let Some(held) = held {
-        log::log!(
-            level,
-            "asset-gate: {}",
-            storage_error::describe(status, body.as_ref(), target, held)
-        );
+        let line = storage_error::describe(status, body.as_ref(), target, held);
+        http::log_detail(level, "asset-gate: ", &line);
     }
 }
 
