@@ -6,6 +6,7 @@
 
 use crate::clock;
 use crate::http::{self, header, values, RawMap, ACCEL_HEADER};
+use crate::logs;
 use crate::metrics::Counter;
 use crate::secret::{marker_key, remember_issued};
 use crate::shared::Shared;
@@ -133,7 +134,7 @@ impl AuthBackend {
             k == marker || http::is_accel_control(k)
         });
         if let Err(s) = removed {
-            http::log_failed(
+            logs::failed(
                 log::Level::Warn,
                 "remove control headers from the backend's answer",
                 s,
@@ -156,7 +157,7 @@ impl AuthBackend {
             Err(e) => {
                 let detail = e.to_string();
                 let what = "asset-gate: refused the auth backend's redirect: ";
-                http::log_detail(log::Level::Warn, what, &detail);
+                logs::detail(log::Level::Warn, what, &detail);
                 let refusal = Answer::KeptHeadersRefused.with(detail);
                 return http::refuse(&shared.metrics, refusal);
             }
@@ -177,7 +178,7 @@ impl AuthBackend {
             (cfg.marker_header.as_str(), mark.as_str()),
         ];
         if let Err(s) = hostcalls::set_map(MapType::HttpResponseHeaders, answer) {
-            http::log_failed(log::Level::Warn, "rewrite the backend's answer", s);
+            logs::failed(log::Level::Warn, "rewrite the backend's answer", s);
             return http::refuse(&shared.metrics, Answer::CannotRewriteBackendAnswer);
         }
         let consent = Consent {
@@ -186,7 +187,7 @@ impl AuthBackend {
         };
         remember_issued(mark, &subject, expires_at, consent);
         shared.metrics.inc(auth_backend::redirected(accel));
-        http::log_detail(
+        logs::detail(
             log::Level::Debug,
             "asset-gate: internal redirect to ",
             &path,

@@ -9,6 +9,7 @@
 
 use crate::clock;
 use crate::http;
+use crate::logs;
 use crate::metrics::Counter;
 use crate::shared::Shared;
 use asset_gate_core::answers::Answer;
@@ -59,21 +60,21 @@ impl Edge {
             return http::refuse(metrics, Answer::CannotReadRequest);
         };
         if let Err(s) = http::remove_present(map, &headers, provider::is_envoy_control) {
-            http::log_failed(log::Level::Warn, "remove client x-envoy-* headers", s);
+            logs::failed(log::Level::Warn, "remove client x-envoy-* headers", s);
             return http::refuse(metrics, Answer::CannotRemoveEnvoyHeaders);
         }
         if !headers.iter().any(|&(k, _)| k == name) {
             return Action::Continue;
         }
         if let Err(e) = http::verify_marker(&headers, name, audience, clock::now_secs()) {
-            http::log_detail(
+            logs::detail(
                 log::Level::Debug,
                 "asset-gate: dropped a client-sent marker: ",
                 &e,
             );
             metrics.inc(Counter::SpoofAttempts);
             if let Err(s) = hostcalls::remove_map_value(map, name) {
-                http::log_failed(log::Level::Warn, "remove a client-sent marker", s);
+                logs::failed(log::Level::Warn, "remove a client-sent marker", s);
                 return http::refuse(metrics, Answer::CannotRemoveMarker);
             }
         }

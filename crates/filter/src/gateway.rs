@@ -8,6 +8,7 @@
 
 use crate::clock;
 use crate::http::{self, header, RawMap};
+use crate::logs;
 use crate::metrics::Counter;
 use crate::shared::Shared;
 use crate::storage::{client_answer, replace_error_body, signed_rewrite, BodyRewrite};
@@ -131,7 +132,7 @@ impl Gateway {
             }
             Err(s) => {
                 let what = ["call the auth backend cluster ", &cfg.auth_cluster].concat();
-                http::log_failed(log::Level::Warn, &what, s);
+                logs::failed(log::Level::Warn, &what, s);
                 self.refuse(Answer::AuthUnavailable)
             }
         }
@@ -253,7 +254,7 @@ impl Gateway {
         // One write: the storage request replaces the client's whole map.
         let map = rewrite.applied_to(&request);
         if let Err(s) = hostcalls::set_map_bytes(MapType::HttpRequestHeaders, map) {
-            http::log_failed(log::Level::Warn, "rewrite request headers", s);
+            logs::failed(log::Level::Warn, "rewrite request headers", s);
             return self.refuse(Answer::CannotRewriteRequest);
         }
         self.kept = consent.kept.clone();

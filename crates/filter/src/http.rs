@@ -4,6 +4,7 @@
 //! calls are used, so no input can trap the VM.
 
 use crate::clock;
+use crate::logs;
 use crate::metrics::{Counter, Metrics};
 use crate::secret::{marker_key, with_recent};
 use crate::shared::{Cached, Shared};
@@ -14,7 +15,7 @@ use asset_gate_core::config::{FailurePolicy, Injection};
 use asset_gate_core::internal_redirect::marker::{self, Consent, MarkerError};
 use asset_gate_core::primitives::header_map::{self, Header};
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{Action, MapType, Status};
+use proxy_wasm::types::{Action, MapType};
 
 /// The nginx-style header a backend uses to hand a request to storage.
 pub const ACCEL_HEADER: &str = "x-accel-redirect";
@@ -118,21 +119,6 @@ pub fn verify_marker(
     })
 }
 
-/// Logs a host call that failed: `asset-gate: cannot <what>: <status>`.
-/// One formatting site for them all (each log macro with arguments costs
-/// the module its own).
-#[inline(never)]
-pub fn log_failed(level: log::Level, what: &str, status: Status) {
-    log::log!(level, "asset-gate: cannot {what}: {status:?}");
-}
-
-/// Logs `<text><detail>`: one formatting site for the lines with one
-/// variable part (`detail` is formatted only when the level is logged).
-#[inline(never)]
-pub fn log_detail(level: log::Level, text: &str, detail: &dyn std::fmt::Display) {
-    log::log!(level, "{text}{detail}");
-}
-
 /// Ends the request here with one of the catalogued answers, as a short
 /// plain text, bumping the answer's counter: the one way a role answers
 /// a request itself.
@@ -151,7 +137,7 @@ fn send(metrics: &Metrics, answer: Answer, detail: &str) -> Action {
     let headers = vec![("content-type", "text/plain; charset=utf-8")];
     let body = answer.body(detail);
     if let Err(s) = hostcalls::send_http_response(answer.status(), headers, Some(body.as_bytes())) {
-        log_failed(log::Level::Warn, "send local reply", s);
+        logs::failed(log::Level::Warn, "send local reply", s);
     }
     Action::Pause
 }
@@ -223,7 +209,7 @@ fn inject_headers(shared: &Shared) -> Option<Action> {
             continue;
         }
         if let Err(s) = hostcalls::set_map_value(map, name, Some(value)) {
-            log_failed(
+            logs::failed(
                 log::Level::Warn,
                 &["add the provider's header ", name].concat(),
                 s,

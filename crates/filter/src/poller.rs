@@ -6,7 +6,7 @@
 //! Results go to shared data, where every VM's HTTP contexts read them.
 
 use crate::clock::now_ms;
-use crate::http;
+use crate::logs;
 use crate::metrics::{Counter, Metrics};
 use asset_gate_core::augment::poll::{Backoff, PollRecord};
 use asset_gate_core::augment::provider;
@@ -98,7 +98,7 @@ fn send(
     ) {
         Ok(token) => Some(token),
         Err(s) => {
-            http::log_failed(log::Level::Warn, &["call cluster ", cluster].concat(), s);
+            logs::failed(log::Level::Warn, &["call cluster ", cluster].concat(), s);
             None
         }
     }
@@ -196,7 +196,7 @@ impl Poller {
                 Ok(()) => return Some(next),
                 Err(Status::CasMismatch) => continue,
                 Err(s) => {
-                    http::log_failed(log::Level::Warn, "update the poll record", s);
+                    logs::failed(log::Level::Warn, "update the poll record", s);
                     return None;
                 }
             }
@@ -258,7 +258,7 @@ impl Poller {
             }
             Step::Failed(f) => {
                 let what = "asset-gate: credentials refresh failed, keeping the current credentials until they expire: ";
-                http::log_detail(log::Level::Warn, what, &f);
+                logs::detail(log::Level::Warn, what, &f);
                 self.finish(Err(f.reason.name()), metrics);
             }
             Step::Done(fetched) => {
@@ -273,7 +273,7 @@ impl Poller {
                 };
                 if *last_source != Some(fetched.source) {
                     let what = "asset-gate: credentials from source ";
-                    http::log_detail(log::Level::Info, what, &fetched.source);
+                    logs::detail(log::Level::Info, what, &fetched.source);
                     *last_source = Some(fetched.source);
                 }
                 let next = refresh::refresh_in_ms(
@@ -289,7 +289,7 @@ impl Poller {
 
     fn store(&mut self, data: &[u8], next_in_ms: u64, metrics: &Metrics) {
         if let Err(s) = hostcalls::set_shared_data(&self.data_key, Some(data), None) {
-            http::log_failed(log::Level::Warn, "store the poll result", s);
+            logs::failed(log::Level::Warn, "store the poll result", s);
             self.finish(Err("store"), metrics);
             return;
         }

@@ -6,7 +6,7 @@
 use crate::auth_backend::AuthBackend;
 use crate::clock;
 use crate::edge::Edge;
-use crate::http;
+use crate::logs;
 use crate::metrics::{source_code, Metrics};
 use crate::poller::{Kind, Poller};
 use crate::shared::Shared;
@@ -81,7 +81,7 @@ impl RootContext for Root {
                 true
             }
             Err(status) => {
-                http::log_failed(log::Level::Error, "read vm_config.configuration", status);
+                logs::failed(log::Level::Error, "read vm_config.configuration", status);
                 false
             }
         }
@@ -91,14 +91,14 @@ impl RootContext for Root {
         let bytes = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
             Ok(b) => b.unwrap_or_default(),
             Err(status) => {
-                http::log_failed(log::Level::Error, "read the plugin configuration", status);
+                logs::failed(log::Level::Error, "read the plugin configuration", status);
                 return false;
             }
         };
         let mut config = match Config::parse_layered(&self.vm_config, &bytes, &ProcessEnv) {
             Ok(c) => c,
             Err(e) => {
-                http::log_detail(log::Level::Error, "", &e);
+                logs::detail(log::Level::Error, "", &e);
                 return false;
             }
         };
@@ -144,7 +144,7 @@ impl RootContext for Root {
         }
         if !pollers.is_empty() {
             if let Err(s) = hostcalls::set_tick_period(clock::TICK) {
-                http::log_failed(log::Level::Error, "start the poll timer", s);
+                logs::failed(log::Level::Error, "start the poll timer", s);
                 return false;
             }
         }

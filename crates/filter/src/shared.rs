@@ -4,7 +4,6 @@
 
 use crate::clock;
 use crate::metrics::{source_code, Metrics};
-use crate::storage::Held;
 use asset_gate_core::augment::provider;
 use asset_gate_core::config::Config;
 use asset_gate_core::credentials::{self, CredentialStore};
@@ -19,6 +18,20 @@ use std::cell::{Cell, RefCell};
 pub struct Cached<T> {
     pub cas: u32,
     pub value: T,
+}
+
+/// A request held for its body (`signing.body: "hash"`) that has had no
+/// body callback yet. Without `allow_on_headers_stop_iteration` in the
+/// plugin's configuration, the proxy-wasm host turns a held request
+/// (StopIteration) into StopAllIteration: Envoy buffers the body and never
+/// calls the filter with it, and the request hangs until a timeout. The
+/// setting cannot be read from inside the module, so the placement's root
+/// context answers such a request from its tick.
+pub struct Held {
+    pub context_id: u32,
+    pub since_ms: u64,
+    /// What Envoy had received of the request when it was held.
+    pub received: u64,
 }
 
 /// State shared by the root context and every HTTP context of one VM.

@@ -7,8 +7,9 @@
 
 use crate::clock;
 use crate::http::{self, header, RawMap};
+use crate::logs;
 use crate::metrics::Counter;
-use crate::shared::Shared;
+use crate::shared::{Held, Shared};
 use asset_gate_core::answers::{Answer, Refusal};
 use asset_gate_core::config::{Role, SigningConfig};
 use asset_gate_core::internal_redirect::carry;
@@ -93,7 +94,7 @@ impl Storage {
         let audience = shared.config.redirect.marker_audience.as_str();
         let verified = http::verify_marker(headers, name, audience, now);
         if let Err(e) = &verified {
-            http::log_detail(
+            logs::detail(
                 log::Level::Debug,
                 "asset-gate: storage request refused: ",
                 e,
@@ -198,7 +199,7 @@ impl Storage {
             }
         };
         if let Err(s) = applied {
-            http::log_failed(log::Level::Warn, "rewrite request headers", s);
+            logs::failed(log::Level::Warn, "rewrite request headers", s);
             return http::refuse(&shared.metrics, Answer::CannotRewriteRequest);
         }
         Action::Continue
@@ -225,20 +226,6 @@ impl Storage {
         }
         Action::Continue
     }
-}
-
-/// A request held for its body (`signing.body: "hash"`) that has had no
-/// body callback yet. Without `allow_on_headers_stop_iteration` in the
-/// plugin's configuration, the proxy-wasm host turns a held request
-/// (StopIteration) into StopAllIteration: Envoy buffers the body and never
-/// calls the filter with it, and the request hangs until a timeout. The
-/// setting cannot be read from inside the module, so the placement's root
-/// context answers such a request from its tick.
-pub struct Held {
-    context_id: u32,
-    since_ms: u64,
-    /// What Envoy had received of the request when it was held.
-    received: u64,
 }
 
 thread_local! {
@@ -388,7 +375,7 @@ pub fn client_answer(
             AnswerEdit::Add(name, value) => hostcalls::add_map_value_bytes(map, name, value),
         };
         if let Err(s) = done {
-            http::log_failed(log::Level::Warn, "rewrite storage's response headers", s);
+            logs::failed(log::Level::Warn, "rewrite storage's response headers", s);
         }
     }
     plan.replace_body.map(|status| BodyRewrite {
@@ -417,7 +404,7 @@ pub fn replace_error_body(
         let xml = hostcalls::get_buffer(body, 0, body_size).unwrap_or_default();
         let clean = consent::scrub_xml(xml.as_deref().unwrap_or_default());
         if let Err(s) = hostcalls::set_buffer(body, 0, body_size, &clean) {
-            http::log_failed(log::Level::Warn, "rewrite storage's body", s);
+            logs::failed(log::Level::Warn, "rewrite storage's body", s);
         }
         return Action::Continue;
     }
@@ -434,7 +421,7 @@ pub fn replace_error_body(
         String::new()
     };
     if let Err(s) = hostcalls::set_buffer(body, 0, body_size, text.as_bytes()) {
-        http::log_failed(log::Level::Warn, "replace storage's error body", s);
+        logs::failed(log::Level::Warn, "replace storage's error body", s);
     }
     Action::Continue
 }
@@ -459,7 +446,7 @@ fn report_error(shared: &Shared, status: u32, xml: Option<&[u8]>, target: &str) 
     };
     if let Some(held) = held {
         let line = storage_error::describe(status, body.as_ref(), target, held);
-        http::log_detail(level, "asset-gate: ", &line);
+        logs::detail(level, "asset-gate: ", &line);
     }
 }
 
@@ -530,7 +517,7 @@ impl HttpContext for Storage {
         let action = if body_size > max {
             self.body_too_large(max)
         } else if let Err(s) = self.hash_new_bytes(body_size) {
-            http::log_failed(log::Level::Warn, "read the request body", s);
+            logs::failed(log::Level::Warn, "read the request body", s);
             self.hashing = false;
             http::refuse(&self.shared.metrics, Answer::CannotReadBody)
         } else if !end_of_stream {
