@@ -14,7 +14,7 @@ use crate::metrics::Counter;
 use crate::shared::Shared;
 use asset_gate_core::answers::Answer;
 use asset_gate_core::augment::provider;
-use asset_gate_core::internal_redirect::warnings::Throttle;
+use asset_gate_core::log_limit::LogLimit;
 use asset_gate_core::roles::edge::{self, Trace};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
@@ -24,7 +24,7 @@ use std::rc::Rc;
 
 thread_local! {
     /// Declined-redirect warnings of this VM, one per route per interval.
-    static WARNINGS: RefCell<Throttle> = const { RefCell::new(Throttle::NEW) };
+    static WARNINGS: RefCell<LogLimit> = const { RefCell::new(LogLimit::new()) };
 }
 
 pub struct Edge {
@@ -98,7 +98,7 @@ impl Edge {
         // A client's body is not the route's mistake: no warning.
         if answer != Answer::RedirectDeclinedBody {
             let key = route.unwrap_or_default();
-            let admitted = WARNINGS.with_borrow_mut(|w| w.admit(key, clock::now_secs()));
+            let admitted = WARNINGS.with_borrow_mut(|w| w.admit(key, clock::now_ms()));
             if let Some(held_back) = admitted {
                 log::warn!(
                     "asset-gate: {} (route: {}; {held_back} more since the last warning)",
