@@ -366,9 +366,9 @@ pub fn client_answer(
         consented,
         expose: &cfg.expose_amz_headers,
         scrub: plan.scrub,
+        no_store: plan.no_store,
     };
-    let edits = consent::client_answer(&response, &rules);
-    for edit in storage::uncached_error(status, &response, edits).unwrap_or_default() {
+    for edit in consent::client_answer(&response, &rules).unwrap_or_default() {
         let done = match edit {
             AnswerEdit::Remove(name) => hostcalls::remove_map_value(map, name),
             AnswerEdit::Set(name, value) => hostcalls::set_map_value_bytes(map, name, Some(value)),

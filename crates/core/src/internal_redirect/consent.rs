@@ -133,6 +133,12 @@ pub struct AnswerRules<'a> {
     pub expose: &'a [String],
     /// The body is rewritten by [`scrub_xml`]: its `content-length` goes.
     pub scrub: bool,
+    /// An error answer, never cached whoever said it could be: the
+    /// backend's kept `Cache-Control` and `Expires` describe the asset, not
+    /// a failure a browser would keep replaying (a transient `403`, a `404`
+    /// before an upload landed), and storage's own describe the body
+    /// asset-gate replaced. Both go, and `Cache-Control: no-store` is set.
+    pub no_store: bool,
 }
 
 /// One change to storage's answer, as the host applies it.
@@ -156,7 +162,10 @@ pub fn client_answer<'a, H: Pair>(
     response: &'a [H],
     rules: &AnswerRules<'a>,
 ) -> Option<Vec<AnswerEdit<'a>>> {
-    let kept = carry::edits(rules.kept);
+    let mut kept = carry::edits(rules.kept);
+    if rules.no_store {
+        kept.retain(|&(n, _, _)| n != "cache-control" && n != "expires");
+    }
     let kept_has = |k: &str| kept.iter().any(|&(n, _, _)| n == k);
     let safe = rules.consented;
     let value = |k: &str| response.iter().find(|h| h.name() == k).map(|h| h.value());
@@ -167,10 +176,10 @@ pub fn client_answer<'a, H: Pair>(
         && !kept_has("content-type")
         && !kept_has("content-disposition")
         && !value("content-type").is_some_and(is_passive);
-    let private = safe && !kept_has("cache-control");
+    let private = safe && !rules.no_store && !kept_has("cache-control");
     let ours = |k: &str| {
         (safe && k == "x-content-type-options")
-            || (private && k == "cache-control")
+            || ((private || rules.no_store) && k == "cache-control")
             || (active && (k == "content-disposition" || k == "content-security-policy"))
     };
     let replaced = |k: &str| ours(k) || kept.iter().any(|&(n, _, e)| e == Edit::Replace && n == k);
@@ -180,6 +189,7 @@ pub fn client_answer<'a, H: Pair>(
             || (rules.plain_error && (k == "content-length" || k == "content-type"))
             || (safe && k.starts_with("x-amz-") && !rules.expose.iter().any(|e| e == k))
             || (rules.scrub && k == "content-length")
+            || (rules.no_store && k == "expires")
             || replaced(k)
     };
     let lines = |k: &str| response.iter().filter(|h| h.name() == k).count();
@@ -205,6 +215,9 @@ pub fn client_answer<'a, H: Pair>(
     }
     if private {
         out.push(AnswerEdit::Set("cache-control", b"private"));
+    }
+    if rules.no_store {
+        out.push(AnswerEdit::Set("cache-control", b"no-store"));
     }
     if active {
         out.push(AnswerEdit::Set("content-disposition", b"attachment"));
