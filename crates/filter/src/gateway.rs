@@ -17,6 +17,7 @@ use asset_gate_core::config::{GatewayConfig, SigningConfig};
 use asset_gate_core::gateway::consent::{self, Consent, Permit};
 use asset_gate_core::gateway::decision_cache;
 use asset_gate_core::internal_redirect::carry;
+use asset_gate_core::primitives::ascii;
 use asset_gate_core::primitives::header_map::Header;
 use asset_gate_core::roles::{gateway, storage};
 use asset_gate_core::signing::prepare::{self, Body, Signed};
@@ -214,7 +215,7 @@ impl Gateway {
         let method = header(&client, ":method").unwrap_or_default();
         self.post = method == "POST";
         let path = header(&client, ":path").unwrap_or_default();
-        let query = path.split_once('?').map_or("", |(_, q)| q);
+        let query = ascii::split_once(path, b'?').map_or("", |(_, q)| q);
         let copy = header(&client, "x-amz-copy-source").is_some();
         let permit = match consent::permit(method, query, self.has_body, copy, consent) {
             Ok(p) => p,
@@ -286,10 +287,7 @@ impl Gateway {
         let base = &p.base_url;
         let host = gateway::presign_host(base);
         // A presigned request has no query of its own (judge refuses one).
-        let path = mapped
-            .path
-            .split_once('?')
-            .map_or(&*mapped.path, |(p, _)| p);
+        let path = ascii::split_once(&mapped.path, b'?').map_or(&*mapped.path, |(p, _)| p);
         let params = gateway::presign_params(permit, consent);
         let mut headers = upload.to_vec();
         headers.push(("host", host));

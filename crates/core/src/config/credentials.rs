@@ -266,7 +266,7 @@ fn token_endpoint(
 /// `"/" + file name` of a token file named by the environment: where a
 /// sidecar serving the file's directory answers it.
 fn served_path(file: Option<String>) -> String {
-    match file.as_deref().and_then(|f| f.rsplit('/').next()) {
+    match file.as_deref().map(|f| ascii::after_last(f, b'/')) {
         Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic()) => ["/", n].concat(),
         _ => "/token".into(),
     }
@@ -349,8 +349,8 @@ pub fn full_uri_parts(uri: &str) -> Result<(String, String), &'static str> {
     let (authority, path) = ascii::split_before(rest, b'/').unwrap_or((rest, ""));
     // The host: inside [...] for IPv6, else before the port.
     let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').map_or("", |(h, _)| h),
-        None => authority.split(':').next().unwrap_or_default(),
+        Some(v6) => ascii::split_once(v6, b']').map_or("", |(h, _)| h),
+        None => ascii::split_once(authority, b':').map_or(authority, |(h, _)| h),
     };
     let dotted =
         host.split('.').count() == 4 && host.bytes().all(|b| b.is_ascii_digit() || b == b'.');

@@ -451,7 +451,7 @@ pub(super) fn owned(names: &[&str]) -> Vec<String> {
 /// Parses durations written as `"360s"`, `"5m"`, `"1h"`, `"250ms"` (Envoy-style strings).
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let split = s.bytes().position(|c| !c.is_ascii_digit())?;
     // Checked (always a boundary): `split_at` would pull core's char-boundary
     // panic path, and its Unicode tables, into the module.
     let (num, unit) = s.split_at_checked(split)?;

@@ -148,12 +148,13 @@ pub fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
             continue;
         }
         let name_len = tail
-            .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+            .bytes()
+            .position(|c| c.is_ascii_whitespace() || c == b'>' || c == b'/')
             .unwrap_or(tail.len());
         // Checked splits (always at boundaries): indexing would pull core's
         // char-boundary panic path, and its Unicode tables, into the module.
         let (qname, attrs) = tail.split_at_checked(name_len)?;
-        let local = qname.rsplit(':').next().unwrap_or(qname);
+        let local = ascii::after_last(qname, b':');
         let (attrs, _) = ascii::split_once(attrs, b'>')?;
         let gt = attrs.len();
         if local != name || qname.is_empty() {

@@ -276,7 +276,7 @@ pub(super) fn push_canonical_headers(
                 name: name.to_ascii_lowercase(),
             });
         }
-        if name.eq_ignore_ascii_case("host") && !value.trim_matches(' ').is_empty() {
+        if name.eq_ignore_ascii_case("host") && !ascii::trim_spaces(value).is_empty() {
             has_host = true;
         }
         entries.push((name, value, i));
@@ -355,7 +355,7 @@ pub(super) fn push_host_only_headers(
                 name: "host".to_owned(),
             }));
         }
-        if host.trim_matches(' ').is_empty() {
+        if ascii::trim_spaces(host).is_empty() {
             return Some(Err(SigV4Error::MissingHost));
         }
         push_trimmed(block, host);
