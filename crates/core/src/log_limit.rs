@@ -7,8 +7,8 @@
 pub const INTERVAL_MS: u64 = 10_000;
 
 /// Per kind: when its last line was written and how many were held back
-/// since. The kinds are few and bounded (storage error codes, settings),
-/// so a list is enough.
+/// since. The kinds are few and bounded (storage error codes, settings,
+/// the routes of a configuration), so a list is enough.
 #[derive(Debug, Default)]
 pub struct LogLimit {
     kinds: Vec<(String, u64, u32)>,

@@ -6,6 +6,8 @@
 //! `StringToSign`, `CanonicalRequest` and access key id in a
 //! `SignatureDoesNotMatch`, and those never reach a log.
 
+use crate::primitives::ascii;
+
 /// The most of an error body kept to find its code. S3's error documents
 /// are a few hundred bytes, a `SignatureDoesNotMatch` (its canonical
 /// request twice, once as hex) a few KiB; `<Code>` comes first in each.
@@ -53,9 +55,8 @@ pub fn is_code(code: &[u8]) -> bool {
 /// The text of the first `open…close` element in `xml` (no attributes,
 /// as S3 writes them).
 fn element<'a>(xml: &'a [u8], open: &[u8], close: &[u8]) -> Option<&'a [u8]> {
-    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
-    let text = xml.get(find(xml, open)? + open.len()..)?;
-    text.get(..find(text, close)?)
+    let text = xml.get(ascii::find(xml, open)? + open.len()..)?;
+    text.get(..ascii::find(text, close)?)
 }
 
 /// The counter (`storage_error.<member>`) and filter-state value
@@ -107,10 +108,15 @@ pub fn hint(code: &str) -> Option<&'static str> {
 /// message, the hint, and how many lines like it the rate limit held back.
 pub fn describe(status: u32, body: Option<&ErrorBody>, target: &str, suppressed: u32) -> String {
     let code = body.and_then(|b| b.code);
-    let mut line = format!(
-        "storage answered {status} {} for {target}",
-        code.unwrap_or("(no S3 error code)")
-    );
+    let mut line = [
+        "storage answered ",
+        &status.to_string(),
+        " ",
+        code.unwrap_or("(no S3 error code)"),
+        " for ",
+        target,
+    ]
+    .concat();
     if let Some(m) = body.and_then(|b| b.message) {
         line.push_str(": \"");
         // One printable line, bounded: storage's text, not ours.
@@ -128,7 +134,9 @@ pub fn describe(status: u32, body: Option<&ErrorBody>, target: &str, suppressed:
         line.push_str(h);
     }
     if suppressed > 0 {
-        line.push_str(&format!(" ({suppressed} more not logged)"));
+        line.push_str(" (");
+        line.push_str(&suppressed.to_string());
+        line.push_str(" more not logged)");
     }
     line
 }

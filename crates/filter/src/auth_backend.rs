@@ -6,6 +6,7 @@
 
 use crate::clock;
 use crate::http::{self, header, values, RawMap, ACCEL_HEADER};
+use crate::logs;
 use crate::metrics::Counter;
 use crate::secret::{marker_key, remember_issued};
 use crate::shared::Shared;
@@ -133,8 +134,10 @@ impl AuthBackend {
             k == marker || http::is_accel_control(k)
         });
         if let Err(s) = removed {
-            log::warn!(
-                "asset-gate: cannot remove control headers from the backend's answer: {s:?}"
+            logs::failed(
+                log::Level::Warn,
+                "remove control headers from the backend's answer",
+                s,
             );
             return http::refuse(&self.shared.metrics, Answer::CannotRewriteBackendAnswer);
         }
@@ -152,8 +155,10 @@ impl AuthBackend {
         let kept = match carry::collect(answer, &cfg.keep_backend_headers, cfg.max_kept_bytes) {
             Ok(kept) => kept,
             Err(e) => {
-                log::warn!("asset-gate: refused the auth backend's redirect: {e}");
-                let refusal = Answer::KeptHeadersRefused.with(format!("{e}"));
+                let detail = e.to_string();
+                let what = "asset-gate: refused the auth backend's redirect: ";
+                logs::detail(log::Level::Warn, what, &detail);
+                let refusal = Answer::KeptHeadersRefused.with(detail);
                 return http::refuse(&shared.metrics, refusal);
             }
         };
@@ -173,7 +178,7 @@ impl AuthBackend {
             (cfg.marker_header.as_str(), mark.as_str()),
         ];
         if let Err(s) = hostcalls::set_map(MapType::HttpResponseHeaders, answer) {
-            log::warn!("asset-gate: cannot rewrite the backend's answer: {s:?}");
+            logs::failed(log::Level::Warn, "rewrite the backend's answer", s);
             return http::refuse(&shared.metrics, Answer::CannotRewriteBackendAnswer);
         }
         let consent = Consent {
@@ -182,7 +187,11 @@ impl AuthBackend {
         };
         remember_issued(mark, &subject, expires_at, consent);
         shared.metrics.inc(auth_backend::redirected(accel));
-        log::debug!("asset-gate: internal redirect to {path}");
+        logs::detail(
+            log::Level::Debug,
+            "asset-gate: internal redirect to ",
+            &path,
+        );
         Action::Continue
     }
 }

@@ -9,11 +9,12 @@
 
 use crate::clock;
 use crate::http;
+use crate::logs;
 use crate::metrics::Counter;
 use crate::shared::Shared;
 use asset_gate_core::answers::Answer;
 use asset_gate_core::augment::provider;
-use asset_gate_core::internal_redirect::warnings::Throttle;
+use asset_gate_core::log_limit::LogLimit;
 use asset_gate_core::roles::edge::{self, Trace};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
@@ -23,7 +24,7 @@ use std::rc::Rc;
 
 thread_local! {
     /// Declined-redirect warnings of this VM, one per route per interval.
-    static WARNINGS: RefCell<Throttle> = const { RefCell::new(Throttle::NEW) };
+    static WARNINGS: RefCell<LogLimit> = const { RefCell::new(LogLimit::new()) };
 }
 
 pub struct Edge {
@@ -59,17 +60,21 @@ impl Edge {
             return http::refuse(metrics, Answer::CannotReadRequest);
         };
         if let Err(s) = http::remove_present(map, &headers, provider::is_envoy_control) {
-            log::warn!("asset-gate: cannot remove client x-envoy-* headers: {s:?}");
+            logs::failed(log::Level::Warn, "remove client x-envoy-* headers", s);
             return http::refuse(metrics, Answer::CannotRemoveEnvoyHeaders);
         }
         if !headers.iter().any(|&(k, _)| k == name) {
             return Action::Continue;
         }
         if let Err(e) = http::verify_marker(&headers, name, audience, clock::now_secs()) {
-            log::debug!("asset-gate: dropped a client-sent marker: {e}");
+            logs::detail(
+                log::Level::Debug,
+                "asset-gate: dropped a client-sent marker: ",
+                &e,
+            );
             metrics.inc(Counter::SpoofAttempts);
             if let Err(s) = hostcalls::remove_map_value(map, name) {
-                log::warn!("asset-gate: cannot remove a client-sent marker: {s:?}");
+                logs::failed(log::Level::Warn, "remove a client-sent marker", s);
                 return http::refuse(metrics, Answer::CannotRemoveMarker);
             }
         }
@@ -93,7 +98,7 @@ impl Edge {
         // A client's body is not the route's mistake: no warning.
         if answer != Answer::RedirectDeclinedBody {
             let key = route.unwrap_or_default();
-            let admitted = WARNINGS.with_borrow_mut(|w| w.admit(key, clock::now_secs()));
+            let admitted = WARNINGS.with_borrow_mut(|w| w.admit(key, clock::now_ms()));
             if let Some(held_back) = admitted {
                 log::warn!(
                     "asset-gate: {} (route: {}; {held_back} more since the last warning)",

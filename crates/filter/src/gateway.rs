@@ -8,6 +8,7 @@
 
 use crate::clock;
 use crate::http::{self, header, RawMap};
+use crate::logs;
 use crate::metrics::Counter;
 use crate::shared::Shared;
 use crate::storage::{client_answer, replace_error_body, signed_rewrite, BodyRewrite};
@@ -16,6 +17,7 @@ use asset_gate_core::config::{GatewayConfig, SigningConfig};
 use asset_gate_core::gateway::consent::{self, Consent, Permit};
 use asset_gate_core::gateway::decision_cache;
 use asset_gate_core::internal_redirect::carry;
+use asset_gate_core::primitives::ascii;
 use asset_gate_core::primitives::header_map::Header;
 use asset_gate_core::roles::{gateway, storage};
 use asset_gate_core::signing::prepare::{self, Body, Signed};
@@ -130,10 +132,8 @@ impl Gateway {
                 Action::Pause
             }
             Err(s) => {
-                log::warn!(
-                    "asset-gate: cannot call the auth backend cluster {}: {s:?}",
-                    cfg.auth_cluster
-                );
+                let what = ["call the auth backend cluster ", &cfg.auth_cluster].concat();
+                logs::failed(log::Level::Warn, &what, s);
                 self.refuse(Answer::AuthUnavailable)
             }
         }
@@ -215,7 +215,7 @@ impl Gateway {
         let method = header(&client, ":method").unwrap_or_default();
         self.post = method == "POST";
         let path = header(&client, ":path").unwrap_or_default();
-        let query = path.split_once('?').map_or("", |(_, q)| q);
+        let query = ascii::split_once(path, b'?').map_or("", |(_, q)| q);
         let copy = header(&client, "x-amz-copy-source").is_some();
         let permit = match consent::permit(method, query, self.has_body, copy, consent) {
             Ok(p) => p,
@@ -255,7 +255,7 @@ impl Gateway {
         // One write: the storage request replaces the client's whole map.
         let map = rewrite.applied_to(&request);
         if let Err(s) = hostcalls::set_map_bytes(MapType::HttpRequestHeaders, map) {
-            log::warn!("asset-gate: cannot rewrite request headers: {s:?}");
+            logs::failed(log::Level::Warn, "rewrite request headers", s);
             return self.refuse(Answer::CannotRewriteRequest);
         }
         self.kept = consent.kept.clone();
@@ -287,10 +287,7 @@ impl Gateway {
         let base = &p.base_url;
         let host = gateway::presign_host(base);
         // A presigned request has no query of its own (judge refuses one).
-        let path = mapped
-            .path
-            .split_once('?')
-            .map_or(&*mapped.path, |(p, _)| p);
+        let path = ascii::split_once(&mapped.path, b'?').map_or(&*mapped.path, |(p, _)| p);
         let params = gateway::presign_params(permit, consent);
         let mut headers = upload.to_vec();
         headers.push(("host", host));
@@ -393,7 +390,9 @@ impl HttpContext for Gateway {
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         match &mut self.rewriting {
-            Some(rw) => replace_error_body(rw, &self.target, body_size, end_of_stream),
+            Some(rw) => {
+                replace_error_body(&self.shared, rw, &self.target, body_size, end_of_stream)
+            }
             None => Action::Continue,
         }
     }

@@ -4,6 +4,7 @@
 //! calls are used, so no input can trap the VM.
 
 use crate::clock;
+use crate::logs;
 use crate::metrics::{Counter, Metrics};
 use crate::secret::{marker_key, with_recent};
 use crate::shared::{Cached, Shared};
@@ -136,7 +137,7 @@ fn send(metrics: &Metrics, answer: Answer, detail: &str) -> Action {
     let headers = vec![("content-type", "text/plain; charset=utf-8")];
     let body = answer.body(detail);
     if let Err(s) = hostcalls::send_http_response(answer.status(), headers, Some(body.as_bytes())) {
-        log::warn!("asset-gate: cannot send local reply: {s:?}");
+        logs::failed(log::Level::Warn, "send local reply", s);
     }
     Action::Pause
 }
@@ -208,7 +209,11 @@ fn inject_headers(shared: &Shared) -> Option<Action> {
             continue;
         }
         if let Err(s) = hostcalls::set_map_value(map, name, Some(value)) {
-            log::warn!("asset-gate: cannot add the provider's header {name}: {s:?}");
+            logs::failed(
+                log::Level::Warn,
+                &["add the provider's header ", name].concat(),
+                s,
+            );
             return Some(refuse(&shared.metrics, Answer::CannotAddProviderHeaders));
         }
     }

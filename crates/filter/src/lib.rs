@@ -15,7 +15,7 @@
 //! - `edge`, `auth_backend`, `storage`, `gateway`: one HTTP context per role.
 //! - `http`: what every role uses, once: header reads, the marker check, local
 //!   answers, header augmentation.
-//! - `clock`: the host clock.
+//! - `clock`: the host clock; `logs`: log lines with a variable part.
 //! - `poller`, `secret`, `metrics`: out-of-band polls, the marker secret, stats.
 
 // String indexing can panic on a char boundary, and its panic path alone
@@ -27,6 +27,7 @@ mod clock;
 mod edge;
 mod gateway;
 mod http;
+mod logs;
 mod metrics;
 mod poller;
 mod root;

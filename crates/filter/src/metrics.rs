@@ -8,51 +8,66 @@ use asset_gate_core::metrics::Gauge;
 pub use asset_gate_core::metrics::{source_code, Counter};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
+use std::cell::RefCell;
 
 /// The metric name prefix for one placement: the plugin name with anything
-/// but letters, digits, `_` and `-` turned into `_`, so a name can never
-/// split into more stat segments.
-#[inline(never)]
+/// but letters, digits, `_` and `-` turned into `_` (one per character), so
+/// a name can never split into more stat segments.
 fn prefix(plugin_name: &str) -> String {
-    let clean: String = plugin_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if clean.is_empty() {
-        "asset_gate.default.".to_string()
-    } else {
-        format!("asset_gate.{clean}.")
+    let mut prefix = String::from("asset_gate.");
+    if plugin_name.is_empty() {
+        prefix.push_str("default");
     }
+    for b in plugin_name.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' => prefix.push(char::from(b)),
+            // A UTF-8 continuation byte: its character already has its `_`.
+            0x80..=0xbf => {}
+            _ => prefix.push('_'),
+        }
+    }
+    prefix.push('.');
+    prefix
 }
 
-/// Metric ids defined once per VM.
-#[derive(Debug, Default)]
+/// Defines the metric `<prefix><name>`.
+fn define(prefix: &str, kind: MetricType, name: &str) -> Option<u32> {
+    hostcalls::define_metric(kind, &[prefix, name].concat()).ok()
+}
+
+/// Metric ids defined once per placement.
 pub struct Metrics {
+    /// `asset_gate.<placement>.`, every name's start.
+    prefix: String,
     ids: Vec<Option<u32>>,
     cache_age: Option<u32>,
     /// Expires-in, usable and source gauges, when this placement signs.
     credentials: Option<[Option<u32>; 3]>,
+    /// The family counters (`<family>.<member>`) by name, each defined the
+    /// first time it is bumped. Members are bounded (`core::metrics::Family`),
+    /// and so is this list.
+    members: RefCell<Vec<(String, Option<u32>)>>,
 }
 
 impl Metrics {
-    /// Defines this placement's metrics (`plugin_name` as Envoy reports it).
+    /// Defines this placement's metrics (`plugin_name` as Envoy reports it),
+    /// and sets its `build_version` gauge: the module's version as one
+    /// number (its git revision is in the startup log line); Envoy keeps
+    /// the value.
     pub fn define(plugin_name: &str, with_cache_age: bool, signs: bool) -> Metrics {
         let prefix = prefix(plugin_name);
-        let define =
-            |kind, name: &str| hostcalls::define_metric(kind, &format!("{prefix}{name}")).ok();
+        let gauge = |g: Gauge| define(&prefix, MetricType::Gauge, g.name());
+        const CODE: u64 = asset_gate_core::metrics::version_code(env!("CARGO_PKG_VERSION"));
+        if let Some(id) = gauge(Gauge::BuildVersion) {
+            let _ = hostcalls::record_metric(id, CODE);
+        }
         Metrics {
             ids: Counter::ALL
                 .iter()
-                .map(|c| define(MetricType::Counter, c.name()))
+                .map(|c| define(&prefix, MetricType::Counter, c.name()))
                 .collect(),
             cache_age: if with_cache_age {
-                define(MetricType::Gauge, Gauge::HeaderCacheAge.name())
+                gauge(Gauge::HeaderCacheAge)
             } else {
                 None
             },
@@ -62,14 +77,34 @@ impl Metrics {
                     Gauge::CredentialsUsable,
                     Gauge::CredentialsSource,
                 ]
-                .map(|g| define(MetricType::Gauge, g.name()))
+                .map(gauge)
             }),
+            members: RefCell::default(),
+            prefix,
         }
     }
 
     pub fn inc(&self, c: Counter) {
         if let Some(Some(id)) = self.ids.get(c as usize) {
             let _ = hostcalls::increment_metric(*id, 1);
+        }
+    }
+
+    /// Bumps `<family>.<member>`, defining it the first time: a placement
+    /// lists only the members that happened.
+    pub fn inc_member(&self, family: &str, member: &str) {
+        let name = [family, ".", member].concat();
+        let mut members = self.members.borrow_mut();
+        let id = match members.iter().find(|(n, _)| *n == name) {
+            Some(&(_, id)) => id,
+            None => {
+                let id = define(&self.prefix, MetricType::Counter, &name);
+                members.push((name, id));
+                id
+            }
+        };
+        if let Some(id) = id {
+            let _ = hostcalls::increment_metric(id, 1);
         }
     }
 
@@ -88,50 +123,5 @@ impl Metrics {
         if let Some(id) = self.cache_age {
             let _ = hostcalls::record_metric(id, secs);
         }
-    }
-}
-
-/// This placement's `build_version` gauge: the module's version as one
-/// number (its git revision is in the startup log line). Set once, at
-/// configure time; Envoy keeps the value.
-pub fn record_build_version(plugin_name: &str) {
-    const CODE: u64 = asset_gate_core::metrics::version_code(env!("CARGO_PKG_VERSION"));
-    let mut name = prefix(plugin_name);
-    name.push_str(Gauge::BuildVersion.name());
-    if let Ok(id) = hostcalls::define_metric(MetricType::Gauge, &name) {
-        let _ = hostcalls::record_metric(id, CODE);
-    }
-}
-
-thread_local! {
-    /// This VM's family counters (`asset_gate.<placement>.<family>.<member>`)
-    /// by full name, defined the first time each is bumped. Members are
-    /// bounded (`core::metrics::Family`), and so is this list.
-    static MEMBERS: std::cell::RefCell<Vec<(String, Option<u32>)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Bumps `<family>.<member>` of the calling placement, defining it the
-/// first time: a placement lists only the members that happened. Placements
-/// share a VM, so the placement (the plugin's name) is read from the host
-/// each time; only storage errors get here.
-pub fn inc_member(family: &str, member: &str) {
-    let plugin = hostcalls::get_property(vec!["plugin_name"])
-        .ok()
-        .flatten()
-        .and_then(|b| String::from_utf8(b).ok())
-        .unwrap_or_default();
-    let name = [prefix(&plugin).as_str(), family, ".", member].concat();
-    let id = MEMBERS.with(|m| {
-        let mut m = m.borrow_mut();
-        if let Some((_, id)) = m.iter().find(|(n, _)| *n == name) {
-            return *id;
-        }
-        let id = hostcalls::define_metric(MetricType::Counter, &name).ok();
-        m.push((name, id));
-        id
-    });
-    if let Some(id) = id {
-        let _ = hostcalls::increment_metric(id, 1);
     }
 }

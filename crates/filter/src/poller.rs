@@ -6,6 +6,7 @@
 //! Results go to shared data, where every VM's HTTP contexts read them.
 
 use crate::clock::now_ms;
+use crate::logs;
 use crate::metrics::{Counter, Metrics};
 use asset_gate_core::augment::poll::{Backoff, PollRecord};
 use asset_gate_core::augment::provider;
@@ -97,7 +98,7 @@ fn send(
     ) {
         Ok(token) => Some(token),
         Err(s) => {
-            log::warn!("asset-gate: cannot call cluster {cluster}: {s:?}");
+            logs::failed(log::Level::Warn, &["call cluster ", cluster].concat(), s);
             None
         }
     }
@@ -195,7 +196,7 @@ impl Poller {
                 Ok(()) => return Some(next),
                 Err(Status::CasMismatch) => continue,
                 Err(s) => {
-                    log::warn!("asset-gate: cannot update the poll record: {s:?}");
+                    logs::failed(log::Level::Warn, "update the poll record", s);
                     return None;
                 }
             }
@@ -256,9 +257,8 @@ impl Poller {
                 self.sent(sent, metrics);
             }
             Step::Failed(f) => {
-                log::warn!(
-                    "asset-gate: credentials refresh failed, keeping the current credentials until they expire: {f}"
-                );
+                let what = "asset-gate: credentials refresh failed, keeping the current credentials until they expire: ";
+                logs::detail(log::Level::Warn, what, &f);
                 self.finish(Err(f.reason.name()), metrics);
             }
             Step::Done(fetched) => {
@@ -272,7 +272,8 @@ impl Poller {
                     return;
                 };
                 if *last_source != Some(fetched.source) {
-                    log::info!("asset-gate: credentials from source {}", fetched.source);
+                    let what = "asset-gate: credentials from source ";
+                    logs::detail(log::Level::Info, what, &fetched.source);
                     *last_source = Some(fetched.source);
                 }
                 let next = refresh::refresh_in_ms(
@@ -288,7 +289,7 @@ impl Poller {
 
     fn store(&mut self, data: &[u8], next_in_ms: u64, metrics: &Metrics) {
         if let Err(s) = hostcalls::set_shared_data(&self.data_key, Some(data), None) {
-            log::warn!("asset-gate: cannot store the poll result: {s:?}");
+            logs::failed(log::Level::Warn, "store the poll result", s);
             self.finish(Err("store"), metrics);
             return;
         }

@@ -6,6 +6,7 @@
 use crate::auth_backend::AuthBackend;
 use crate::clock;
 use crate::edge::Edge;
+use crate::logs;
 use crate::metrics::{source_code, Metrics};
 use crate::poller::{Kind, Poller};
 use crate::shared::Shared;
@@ -80,7 +81,7 @@ impl RootContext for Root {
                 true
             }
             Err(status) => {
-                log::error!("asset-gate: cannot read vm_config.configuration: {status:?}");
+                logs::failed(log::Level::Error, "read vm_config.configuration", status);
                 false
             }
         }
@@ -90,14 +91,14 @@ impl RootContext for Root {
         let bytes = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
             Ok(b) => b.unwrap_or_default(),
             Err(status) => {
-                log::error!("asset-gate: cannot read the plugin configuration: {status:?}");
+                logs::failed(log::Level::Error, "read the plugin configuration", status);
                 return false;
             }
         };
         let mut config = match Config::parse_layered(&self.vm_config, &bytes, &ProcessEnv) {
             Ok(c) => c,
             Err(e) => {
-                log::error!("{e}");
+                logs::detail(log::Level::Error, "", &e);
                 return false;
             }
         };
@@ -143,7 +144,7 @@ impl RootContext for Root {
         }
         if !pollers.is_empty() {
             if let Err(s) = hostcalls::set_tick_period(clock::TICK) {
-                log::error!("asset-gate: cannot start the poll timer: {s:?}");
+                logs::failed(log::Level::Error, "start the poll timer", s);
                 return false;
             }
         }
@@ -167,7 +168,6 @@ impl RootContext for Root {
             config.augment.is_some(),
             config.signing.is_some(),
         );
-        crate::metrics::record_build_version(&plugin_name);
         self.pollers = pollers;
         self.shared = Some(Rc::new(Shared {
             config,
@@ -180,6 +180,8 @@ impl RootContext for Root {
             credentials_key,
             credentials_cas: RefCell::new(None),
             credentials_source: std::cell::Cell::new(source),
+            held: RefCell::default(),
+            delivers_bodies: std::cell::Cell::new(false),
         }));
         if let Some(shared) = &self.shared {
             shared.record_credentials_gauges();

@@ -3,6 +3,7 @@
 //! every placement) issues and verifies markers with the same key; and the
 //! markers this VM issued lately, which it recognises without their MAC.
 
+use crate::logs;
 use asset_gate_core::internal_redirect::marker::{Consent, MarkerKey, Recent, SECRET_LEN};
 use proxy_wasm::hostcalls;
 use std::cell::RefCell;
@@ -60,7 +61,7 @@ fn marker_secret() -> Option<Vec<u8>> {
         return None;
     }
     if let Err(status) = hostcalls::set_shared_data(KEY, Some(&fresh), None) {
-        log::error!("asset-gate: cannot store the marker secret: {status:?}");
+        logs::failed(log::Level::Error, "store the marker secret", status);
         return None;
     }
     stored()

@@ -11,13 +11,27 @@ use asset_gate_core::gateway::consent::Consent;
 use asset_gate_core::gateway::decision_cache::DecisionCache;
 use asset_gate_core::sigv4::SigningKeyCache;
 use proxy_wasm::hostcalls;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 /// A value read from shared data, kept with the CAS version it was read at,
 /// so that it is parsed once per change rather than once per request.
 pub struct Cached<T> {
     pub cas: u32,
     pub value: T,
+}
+
+/// A request held for its body (`signing.body: "hash"`) that has had no
+/// body callback yet. Without `allow_on_headers_stop_iteration` in the
+/// plugin's configuration, the proxy-wasm host turns a held request
+/// (StopIteration) into StopAllIteration: Envoy buffers the body and never
+/// calls the filter with it, and the request hangs until a timeout. The
+/// setting cannot be read from inside the module, so the placement's root
+/// context answers such a request from its tick.
+pub struct Held {
+    pub context_id: u32,
+    pub since_ms: u64,
+    /// What Envoy had received of the request when it was held.
+    pub received: u64,
 }
 
 /// State shared by the root context and every HTTP context of one VM.
@@ -36,7 +50,13 @@ pub struct Shared {
     pub credentials_key: Option<String>,
     pub credentials_cas: RefCell<Option<u32>>,
     /// `metrics::source_code` of the source the credentials came from.
-    pub credentials_source: std::cell::Cell<u64>,
+    pub credentials_source: Cell<u64>,
+    /// This placement's requests held for their body that have had no
+    /// body callback yet (`storage::answer_withheld_bodies` watches them).
+    pub held: RefCell<Vec<Held>>,
+    /// This placement has handed a held request its body: Envoy's
+    /// setting is on, and its requests are watched no more.
+    pub delivers_bodies: Cell<bool>,
 }
 
 impl Shared {

@@ -7,8 +7,9 @@
 
 use crate::clock;
 use crate::http::{self, header, RawMap};
-use crate::metrics::{self, Counter};
-use crate::shared::Shared;
+use crate::logs;
+use crate::metrics::Counter;
+use crate::shared::{Held, Shared};
 use asset_gate_core::answers::{Answer, Refusal};
 use asset_gate_core::config::{Role, SigningConfig};
 use asset_gate_core::internal_redirect::carry;
@@ -24,7 +25,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType, Status};
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 pub struct Storage {
     shared: Rc<Shared>,
@@ -93,7 +94,11 @@ impl Storage {
         let audience = shared.config.redirect.marker_audience.as_str();
         let verified = http::verify_marker(headers, name, audience, now);
         if let Err(e) = &verified {
-            log::debug!("asset-gate: storage request refused: {e}");
+            logs::detail(
+                log::Level::Debug,
+                "asset-gate: storage request refused: ",
+                e,
+            );
         }
         let method = header(headers, ":method").unwrap_or_default();
         let consent = match storage::read_consent(verified, method, end_of_stream) {
@@ -114,28 +119,21 @@ impl Storage {
     /// unless this placement already handed a body over (then Envoy's
     /// setting is on) or Envoy does not say how much it received.
     fn watch_body(&mut self) {
-        let placement = Rc::downgrade(&self.shared);
-        let ours = |w: &Weak<Shared>| w.ptr_eq(&placement);
-        if DELIVERING.with(|d| d.borrow().iter().any(ours)) {
+        if self.shared.delivers_bodies.get() {
             return;
         }
         let Some(received) = received() else { return };
-        let first = HELD.with(|h| {
-            let mut h = h.borrow_mut();
-            let first = !h.iter().any(|e| ours(&e.placement));
-            h.push(Held {
-                context_id: self.context_id,
-                since_ms: clock::now_ms(),
-                received,
-                placement: placement.clone(),
-            });
-            first
-        });
-        self.watched = true;
-        if first {
+        let mut held = self.shared.held.borrow_mut();
+        if held.is_empty() {
             // The root context answers from its tick (it may have none yet).
             let _ = hostcalls::set_tick_period(clock::TICK);
         }
+        held.push(Held {
+            context_id: self.context_id,
+            since_ms: clock::now_ms(),
+            received,
+        });
+        self.watched = true;
     }
 
     /// A body callback came: Envoy hands this placement its bodies, so it
@@ -145,18 +143,9 @@ impl Storage {
         if !std::mem::take(&mut self.watched) {
             return;
         }
+        self.shared.delivers_bodies.set(true);
         let id = self.context_id;
-        HELD.with(|h| {
-            let mut h = h.borrow_mut();
-            if let Some(i) = h.iter().position(|e| e.context_id == id) {
-                h.swap_remove(i);
-            }
-        });
-        DELIVERING.with(|d| {
-            let mut d = d.borrow_mut();
-            d.retain(|w| w.strong_count() > 0);
-            d.push(Rc::downgrade(&self.shared));
-        });
+        self.shared.held.borrow_mut().retain(|e| e.context_id != id);
     }
 
     /// Feeds the bytes buffered since the last callback to the hasher.
@@ -210,7 +199,7 @@ impl Storage {
             }
         };
         if let Err(s) = applied {
-            log::warn!("asset-gate: cannot rewrite request headers: {s:?}");
+            logs::failed(log::Level::Warn, "rewrite request headers", s);
             return http::refuse(&shared.metrics, Answer::CannotRewriteRequest);
         }
         Action::Continue
@@ -239,28 +228,7 @@ impl Storage {
     }
 }
 
-/// A request held for its body (`signing.body: "hash"`) that has had no
-/// body callback yet.
-struct Held {
-    context_id: u32,
-    since_ms: u64,
-    /// What Envoy had received of the request when it was held.
-    received: u64,
-    /// The placement (root context) whose tick answers it.
-    placement: Weak<Shared>,
-}
-
 thread_local! {
-    /// This VM's held requests. Without `allow_on_headers_stop_iteration`
-    /// in the plugin's configuration, the proxy-wasm host turns a held
-    /// request (StopIteration) into StopAllIteration: Envoy buffers the
-    /// body and never calls the filter with it, and the request hangs
-    /// until a timeout. The setting cannot be read from inside
-    /// the module, so the root context's tick answers such a request.
-    static HELD: RefCell<Vec<Held>> = const { RefCell::new(Vec::new()) };
-    /// Placements that handed a held request its body: their setting is on.
-    /// (A `Weak` keeps the allocation, so no new placement takes its address.)
-    static DELIVERING: RefCell<Vec<Weak<Shared>>> = const { RefCell::new(Vec::new()) };
     /// The VM's rate limit of warnings that could repeat on every request.
     static LOG_LIMIT: RefCell<LogLimit> = const { RefCell::new(LogLimit::new()) };
 }
@@ -279,23 +247,16 @@ fn received() -> Option<u64> {
 /// 500 naming the setting, and logs it; forgets those whose context is
 /// gone. Whether any of its requests are still watched. Switches the
 /// effective context: call it last.
-pub fn answer_withheld_bodies(shared: &Rc<Shared>) -> bool {
+pub fn answer_withheld_bodies(shared: &Shared) -> bool {
     let now = clock::now_ms();
-    let mut watching = false;
-    HELD.with(|h| {
-        h.borrow_mut().retain(|e| {
-            if !std::ptr::eq(e.placement.as_ptr(), Rc::as_ptr(shared)) {
-                return true;
-            }
-            let waited = now.saturating_sub(e.since_ms);
-            let keep = waited < storage::BODY_WAIT_MS
-                || (hostcalls::set_effective_context(e.context_id).is_ok()
-                    && !answer_if_withheld(shared, waited, e.received, now));
-            watching |= keep;
-            keep
-        });
+    let mut held = shared.held.borrow_mut();
+    held.retain(|e| {
+        let waited = now.saturating_sub(e.since_ms);
+        waited < storage::BODY_WAIT_MS
+            || (hostcalls::set_effective_context(e.context_id).is_ok()
+                && !answer_if_withheld(shared, waited, e.received, now))
     });
-    watching
+    !held.is_empty()
 }
 
 /// Answers the effective context's held request if Envoy has received body
@@ -393,7 +354,7 @@ pub fn client_answer(
         shared.metrics.inc(Counter::StorageErrorsRewritten);
         if end_of_stream {
             // No body (a HEAD): the code is unknown.
-            report_error(status, None, target);
+            report_error(shared, status, None, target);
         }
     }
     let kept = carry::parse(kept);
@@ -405,16 +366,16 @@ pub fn client_answer(
         consented,
         expose: &cfg.expose_amz_headers,
         scrub: plan.scrub,
+        no_store: plan.no_store,
     };
-    let edits = consent::client_answer(&response, &rules);
-    for edit in storage::uncached_error(status, &response, edits).unwrap_or_default() {
+    for edit in consent::client_answer(&response, &rules).unwrap_or_default() {
         let done = match edit {
             AnswerEdit::Remove(name) => hostcalls::remove_map_value(map, name),
             AnswerEdit::Set(name, value) => hostcalls::set_map_value_bytes(map, name, Some(value)),
             AnswerEdit::Add(name, value) => hostcalls::add_map_value_bytes(map, name, value),
         };
         if let Err(s) = done {
-            log::warn!("asset-gate: cannot rewrite storage's response headers: {s:?}");
+            logs::failed(log::Level::Warn, "rewrite storage's response headers", s);
         }
     }
     plan.replace_body.map(|status| BodyRewrite {
@@ -428,6 +389,7 @@ pub fn client_answer(
 /// its first `MAX_ERROR_BODY` bytes kept to report its code; a `2xx` XML
 /// answer buffered whole, then scrubbed (a few hundred bytes).
 pub fn replace_error_body(
+    shared: &Shared,
     rewrite: &mut BodyRewrite,
     target: &str,
     body_size: usize,
@@ -442,7 +404,7 @@ pub fn replace_error_body(
         let xml = hostcalls::get_buffer(body, 0, body_size).unwrap_or_default();
         let clean = consent::scrub_xml(xml.as_deref().unwrap_or_default());
         if let Err(s) = hostcalls::set_buffer(body, 0, body_size, &clean) {
-            log::warn!("asset-gate: cannot rewrite storage's body: {s:?}");
+            logs::failed(log::Level::Warn, "rewrite storage's body", s);
         }
         return Action::Continue;
     }
@@ -453,13 +415,13 @@ pub fn replace_error_body(
         }
     }
     let text = if end_of_stream {
-        report_error(status, Some(&rewrite.xml), target);
+        report_error(shared, status, Some(&rewrite.xml), target);
         consent::plain_error(status)
     } else {
         String::new()
     };
     if let Err(s) = hostcalls::set_buffer(body, 0, body_size, text.as_bytes()) {
-        log::warn!("asset-gate: cannot replace storage's error body: {s:?}");
+        logs::failed(log::Level::Warn, "replace storage's error body", s);
     }
     Action::Continue
 }
@@ -469,10 +431,10 @@ pub fn replace_error_body(
 /// (`storage_error:<Code>`), and logged where it went, with S3's message
 /// and the usual cause: a warning at most once per code per 10 s, or at
 /// debug level for routine traffic (a missing key, `412`, `416`).
-fn report_error(status: u32, xml: Option<&[u8]>, target: &str) {
+fn report_error(shared: &Shared, status: u32, xml: Option<&[u8]>, target: &str) {
     let body = xml.map(storage_error::parse);
     let member = storage_error::member(status, body.as_ref());
-    metrics::inc_member(STORAGE_ERRORS.name, &member);
+    shared.metrics.inc_member(STORAGE_ERRORS.name, &member);
     http::set_answer_property([STORAGE_ERRORS.name, ":", &member].concat().as_bytes());
     let routine = storage_error::routine(status, body.as_ref().and_then(|b| b.code));
     let (level, held) = if routine {
@@ -483,11 +445,8 @@ fn report_error(status: u32, xml: Option<&[u8]>, target: &str) {
         (log::Level::Warn, held)
     };
     if let Some(held) = held {
-        log::log!(
-            level,
-            "asset-gate: {}",
-            storage_error::describe(status, body.as_ref(), target, held)
-        );
+        let line = storage_error::describe(status, body.as_ref(), target, held);
+        logs::detail(level, "asset-gate: ", &line);
     }
 }
 
@@ -558,7 +517,7 @@ impl HttpContext for Storage {
         let action = if body_size > max {
             self.body_too_large(max)
         } else if let Err(s) = self.hash_new_bytes(body_size) {
-            log::warn!("asset-gate: cannot read the request body: {s:?}");
+            logs::failed(log::Level::Warn, "read the request body", s);
             self.hashing = false;
             http::refuse(&self.shared.metrics, Answer::CannotReadBody)
         } else if !end_of_stream {
@@ -587,7 +546,9 @@ impl HttpContext for Storage {
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         match &mut self.rewriting {
-            Some(rw) => replace_error_body(rw, &self.target, body_size, end_of_stream),
+            Some(rw) => {
+                replace_error_body(&self.shared, rw, &self.target, body_size, end_of_stream)
+            }
             None => Action::Continue,
         }
     }

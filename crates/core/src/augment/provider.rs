@@ -166,7 +166,7 @@ pub fn parse_answer(
         let name = validate_header(name, value, reserved, allowed)?;
         headers.push((name, value.to_string()));
     }
-    headers.sort_unstable();
+    crate::primitives::sort::heap_sort(&mut headers);
     if headers.windows(2).any(|w| w[0].0 == w[1].0) {
         // Two names differing only in case: ambiguous, refuse.
         return Err(ProviderError::Forbidden {

@@ -134,7 +134,7 @@ impl<'a> Obj<'a> {
             })
             .ok_or_else(|| {
                 err(
-                    &format!("{path}.source"),
+                    &[&path, ".source"].concat(),
                     "must be one of env, static, endpoint, container, imds, assume_role, web_identity, chain",
                 )
             })?;
@@ -156,7 +156,7 @@ impl<'a> Obj<'a> {
                 _ => Some("invalid type"),
             };
             if let Some(p) = problem {
-                return Err(err(&format!("{path}.{k}"), p));
+                return Err(err(&[&path, ".", k].concat(), p));
             }
         }
         Ok(Obj {
@@ -176,7 +176,7 @@ impl<'a> Obj<'a> {
     }
 
     fn f(&self, key: &str) -> String {
-        format!("{}.{key}", self.path)
+        [&self.path, ".", key].concat()
     }
 
     fn get(&self, key: &str) -> Option<&'a Value> {
@@ -266,8 +266,8 @@ fn token_endpoint(
 /// `"/" + file name` of a token file named by the environment: where a
 /// sidecar serving the file's directory answers it.
 fn served_path(file: Option<String>) -> String {
-    match file.as_deref().and_then(|f| f.rsplit('/').next()) {
-        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic()) => format!("/{n}"),
+    match file.as_deref().map(|f| ascii::after_last(f, b'/')) {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic()) => ["/", n].concat(),
         _ => "/token".into(),
     }
 }
@@ -349,8 +349,8 @@ pub fn full_uri_parts(uri: &str) -> Result<(String, String), &'static str> {
     let (authority, path) = ascii::split_before(rest, b'/').unwrap_or((rest, ""));
     // The host: inside [...] for IPv6, else before the port.
     let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').map_or("", |(h, _)| h),
-        None => authority.split(':').next().unwrap_or_default(),
+        Some(v6) => ascii::split_once(v6, b']').map_or("", |(h, _)| h),
+        None => ascii::split_once(authority, b':').map_or(authority, |(h, _)| h),
     };
     let dotted =
         host.split('.').count() == 4 && host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
@@ -427,7 +427,10 @@ fn sts(o: &Obj, env: &dyn Env, region: &str, web_identity: bool) -> Result<StsCo
     let region = o.or("sts_region", region);
     Ok(StsConfig {
         cluster: o.or("sts_cluster", const { values::text(KEYS, "sts_cluster") }),
-        authority: o.or("sts_authority", &format!("sts.{region}.amazonaws.com")),
+        authority: o.or(
+            "sts_authority",
+            &["sts.", &region, ".amazonaws.com"].concat(),
+        ),
         region,
         role_arn,
         session_name,

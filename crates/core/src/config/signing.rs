@@ -233,20 +233,20 @@ pub(super) fn validate(raw: &mut RawSigning, env: &dyn Env) -> Result<SigningCon
         let field = format!("signing.buckets[{i}]");
         if !b.prefix.starts_with('/') || !b.prefix.ends_with('/') {
             return Err(err(
-                &format!("{field}.prefix"),
+                &[&field, ".prefix"].concat(),
                 "must start and end with '/', e.g. \"/internal-assets/\"",
             ));
         }
         if !valid_bucket_name(&b.bucket) {
             return Err(err(
-                &format!("{field}.bucket"),
+                &[&field, ".bucket"].concat(),
                 "must be an S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')",
             ));
         }
         if b.key_prefix.starts_with('/') || crate::primitives::ascii::contains(&b.key_prefix, "..")
         {
             return Err(err(
-                &format!("{field}.key_prefix"),
+                &[&field, ".key_prefix"].concat(),
                 "must not start with '/' or contain \"..\"",
             ));
         }

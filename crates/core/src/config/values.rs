@@ -257,14 +257,28 @@ fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
-        format!("{path}.{key}")
+        [path, ".", key].concat()
     }
+}
+
+/// Names as an error lists them: `` `a`, `b`, `c` ``.
+fn listed(names: &[&str]) -> String {
+    let mut out = String::new();
+    for n in names {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push('`');
+        out.push_str(n);
+        out.push('`');
+    }
+    out
 }
 
 fn invalid_type(field: &str, v: &Value, expected: &str) -> Failed {
     err(
         field,
-        &format!("invalid type: {}, expected {expected}", kind(v)),
+        &["invalid type: ", kind(v), ", expected ", expected].concat(),
     )
 }
 
@@ -274,13 +288,10 @@ impl<'a> Reader<'a> {
             .as_object()
             .ok_or_else(|| invalid_type(path, v, "an object"))?;
         if let Some(k) = map.keys().find(|k| !known.contains(&k.as_str())) {
-            let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+            let expected = listed(known);
             return Err(err(
                 &join(path, k),
-                &format!(
-                    "unknown field `{k}`, expected one of {}",
-                    expected.join(", ")
-                ),
+                &["unknown field `", k, "`, expected one of ", &expected].concat(),
             ));
         }
         Ok(Reader {
@@ -359,14 +370,10 @@ impl<'a> Reader<'a> {
         let Some(v) = self.get(key)? else {
             return Ok(None);
         };
-        let listed: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-        let text = v.as_str().ok_or_else(|| {
-            invalid_type(
-                &self.field(key),
-                v,
-                &format!("one of {}", listed.join(", ")),
-            )
-        })?;
+        let listed = listed(names);
+        let text = v
+            .as_str()
+            .ok_or_else(|| invalid_type(&self.field(key), v, &["one of ", &listed].concat()))?;
         names
             .iter()
             .position(|n| *n == text)
@@ -374,10 +381,7 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| {
                 err(
                     &self.field(key),
-                    &format!(
-                        "unknown variant `{text}`, expected one of {}",
-                        listed.join(", ")
-                    ),
+                    &["unknown variant `", text, "`, expected one of ", &listed].concat(),
                 )
             })
     }
@@ -447,7 +451,7 @@ pub(super) fn owned(names: &[&str]) -> Vec<String> {
 /// Parses durations written as `"360s"`, `"5m"`, `"1h"`, `"250ms"` (Envoy-style strings).
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let split = s.bytes().position(|c| !c.is_ascii_digit())?;
     // Checked (always a boundary): `split_at` would pull core's char-boundary
     // panic path, and its Unicode tables, into the module.
     let (num, unit) = s.split_at_checked(split)?;

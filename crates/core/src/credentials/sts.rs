@@ -122,9 +122,7 @@ pub fn web_identity_call(sts: &StsConfig, token: &str) -> Call {
 
 /// Where `needle` first occurs in `hay` (a byte search: smaller than `str::find`).
 fn find(hay: &str, needle: &str) -> Option<usize> {
-    hay.as_bytes()
-        .windows(needle.len().max(1))
-        .position(|w| w == needle.as_bytes())
+    ascii::find(hay.as_bytes(), needle.as_bytes())
 }
 
 /// The raw content of the first element whose local name (namespace prefix
@@ -150,12 +148,13 @@ pub fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
             continue;
         }
         let name_len = tail
-            .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+            .bytes()
+            .position(|c| c.is_ascii_whitespace() || c == b'>' || c == b'/')
             .unwrap_or(tail.len());
         // Checked splits (always at boundaries): indexing would pull core's
         // char-boundary panic path, and its Unicode tables, into the module.
         let (qname, attrs) = tail.split_at_checked(name_len)?;
-        let local = qname.rsplit(':').next().unwrap_or(qname);
+        let local = ascii::after_last(qname, b':');
         let (attrs, _) = ascii::split_once(attrs, b'>')?;
         let gt = attrs.len();
         if local != name || qname.is_empty() {

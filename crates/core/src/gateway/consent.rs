@@ -173,7 +173,7 @@ pub fn judge<H: Pair>(
         &redirect_cfg.key_rules,
     )
     .map_err(|_| Answer::ConsentUnsafeTarget)?;
-    let (path, query) = full.split_once('?').unwrap_or((&full, ""));
+    let (path, query) = ascii::split_once(&full, b'?').unwrap_or((&full, ""));
     // A read carries only the query a read needs, as in flow A.
     let (query, _) =
         target::read_query(query, &redirect_cfg.read_query).map_err(|_| Answer::ConsentQuery)?;
@@ -257,7 +257,7 @@ pub struct Permit {
 fn params_are(query: &str, names: &[&str]) -> bool {
     let mut count = 0;
     for p in query.split('&').filter(|p| !p.is_empty()) {
-        let name = p.split_once('=').map_or(p, |(k, _)| k);
+        let name = ascii::split_once(p, b'=').map_or(p, |(k, _)| k);
         if !names.contains(&name) {
             return false;
         }
@@ -268,7 +268,7 @@ fn params_are(query: &str, names: &[&str]) -> bool {
 
 fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query.split('&').find_map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        let (k, v) = ascii::split_once(p, b'=').unwrap_or((p, ""));
         (k == name).then_some(v)
     })
 }

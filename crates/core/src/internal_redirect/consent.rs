@@ -4,6 +4,7 @@
 //! and what it gains (the backend's kept headers, as nginx does).
 
 use crate::internal_redirect::carry::{self, Edit};
+use crate::primitives::ascii;
 use crate::primitives::header_map::{Header, Pair};
 
 /// The client request headers a read consent forwards to storage (flow A):
@@ -132,6 +133,12 @@ pub struct AnswerRules<'a> {
     pub expose: &'a [String],
     /// The body is rewritten by [`scrub_xml`]: its `content-length` goes.
     pub scrub: bool,
+    /// An error answer, never cached whoever said it could be: the
+    /// backend's kept `Cache-Control` and `Expires` describe the asset, not
+    /// a failure a browser would keep replaying (a transient `403`, a `404`
+    /// before an upload landed), and storage's own describe the body
+    /// asset-gate replaced. Both go, and `Cache-Control: no-store` is set.
+    pub no_store: bool,
 }
 
 /// One change to storage's answer, as the host applies it.
@@ -155,7 +162,10 @@ pub fn client_answer<'a, H: Pair>(
     response: &'a [H],
     rules: &AnswerRules<'a>,
 ) -> Option<Vec<AnswerEdit<'a>>> {
-    let kept = carry::edits(rules.kept);
+    let mut kept = carry::edits(rules.kept);
+    if rules.no_store {
+        kept.retain(|&(n, _, _)| n != "cache-control" && n != "expires");
+    }
     let kept_has = |k: &str| kept.iter().any(|&(n, _, _)| n == k);
     let safe = rules.consented;
     let value = |k: &str| response.iter().find(|h| h.name() == k).map(|h| h.value());
@@ -166,10 +176,10 @@ pub fn client_answer<'a, H: Pair>(
         && !kept_has("content-type")
         && !kept_has("content-disposition")
         && !value("content-type").is_some_and(is_passive);
-    let private = safe && !kept_has("cache-control");
+    let private = safe && !rules.no_store && !kept_has("cache-control");
     let ours = |k: &str| {
         (safe && k == "x-content-type-options")
-            || (private && k == "cache-control")
+            || ((private || rules.no_store) && k == "cache-control")
             || (active && (k == "content-disposition" || k == "content-security-policy"))
     };
     let replaced = |k: &str| ours(k) || kept.iter().any(|&(n, _, e)| e == Edit::Replace && n == k);
@@ -179,6 +189,7 @@ pub fn client_answer<'a, H: Pair>(
             || (rules.plain_error && (k == "content-length" || k == "content-type"))
             || (safe && k.starts_with("x-amz-") && !rules.expose.iter().any(|e| e == k))
             || (rules.scrub && k == "content-length")
+            || (rules.no_store && k == "expires")
             || replaced(k)
     };
     let lines = |k: &str| response.iter().filter(|h| h.name() == k).count();
@@ -204,6 +215,9 @@ pub fn client_answer<'a, H: Pair>(
     }
     if private {
         out.push(AnswerEdit::Set("cache-control", b"private"));
+    }
+    if rules.no_store {
+        out.push(AnswerEdit::Set("cache-control", b"no-store"));
     }
     if active {
         out.push(AnswerEdit::Set("content-disposition", b"attachment"));
@@ -234,7 +248,7 @@ pub fn scrub_xml(body: &[u8]) -> Vec<u8> {
     'scan: while let Some((&b, tail)) = rest.split_first() {
         for (open, close) in NAMED {
             if rest.starts_with(open) {
-                if let Some(end) = find(rest, close) {
+                if let Some(end) = ascii::find(rest, close) {
                     rest = &rest[end + close.len()..];
                     continue 'scan;
                 }
@@ -244,10 +258,6 @@ pub fn scrub_xml(body: &[u8]) -> Vec<u8> {
         rest = tail;
     }
     out
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A short plain-text body for a storage error, so that S3's XML (which

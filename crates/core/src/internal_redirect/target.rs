@@ -2,7 +2,7 @@
 //! storage, and which object paths are safe to hand to storage at all.
 
 use crate::internal_redirect::consent;
-use crate::primitives::hex;
+use crate::primitives::{ascii, hex};
 // Bytes kept as they are in a path segment.
 use crate::primitives::syntax::is_unreserved;
 use std::fmt;
@@ -202,9 +202,7 @@ pub fn validate_internal_path<'a>(
     prefixes: &'a [String],
     rules: &KeyRules,
 ) -> Result<&'a str, PathError> {
-    let path = path_and_query
-        .split_once('?')
-        .map_or(path_and_query, |(p, _)| p);
+    let path = ascii::split_once(path_and_query, b'?').map_or(path_and_query, |(p, _)| p);
     // `strip_prefix`, not `path[prefix.len()..]`: no char-boundary panic
     // path in the module.
     let (prefix, key) = prefixes
@@ -275,7 +273,7 @@ pub fn read_query(query: &str, rules: &ReadQuery) -> Result<(String, bool), Path
     let mut dropped = false;
     let mut names: Vec<&str> = Vec::new();
     for param in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = param.split_once('=').unwrap_or((param, ""));
+        let (name, value) = ascii::split_once(param, b'=').unwrap_or((param, ""));
         if name.contains('%') {
             return Err(PathError::EncodedParameterName);
         }
@@ -382,7 +380,7 @@ pub fn redirect_scheme(tls: bool, scheme: &str) -> &'static str {
 /// Splits a `Location` value into (authority, path-and-query); `None` for
 /// anything that is not an absolute URL or an absolute path.
 fn split_location(location: &str) -> Option<(Option<&str>, &str)> {
-    let location = location.split_once('#').map_or(location, |(l, _)| l);
+    let location = ascii::split_once(location, b'#').map_or(location, |(l, _)| l);
     if let Some(rest) = location
         .strip_prefix("http://")
         .or_else(|| location.strip_prefix("https://"))
@@ -508,7 +506,7 @@ pub fn decide(answer: &Answer, origin: &Origin, targets: &Targets) -> Decision {
                 e => Decision::Unsafe(e),
             };
         }
-        let (key, query) = path.split_once('?').unwrap_or((path, ""));
+        let (key, query) = ascii::split_once(path, b'?').unwrap_or((path, ""));
         match read_query(query, &targets.query) {
             Ok((query, dropped)) => {
                 let path = if query.is_empty() {

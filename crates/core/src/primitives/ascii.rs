@@ -17,6 +17,27 @@ pub fn split_once(s: &str, b: u8) -> Option<(&str, &str)> {
     Some((s.get(..at)?, s.get(at + 1..)?))
 }
 
+/// What follows the last ASCII byte `b` in `s` (all of `s` without one),
+/// as `s.rsplit(char).next()` without the reverse searcher.
+pub fn after_last(s: &str, b: u8) -> &str {
+    debug_assert!(b.is_ascii());
+    match s.bytes().rposition(|c| c == b) {
+        Some(at) => s.get(at + 1..).unwrap_or_default(),
+        None => s,
+    }
+}
+
+/// `s` without its leading and trailing spaces, as `s.trim_matches(' ')`.
+pub fn trim_spaces(s: &str) -> &str {
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| c != b' ').unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| c != b' ')
+        .map_or(start, |at| at + 1);
+    s.get(start..end).unwrap_or_default()
+}
+
 /// `s` split just before its first ASCII byte `b` (the second part starts
 /// with `b`), as `s.split_at(s.find(char))` without `split_at`'s panic path
 /// (core's char-boundary error formats a `char` with `Debug`, which pulls in
@@ -27,12 +48,20 @@ pub fn split_before(s: &str, b: u8) -> Option<(&str, &str)> {
     s.split_at_checked(at)
 }
 
-/// Whether `needle` occurs in `hay`, compared byte by byte: a `&str`
-/// pattern (`str::contains("..")`) pulls in the standard two-way substring
-/// searcher, about 2 KB of module, for needles of two or three bytes.
+/// Where `needle` first occurs in `hay` (never, for an empty one),
+/// compared byte by byte: a `&str` pattern (`str::find("..")`) pulls in the
+/// standard two-way substring searcher, about 2 KB of module, for needles
+/// of a few bytes.
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Whether `needle` occurs in `hay` ([`find`]).
 pub fn contains(hay: &str, needle: &str) -> bool {
-    let n = needle.as_bytes();
-    !n.is_empty() && hay.as_bytes().windows(n.len()).any(|w| w == n)
+    find(hay.as_bytes(), needle.as_bytes()).is_some()
 }
 
 /// Bytes a query value storage gets may hold besides `%XX` escapes: RFC 3986
@@ -79,6 +108,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn find_answers_as_the_str_pattern() {
+        for (hay, needle) in [
+            ("a..b", ".."),
+            ("", ".."),
+            ("abab", "ab"),
+            ("ab", ""),
+            ("a", "ab"),
+        ] {
+            let expected = (!needle.is_empty()).then(|| hay.find(needle)).flatten();
+            assert_eq!(
+                find(hay.as_bytes(), needle.as_bytes()),
+                expected,
+                "{hay:?} {needle:?}"
+            );
+        }
+    }
+
+    #[test]
     fn contains_answers_as_the_str_pattern() {
         for (hay, needle) in [
             ("a..b", ".."),
@@ -107,6 +154,10 @@ mod tests {
                 s.find('?').map(|i| s.split_at(i)),
                 "{s:?}"
             );
+            assert_eq!(after_last(s, b'?'), s.rsplit('?').next().unwrap(), "{s:?}");
+        }
+        for s in ["", " ", "  ", "a", " a ", "  a b  ", "é ", " \té\t "] {
+            assert_eq!(trim_spaces(s), s.trim_matches(' '), "{s:?}");
         }
     }
 

@@ -84,7 +84,7 @@ impl Map {
         }
         // Member indices by key, equal keys in document order.
         let mut order: Vec<usize> = (0..n).collect();
-        heap_sort(&mut order, &members);
+        super::sort::heap_sort_by(&mut order, |&a, &b| before(&members, a, b));
         // Each run of one key: the later members' values move, in document
         // order, to its first member; the later members go.
         let mut repeated = vec![false; n];
@@ -106,33 +106,6 @@ impl Map {
 /// Whether member `a` goes before member `b`: by key, then document order.
 fn before(members: &[(String, Value)], a: usize, b: usize) -> bool {
     (members[a].0.as_str(), a) < (members[b].0.as_str(), b)
-}
-
-/// Sorts member indices with [`before`]: a heap sort, O(n log n) and a few
-/// hundred bytes of code (the standard sorts cost the module about 5 KB).
-fn heap_sort(order: &mut [usize], members: &[(String, Value)]) {
-    let sift = |order: &mut [usize], mut root: usize, end: usize| loop {
-        let mut child = 2 * root + 1;
-        if child >= end {
-            break;
-        }
-        if child + 1 < end && before(members, order[child], order[child + 1]) {
-            child += 1;
-        }
-        if !before(members, order[root], order[child]) {
-            break;
-        }
-        order.swap(root, child);
-        root = child;
-    };
-    let n = order.len();
-    for start in (0..n / 2).rev() {
-        sift(order, start, n);
-    }
-    for end in (1..n).rev() {
-        order.swap(0, end);
-        sift(order, 0, end);
-    }
 }
 
 impl Value {

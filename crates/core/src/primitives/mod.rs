@@ -6,4 +6,5 @@ pub mod header_map;
 pub mod hex;
 pub mod json;
 pub mod sha256;
+pub mod sort;
 pub mod syntax;

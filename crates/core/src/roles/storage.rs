@@ -5,7 +5,6 @@
 
 use crate::answers::{Answer, Refusal};
 use crate::config::{MissingCredentials, SigningConfig};
-use crate::internal_redirect::consent::AnswerEdit;
 use crate::internal_redirect::marker::{Consent, MarkerError};
 use crate::metrics::Counter;
 use crate::primitives::ascii;
@@ -111,6 +110,9 @@ pub struct AnswerPlan {
     pub scrub: bool,
     /// The status whose body the body callbacks replace, if any.
     pub replace_body: Option<u32>,
+    /// An error (`>= 400`): never cached, whoever said it could be
+    /// (`AnswerRules::no_store`).
+    pub no_store: bool,
 }
 
 /// Storage's answer of `status`: `plain_errors` makes an error plain; the
@@ -134,39 +136,8 @@ pub fn storage_answer(
         plain_error,
         scrub,
         replace_body: ((plain_error || scrub) && !end_of_stream).then_some(status),
+        no_store: status >= 400,
     }
-}
-
-/// Storage's error answers (`>= 400`) are never cached, whoever said they
-/// could be: the backend's kept `Cache-Control` and `Expires` describe the
-/// asset, not a failure a browser would keep replaying (a transient `403`,
-/// a `404` before an upload landed), and storage's own describe the body
-/// asset-gate replaced. So `edits` (storage's answer as
-/// `consent::client_answer` rewrites it) lose their caching lines,
-/// storage's `Expires` goes, and `Cache-Control: no-store` is set. Other
-/// answers (`2xx`, `206`, `304`) keep their edits exactly.
-pub fn uncached_error<'a, H: Pair>(
-    status: u32,
-    response: &'a [H],
-    edits: Option<Vec<AnswerEdit<'a>>>,
-) -> Option<Vec<AnswerEdit<'a>>> {
-    if status < 400 {
-        return edits;
-    }
-    let mut out: Vec<AnswerEdit<'a>> = edits.unwrap_or_default();
-    out.retain(|e| match e {
-        AnswerEdit::Set(k, _) | AnswerEdit::Add(k, _) => *k != "cache-control" && *k != "expires",
-        AnswerEdit::Remove(_) => true,
-    });
-    let lines = |k: &str| response.iter().filter(|h| h.name() == k).count();
-    // `Set` replaces one line: storage's second `Cache-Control` line goes first.
-    for (name, at_least) in [("expires", 1), ("cache-control", 2)] {
-        if lines(name) >= at_least && !out.contains(&AnswerEdit::Remove(name)) {
-            out.push(AnswerEdit::Remove(name));
-        }
-    }
-    out.push(AnswerEdit::Set("cache-control", b"no-store"));
-    Some(out)
 }
 
 /// Where a signed request went, as a storage error's log line names it:
@@ -199,6 +170,7 @@ mod tests {
     use super::*;
     use crate::internal_redirect::marker::Grant;
 
+    use crate::internal_redirect::consent::{client_answer, AnswerEdit, AnswerRules};
     use crate::signing::testkit::signing as cfg;
 
     fn read() -> Result<Consent, MarkerError> {
@@ -349,13 +321,13 @@ mod tests {
             response.push((k.to_string(), v.as_bytes().to_vec()));
         }
         let kept = crate::internal_redirect::carry::parse(kept);
-        let rules = crate::internal_redirect::consent::AnswerRules {
+        let rules = AnswerRules {
             kept: &kept,
             consented: true,
+            no_store: storage_answer(&cfg(""), true, status, false, None, false).no_store,
             ..Default::default()
         };
-        let edits = crate::internal_redirect::consent::client_answer(&response, &rules);
-        let edits = uncached_error(status, &response, edits).unwrap_or_default();
+        let edits = client_answer(&response, &rules).unwrap_or_default();
         edits
             .iter()
             .map(|e| match e {
@@ -422,10 +394,14 @@ expires:Thu, 01 Jan 2037 00:00:00 GMT\nset-cookie:seen=1\n";
         }
         // Without edits, a success stays untouched and an error gets one.
         let response = h(&[(":status", "200")]);
-        assert_eq!(uncached_error(200, &response, None), None);
+        assert_eq!(client_answer(&response, &AnswerRules::default()), None);
         let response = h(&[(":status", "403")]);
+        let error = AnswerRules {
+            no_store: true,
+            ..Default::default()
+        };
         assert_eq!(
-            uncached_error(403, &response, None),
+            client_answer(&response, &error),
             Some(vec![AnswerEdit::Set("cache-control", b"no-store")])
         );
     }

@@ -6,6 +6,7 @@
 use super::types::{PathRules, Scope, SigV4Error, ALGORITHM};
 use crate::primitives::ascii;
 use crate::primitives::sha256::digest as sha256;
+use crate::primitives::sort;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -220,7 +221,7 @@ pub(super) fn push_query_pairs(
 }
 
 pub(super) fn join_pairs(mut pairs: Vec<(String, String)>) -> String {
-    pairs.sort_unstable();
+    sort::heap_sort(&mut pairs);
     let len = pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
     let mut s = String::with_capacity(len);
     for (i, (k, v)) in pairs.iter().enumerate() {
@@ -275,7 +276,7 @@ pub(super) fn push_canonical_headers(
                 name: name.to_ascii_lowercase(),
             });
         }
-        if name.eq_ignore_ascii_case("host") && !value.trim_matches(' ').is_empty() {
+        if name.eq_ignore_ascii_case("host") && !ascii::trim_spaces(value).is_empty() {
             has_host = true;
         }
         entries.push((name, value, i));
@@ -283,7 +284,9 @@ pub(super) fn push_canonical_headers(
     if !has_host {
         return Err(SigV4Error::MissingHost);
     }
-    entries.sort_unstable_by(|a, b| cmp_ignore_ascii_case(a.0, b.0).then(a.2.cmp(&b.2)));
+    sort::heap_sort_by(&mut entries, |a, b| {
+        cmp_ignore_ascii_case(a.0, b.0).then(a.2.cmp(&b.2)).is_lt()
+    });
 
     block.reserve(entries.iter().map(|(n, v, _)| n.len() + v.len() + 2).sum());
     let mut signed = String::with_capacity(entries.iter().map(|(n, _, _)| n.len() + 1).sum());
@@ -352,7 +355,7 @@ pub(super) fn push_host_only_headers(
                 name: "host".to_owned(),
             }));
         }
-        if host.trim_matches(' ').is_empty() {
+        if ascii::trim_spaces(host).is_empty() {
             return Some(Err(SigV4Error::MissingHost));
         }
         push_trimmed(block, host);
