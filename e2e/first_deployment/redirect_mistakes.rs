@@ -345,12 +345,22 @@ fn a_storage_placement_with_another_vm_id_is_named() {
     assert_eq!(stack.envoy.gate_stat("redirects_declined"), 0);
     let rejected = |placement| stack.envoy.placement_stat(placement, "marker_rejected");
     assert_eq!(rejected("asset_gate_storage_f"), 1);
+    // A deployment mistake, so a warning names it, once per interval (a
+    // forged marker is logged at debug level only, unless it fakes a key id:
+    // then it reads as this mistake, still rate-limited).
+    let warned = || stack.logged(Answer::MarkerOtherKey.text());
+    assert_eq!(warned(), 1);
+    let r = stack.get("other_vm", &[]);
+    assert_eq!(r.text(), Answer::MarkerOtherKey.body(""));
+    assert_eq!(warned(), 1, "held back within the interval");
 
     let forged = "x-internal-redirect: v3.0badc0de.9999999999.r..00";
     let url = stack.envoy.url("bypass", "/internal-assets/hello.txt");
     let r = curl(&["-H", forged, &url]);
     assert_eq!((r.status, r.text()), (403, Answer::MarkerOtherKey.body("")));
     assert_eq!(rejected("asset_gate_storage"), 1);
+    // The template's own VM has its own rate limit: its first line.
+    assert_eq!(warned(), 2);
     assert_eq!(
         stack.storage.requests(),
         before,

@@ -14,6 +14,7 @@ use asset_gate_core::answers::{Answer, Refusal};
 use asset_gate_core::config::{Role, SigningConfig};
 use asset_gate_core::internal_redirect::carry;
 use asset_gate_core::internal_redirect::consent::{self, AnswerEdit, AnswerRules};
+use asset_gate_core::internal_redirect::marker::MarkerError;
 use asset_gate_core::log_limit::LogLimit;
 use asset_gate_core::metrics::STORAGE_ERRORS;
 use asset_gate_core::primitives::header_map::Header;
@@ -94,11 +95,17 @@ impl Storage {
         let audience = shared.config.redirect.marker_audience.as_str();
         let verified = http::verify_marker(headers, name, audience, now);
         if let Err(e) = &verified {
-            logs::detail(
-                log::Level::Debug,
-                "asset-gate: storage request refused: ",
-                e,
-            );
+            // A marker of another VM is a deployment mistake, not a client's:
+            // named at warning level (rate-limited; a client can repeat it).
+            let other_vm = *e == MarkerError::OtherKey
+                && LOG_LIMIT
+                    .with(|l| l.borrow_mut().admit("marker_other_key", clock::now_ms()))
+                    .is_some();
+            let (level, why): (_, &dyn std::fmt::Display) = match other_vm {
+                true => (log::Level::Warn, &Answer::MarkerOtherKey.text()),
+                false => (log::Level::Debug, e),
+            };
+            logs::detail(level, "asset-gate: storage request refused: ", why);
         }
         let method = header(headers, ":method").unwrap_or_default();
         let consent = match storage::read_consent(verified, method, end_of_stream) {
