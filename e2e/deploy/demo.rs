@@ -2,9 +2,7 @@
 //! ports through the same environment variables a user would set).
 
 use crate::harness::*;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 #[test]
@@ -31,24 +29,7 @@ fn demo_comes_up_and_its_printed_commands_work() {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit()),
     );
-    let stdout = demo.take_stdout().expect("demo stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut printed = vec![];
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(90))
-            .unwrap_or_else(|_| panic!("demo did not come up; printed:\n{}", printed.join("\n")));
-        let done = line.starts_with("Ctrl-C stops everything");
-        printed.push(line);
-        if done {
-            break;
-        }
-    }
+    let printed = demo.printed_until("Ctrl-C stops everything", Duration::from_secs(90));
     let text = printed.join("\n");
     // The printed commands name the ports the demo really listens on.
     assert!(

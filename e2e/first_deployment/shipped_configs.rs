@@ -11,38 +11,6 @@ use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// `envoy/<file>` made runnable (`e2e/fixtures/shipped_envoy.py`), each
-/// `(route, patch)` merged into that route's action: a way back to an old
-/// shape of a route, keys the route already has only.
-fn shipped(
-    file: &str,
-    clusters: &[(&str, u16)],
-    patches: &[(&str, Value)],
-    routes: &[(&str, Value)],
-) -> String {
-    let mut cmd = Command::new(venv_bin("python"));
-    cmd.arg(repo().join("e2e/fixtures/shipped_envoy.py"))
-        .arg(repo().join("envoy").join(file))
-        .arg("--wasm")
-        .arg(wasm());
-    for (name, port) in clusters {
-        cmd.arg("--cluster").arg(format!("{name}={port}"));
-    }
-    for (plugin, patch) in patches {
-        cmd.arg("--patch").arg(format!("{plugin}={patch}"));
-    }
-    for (route, patch) in routes {
-        cmd.arg("--route").arg(format!("{route}={patch}"));
-    }
-    let out = cmd.output().expect("run shipped_envoy.py");
-    assert!(
-        out.status.success(),
-        "envoy/{file}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("YAML is UTF-8")
-}
-
 /// A YAML document as JSON (PyYAML, aliases resolved).
 pub(super) fn yaml_as_json(yaml: &str) -> Value {
     use std::io::Write;
@@ -601,7 +569,7 @@ fn a_download_slower_than_the_old_route_timeout_completes() {
         json!({"timeout": "3s", "idle_timeout": null}),
     )];
     let start = |routes: &[(&str, Value)]| {
-        let yaml = shipped("assets.yaml", &clusters, &patches, routes);
+        let yaml = shipped_config_routes("assets.yaml", &clusters, &patches, routes);
         Envoy::start(&yaml, &[], env_credentials())
     };
     let (as_shipped, old_shape) = std::thread::scope(|s| {
@@ -679,7 +647,7 @@ fn the_access_log_tells_storage_the_backend_and_asset_gate_apart() {
     let s3 = S3::start(&["my-assets"], vec![Identity::admin(AK, SK)]);
     put_object(&s3, "/my-assets/hello.txt", b"hello\n");
     let auth = Backend::start("auth", json!({"style": "accel"}));
-    let yaml = shipped(
+    let yaml = shipped_config_routes(
         "assets.yaml",
         &[("auth_backend", auth.port), ("storage", s3.port)],
         &[("asset_gate_storage", to_seaweedfs(&s3))],
@@ -749,8 +717,11 @@ fn the_access_log_tells_storage_the_backend_and_asset_gate_apart() {
         "{own}"
     );
     assert_ne!(own["details"], "via_upstream", "{own}");
-    for l in &lines {
-        assert!(l.get("asset_gate").is_some(), "no asset_gate field: {l}");
+    // Which answer it was, by its id; the others were not asset-gate's.
+    let id = asset_gate_core::answers::Answer::UnsafeTarget.id();
+    assert_eq!(own["asset_gate"], json!(id), "{own}");
+    for passed in [&storage, &backend] {
+        assert_eq!(passed["asset_gate"], Value::Null, "{passed}");
     }
     // No query, credential or marker in the log.
     let log = envoy.log();
@@ -781,7 +752,7 @@ fn unreachable_storage_and_backends_are_named() {
     // shortened here).
     let auth = Backend::start("auth", json!({"style": "accel"}));
     let auth_port = auth.port;
-    let yaml = shipped(
+    let yaml = shipped_config_routes(
         "assets.yaml",
         &[("auth_backend", auth_port), ("storage", dead_port())],
         &[],
@@ -819,7 +790,7 @@ fn unreachable_storage_and_backends_are_named() {
     );
 
     // Flow C: S3 and API Gateway down.
-    let yaml = shipped(
+    let yaml = shipped_config_routes(
         "signing-edge.yaml",
         &[("s3", dead_port()), ("execute_api", dead_port())],
         &[],
@@ -837,7 +808,7 @@ fn unreachable_storage_and_backends_are_named() {
 
     // Flow D: the gateway names both failures itself.
     let auth = Backend::start("gateway", json!({}));
-    let yaml = shipped(
+    let yaml = shipped_config_routes(
         "gateway.yaml",
         &[("auth_backend", auth.port), ("storage", dead_port())],
         &[],

@@ -7,9 +7,7 @@
 
 use super::shipped_configs::{facts_disagree, yaml_as_json};
 use crate::harness::*;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 /// `make storage` on `port`: the process and the lines it printed once up.
@@ -22,24 +20,8 @@ fn start_storage(port: u16) -> (Proc, Vec<String>) {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit()),
     );
-    let stdout = storage.take_stdout().expect("storage stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut printed = vec![];
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("storage did not come up:\n{}", printed.join("\n")));
-        let done = line.starts_with("Ctrl-C stops it");
-        printed.push(line);
-        if done {
-            return (storage, printed);
-        }
-    }
+    let printed = storage.printed_until("Ctrl-C stops it", Duration::from_secs(60));
+    (storage, printed)
 }
 
 /// `text` with `from` replaced by `to`, which must be there.

@@ -183,6 +183,33 @@ impl Proc {
         self.child.stdout.take()
     }
 
+    /// The lines a process started with a piped stdout prints, up to and
+    /// including the first that starts with `last` (how `make demo` and
+    /// `make storage` say they are up); panics after `wait` without it.
+    pub fn printed_until(&mut self, last: &str, wait: Duration) -> Vec<String> {
+        let stdout = self.take_stdout().expect("a piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut printed = vec![];
+        loop {
+            let line = rx.recv_timeout(wait).unwrap_or_else(|_| {
+                panic!(
+                    "no line starting {last:?} within {wait:?}; printed:\n{}",
+                    printed.join("\n")
+                )
+            });
+            let done = line.starts_with(last);
+            printed.push(line);
+            if done {
+                return printed;
+            }
+        }
+    }
+
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
     }
@@ -474,6 +501,18 @@ pub fn render(template: &str, vars: Vars) -> String {
 /// 127.0.0.1, each `(plugin, patch)` merged into that asset-gate plugin's
 /// configuration (keys it already has only). Everything else as shipped.
 pub fn shipped_config(file: &str, clusters: &[(&str, u16)], patches: &[(&str, Value)]) -> String {
+    shipped_config_routes(file, clusters, patches, &[])
+}
+
+/// `shipped_config`, each `(route, patch)` also merged into that route's
+/// action (keys the route already has only; `null` removes one): a way back
+/// to an old shape of a route.
+pub fn shipped_config_routes(
+    file: &str,
+    clusters: &[(&str, u16)],
+    patches: &[(&str, Value)],
+    routes: &[(&str, Value)],
+) -> String {
     let mut cmd = Command::new(venv_bin("python"));
     cmd.arg(repo().join("e2e/fixtures/shipped_envoy.py"))
         .arg(repo().join("envoy").join(file))
@@ -484,6 +523,9 @@ pub fn shipped_config(file: &str, clusters: &[(&str, u16)], patches: &[(&str, Va
     }
     for (plugin, patch) in patches {
         cmd.arg("--patch").arg(format!("{plugin}={patch}"));
+    }
+    for (route, patch) in routes {
+        cmd.arg("--route").arg(format!("{route}={patch}"));
     }
     let out = cmd.output().expect("run shipped_envoy.py");
     assert!(
