@@ -199,8 +199,14 @@ fn prepare(f: &Fixture, headers: &[(String, Vec<u8>)], cache: &mut SigningKeyCac
 
 /// The marker's MAC input, as `marker::mac` feeds it (copied: the
 /// experiment of keying once and cloning).
-fn marker_mac(mut m: HmacSha256, expires_at: &str, path: &str, carried: &[u8]) -> [u8; 32] {
-    for part in ["v2", expires_at, "r", path] {
+fn marker_mac(
+    mut m: HmacSha256,
+    id: &str,
+    expires_at: &str,
+    path: &str,
+    carried: &[u8],
+) -> [u8; 32] {
+    for part in ["v3", id, expires_at, "r", path] {
         m.update(part.as_bytes());
         m.update(b"\n");
     }
@@ -258,13 +264,23 @@ fn unhex_into(out: &mut [u8], hex: &[u8]) -> Option<()> {
 /// `main`): the HMAC keyed once per secret and cloned per call (as
 /// `MarkerKey` does since 490c4e9), hex written into a buffer sized up front
 /// (`hex_into`), no `format!`.
-fn issue_prototype(keyed: &HmacSha256, path: &str, carried: &[u8], now: u64, ttl: u64) -> String {
+fn issue_prototype(
+    keyed: &HmacSha256,
+    id: &str,
+    path: &str,
+    carried: &[u8],
+    now: u64,
+    ttl: u64,
+) -> String {
     let expires_at = now.saturating_add(ttl).to_string();
-    let tag = marker_mac(keyed.clone(), &expires_at, path, carried);
-    let head = 3 + expires_at.len() + 3;
+    let tag = marker_mac(keyed.clone(), id, &expires_at, path, carried);
+    let start = 3 + id.len() + 1;
+    let head = start + expires_at.len() + 3;
     let mut out = vec![0u8; head + 2 * carried.len() + 1 + 64];
-    out[..3].copy_from_slice(b"v2.");
-    out[3..3 + expires_at.len()].copy_from_slice(expires_at.as_bytes());
+    out[..3].copy_from_slice(b"v3.");
+    out[3..start - 1].copy_from_slice(id.as_bytes());
+    out[start - 1] = b'.';
+    out[start..start + expires_at.len()].copy_from_slice(expires_at.as_bytes());
     out[head - 3..head].copy_from_slice(b".r.");
     let mid = head + 2 * carried.len();
     hex_into(&mut out[head..mid], carried);
@@ -275,10 +291,17 @@ fn issue_prototype(keyed: &HmacSha256, path: &str, carried: &[u8], now: u64, ttl
 
 /// `marker::verify` as it could be (prototype): hex decoded into buffers
 /// sized up front (`unhex_into`), the HMAC keyed once per secret.
-fn verify_prototype(keyed: &HmacSha256, marker: &[u8], path: &str, now: u64) -> Option<Vec<u8>> {
+fn verify_prototype(
+    keyed: &HmacSha256,
+    id: &str,
+    marker: &[u8],
+    path: &str,
+    now: u64,
+) -> Option<Vec<u8>> {
     let marker = std::str::from_utf8(marker).ok()?.trim();
     let mut parts = marker.split('.');
-    let (Some("v2"), Some(exp), Some("r"), Some(carried_hex), Some(tag_hex), None) = (
+    let (Some("v3"), Some(kid), Some(exp), Some("r"), Some(carried_hex), Some(tag_hex), None) = (
+        parts.next(),
         parts.next(),
         parts.next(),
         parts.next(),
@@ -288,7 +311,7 @@ fn verify_prototype(keyed: &HmacSha256, marker: &[u8], path: &str, now: u64) -> 
     ) else {
         return None;
     };
-    if exp.is_empty() || !exp.bytes().all(|b| b.is_ascii_digit()) {
+    if kid != id || exp.is_empty() || !exp.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let expires_at: u64 = exp.parse().ok()?;
@@ -297,7 +320,7 @@ fn verify_prototype(keyed: &HmacSha256, marker: &[u8], path: &str, now: u64) -> 
     let mut tag = [0u8; 32];
     unhex_into(&mut tag, tag_hex.as_bytes())?;
     let mut m = keyed.clone();
-    for part in ["v2", exp, "r", path] {
+    for part in ["v3", id, exp, "r", path] {
         m.update(part.as_bytes());
         m.update(b"\n");
     }
@@ -607,6 +630,7 @@ fn main() {
     )
     .expect("key");
     let keyed_marker = HmacSha256::new_from_slice(&SECRET).expect("key");
+    let id = MarkerKey::new(&SECRET).id().to_owned();
     let keyed_signing = HmacSha256::new_from_slice(&signing_key).expect("key");
     r.piece("sha256_compress_1block", || {
         let mut state = [0x6a09e667u32; 8];
@@ -645,11 +669,11 @@ fn main() {
     });
     r.piece("marker_mac_fresh_key", || {
         let m = HmacSha256::new_from_slice(black_box(&SECRET)).expect("key");
-        u64::from(marker_mac(m, &expires_at, PATH, &f.carried)[0])
+        u64::from(marker_mac(m, &id, &expires_at, PATH, &f.carried)[0])
     });
     r.piece("marker_mac_cloned_key", || {
         let m = black_box(&keyed_marker).clone();
-        u64::from(marker_mac(m, &expires_at, PATH, &f.carried)[0])
+        u64::from(marker_mac(m, &id, &expires_at, PATH, &f.carried)[0])
     });
     r.piece("sign_headers_cached_key", || {
         let to_sign: Vec<(&str, &str)> = vec![("host", "127.0.0.1:8333")];
@@ -675,19 +699,19 @@ fn main() {
     // The marker with the HMAC keyed once and hex into sized buffers
     // (prototypes above; same output as marker::issue / verify).
     assert_eq!(
-        issue_prototype(&keyed_marker, PATH, &f.carried, NOW, 30),
+        issue_prototype(&keyed_marker, &id, PATH, &f.carried, NOW, 30),
         f.marker,
         "the prototype issues the same marker"
     );
     assert_eq!(
-        verify_prototype(&keyed_marker, f.marker.as_bytes(), PATH, NOW).as_deref(),
+        verify_prototype(&keyed_marker, &id, f.marker.as_bytes(), PATH, NOW).as_deref(),
         Some(f.carried.as_slice())
     );
     r.piece("marker_issue_prototype", || {
-        issue_prototype(&keyed_marker, PATH, &f.carried, NOW, 30).len() as u64
+        issue_prototype(&keyed_marker, &id, PATH, &f.carried, NOW, 30).len() as u64
     });
     r.piece("marker_verify_prototype", || {
-        verify_prototype(&keyed_marker, f.marker.as_bytes(), PATH, NOW)
+        verify_prototype(&keyed_marker, &id, f.marker.as_bytes(), PATH, NOW)
             .map_or(0, |c| c.len() as u64)
     });
     let carried_hex = hex::encode(&f.carried);
