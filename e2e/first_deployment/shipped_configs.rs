@@ -322,9 +322,23 @@ fn blind_spots(file: &str, cfg: &Value) -> Vec<String> {
                 "{at}: local replies without cache-control: no-store"
             ));
         }
+        // Each body a mapper sets is on the troubleshooting page, as its
+        // readers see it (the cluster's name written `<name>`).
+        let mappers = hcm["local_reply_config"]["mappers"].as_array();
+        for m in mappers.into_iter().flatten() {
+            let body = &m["body_format_override"]["text_format_source"]["inline_string"];
+            let Some(body) = body.as_str() else { continue };
+            let shown = body.trim_end().replace("%UPSTREAM_CLUSTER%", "<name>");
+            if !TROUBLESHOOTING.contains(&format!("body `{shown}`")) {
+                found.push(format!("{at}: docs/troubleshooting.md lacks {shown:?}"));
+            }
+        }
     }
     found
 }
+
+/// The page a user reads for a message they got.
+const TROUBLESHOOTING: &str = include_str!("../../docs/troubleshooting.md");
 
 /// Where the deployment facts of flow A (docs/deployment.md, "Deployment
 /// facts that must match") disagree in `cfg`: the internal prefix, the
@@ -505,7 +519,8 @@ fn shipped_configs_put_no_deadline_on_a_stream_and_name_who_answered() {
     let assets = std::fs::read_to_string(repo().join("envoy/assets.yaml")).unwrap();
     let old = assets
         .replacen("timeout: 0s, idle_timeout: 60s", "timeout: 300s", 1)
-        .replacen("\"%RESPONSE_FLAGS%\"", "\"%REQ(COOKIE)%\"", 1);
+        .replacen("\"%RESPONSE_FLAGS%\"", "\"%REQ(COOKIE)%\"", 1)
+        .replacen("did not answer in time", "timed out", 1);
     assert_ne!(old, assets);
     let cfg = yaml_as_json(&old);
     let found = [deadlines("old", &cfg), blind_spots("old", &cfg)].concat();
@@ -515,6 +530,7 @@ fn shipped_configs_put_no_deadline_on_a_stream_and_name_who_answered() {
         "old: assets route internal_assets: no idle_timeout",
         "old: assets: the access log lacks %RESPONSE_FLAGS%",
         "old: assets: the access log logs cookie",
+        "old: assets: docs/troubleshooting.md lacks \"asset-gate: the auth backend timed out (cluster <name>)\"",
     ] {
         assert!(found.contains(expected), "{expected} not in:\n{found}");
     }
